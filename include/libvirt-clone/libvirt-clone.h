@@ -1,0 +1,211 @@
+/*
+ * libvirt-clone.h: live cloning of running libvirt/QEMU domains
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * The API follows libvirt's conventions: opaque libvirt handles in and out,
+ * an "unsigned int flags" argument on every call, unknown flags rejected, and
+ * a thread-local last error that the caller reads after a failure.
+ *
+ * Thread safety: every function may be called from any thread.  Two clones of
+ * the same source never run at once; see VIR_DOMAIN_CLONE_LIVE_WAIT.
+ *
+ * Event loop: a connection to the embedded driver (qemu:///embed?root=DIR)
+ * requires the caller to run a libvirt event loop (virEventRegisterDefaultImpl
+ * before virConnectOpen, then virEventRunDefaultImpl in a thread).  With other
+ * connections an event loop is recommended: without one the library polls QEMU
+ * and the source's pause grows by the polling interval.
+ */
+#ifndef LIBVIRT_CLONE_H
+#define LIBVIRT_CLONE_H
+
+#include <libvirt/libvirt.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define LIBVIRT_CLONE_VERSION_MAJOR 0
+#define LIBVIRT_CLONE_VERSION_MINOR 1
+#define LIBVIRT_CLONE_VERSION_MICRO 0
+
+/**
+ * virDomainCloneLiveFlags:
+ *
+ * Flags for virDomainCloneLive() and virDomainCloneLiveFull().
+ * PRECOPY and BACKGROUND are mutually exclusive; without either the
+ * strategy comes from the policy (default: automatic choice).
+ *
+ * Since: 0.1.0
+ */
+typedef enum {
+    /* leave the clone paused instead of resuming it (Since: 0.1.0) */
+    VIR_DOMAIN_CLONE_LIVE_PAUSED = (1 << 0),
+    /* define the clone, so that it survives its shutdown (Since: 0.1.0) */
+    VIR_DOMAIN_CLONE_LIVE_PERSISTENT = (1 << 1),
+    /* wait for a clone of the same source that is under way instead of
+     * failing with VIR_CLONE_ERR_BUSY (Since: 0.1.0) */
+    VIR_DOMAIN_CLONE_LIVE_WAIT = (1 << 2),
+    /* force the pre-copy strategy (Since: 0.1.0) */
+    VIR_DOMAIN_CLONE_LIVE_PRECOPY = (1 << 3),
+    /* force the background-snapshot strategy (Since: 0.1.0) */
+    VIR_DOMAIN_CLONE_LIVE_BACKGROUND = (1 << 4),
+} virDomainCloneLiveFlags;
+
+/**
+ * virDomainCloneLivePhase:
+ *
+ * The phases a clone goes through, as reported to the progress callback.
+ *
+ * Since: 0.1.0
+ */
+typedef enum {
+    VIR_DOMAIN_CLONE_LIVE_PHASE_PREPARE = 0, /* checks, clone XML, overlays (Since: 0.1.0) */
+    VIR_DOMAIN_CLONE_LIVE_PHASE_START_CLONE, /* clone QEMU started in incoming mode (Since: 0.1.0) */
+    VIR_DOMAIN_CLONE_LIVE_PHASE_COPY_RAM,    /* RAM being copied; percent is valid (Since: 0.1.0) */
+    VIR_DOMAIN_CLONE_LIVE_PHASE_SWITCHOVER,  /* source paused, disks forked (Since: 0.1.0) */
+    VIR_DOMAIN_CLONE_LIVE_PHASE_FINISH,      /* source resumed, clone being finished (Since: 0.1.0) */
+    VIR_DOMAIN_CLONE_LIVE_PHASE_DONE,        /* clone ready (Since: 0.1.0) */
+    VIR_DOMAIN_CLONE_LIVE_PHASE_ROLLBACK,    /* undoing a failed clone (Since: 0.1.0) */
+
+#ifdef VIR_ENUM_SENTINELS
+    VIR_DOMAIN_CLONE_LIVE_PHASE_LAST
+#endif
+} virDomainCloneLivePhase;
+
+/**
+ * virDomainCloneLiveProgressCallback:
+ * @source: the domain being cloned
+ * @phase: a virDomainCloneLivePhase
+ * @percent: percentage of the source's RAM copied so far (0-100)
+ * @opaque: the caller's data
+ *
+ * Called from the thread that called virDomainCloneLiveFull().  It must not
+ * call back into libvirt-clone for the same source.
+ *
+ * Since: 0.1.0
+ */
+typedef void (*virDomainCloneLiveProgressCallback)(virDomainPtr source,
+                                                   int phase,
+                                                   unsigned int percent,
+                                                   void *opaque);
+
+/* Names of the statistics returned by virDomainCloneLiveFull(); read them
+ * with libvirt's virTypedParamsGet*() functions. */
+
+/* the strategy used: "precopy" or "background" (string) (Since: 0.1.0) */
+#define VIR_DOMAIN_CLONE_LIVE_STATS_STRATEGY "strategy"
+/* name of the clone (string) (Since: 0.1.0) */
+#define VIR_DOMAIN_CLONE_LIVE_STATS_NAME "name"
+/* UUID of the clone (string) (Since: 0.1.0) */
+#define VIR_DOMAIN_CLONE_LIVE_STATS_UUID "uuid"
+/* the source's pause from QEMU's STOP to RESUME event, in microseconds
+ * (ullong) (Since: 0.1.0) */
+#define VIR_DOMAIN_CLONE_LIVE_STATS_SOURCE_PAUSE "source_pause_us"
+/* downtime reported by QEMU, in milliseconds (ullong) (Since: 0.1.0) */
+#define VIR_DOMAIN_CLONE_LIVE_STATS_DOWNTIME "downtime_ms"
+/* time from the call to a running (or paused, if asked) clone, in
+ * microseconds (ullong) (Since: 0.1.0) */
+#define VIR_DOMAIN_CLONE_LIVE_STATS_TOTAL "total_us"
+/* time spent starting the clone's QEMU, in microseconds (ullong) (Since: 0.1.0) */
+#define VIR_DOMAIN_CLONE_LIVE_STATS_CLONE_START "clone_start_us"
+/* time spent forking the disks, in microseconds (ullong) (Since: 0.1.0) */
+#define VIR_DOMAIN_CLONE_LIVE_STATS_DISK_FORK "disk_fork_us"
+/* bytes sent from the source to the clone (ullong) (Since: 0.1.0) */
+#define VIR_DOMAIN_CLONE_LIVE_STATS_BYTES "bytes"
+/* number of pre-copy passes over RAM (ullong) (Since: 0.1.0) */
+#define VIR_DOMAIN_CLONE_LIVE_STATS_PASSES "passes"
+/* number of pre-copy attempts abandoned for the background strategy by the
+ * automatic choice (ullong) (Since: 0.1.0) */
+#define VIR_DOMAIN_CLONE_LIVE_STATS_FALLBACKS "fallbacks"
+
+virDomainPtr virDomainCloneLive(virDomainPtr dom,
+                                const char *policyXML,
+                                unsigned int flags);
+
+virDomainPtr virDomainCloneLiveFull(virDomainPtr dom,
+                                    const char *policyXML,
+                                    virDomainCloneLiveProgressCallback cb,
+                                    void *opaque,
+                                    virTypedParameterPtr *stats,
+                                    int *nstats,
+                                    unsigned int flags);
+
+const char *virDomainCloneLivePhaseToString(int phase);
+
+/**
+ * virCloneErrorNumber:
+ *
+ * The error codes of libvirt-clone.
+ *
+ * Since: 0.1.0
+ */
+typedef enum {
+    VIR_CLONE_ERR_OK = 0,            /* no error (Since: 0.1.0) */
+    VIR_CLONE_ERR_INTERNAL,          /* internal error (Since: 0.1.0) */
+    VIR_CLONE_ERR_INVALID_ARG,       /* invalid argument or flags (Since: 0.1.0) */
+    VIR_CLONE_ERR_NO_DOMAIN,         /* the domain does not exist (Since: 0.1.0) */
+    VIR_CLONE_ERR_OPERATION_INVALID, /* the domain is not in a state that allows it (Since: 0.1.0) */
+    VIR_CLONE_ERR_UNSUPPORTED,       /* a device or configuration that cannot be cloned (Since: 0.1.0) */
+    VIR_CLONE_ERR_BUSY,              /* another clone or a libvirt job runs on the source (Since: 0.1.0) */
+    VIR_CLONE_ERR_POLICY,            /* invalid clone policy (Since: 0.1.0) */
+    VIR_CLONE_ERR_LIBVIRT,           /* a libvirt call failed (Since: 0.1.0) */
+    VIR_CLONE_ERR_QEMU,              /* QEMU refused a command (Since: 0.1.0) */
+    VIR_CLONE_ERR_MIGRATION,         /* the memory copy failed (Since: 0.1.0) */
+    VIR_CLONE_ERR_DISK,              /* a disk could not be forked (Since: 0.1.0) */
+    VIR_CLONE_ERR_SYSTEM,            /* a system call failed (Since: 0.1.0) */
+    VIR_CLONE_ERR_TIMEOUT,           /* an operation took too long (Since: 0.1.0) */
+
+#ifdef VIR_ENUM_SENTINELS
+    VIR_CLONE_ERR_LAST
+#endif
+} virCloneErrorNumber;
+
+typedef struct _virCloneError virCloneError;
+typedef virCloneError *virCloneErrorPtr;
+
+/**
+ * virCloneError:
+ *
+ * The last error of the calling thread.
+ *
+ * Since: 0.1.0
+ */
+struct _virCloneError {
+    int code;         /* virCloneErrorNumber */
+    int libvirtCode;  /* the virErrorNumber behind it, or 0 */
+    char *message;    /* a whole, translated sentence */
+};
+
+virCloneErrorPtr virCloneGetLastError(void);
+const char *virCloneGetLastErrorMessage(void);
+void virCloneResetLastError(void);
+
+/**
+ * virCloneLogPriority:
+ *
+ * Since: 0.1.0
+ */
+typedef enum {
+    VIR_CLONE_LOG_DEBUG = 1,   /* (Since: 0.1.0) */
+    VIR_CLONE_LOG_INFO,        /* (Since: 0.1.0) */
+    VIR_CLONE_LOG_WARN,        /* (Since: 0.1.0) */
+    VIR_CLONE_LOG_ERROR,       /* (Since: 0.1.0) */
+} virCloneLogPriority;
+
+/**
+ * virCloneLogFunc:
+ *
+ * Receives the library's log messages (the library itself never prints).
+ *
+ * Since: 0.1.0
+ */
+typedef void (*virCloneLogFunc)(int priority, const char *message, void *opaque);
+
+void virCloneSetLogFunc(virCloneLogFunc func, void *opaque);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LIBVIRT_CLONE_H */

@@ -1,0 +1,66 @@
+#!/bin/bash
+# Install everything libvirt-clone needs on a fresh Debian 12 (bookworm) machine.
+# libvirt and QEMU come from bookworm-backports (libvirt 11.x, QEMU 10.x): QEMU 7.2's
+# pre-copy migration under TCG loses guest writes (see docs/design.md).
+set -euo pipefail
+
+if [ "$(id -u)" != 0 ]; then
+    echo "install-deps: must run as root" >&2
+    exit 1
+fi
+
+bp=/etc/apt/sources.list.d/bookworm-backports.sources
+if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+    cat > "$bp" <<'SRC'
+Types: deb
+URIs: http://deb.debian.org/debian
+Suites: bookworm-backports
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+
+# Virtualisation stack from backports.
+apt-get install -y -q -t bookworm-backports --no-install-recommends \
+    qemu-system-x86 qemu-utils libvirt-daemon libvirt-daemon-driver-qemu \
+    libvirt-clients libvirt-dev libvirt0 python3-libvirt swtpm swtpm-tools
+
+# Build tools and libraries from bookworm.
+apt-get install -y -q --no-install-recommends \
+    build-essential meson ninja-build pkg-config gettext \
+    libxml2-dev libxml2-utils libglib2.0-dev libjson-glib-dev \
+    libnl-3-dev libnl-route-3-dev \
+    busybox-static cpio gzip iproute2 tcpdump \
+    python3-dev python3-pytest clang-format
+
+# Guest kernel and its modules: unpack Debian's kernel image package (without
+# installing it as the host's kernel) for tests/guest/build-guest.sh.
+kdir=/var/lib/libvirt-clone/kernel
+if [ ! -e "$kdir/root/boot" ]; then
+    tmp=$(mktemp -d)
+    chmod 755 "$tmp"
+    (cd "$tmp" && apt-get download -q linux-image-amd64 &&
+        dep=$(dpkg-deb -f linux-image-amd64_*.deb Depends | sed -E 's/^([^ ,|]+).*/\1/') &&
+        apt-get download -q "$dep")
+    rm -rf "$kdir"
+    mkdir -p "$kdir/root"
+    for d in "$tmp"/linux-image-[0-9]*.deb; do dpkg -x "$d" "$kdir/root"; done
+    ln -sf "$(cd "$kdir/root/boot" && ls vmlinuz-* | head -n1)" "$kdir/root/boot/vmlinuz"
+    rm -rf "$tmp"
+fi
+
+# libvirtd without systemd needs these.
+getent group kvm >/dev/null || groupadd -r kvm
+getent passwd libvirt-qemu >/dev/null || useradd -r -g kvm -d /var/lib/libvirt -s /usr/sbin/nologin libvirt-qemu
+mkdir -p /var/log/libvirt /var/run/libvirt
+
+# What udev does on a normal host: /dev/kvm belongs to group kvm.  Without it
+# libvirt finds KVM "enabled when probing but not available now", throws its
+# QEMU capabilities cache away on every lookup and re-probes QEMU (~4 s each).
+if [ -c /dev/kvm ]; then
+    chgrp kvm /dev/kvm
+    chmod 0660 /dev/kvm
+fi

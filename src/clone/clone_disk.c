@@ -1,0 +1,265 @@
+/*
+ * clone_disk.c: overlays, disk fork and chain bookkeeping
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "clone_disk.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gstdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#ifndef QEMU_IMG
+# define QEMU_IMG "qemu-img"
+#endif
+
+/* Overlays, NVRAM copies and logs of a clone are reachable by root (and the
+ * QEMU user libvirt hands them to) only. */
+static void
+cloneChildUmask(gpointer data G_GNUC_UNUSED)
+{
+    umask(077);
+}
+
+
+static int
+cloneRunQemuImg(const char *const *argv, const char *path)
+{
+    g_autoptr(GError) gerr = NULL;
+    g_autofree char *out = NULL;
+    g_autofree char *errout = NULL;
+    int status = 0;
+
+    if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH,
+                      cloneChildUmask, NULL, &out, &errout, &status, &gerr)) {
+        virCloneReportError(VIR_CLONE_ERR_DISK,
+                            _("cannot create overlay '%1$s': cannot run %2$s: %3$s"),
+                            path, argv[0], gerr->message);
+        return -1;
+    }
+    if (!g_spawn_check_wait_status(status, NULL)) {
+        virCloneReportError(VIR_CLONE_ERR_DISK,
+                            _("cannot create overlay '%1$s': %2$s"),
+                            path, errout && *errout ? g_strstrip(errout) : _("qemu-img failed"));
+        return -1;
+    }
+    return 0;
+}
+
+
+/**
+ * cloneDiskCreateOverlay:
+ *
+ * Creates a qcow2 overlay at @path backed by @backing.  The backing image is
+ * in use by the running source, so qemu-img is told not to open it (-u) and
+ * is given the size.  Refuses to replace an existing file.
+ */
+int
+cloneDiskCreateOverlay(const char *path, const char *backing,
+                       const char *backingFormat, unsigned long long size)
+{
+    g_autofree char *sizeStr = g_strdup_printf("%llu", size);
+    const char *argv[] = {
+        QEMU_IMG, "create", "-q", "-f", "qcow2", "-F", backingFormat,
+        "-b", backing, "-u", path, sizeStr, NULL
+    };
+
+    if (g_file_test(path, G_FILE_TEST_EXISTS)) {
+        virCloneReportError(VIR_CLONE_ERR_DISK,
+                            _("cannot create overlay '%1$s': the file exists"), path);
+        return -1;
+    }
+    return cloneRunQemuImg(argv, path);
+}
+
+
+/* Creates, for every forked disk, the clone's overlay and the source's next
+ * top.  On failure the ones already made are removed by the caller's
+ * rollback (they are all recorded in @plan). */
+int
+cloneDiskCreateOverlays(virDomainPtr src, cloneDomainPlan *plan)
+{
+    for (guint i = 0; i < plan->disks->len; i++) {
+        cloneDisk *d = g_ptr_array_index(plan->disks, i);
+        virDomainBlockInfo info;
+
+        if (d->action != CLONE_DISK_FORK)
+            continue;
+        if (virDomainGetBlockInfo(src, d->target, &info, 0) < 0) {
+            virCloneReportLibvirtError(VIR_CLONE_ERR_DISK,
+                                       _("cannot read the size of disk '%1$s'"), d->target);
+            return -1;
+        }
+        if (cloneDiskCreateOverlay(d->cloneOverlay, d->srcPath, d->srcFormat, info.capacity) < 0)
+            return -1;
+        d->cloneOverlayCreated = TRUE;
+        if (cloneDiskCreateOverlay(d->sourceOverlay, d->srcPath, d->srcFormat, info.capacity) < 0)
+            return -1;
+        d->sourceOverlayCreated = TRUE;
+    }
+    return 0;
+}
+
+
+static void
+cloneUnlink(const char *path)
+{
+    if (path && g_unlink(path) < 0 && errno != ENOENT)
+        CLONE_WARN("cannot remove '%s': %s", path, g_strerror(errno));
+}
+
+
+/* Removes the files this clone created for itself: overlays, copies, and
+ * the logs its QEMU wrote (checked to be new in cloneDiskCheckNewFiles). */
+void
+cloneDiskRemoveCloneFiles(cloneDomainPlan *plan)
+{
+    for (guint i = 0; i < plan->disks->len; i++) {
+        cloneDisk *d = g_ptr_array_index(plan->disks, i);
+
+        if (d->cloneOverlayCreated)
+            cloneUnlink(d->cloneOverlay);
+        d->cloneOverlayCreated = FALSE;
+    }
+    for (guint i = 0; i < plan->copies->len; i++) {
+        cloneCopy *c = g_ptr_array_index(plan->copies, i);
+
+        if (c->created)
+            cloneUnlink(c->to);
+        c->created = FALSE;
+    }
+    for (guint i = 0; plan->newFilesOwned && i < plan->newFiles->len; i++)
+        cloneUnlink(g_ptr_array_index(plan->newFiles, i));
+    plan->newFilesOwned = FALSE;
+}
+
+
+/* Removes the source's next tops; only valid before the disk fork. */
+void
+cloneDiskRemoveSourceOverlays(cloneDomainPlan *plan)
+{
+    for (guint i = 0; i < plan->disks->len; i++) {
+        cloneDisk *d = g_ptr_array_index(plan->disks, i);
+
+        if (d->sourceOverlayCreated)
+            cloneUnlink(d->sourceOverlay);
+        d->sourceOverlayCreated = FALSE;
+    }
+}
+
+
+/* None of the clone's files may exist yet: rollback removes them. */
+gboolean
+cloneDiskPlanFilesFree(const cloneDomainPlan *plan)
+{
+    for (guint i = 0; i < plan->disks->len; i++) {
+        cloneDisk *d = g_ptr_array_index(plan->disks, i);
+
+        if ((d->cloneOverlay && g_file_test(d->cloneOverlay, G_FILE_TEST_EXISTS)) ||
+            (d->sourceOverlay && g_file_test(d->sourceOverlay, G_FILE_TEST_EXISTS)))
+            return FALSE;
+    }
+    for (guint i = 0; i < plan->copies->len; i++)
+        if (g_file_test(((cloneCopy *)g_ptr_array_index(plan->copies, i))->to, G_FILE_TEST_EXISTS))
+            return FALSE;
+    for (guint i = 0; i < plan->newFiles->len; i++)
+        if (g_file_test(g_ptr_array_index(plan->newFiles, i), G_FILE_TEST_EXISTS))
+            return FALSE;
+    return TRUE;
+}
+
+
+int
+cloneDiskCheckNewFiles(cloneDomainPlan *plan)
+{
+    for (guint i = 0; i < plan->newFiles->len; i++) {
+        const char *path = g_ptr_array_index(plan->newFiles, i);
+
+        if (g_file_test(path, G_FILE_TEST_EXISTS)) {
+            virCloneReportError(VIR_CLONE_ERR_DISK,
+                                _("file '%1$s' for the clone exists already"), path);
+            return -1;
+        }
+    }
+    plan->newFilesOwned = TRUE;
+    return 0;
+}
+
+
+static int
+cloneCopyFile(const char *from, const char *to)
+{
+    g_autofree char *data = NULL;
+    g_autoptr(GError) gerr = NULL;
+    gsize len = 0;
+    int fd;
+
+    if (!g_file_get_contents(from, &data, &len, &gerr)) {
+        virCloneReportError(VIR_CLONE_ERR_DISK, _("cannot copy '%1$s': %2$s"), from, gerr->message);
+        return -1;
+    }
+    if ((fd = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0) {
+        virCloneReportSystemError(errno, _("cannot create '%1$s'"), to);
+        return -1;
+    }
+    if (write(fd, data, len) != (ssize_t)len || fsync(fd) < 0) {
+        int err = errno;
+
+        close(fd);
+        virCloneReportSystemError(err, _("cannot write '%1$s'"), to);
+        return -1;
+    }
+    close(fd);
+    return 0;
+}
+
+
+int
+cloneDiskCopyFiles(cloneDomainPlan *plan)
+{
+    for (guint i = 0; i < plan->copies->len; i++) {
+        cloneCopy *c = g_ptr_array_index(plan->copies, i);
+
+        if (cloneCopyFile(c->from, c->to) < 0)
+            return -1;
+        c->created = TRUE;
+    }
+    return 0;
+}
+
+
+/**
+ * cloneDiskFork:
+ *
+ * Moves the (paused) source onto its new tops with libvirt's own snapshot
+ * API, so that libvirt's live and persistent XML follow.  A raw QMP
+ * blockdev-snapshot would leave libvirt's view stale: the next cold boot
+ * would lose every write since the clone.
+ */
+int
+cloneDiskFork(virDomainPtr src, const cloneDomainPlan *plan, const char *name)
+{
+    g_autofree char *xml = cloneDomainSnapshotXML(plan, name);
+    virDomainSnapshotPtr snap;
+    unsigned int flags = VIR_DOMAIN_SNAPSHOT_CREATE_DISK_ONLY |
+                         VIR_DOMAIN_SNAPSHOT_CREATE_NO_METADATA |
+                         VIR_DOMAIN_SNAPSHOT_CREATE_REUSE_EXT |
+                         VIR_DOMAIN_SNAPSHOT_CREATE_ATOMIC;
+    gboolean any = FALSE;
+
+    for (guint i = 0; i < plan->disks->len; i++)
+        any |= ((cloneDisk *)g_ptr_array_index(plan->disks, i))->action == CLONE_DISK_FORK;
+    if (!any)
+        return 0;
+
+    if (!(snap = virDomainSnapshotCreateXML(src, xml, flags))) {
+        virCloneReportLibvirtError(VIR_CLONE_ERR_DISK,
+                                   _("cannot fork the disks of domain '%1$s'"),
+                                   virDomainGetName(src));
+        return -1;
+    }
+    virDomainSnapshotFree(snap);
+    return 0;
+}

@@ -1,0 +1,18 @@
+/*
+ * clone_disk.h: overlays, disk fork and chain bookkeeping
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include "clone_domxml.h"
+
+int cloneDiskCreateOverlay(const char *path, const char *backing,
+                           const char *backingFormat, unsigned long long size);
+int cloneDiskCreateOverlays(virDomainPtr src, cloneDomainPlan *plan);
+void cloneDiskRemoveCloneFiles(cloneDomainPlan *plan);
+void cloneDiskRemoveSourceOverlays(cloneDomainPlan *plan);
+int cloneDiskCopyFiles(cloneDomainPlan *plan);
+int cloneDiskCheckNewFiles(cloneDomainPlan *plan);
+gboolean cloneDiskPlanFilesFree(const cloneDomainPlan *plan);
+int cloneDiskFork(virDomainPtr src, const cloneDomainPlan *plan, const char *name);

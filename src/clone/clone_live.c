@@ -1,0 +1,714 @@
+/*
+ * clone_live.c: virDomainCloneLive(), a sequence of named phases with one
+ * rollback path
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "clone_job.h"
+#include "clone_disk.h"
+#include "clone_lock.h"
+
+#include <libvirt/libvirt-qemu.h>
+#include <libxml/parser.h>
+#include <libxml/xpath.h>
+
+CLONE_ENUM_DECL(clonePhase);
+CLONE_ENUM_IMPL(clonePhase, VIR_DOMAIN_CLONE_LIVE_PHASE_LAST,
+                "prepare", "start-clone", "copy-ram", "switchover",
+                "finish", "done", "rollback");
+
+typedef struct {
+    const char *name;
+    int (*run)(cloneJob *job);
+    void (*undo)(cloneJob *job);  /* may run after a partial run; idempotent */
+} clonePhaseDef;
+
+
+void
+cloneJobProgress(cloneJob *job, int phase, guint percent)
+{
+    if (!job->cb || (phase == job->lastPhase && percent == job->lastPercent))
+        return;
+    job->lastPhase = phase;
+    job->lastPercent = percent;
+    job->cb(job->src, phase, percent, job->opaque);
+}
+
+
+static void
+cloneJobFree(cloneJob *job)
+{
+    if (!job)
+        return;
+    g_clear_pointer(&job->srcMon, cloneMigMonFree);
+    g_clear_pointer(&job->cloneMon, cloneMigMonFree);
+    g_clear_pointer(&job->srcSaved, cloneMigSettingsFree);
+    g_clear_pointer(&job->srcCaps, json_object_unref);
+    g_clear_pointer(&job->srcParams, json_object_unref);
+    g_clear_pointer(&job->plan, cloneDomainPlanFree);
+    g_clear_pointer(&job->clone, virDomainFree);
+    clonePolicyFree(job->policy);
+    g_free(job->srcXML);
+    g_free(job->name);
+    g_free(job->uuid);
+    g_free(job->stamp);
+    g_free(job);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(cloneJob, cloneJobFree);
+
+
+/* ---- phase: check the source ------------------------------------------ */
+
+static int
+cloneCheckState(cloneJob *job)
+{
+    int state = VIR_DOMAIN_NOSTATE;
+
+    if (virDomainGetState(job->src, &state, NULL, 0) < 0) {
+        virCloneReportLibvirtError(VIR_CLONE_ERR_LIBVIRT,
+                                   _("cannot read the state of domain '%1$s'"),
+                                   virDomainGetName(job->src));
+        return -1;
+    }
+    if (state != VIR_DOMAIN_RUNNING && state != VIR_DOMAIN_PAUSED) {
+        virCloneReportError(VIR_CLONE_ERR_OPERATION_INVALID,
+                            _("domain '%1$s' is not running: only a running domain can be live-cloned"),
+                            virDomainGetName(job->src));
+        return -1;
+    }
+    job->srcWasRunning = state == VIR_DOMAIN_RUNNING;
+    return 0;
+}
+
+
+static int
+cloneCheckJobs(cloneJob *job)
+{
+    virDomainJobInfo info;
+    g_auto(cloneMigInfo) mig = { 0 };
+    static const char *const idle[] = { "none", "completed", "failed", "cancelled", NULL };
+
+    if (virDomainGetJobInfo(job->src, &info) == 0 && info.type != VIR_DOMAIN_JOB_NONE) {
+        virCloneReportError(VIR_CLONE_ERR_BUSY,
+                            _("domain '%1$s' is busy with a libvirt job: try again when it has finished"),
+                            virDomainGetName(job->src));
+        return -1;
+    }
+    virResetLastError();
+    if (cloneMigInfoQuery(job->src, &mig) < 0)
+        return -1;
+    if (!g_strv_contains(idle, mig.status)) {
+        virCloneReportError(VIR_CLONE_ERR_BUSY,
+                            _("domain '%1$s' is already migrating (state '%2$s')"),
+                            virDomainGetName(job->src), mig.status);
+        return -1;
+    }
+    return 0;
+}
+
+
+static int
+cloneCheckBlockJobs(cloneJob *job)
+{
+    for (guint i = 0; i < job->plan->disks->len; i++) {
+        cloneDisk *d = g_ptr_array_index(job->plan->disks, i);
+        virDomainBlockJobInfo info;
+
+        if (virDomainGetBlockJobInfo(job->src, d->target, &info, 0) > 0) {
+            virCloneReportError(VIR_CLONE_ERR_BUSY,
+                                _("disk '%1$s' of domain '%2$s' has a block job running"),
+                                d->target, virDomainGetName(job->src));
+            return -1;
+        }
+        virResetLastError();
+    }
+    return 0;
+}
+
+
+/* QEMU before 9.0 loses guest writes in pre-copy under TCG ("system/physmem:
+ * Fix migration dirty bitmap coherency with TCG memory access"). */
+static int
+cloneCheckStrategy(cloneJob *job)
+{
+    gboolean unsafe;
+
+    if (cloneQmpVersion(job->src, &job->qemuMajor, &job->qemuMinor) < 0)
+        return -1;
+    unsafe = job->tcg && job->qemuMajor < 9;
+    if (!unsafe)
+        return 0;
+    if (job->strategy == CLONE_STRATEGY_PRECOPY && job->strategyForced) {
+        virCloneReportError(VIR_CLONE_ERR_UNSUPPORTED,
+                            _("pre-copy under TCG with QEMU %1$d.%2$d loses guest writes (fixed in QEMU 9.0): use the background strategy"),
+                            job->qemuMajor, job->qemuMinor);
+        return -1;
+    }
+    CLONE_WARN("QEMU %d.%d under TCG: pre-copy is unsafe, using the background strategy",
+               job->qemuMajor, job->qemuMinor);
+    job->strategy = CLONE_STRATEGY_BACKGROUND;
+    return 0;
+}
+
+
+static int
+cloneCheckMigratable(cloneJob *job)
+{
+    g_autoptr(JsonNode) ret = NULL;
+    JsonArray *reasons;
+    g_autoptr(GString) all = g_string_new(NULL);
+
+    if (cloneQmpRun(job->src, "query-migrate", NULL, &ret) < 0)
+        return -1;
+    if (!JSON_NODE_HOLDS_OBJECT(ret) ||
+        !json_object_has_member(json_node_get_object(ret), "blocked-reasons"))
+        return 0;
+    reasons = json_object_get_array_member(json_node_get_object(ret), "blocked-reasons");
+    for (guint i = 0; reasons && i < json_array_get_length(reasons); i++)
+        g_string_append_printf(all, "%s%s", i ? "; " : "",
+                               json_array_get_string_element(reasons, i));
+    if (all->len == 0)
+        return 0;
+    virCloneReportError(VIR_CLONE_ERR_UNSUPPORTED,
+                        _("domain '%1$s' cannot be live-cloned: QEMU blocks migration: %2$s"),
+                        virDomainGetName(job->src), all->str);
+    return -1;
+}
+
+
+static int
+clonePhaseCheck(cloneJob *job)
+{
+    cloneJobProgress(job, VIR_DOMAIN_CLONE_LIVE_PHASE_PREPARE, 0);
+    if (job->policy->network == CLONE_NETWORK_SANDBOX) {
+        virCloneReportError(VIR_CLONE_ERR_UNSUPPORTED, "%s",
+                            _("sandbox clones are not supported yet"));
+        return -1;
+    }
+    if (cloneCheckState(job) < 0 || cloneCheckJobs(job) < 0)
+        return -1;
+    if (!(job->srcXML = virDomainGetXMLDesc(job->src, VIR_DOMAIN_XML_SECURE |
+                                                      VIR_DOMAIN_XML_MIGRATABLE))) {
+        virCloneReportLibvirtError(VIR_CLONE_ERR_LIBVIRT,
+                                   _("cannot read the XML of domain '%1$s'"),
+                                   virDomainGetName(job->src));
+        return -1;
+    }
+    job->tcg = strstr(job->srcXML, "<domain type='qemu'") != NULL;
+    return cloneCheckStrategy(job);
+}
+
+
+/* ---- phase: plan -------------------------------------------------------- */
+
+static gboolean
+cloneNameFree(cloneJob *job, const char *name)
+{
+    virDomainPtr dom = virDomainLookupByName(virDomainGetConnect(job->src), name);
+
+    if (!dom) {
+        virResetLastError();
+        return TRUE;
+    }
+    virDomainFree(dom);
+    return FALSE;
+}
+
+
+static cloneDomainPlan *
+clonePlanFor(cloneJob *job, const char *name)
+{
+    cloneRewriteParams p = { 0 };
+
+    p.name = name;
+    p.uuid = job->uuid;
+    p.stamp = job->stamp;
+    p.overlayDir = job->policy->overlayDir;
+    return cloneDomainRewrite(job->srcXML, &p);
+}
+
+
+/* A name given by the policy must be free, and so must its files; a derived
+ * name (SOURCE-cloneN) is the first whose domain and files are free. */
+static int
+clonePlanName(cloneJob *job)
+{
+    const char *given = job->policy->name;
+
+    for (guint n = 1; n < 10000; n++) {
+        g_autofree char *name = given ? g_strdup(given)
+                                      : g_strdup_printf("%s-clone%u", virDomainGetName(job->src), n);
+        g_autoptr(cloneDomainPlan) plan = NULL;
+
+        if (!cloneNameFree(job, name)) {
+            if (!given)
+                continue;
+            virCloneReportError(VIR_CLONE_ERR_INVALID_ARG,
+                                _("a domain named '%1$s' exists already"), name);
+            return -1;
+        }
+        if (!(plan = clonePlanFor(job, name)))
+            return -1;
+        if (!cloneDiskPlanFilesFree(plan)) {
+            if (!given)
+                continue;
+            virCloneReportError(VIR_CLONE_ERR_DISK,
+                                _("files of a clone named '%1$s' exist already (overlay, NVRAM or log)"),
+                                name);
+            return -1;
+        }
+        job->name = g_steal_pointer(&name);
+        job->plan = g_steal_pointer(&plan);
+        return 0;
+    }
+    virCloneReportError(VIR_CLONE_ERR_INTERNAL, _("cannot find a free name for the clone of '%1$s'"),
+                        virDomainGetName(job->src));
+    return -1;
+}
+
+
+static int
+clonePhasePlan(cloneJob *job)
+{
+    job->uuid = g_uuid_string_random();
+    job->stamp = g_strdup_printf("%" G_GINT64_MODIFIER "x", g_get_real_time());
+    if (clonePlanName(job) < 0)
+        return -1;
+    if (cloneCheckBlockJobs(job) < 0 || cloneCheckMigratable(job) < 0)
+        return -1;
+    return 0;
+}
+
+
+/* ---- phase: files -------------------------------------------------------- */
+
+static int
+clonePhaseFiles(cloneJob *job)
+{
+    if (cloneDiskCheckNewFiles(job->plan) < 0 ||
+        cloneDiskCreateOverlays(job->src, job->plan) < 0 ||
+        cloneDiskCopyFiles(job->plan) < 0)
+        return -1;
+    return 0;
+}
+
+
+static void
+clonePhaseFilesUndo(cloneJob *job)
+{
+    if (!job->plan)
+        return;
+    cloneDiskRemoveCloneFiles(job->plan);
+    /* after the fork the source runs on its new tops: they stay */
+    if (!job->disksForked)
+        cloneDiskRemoveSourceOverlays(job->plan);
+}
+
+
+/* ---- phase: start the clone ----------------------------------------------- */
+
+static int
+clonePhaseStartClone(cloneJob *job)
+{
+    gint64 t0 = g_get_monotonic_time();
+
+    cloneJobProgress(job, VIR_DOMAIN_CLONE_LIVE_PHASE_START_CLONE, 0);
+    /* START_PAUSED: without it libvirt sends "cont", which would activate
+     * the images before the migration. */
+    job->clone = virDomainCreateXML(virDomainGetConnect(job->src), job->plan->xml,
+                                    VIR_DOMAIN_START_PAUSED);
+    if (!job->clone) {
+        virCloneReportLibvirtError(VIR_CLONE_ERR_LIBVIRT,
+                                   _("cannot start the clone '%1$s' of domain '%2$s'"),
+                                   job->name, virDomainGetName(job->src));
+        return -1;
+    }
+    job->cloneStartUs = g_get_monotonic_time() - t0;
+    job->cloneMon = cloneMigMonNew(job->clone);
+    return 0;
+}
+
+
+static void
+clonePhaseStartCloneUndo(cloneJob *job)
+{
+    if (!job->clone)
+        return;
+    if (virDomainDestroy(job->clone) < 0)
+        virResetLastError();   /* its QEMU may be gone already */
+    if (job->cloneDefined && virDomainUndefineFlags(job->clone, VIR_DOMAIN_UNDEFINE_NVRAM) < 0)
+        virResetLastError();
+    job->cloneDefined = FALSE;
+    g_clear_pointer(&job->cloneMon, cloneMigMonFree);
+    g_clear_pointer(&job->clone, virDomainFree);
+}
+
+
+/* ---- phase: transfer -------------------------------------------------------- */
+
+static int
+clonePhaseTransfer(cloneJob *job)
+{
+    if (job->strategy == CLONE_STRATEGY_BACKGROUND)
+        return cloneTransferBackground(job);
+    return cloneTransferPrecopy(job);
+}
+
+
+/* ---- phase: finish the source ---------------------------------------------- */
+
+static int
+clonePhaseFinishSource(cloneJob *job)
+{
+    g_auto(cloneMigInfo) info = { 0 };
+
+    cloneJobProgress(job, VIR_DOMAIN_CLONE_LIVE_PHASE_FINISH, 100);
+    /* resume as soon as the source's side completes: waiting for the
+     * clone's side would add to the source's pause */
+    if (job->srcWasRunning && (job->srcPausedByUs || job->strategy == CLONE_STRATEGY_PRECOPY) &&
+        cloneSourceResume(job) < 0)
+        return -1;
+    if (cloneMigInfoQuery(job->src, &info) == 0) {
+        job->bytes = info.transferred;
+        job->downtimeMs = info.downtime;
+        job->passes = MAX(job->passes, info.passes);
+    }
+    job->migrationStarted = FALSE;
+    cloneSourceRestoreSettings(job);
+    return 0;
+}
+
+
+/* ---- phase: finish the clone ------------------------------------------------ */
+
+/* virtio-net recomputes the link state on load, so the clone's links are
+ * put down again here, after the migration completed. */
+static int
+cloneSetLinks(cloneJob *job, gboolean up)
+{
+    g_autofree char *xml = virDomainGetXMLDesc(job->clone, 0);
+    g_autoptr(xmlDoc) doc = NULL;
+    xmlXPathContextPtr ctxt;
+    xmlXPathObjectPtr o;
+    int ret = 0;
+
+    if (!xml || !(doc = xmlReadMemory(xml, (int)strlen(xml), "clone.xml", NULL, XML_PARSE_NONET))) {
+        virCloneReportLibvirtError(VIR_CLONE_ERR_LIBVIRT, _("cannot read the XML of clone '%1$s'"),
+                                   job->name);
+        return -1;
+    }
+    ctxt = xmlXPathNewContext(doc);
+    o = xmlXPathEvalExpression(BAD_CAST "/domain/devices/interface/alias/@name", ctxt);
+    for (int i = 0; o && o->nodesetval && i < o->nodesetval->nodeNr && ret == 0; i++) {
+        g_autofree xmlChar *alias = xmlNodeGetContent(o->nodesetval->nodeTab[i]);
+        g_autoptr(JsonObject) args = json_object_new();
+
+        json_object_set_string_member(args, "name", (const char *)alias);
+        json_object_set_boolean_member(args, "up", up);
+        ret = cloneQmpRun(job->clone, "set_link", args, NULL);
+    }
+    xmlXPathFreeObject(o);
+    xmlXPathFreeContext(ctxt);
+    return ret;
+}
+
+
+static int
+cloneLinksUp(cloneJob *job)
+{
+    g_autofree char *xml = virDomainGetXMLDesc(job->clone, 0);
+    g_autoptr(xmlDoc) doc = NULL;
+    xmlXPathContextPtr ctxt;
+    xmlXPathObjectPtr o;
+    int ret = 0;
+
+    if (!xml || !(doc = xmlReadMemory(xml, (int)strlen(xml), "clone.xml", NULL, XML_PARSE_NONET)))
+        return -1;
+    ctxt = xmlXPathNewContext(doc);
+    o = xmlXPathEvalExpression(BAD_CAST "/domain/devices/interface", ctxt);
+    for (int i = 0; o && o->nodesetval && i < o->nodesetval->nodeNr && ret == 0; i++) {
+        xmlNodePtr nic = o->nodesetval->nodeTab[i];
+        xmlBufferPtr buf = xmlBufferCreate();
+
+        for (xmlNodePtr c = nic->children; c; c = c->next)
+            if (c->type == XML_ELEMENT_NODE && xmlStrEqual(c->name, BAD_CAST "link"))
+                xmlSetProp(c, BAD_CAST "state", BAD_CAST "up");
+        xmlNodeDump(buf, doc, nic, 0, 0);
+        if (virDomainUpdateDeviceFlags(job->clone, (const char *)xmlBufferContent(buf),
+                                       VIR_DOMAIN_AFFECT_LIVE) < 0) {
+            virCloneReportLibvirtError(VIR_CLONE_ERR_LIBVIRT,
+                                       _("cannot bring up the links of clone '%1$s'"), job->name);
+            ret = -1;
+        }
+        xmlBufferFree(buf);
+    }
+    xmlXPathFreeObject(o);
+    xmlXPathFreeContext(ctxt);
+    return ret;
+}
+
+
+static int
+clonePhaseFinishClone(cloneJob *job)
+{
+    if (cloneTransferWaitClone(job) < 0 || cloneSetLinks(job, FALSE) < 0)
+        return -1;
+    if (!(job->flags & VIR_DOMAIN_CLONE_LIVE_PAUSED) && virDomainResume(job->clone) < 0) {
+        virCloneReportLibvirtError(VIR_CLONE_ERR_LIBVIRT,
+                                   _("cannot resume clone '%1$s'"), job->name);
+        return -1;
+    }
+    if (job->policy->network == CLONE_NETWORK_INHERIT && cloneLinksUp(job) < 0)
+        return -1;
+    return 0;
+}
+
+
+/* ---- phase: persist ----------------------------------------------------------- */
+
+static int
+clonePhasePersist(cloneJob *job)
+{
+    g_autofree char *live = NULL;
+    g_autofree char *xml = NULL;
+    virDomainPtr def;
+
+    if (!(job->flags & VIR_DOMAIN_CLONE_LIVE_PERSISTENT) && !job->policy->persistent)
+        return 0;
+    if (!(live = virDomainGetXMLDesc(job->clone, VIR_DOMAIN_XML_SECURE | VIR_DOMAIN_XML_INACTIVE)) ||
+        !(xml = cloneDomainXMLStripCommandline(live)))
+        return -1;
+    if (!(def = virDomainDefineXML(virDomainGetConnect(job->src), xml))) {
+        virCloneReportLibvirtError(VIR_CLONE_ERR_LIBVIRT,
+                                   _("cannot define the clone '%1$s'"), job->name);
+        return -1;
+    }
+    job->cloneDefined = TRUE;
+    virDomainFree(def);
+    return 0;
+}
+
+
+static const clonePhaseDef clonePhases[] = {
+    { "check",         clonePhaseCheck,        NULL },
+    { "plan",          clonePhasePlan,         NULL },
+    { "files",         clonePhaseFiles,        clonePhaseFilesUndo },
+    { "start-clone",   clonePhaseStartClone,   clonePhaseStartCloneUndo },
+    { "transfer",      clonePhaseTransfer,     cloneTransferAbort },
+    { "finish-source", clonePhaseFinishSource, NULL },
+    { "finish-clone",  clonePhaseFinishClone,  NULL },
+    { "persist",       clonePhasePersist,      NULL },
+};
+
+
+static void
+cloneRollback(cloneJob *job, size_t failed, size_t downTo)
+{
+    g_autoptr(virCloneSavedError) saved = virCloneSaveLastError();
+
+    for (size_t i = failed + 1; i-- > downTo;) {
+        if (clonePhases[i].undo) {
+            CLONE_DEBUG("clone of '%s': undoing phase '%s'",
+                        virDomainGetName(job->src), clonePhases[i].name);
+            clonePhases[i].undo(job);
+        }
+    }
+}
+
+
+static size_t
+clonePhaseIndex(const char *name)
+{
+    for (size_t i = 0; i < G_N_ELEMENTS(clonePhases); i++)
+        if (g_str_equal(clonePhases[i].name, name))
+            return i;
+    g_assert_not_reached();
+}
+
+
+static int
+cloneRunPhases(cloneJob *job)
+{
+    size_t i = 0;
+
+    while (i < G_N_ELEMENTS(clonePhases)) {
+        int rc;
+
+        CLONE_DEBUG("clone of '%s': phase '%s'", virDomainGetName(job->src), clonePhases[i].name);
+        rc = clonePhases[i].run(job);
+        if (rc == CLONE_PHASE_RETRY_BACKGROUND) {
+            size_t restart = clonePhaseIndex("start-clone");
+
+            cloneRollback(job, i, restart);
+            job->strategy = CLONE_STRATEGY_BACKGROUND;
+            job->fallbacks++;
+            i = restart;
+            continue;
+        }
+        if (rc < 0) {
+            cloneJobProgress(job, VIR_DOMAIN_CLONE_LIVE_PHASE_ROLLBACK, 0);
+            cloneRollback(job, i, 0);
+            return -1;
+        }
+        i++;
+    }
+    return 0;
+}
+
+
+static void
+cloneJobStats(cloneJob *job, virTypedParameterPtr *stats, int *nstats)
+{
+    int max = 0;
+
+    *stats = NULL;
+    *nstats = 0;
+    virTypedParamsAddString(stats, nstats, &max, VIR_DOMAIN_CLONE_LIVE_STATS_NAME, job->name);
+    virTypedParamsAddString(stats, nstats, &max, VIR_DOMAIN_CLONE_LIVE_STATS_UUID, job->uuid);
+    virTypedParamsAddString(stats, nstats, &max, VIR_DOMAIN_CLONE_LIVE_STATS_STRATEGY,
+                            cloneStrategyTypeToString(job->strategy));
+    virTypedParamsAddULLong(stats, nstats, &max, VIR_DOMAIN_CLONE_LIVE_STATS_SOURCE_PAUSE,
+                            (unsigned long long)MAX(job->pauseUs, 0));
+    virTypedParamsAddULLong(stats, nstats, &max, VIR_DOMAIN_CLONE_LIVE_STATS_DOWNTIME,
+                            (unsigned long long)MAX(job->downtimeMs, 0));
+    virTypedParamsAddULLong(stats, nstats, &max, VIR_DOMAIN_CLONE_LIVE_STATS_TOTAL,
+                            (unsigned long long)(job->tDone - job->tStart));
+    virTypedParamsAddULLong(stats, nstats, &max, VIR_DOMAIN_CLONE_LIVE_STATS_CLONE_START,
+                            (unsigned long long)job->cloneStartUs);
+    virTypedParamsAddULLong(stats, nstats, &max, VIR_DOMAIN_CLONE_LIVE_STATS_DISK_FORK,
+                            (unsigned long long)job->diskForkUs);
+    virTypedParamsAddULLong(stats, nstats, &max, VIR_DOMAIN_CLONE_LIVE_STATS_BYTES, job->bytes);
+    virTypedParamsAddULLong(stats, nstats, &max, VIR_DOMAIN_CLONE_LIVE_STATS_PASSES, job->passes);
+    virTypedParamsAddULLong(stats, nstats, &max, VIR_DOMAIN_CLONE_LIVE_STATS_FALLBACKS, job->fallbacks);
+}
+
+
+static cloneJob *
+cloneJobNew(virDomainPtr dom, const char *policyXML, unsigned int flags)
+{
+    g_autoptr(cloneJob) job = g_new0(cloneJob, 1);
+
+    job->tStart = g_get_monotonic_time();
+    job->src = dom;
+    job->flags = flags;
+    job->lastPhase = -1;
+    if (!(job->policy = clonePolicyParse(policyXML)))
+        return NULL;
+    job->strategy = job->policy->strategy;
+    job->strategyForced = job->strategy != CLONE_STRATEGY_AUTO;
+    if (flags & VIR_DOMAIN_CLONE_LIVE_PRECOPY)
+        job->strategy = CLONE_STRATEGY_PRECOPY;
+    if (flags & VIR_DOMAIN_CLONE_LIVE_BACKGROUND)
+        job->strategy = CLONE_STRATEGY_BACKGROUND;
+    job->strategyForced |= (flags & (VIR_DOMAIN_CLONE_LIVE_PRECOPY |
+                                     VIR_DOMAIN_CLONE_LIVE_BACKGROUND)) != 0;
+    if (job->strategy == CLONE_STRATEGY_AUTO)
+        job->strategy = CLONE_STRATEGY_PRECOPY;
+    return g_steal_pointer(&job);
+}
+
+
+/**
+ * virDomainCloneLiveFull:
+ * @dom: a running domain
+ * @policyXML: a <clonepolicy> document, or NULL for the defaults
+ * @cb: progress callback, or NULL
+ * @opaque: passed to @cb
+ * @stats: if not NULL, set to statistics of the clone (free them with
+ *         virTypedParamsFree); see VIR_DOMAIN_CLONE_LIVE_STATS_*
+ * @nstats: the number of @stats
+ * @flags: bitwise-OR of virDomainCloneLiveFlags
+ *
+ * Creates a running copy of @dom that starts from its memory, CPU, device
+ * and disk state, on the same connection.  @dom keeps running after a pause
+ * of a few milliseconds.  The clone has its own name, UUID, MAC addresses
+ * and generation ID; its writable disks are qcow2 overlays over the images
+ * the source used at the switch-over instant, and the source continues on
+ * new overlays of its own (libvirt's XML of the source follows).
+ *
+ * On failure nothing is left behind: no clone, no overlay, and the source
+ * runs on a consistent disk chain.
+ *
+ * Returns the clone (free it with virDomainFree), or NULL with the thread's
+ * last error set (virCloneGetLastError).
+ *
+ * Since: 0.1.0
+ */
+CLONE_EXPORT virDomainPtr
+virDomainCloneLiveFull(virDomainPtr dom,
+                       const char *policyXML,
+                       virDomainCloneLiveProgressCallback cb,
+                       void *opaque,
+                       virTypedParameterPtr *stats,
+                       int *nstats,
+                       unsigned int flags)
+{
+    g_autoptr(cloneJob) job = NULL;
+    g_autoptr(cloneSourceLock) lock = NULL;
+
+    virCloneInitialize();
+    virCloneResetLastError();
+    cloneCheckFlags(VIR_DOMAIN_CLONE_LIVE_PAUSED | VIR_DOMAIN_CLONE_LIVE_PERSISTENT |
+                    VIR_DOMAIN_CLONE_LIVE_WAIT | VIR_DOMAIN_CLONE_LIVE_PRECOPY |
+                    VIR_DOMAIN_CLONE_LIVE_BACKGROUND, NULL);
+    cloneCheckNonNull(dom, NULL);
+    if ((flags & VIR_DOMAIN_CLONE_LIVE_PRECOPY) && (flags & VIR_DOMAIN_CLONE_LIVE_BACKGROUND)) {
+        virCloneReportError(VIR_CLONE_ERR_INVALID_ARG, "%s",
+                            _("flags PRECOPY and BACKGROUND are mutually exclusive"));
+        return NULL;
+    }
+    if ((stats == NULL) != (nstats == NULL)) {
+        virCloneReportError(VIR_CLONE_ERR_INVALID_ARG, "%s",
+                            _("stats and nstats must both be set or both be NULL"));
+        return NULL;
+    }
+    if (!(job = cloneJobNew(dom, policyXML, flags)))
+        return NULL;
+    job->cb = cb;
+    job->opaque = opaque;
+
+    if (!(lock = cloneSourceLockAcquire(dom, flags & VIR_DOMAIN_CLONE_LIVE_WAIT)))
+        return NULL;
+    job->srcMon = cloneMigMonNew(dom);
+    if (cloneRunPhases(job) < 0)
+        return NULL;
+
+    job->tDone = g_get_monotonic_time();
+    cloneJobProgress(job, VIR_DOMAIN_CLONE_LIVE_PHASE_DONE, 100);
+    if (stats)
+        cloneJobStats(job, stats, nstats);
+    return g_steal_pointer(&job->clone);
+}
+
+
+/**
+ * virDomainCloneLive:
+ * @dom: a running domain
+ * @policyXML: a <clonepolicy> document, or NULL for the defaults
+ * @flags: bitwise-OR of virDomainCloneLiveFlags
+ *
+ * virDomainCloneLiveFull() without progress and statistics.
+ *
+ * Returns the clone, or NULL with the thread's last error set.
+ *
+ * Since: 0.1.0
+ */
+CLONE_EXPORT virDomainPtr
+virDomainCloneLive(virDomainPtr dom, const char *policyXML, unsigned int flags)
+{
+    return virDomainCloneLiveFull(dom, policyXML, NULL, NULL, NULL, NULL, flags);
+}
+
+
+/**
+ * virDomainCloneLivePhaseToString:
+ *
+ * Returns the name of a virDomainCloneLivePhase, or NULL.
+ *
+ * Since: 0.1.0
+ */
+CLONE_EXPORT const char *
+virDomainCloneLivePhaseToString(int phase)
+{
+    return clonePhaseTypeToString(phase);
+}
