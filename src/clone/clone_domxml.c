@@ -141,14 +141,19 @@ cloneXMLRemoveChildren(xmlNodePtr parent, const char *name)
 }
 
 
-/* A file the clone gets of its own, named after the clone, in @dir or beside
- * @orig. */
+/* A file the clone gets of its own, in @p->fileDir or beside @orig: the
+ * source's name in the file name becomes the clone's ("web-serial.log" ->
+ * "clone1-serial.log"), otherwise the clone's name is put in front. */
 static char *
-cloneFileName(const cloneRewriteParams *p, const char *orig, const char *what)
+cloneFileName(const cloneRewriteParams *p, const char *orig)
 {
     g_autofree char *dir = p->fileDir ? g_strdup(p->fileDir) : g_path_get_dirname(orig);
+    g_autofree char *base = g_path_get_basename(orig);
+    size_t n = strlen(p->sourceName);
 
-    return g_strdup_printf("%s/%s-%s", dir, p->name, what);
+    if (strncmp(base, p->sourceName, n) == 0 && base[n] != '\0')
+        return g_strdup_printf("%s/%s%s", dir, p->name, base + n);
+    return g_strdup_printf("%s/%s-%s", dir, p->name, base);
 }
 
 
@@ -345,12 +350,11 @@ cloneRewriteChardevs(xmlXPathContextPtr ctxt, const cloneRewriteParams *p,
         for (guint i = 0; i < cloneXPathCount(sets[s].set); i++) {
             xmlNodePtr n = sets[s].set->nodesetval->nodeTab[i];
             g_autofree char *orig = cloneXMLProp(n, sets[s].attr);
-            g_autofree char *base = orig ? g_path_get_basename(orig) : NULL;
-            g_autofree char *what = g_strdup_printf("%s.%u", base ? base : "chardev", i);
-            char *path = orig ? cloneFileName(p, orig, what) : NULL;
+            char *path;
 
-            if (!path)
+            if (!orig)
                 continue;
+            path = cloneFileName(p, orig);
             xmlSetProp(n, BAD_CAST sets[s].attr, BAD_CAST path);
             g_ptr_array_add(plan->newFiles, path);
         }
@@ -394,7 +398,12 @@ cloneRewriteNvram(xmlXPathContextPtr ctxt, const cloneRewriteParams *p,
             continue;
         c = g_new0(cloneCopy, 1);
         c->from = g_strdup((const char *)orig);
-        c->to = cloneFileName(p, c->from, "VARS.fd");
+        {
+            g_autofree char *dir = p->fileDir ? g_strdup(p->fileDir) : g_path_get_dirname(c->from);
+
+            /* libvirt's own naming: NAME_VARS.fd */
+            c->to = g_strdup_printf("%s/%s_VARS.fd", dir, p->name);
+        }
         xmlNodeSetContent(n, NULL);
         xmlNodeAddContent(n, BAD_CAST c->to);
         g_ptr_array_add(plan->copies, c);
