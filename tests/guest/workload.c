@@ -1,0 +1,607 @@
+/*
+ * workload.c: the test guest's main job (PID 1, exec'd by tests/guest/init).
+ *
+ * Built with: gcc -static -O2 -pthread.  No GLib: it runs in a bare initramfs.
+ *
+ * - Keeps an mlocked buffer of N MiB whose 4 KiB pages each start with a
+ *   ClonetestPage header; in busy mode it increments the counters page after
+ *   page, forever, so at any instant pages [0,k) hold N+1 and [k,n) hold N.
+ * - Keeps a ClonetestStatus page up to date.
+ * - Appends 4 KiB ClonetestRecords to a raw block device with O_DIRECT and
+ *   O_DSYNC, continuing after the contiguous valid run found at boot.
+ * - Reports on stdout ("CLONETEST ..." lines) and takes commands on stdin.
+ *
+ * See tests/guest/README.md for the protocol.
+ */
+#ifndef _GNU_SOURCE
+# define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/fs.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/reboot.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "clonetest-format.h"
+
+#ifndef GRND_INSECURE
+# define GRND_INSECURE 0x0004
+#endif
+
+#define SCAN_CHUNK_RECORDS 256
+
+enum { MODE_IDLE = 0, MODE_BUSY = 1 };
+
+typedef struct {
+    int mode;
+    uint64_t mib;
+    char disk[256];
+    uint64_t diskhz;
+} Config;
+
+static Config cfg = { MODE_BUSY, 128, "/dev/vda", 20 };
+
+static volatile ClonetestStatus *status;
+static char *buffer;
+static uint64_t npages;
+
+static atomic_int mode_req;           /* what the control thread asked for */
+static atomic_int mode_cur;           /* what the memory loop is doing */
+static atomic_int disk_on;
+static atomic_uint_fast64_t pages_done;
+static atomic_uint_fast64_t records_committed;
+
+static int disk_fd = -1;
+static uint64_t disk_records_max;
+static uint64_t disk_id;
+static uint64_t boot_count;
+
+static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
+
+
+static void __attribute__((format(printf, 1, 2)))
+say(const char *fmt, ...)
+{
+    char line[512];
+    int len;
+    va_list ap;
+
+    memcpy(line, "CLONETEST ", 10);
+    va_start(ap, fmt);
+    len = vsnprintf(line + 10, sizeof(line) - 11, fmt, ap);
+    va_end(ap);
+    if (len < 0)
+        return;
+    len += 10;
+    if (len > (int)sizeof(line) - 2)
+        len = sizeof(line) - 2;
+    line[len++] = '\n';
+
+    pthread_mutex_lock(&out_lock);
+    if (write(STDOUT_FILENO, line, len) < 0) {
+        /* nowhere to report it */
+    }
+    pthread_mutex_unlock(&out_lock);
+}
+
+
+/* We are PID 1: exiting would panic the kernel, so power off instead. */
+static void __attribute__((noreturn))
+fatal(const char *what, int err)
+{
+    say("fatal %s: %s", what, strerror(err));
+    sync();
+    reboot(RB_POWER_OFF);
+    for (;;)
+        pause();
+}
+
+
+static uint64_t
+now_ns(clockid_t clk)
+{
+    struct timespec ts;
+
+    clock_gettime(clk, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+
+static void
+sleep_ms(unsigned int ms)
+{
+    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+}
+
+
+/* Sleep until the absolute CLOCK_MONOTONIC time @deadline_ns. */
+static void
+sleep_until(uint64_t deadline_ns)
+{
+    struct timespec ts = { deadline_ns / 1000000000ull,
+                           deadline_ns % 1000000000ull };
+
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+        ;
+}
+
+
+/* Never blocks, even before the kernel's pool is initialised; never 0. */
+static uint64_t
+random_u64(void)
+{
+    uint64_t v = 0;
+
+    if (getrandom(&v, sizeof(v), GRND_INSECURE) != sizeof(v) &&
+        getrandom(&v, sizeof(v), GRND_NONBLOCK) != sizeof(v))
+        v = now_ns(CLOCK_REALTIME) * 0x9e3779b97f4a7c15ull ^ now_ns(CLOCK_MONOTONIC);
+    return v ? v : 1;
+}
+
+
+static const char *
+mode_name(int mode)
+{
+    return mode == MODE_IDLE ? "idle" : "busy";
+}
+
+
+static void
+parse_param(const char *key, const char *val)
+{
+    if (strcmp(key, "mode") == 0)
+        cfg.mode = strcmp(val, "idle") == 0 ? MODE_IDLE : MODE_BUSY;
+    else if (strcmp(key, "mib") == 0)
+        cfg.mib = strtoull(val, NULL, 10);
+    else if (strcmp(key, "disk") == 0)
+        snprintf(cfg.disk, sizeof(cfg.disk), "%s", val);
+    else if (strcmp(key, "diskhz") == 0)
+        cfg.diskhz = strtoull(val, NULL, 10);
+}
+
+
+static void
+parse_cmdline(void)
+{
+    char buf[4096];
+    char *save = NULL;
+    char *tok;
+    ssize_t len;
+    int fd;
+
+    if ((fd = open("/proc/cmdline", O_RDONLY | O_CLOEXEC)) < 0)
+        return;
+    len = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (len <= 0)
+        return;
+    buf[len] = '\0';
+
+    for (tok = strtok_r(buf, " \t\n", &save); tok;
+         tok = strtok_r(NULL, " \t\n", &save)) {
+        char *eq;
+
+        if (strncmp(tok, "clonetest.", 10) != 0 || !(eq = strchr(tok, '=')))
+            continue;
+        *eq = '\0';
+        parse_param(tok + 10, eq + 1);
+    }
+    if (cfg.mib == 0)
+        cfg.mib = 1;
+}
+
+
+/* Anonymous memory that stays on the same physical frames for our whole
+ * life, so that a RAM dump holds exactly one copy of each page: no THP
+ * (khugepaged would copy pages into a huge page and leave the old frames
+ * behind), and mlocked (no swap, no compaction: init sets
+ * vm.compact_unevictable_allowed=0).  mlock() populates the mapping, like
+ * MAP_POPULATE, but only after the madvise(). */
+static void *
+map_locked(size_t len, const char *what)
+{
+    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+    if (p == MAP_FAILED)
+        fatal(what, errno);
+    if (madvise(p, len, MADV_NOHUGEPAGE) < 0 || mlock(p, len) < 0)
+        fatal(what, errno);
+    return p;
+}
+
+
+static void
+memory_init(uint64_t nonce)
+{
+    uint64_t i;
+
+    npages = cfg.mib * 1024 * 1024 / CLONETEST_PAGE_SIZE;
+    status = map_locked(CLONETEST_PAGE_SIZE, "mmap status page");
+    buffer = map_locked(npages * CLONETEST_PAGE_SIZE, "mmap buffer");
+
+    for (i = 0; i < npages; i++) {
+        volatile ClonetestPage *p = (void *)(buffer + i * CLONETEST_PAGE_SIZE);
+
+        p->nonce = nonce;
+        p->index = i;
+        p->counter = 0;
+        p->magic = CLONETEST_PAGE_MAGIC;
+    }
+
+    status->nonce = nonce;
+    status->passes = 0;
+    status->records_committed = 0;
+    status->record_inflight = CLONETEST_NO_INFLIGHT;
+    status->npages = npages;
+    status->magic = CLONETEST_STAT_MAGIC;
+}
+
+
+/* Park while idle is requested; publish the mode actually in effect. */
+static void
+memory_wait_busy(void)
+{
+    atomic_store(&mode_cur, MODE_IDLE);
+    while (atomic_load(&mode_req) == MODE_IDLE)
+        sleep_ms(10);
+    atomic_store(&mode_cur, MODE_BUSY);
+}
+
+
+static void __attribute__((noreturn))
+memory_loop(void)
+{
+    uint64_t done = 0;
+    uint64_t i;
+
+    for (;;) {
+        for (i = 0; i < npages; i++) {
+            volatile ClonetestPage *p = (void *)(buffer + i * CLONETEST_PAGE_SIZE);
+
+            if (atomic_load_explicit(&mode_req, memory_order_relaxed) == MODE_IDLE)
+                memory_wait_busy();
+            /* volatile: one load and one store per page, in page order */
+            p->counter = p->counter + 1;
+            atomic_store_explicit(&pages_done, ++done, memory_order_relaxed);
+        }
+        status->passes = status->passes + 1;
+    }
+}
+
+
+static int
+disk_open(void)
+{
+    uint64_t bytes = 0;
+
+    disk_fd = open(cfg.disk, O_RDWR | O_DIRECT | O_DSYNC | O_CLOEXEC);
+    if (disk_fd < 0)
+        fatal(cfg.disk, errno);
+    if (ioctl(disk_fd, BLKGETSIZE64, &bytes) < 0)
+        fatal("BLKGETSIZE64", errno);
+    disk_records_max = bytes / CLONETEST_RECORD_SIZE;
+    return 0;
+}
+
+
+/* Check the records in @chunk (first one is @seq); return how many of them
+ * continue the valid run. */
+static uint64_t
+disk_scan_chunk(const char *chunk, uint64_t nrec, uint64_t seq)
+{
+    uint64_t i;
+
+    for (i = 0; i < nrec; i++) {
+        const ClonetestRecord *rec = (const void *)(chunk + i * CLONETEST_RECORD_SIZE);
+
+        if (!clonetestRecordValid(rec, seq + i, disk_id))
+            return i;
+        if (seq + i == 0)
+            disk_id = rec->disk_id;
+        boot_count = rec->boot_count;
+    }
+    return nrec;
+}
+
+
+/* Find the contiguous run of valid records from record 0. */
+static uint64_t
+disk_scan(void)
+{
+    size_t chunk_len = SCAN_CHUNK_RECORDS * CLONETEST_RECORD_SIZE;
+    uint64_t found = 0;
+    char *chunk;
+
+    if (posix_memalign((void **)&chunk, CLONETEST_RECORD_SIZE, chunk_len) != 0)
+        fatal("posix_memalign", ENOMEM);
+
+    while (found < disk_records_max) {
+        uint64_t want = disk_records_max - found;
+        uint64_t ok;
+        ssize_t got;
+
+        if (want > SCAN_CHUNK_RECORDS)
+            want = SCAN_CHUNK_RECORDS;
+        got = pread(disk_fd, chunk, want * CLONETEST_RECORD_SIZE,
+                    (off_t)(found * CLONETEST_RECORD_SIZE));
+        if (got < 0)
+            fatal("scanning disk", errno);
+        want = (uint64_t)got / CLONETEST_RECORD_SIZE;
+        ok = disk_scan_chunk(chunk, want, found);
+        found += ok;
+        if (ok < want || want == 0)
+            break;
+    }
+    free(chunk);
+
+    if (found == 0)
+        disk_id = random_u64();
+    boot_count++;
+    return found;
+}
+
+
+static int
+disk_write_record(char *rec_buf, uint64_t seq)
+{
+    ClonetestRecord *rec = (void *)rec_buf;
+
+    memset(rec_buf, 0, CLONETEST_RECORD_SIZE);
+    rec->magic = CLONETEST_REC_MAGIC;
+    rec->seq = seq;
+    rec->disk_id = disk_id;
+    rec->boot_count = boot_count;
+    rec->crc32 = clonetestCrc32(rec, CLONETEST_RECORD_CRC_LEN);
+
+    status->record_inflight = seq;
+    if (pwrite(disk_fd, rec_buf, CLONETEST_RECORD_SIZE,
+               (off_t)(seq * CLONETEST_RECORD_SIZE)) != CLONETEST_RECORD_SIZE ||
+        fdatasync(disk_fd) < 0) {
+        say("diskerror seq=%" PRIu64 " error=%s", seq, strerror(errno));
+        return -1;
+    }
+    status->records_committed = seq + 1;
+    status->record_inflight = CLONETEST_NO_INFLIGHT;
+    atomic_store(&records_committed, seq + 1);
+    return 0;
+}
+
+
+static void *
+disk_thread(void *opaque)
+{
+    uint64_t seq = atomic_load(&records_committed);
+    uint64_t period = cfg.diskhz ? 1000000000ull / cfg.diskhz : 0;
+    uint64_t next = now_ns(CLOCK_MONOTONIC);
+    char *rec_buf;
+
+    (void)opaque;
+    if (posix_memalign((void **)&rec_buf, CLONETEST_RECORD_SIZE, CLONETEST_RECORD_SIZE) != 0)
+        fatal("posix_memalign", ENOMEM);
+
+    for (;;) {
+        if (!atomic_load(&disk_on)) {
+            sleep_ms(50);
+            next = now_ns(CLOCK_MONOTONIC);
+            continue;
+        }
+        if (seq >= disk_records_max) {
+            say("diskfull records=%" PRIu64, seq);
+            break;
+        }
+        if (disk_write_record(rec_buf, seq) < 0)
+            break;
+        seq++;
+        if (period) {
+            next += period;
+            sleep_until(next);
+        }
+    }
+    free(rec_buf);
+    return NULL;
+}
+
+
+static void
+report_stat(uint64_t *last_pages, uint64_t *last_ns)
+{
+    uint64_t now = now_ns(CLOCK_MONOTONIC);
+    uint64_t pages = atomic_load(&pages_done);
+    uint64_t dt = now - *last_ns;
+    uint64_t rate = dt ? (pages - *last_pages) * 1000000000ull / dt : 0;
+
+    say("stat t=%" PRIu64 " passes=%" PRIu64 " pages_per_s=%" PRIu64
+        " records=%" PRIu64 " mode=%s disk=%s",
+        now_ns(CLOCK_BOOTTIME) / 1000000, status->passes, rate,
+        (uint64_t)atomic_load(&records_committed),
+        mode_name(atomic_load(&mode_cur)),
+        atomic_load(&disk_on) ? "on" : "off");
+    *last_pages = pages;
+    *last_ns = now;
+}
+
+
+static pthread_mutex_t stat_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t stat_last_pages;
+static uint64_t stat_last_ns;
+
+static void
+report_stat_now(void)
+{
+    pthread_mutex_lock(&stat_lock);
+    report_stat(&stat_last_pages, &stat_last_ns);
+    pthread_mutex_unlock(&stat_lock);
+}
+
+
+static void *
+stat_thread(void *opaque)
+{
+    uint64_t next = now_ns(CLOCK_MONOTONIC);
+
+    (void)opaque;
+    for (;;) {
+        next += 1000000000ull;
+        sleep_until(next);
+        report_stat_now();
+    }
+    return NULL;
+}
+
+
+/* Ask the memory loop for @mode and wait (up to 2 s) until it is in effect,
+ * so that an ack means "done", not "requested". */
+static void
+set_mode(int mode)
+{
+    int i;
+
+    atomic_store(&mode_req, mode);
+    for (i = 0; i < 2000 && atomic_load(&mode_cur) != mode; i++)
+        sleep_ms(1);
+}
+
+
+static void
+handle_command(const char *cmd)
+{
+    if (strcmp(cmd, "idle") == 0) {
+        set_mode(MODE_IDLE);
+    } else if (strcmp(cmd, "busy") == 0) {
+        set_mode(MODE_BUSY);
+    } else if (strcmp(cmd, "disk on") == 0) {
+        if (disk_fd < 0) {
+            say("nak %s (no disk)", cmd);
+            return;
+        }
+        atomic_store(&disk_on, 1);
+    } else if (strcmp(cmd, "disk off") == 0) {
+        atomic_store(&disk_on, 0);
+    } else if (strcmp(cmd, "report") != 0) {
+        say("nak %s", cmd);
+        return;
+    }
+    say("ack %s", cmd);
+    if (strcmp(cmd, "report") == 0)
+        report_stat_now();
+}
+
+
+/* Strip trailing CR/LF/blanks and leading blanks in place. */
+static char *
+trim(char *s)
+{
+    size_t len;
+
+    while (*s == ' ' || *s == '\t')
+        s++;
+    len = strlen(s);
+    while (len && strchr(" \t\r\n", s[len - 1]))
+        s[--len] = '\0';
+    return s;
+}
+
+
+static void
+tty_setup(void)
+{
+    struct termios t;
+
+    if (tcgetattr(STDIN_FILENO, &t) < 0)
+        return;
+    /* line mode, but no echo (it would interleave with our output), no
+     * signals, no flow control */
+    t.c_lflag |= ICANON;
+    t.c_lflag &= ~(ECHO | ECHONL | ECHOE | ECHOK | ISIG | IEXTEN);
+    t.c_iflag &= ~(IXON | IXOFF | INLCR | IGNCR);
+    t.c_iflag |= ICRNL;
+    tcsetattr(STDIN_FILENO, TCSANOW, &t);
+}
+
+
+static void *
+control_thread(void *opaque)
+{
+    char line[256];
+    char *cmd;
+    ssize_t len;
+
+    (void)opaque;
+    for (;;) {
+        len = read(STDIN_FILENO, line, sizeof(line) - 1);
+        if (len <= 0) {
+            sleep_ms(1000);
+            continue;
+        }
+        line[len] = '\0';
+        cmd = trim(line);
+        if (*cmd)
+            handle_command(cmd);
+    }
+    return NULL;
+}
+
+
+static void
+spawn(void *(*fn)(void *), const char *what)
+{
+    pthread_t tid;
+    int rc = pthread_create(&tid, NULL, fn, NULL);
+
+    if (rc != 0)
+        fatal(what, rc);
+    pthread_detach(tid);
+}
+
+
+int
+main(void)
+{
+    uint64_t nonce = random_u64();
+    uint64_t found = 0;
+    int use_disk;
+
+    parse_cmdline();
+    tty_setup();
+    use_disk = strcmp(cfg.disk, "none") != 0 && cfg.disk[0];
+
+    memory_init(nonce);
+    if (use_disk) {
+        disk_open();
+        found = disk_scan();
+        atomic_store(&records_committed, found);
+        status->records_committed = found;
+    }
+
+    atomic_store(&mode_req, cfg.mode);
+    atomic_store(&mode_cur, cfg.mode);
+    atomic_store(&disk_on, use_disk);
+    stat_last_ns = now_ns(CLOCK_MONOTONIC);
+
+    say("ready nonce=%016" PRIx64 " records_found=%" PRIu64 " mode=%s pages=%" PRIu64
+        " disk_id=%016" PRIx64 " boot=%" PRIu64 " t=%" PRIu64,
+        nonce, found, mode_name(cfg.mode), npages, disk_id, boot_count,
+        now_ns(CLOCK_BOOTTIME) / 1000000);
+
+    if (use_disk)
+        spawn(disk_thread, "disk thread");
+    spawn(stat_thread, "stat thread");
+    spawn(control_thread, "control thread");
+    memory_loop();
+}

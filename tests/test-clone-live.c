@@ -1,0 +1,684 @@
+/*
+ * test-clone-live.c: live clones of a real guest under the embedded driver
+ *
+ * Every case boots the test guest (tests/guest/: Debian's kernel, busybox
+ * and a workload that counts in every page of a buffer and appends
+ * numbered, fsync'd records to its disk) with real QEMU and libvirt, clones
+ * it with the library, and checks a property that breaks if the mechanism
+ * is wrong:
+ *   - the clone's RAM is a point-in-time image (page counters N or N+1,
+ *     N+1 only as a prefix), read while the clone is paused;
+ *   - the clone's disk holds exactly the records written at switch-over;
+ *   - the source's live and persistent XML point at its new top, and a cold
+ *     boot of the source sees every record written after the clone;
+ *   - failures leave the source running and nothing behind.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+
+#include "libvirt-clone/libvirt-clone.h"
+#include "guestcheck.h"
+#include "testutils-guest.h"
+
+#define BOOT_MS 120000
+#define STAT_MS 20000
+
+static TgEnv *env;
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(virDomain, virDomainFree)
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(GuestRamReport, guestRamReportClear)
+
+static void
+testSilence(void *opaque G_GNUC_UNUSED, virErrorPtr err G_GNUC_UNUSED)
+{
+}
+
+
+static void
+testLog(int priority, const char *message, void *opaque G_GNUC_UNUSED)
+{
+    if (priority >= VIR_CLONE_LOG_INFO)
+        g_test_message("libvirt-clone: %s", message);
+}
+
+
+static TgGuest *
+testGuestStart(const TgGuestOpts *opts)
+{
+    g_autoptr(GError) err = NULL;
+    TgGuest *g = tgGuestStart(env, opts, &err);
+
+    if (!g)
+        g_error("cannot start the test guest: %s", err->message);
+    return g;
+}
+
+
+static TgGuest *
+testAdopt(virDomainPtr dom)
+{
+    g_autoptr(GError) err = NULL;
+    TgGuest *g = tgGuestAdopt(env, dom, &err);
+
+    if (!g)
+        g_error("cannot adopt %s: %s", virDomainGetName(dom), err->message);
+    return g;
+}
+
+
+static void
+testWaitStat(TgGuest *g, TgStat *st)
+{
+    g_autoptr(GError) err = NULL;
+
+    if (tgSerialWaitStat(g, STAT_MS, st, &err) < 0)
+        g_error("%s: no stat line: %s", tgGuestName(g), err->message);
+}
+
+
+static int
+testDomainState(virDomainPtr dom)
+{
+    int state = VIR_DOMAIN_NOSTATE;
+
+    g_assert_cmpint(virDomainGetState(dom, &state, NULL, 0), ==, 0);
+    return state;
+}
+
+
+/* The source still runs its workload: its stat lines keep coming with
+ * growing counters. */
+static void
+testSourceAlive(TgGuest *src)
+{
+    TgStat a;
+    TgStat b;
+
+    g_assert_cmpint(testDomainState(tgGuestDomain(src)), ==, VIR_DOMAIN_RUNNING);
+    testWaitStat(src, &a);
+    testWaitStat(src, &b);
+    g_assert_cmpuint(b.t_ms, >, a.t_ms);
+}
+
+
+static char *
+testXPathString(const char *xml, const char *expr)
+{
+    g_autoptr(GError) err = NULL;
+    const char *argv[] = { "xmllint", "--xpath", expr, "-", NULL };
+    g_autoptr(GSubprocess) p = g_subprocess_newv(argv, G_SUBPROCESS_FLAGS_STDIN_PIPE |
+                                                       G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                                                       G_SUBPROCESS_FLAGS_STDERR_SILENCE, &err);
+    g_autofree char *out = NULL;
+
+    g_assert_nonnull(p);
+    g_assert_true(g_subprocess_communicate_utf8(p, xml, NULL, &out, NULL, &err));
+    return g_strstrip(g_steal_pointer(&out));
+}
+
+
+static char *
+testDiskSource(virDomainPtr dom, unsigned int flags)
+{
+    g_autofree char *xml = virDomainGetXMLDesc(dom, flags);
+
+    g_assert_nonnull(xml);
+    return testXPathString(xml, "string(/domain/devices/disk[target/@dev='vda']/source/@file)");
+}
+
+
+static char *
+testBackingFile(const char *image)
+{
+    const char *argv[] = { "qemu-img", "info", "-U", "--output=json", image, NULL };
+    g_autofree char *out = NULL;
+    g_autoptr(GError) err = NULL;
+    g_autoptr(JsonParser) parser = json_parser_new();
+    JsonObject *info;
+    int status = 0;
+
+    g_assert_true(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH |
+                               G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, &out, NULL, &status, &err));
+    g_assert_true(g_spawn_check_wait_status(status, NULL));
+    g_assert_true(json_parser_load_from_data(parser, out, -1, &err));
+    info = json_node_get_object(json_parser_get_root(parser));
+    return g_strdup(json_object_get_string_member_with_default(info, "backing-filename", NULL));
+}
+
+
+/* Files in the directory of the source's images, to find leftovers. */
+static GHashTable *
+testListDir(const char *dir)
+{
+    GHashTable *set = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+    const char *name;
+
+    while (d && (name = g_dir_read_name(d)))
+        g_hash_table_add(set, g_strdup(name));
+    return set;
+}
+
+
+static void
+testNoNewFiles(const char *dir, GHashTable *before)
+{
+    g_autoptr(GHashTable) after = testListDir(dir);
+    GHashTableIter it;
+    gpointer name;
+    guint extra = 0;
+
+    g_hash_table_iter_init(&it, after);
+    while (g_hash_table_iter_next(&it, &name, NULL)) {
+        if (!g_hash_table_contains(before, name)) {
+            g_test_message("left behind: %s/%s", dir, (char *)name);
+            extra++;
+        }
+    }
+    g_assert_cmpuint(extra, ==, 0);
+}
+
+
+static guint
+testNumDomains(void)
+{
+    return (guint)virConnectNumOfDomains(tgEnvConn(env)) +
+           (guint)virConnectNumOfDefinedDomains(tgEnvConn(env));
+}
+
+
+/* ---- point-in-time checks on a paused clone ------------------------------ */
+
+static void
+testCheckCloneState(TgGuest *clone, GuestRamReport *ram)
+{
+    g_autofree char *dump = g_build_filename(tgEnvRoot(env), "clone-ram.dump", NULL);
+    g_autofree char *raw = g_build_filename(tgEnvRoot(env), "clone-disk.raw", NULL);
+    g_autofree char *top = testDiskSource(tgGuestDomain(clone), 0);
+    g_autoptr(GError) err = NULL;
+    GuestDiskReport disk = { 0 };
+
+    g_assert_cmpint(testDomainState(tgGuestDomain(clone)), ==, VIR_DOMAIN_PAUSED);
+    if (tgDumpRam(tgGuestDomain(clone), dump, 0, &err) < 0)
+        g_error("RAM dump: %s", err->message);
+    if (guestCheckRamDump(dump, ram, &err) < 0)
+        g_error("RAM check: %s", err->message);
+    g_unlink(dump);
+    g_test_message("clone RAM: %s", ram->ok ? "consistent" : ram->reason);
+    g_assert_true(ram->ok);
+
+    if (tgDiskToRaw(top, raw, &err) < 0 || guestCheckDiskImage(raw, &disk, &err) < 0)
+        g_error("disk check: %s", err->message);
+    g_unlink(raw);
+    g_test_message("clone disk: %" G_GUINT64_FORMAT " records; RAM says committed %"
+                   G_GUINT64_FORMAT ", in flight %" G_GINT64_FORMAT,
+                   disk.count, ram->records_committed,
+                   ram->record_inflight == G_MAXUINT64 ? -1 : (gint64)ram->record_inflight);
+    /* exactly the records the source had written at switch-over: every
+     * committed one, plus at most the one that was in flight */
+    g_assert_false(disk.valid_beyond_gap);
+    if (ram->record_inflight == ram->records_committed)
+        g_assert_cmpuint(disk.count, <=, ram->records_committed + 1);
+    else
+        g_assert_cmpuint(disk.count, ==, ram->records_committed);
+    g_assert_cmpuint(disk.count, >=, ram->records_committed);
+}
+
+
+typedef struct {
+    const char *policy;
+    unsigned int flags;
+    TgMode mode;
+    const char *expectStrategy;  /* NULL: any */
+} testCloneCase;
+
+
+static void
+testCloneConsistent(gconstpointer data)
+{
+    const testCloneCase *tc = data;
+    TgGuestOpts opts = { .name_prefix = "src", .mode = tc->mode, .with_genid = TRUE };
+    g_autoptr(TgGuest) src = testGuestStart(&opts);
+    g_autoptr(TgGuest) clone = NULL;
+    g_autoptr(virDomain) cdom = NULL;
+    g_autofree char *srcTopBefore = testDiskSource(tgGuestDomain(src), 0);
+    g_autofree char *srcXML = virDomainGetXMLDesc(tgGuestDomain(src), 0);
+    g_autofree char *cloneXML = NULL;
+    virTypedParameterPtr stats = NULL;
+    int nstats = 0;
+    const char *strategy = NULL;
+    unsigned long long pause = 0;
+    g_auto(GuestRamReport) ram = { 0 };
+    TgStat st;
+    guint64 recordsAfter;
+
+    testWaitStat(src, &st);
+    cdom = virDomainCloneLiveFull(tgGuestDomain(src), tc->policy, NULL, NULL, &stats, &nstats,
+                                  tc->flags | VIR_DOMAIN_CLONE_LIVE_PAUSED);
+    if (!cdom)
+        g_error("clone failed: %s", virCloneGetLastErrorMessage());
+    virTypedParamsGetString(stats, nstats, VIR_DOMAIN_CLONE_LIVE_STATS_STRATEGY, &strategy);
+    virTypedParamsGetULLong(stats, nstats, VIR_DOMAIN_CLONE_LIVE_STATS_SOURCE_PAUSE, &pause);
+    g_test_message("strategy %s, source paused %.1f ms", strategy, pause / 1000.0);
+    if (tc->expectStrategy)
+        g_assert_cmpstr(strategy, ==, tc->expectStrategy);
+    g_assert_cmpuint(pause, >, 0);
+    clone = testAdopt(cdom);
+
+    /* the source runs; the clone waits, paused, as asked */
+    testSourceAlive(src);
+    testCheckCloneState(clone, &ram);
+
+    /* a new identity; disks on overlays over the source's former top */
+    cloneXML = virDomainGetXMLDesc(cdom, 0);
+    g_assert_cmpstr(virDomainGetName(cdom), !=, tgGuestName(src));
+    {
+        char su[VIR_UUID_STRING_BUFLEN];
+        char cu[VIR_UUID_STRING_BUFLEN];
+        g_autofree char *smac = testXPathString(srcXML, "string(//interface/mac/@address)");
+        g_autofree char *cmac = testXPathString(cloneXML, "string(//interface/mac/@address)");
+        g_autofree char *sgen = testXPathString(srcXML, "string(/domain/genid)");
+        g_autofree char *cgen = testXPathString(cloneXML, "string(/domain/genid)");
+        g_autofree char *ctop = testDiskSource(cdom, 0);
+        g_autofree char *cback = testBackingFile(ctop);
+        g_autofree char *parent = testXPathString(cloneXML, "string(//*[local-name()='parent']/@name)");
+
+        virDomainGetUUIDString(tgGuestDomain(src), su);
+        virDomainGetUUIDString(cdom, cu);
+        g_assert_cmpstr(su, !=, cu);
+        g_assert_cmpstr(smac, !=, "");
+        g_assert_cmpstr(smac, !=, cmac);
+        g_assert_cmpstr(cgen, !=, "");
+        g_assert_cmpstr(sgen, !=, cgen);
+        g_assert_cmpstr(ctop, !=, srcTopBefore);
+        g_assert_cmpstr(cback, ==, srcTopBefore);
+        g_assert_cmpstr(parent, ==, tgGuestName(src));
+    }
+
+    /* the source moved to a new top over the same former top, in its live
+     * and persistent XML */
+    {
+        g_autofree char *live = testDiskSource(tgGuestDomain(src), 0);
+        g_autofree char *inactive = testDiskSource(tgGuestDomain(src), VIR_DOMAIN_XML_INACTIVE);
+        g_autofree char *back = testBackingFile(live);
+
+        g_assert_cmpstr(live, !=, srcTopBefore);
+        g_assert_cmpstr(inactive, ==, live);
+        g_assert_cmpstr(back, ==, srcTopBefore);
+    }
+
+    /* the clone runs from where it was */
+    g_assert_cmpint(virDomainResume(cdom), ==, 0);
+    testWaitStat(clone, &st);
+    g_assert_cmpuint(st.records, >=, ram.records_committed);
+
+    /* the source keeps writing; a cold boot must see all of it */
+    testWaitStat(src, &st);
+    testWaitStat(src, &st);
+    recordsAfter = st.records;
+    g_assert_cmpuint(recordsAfter, >, ram.records_committed);
+    g_assert_cmpint(virDomainDestroy(tgGuestDomain(src)), ==, 0);
+    {
+        g_autoptr(GError) err = NULL;
+
+        if (tgGuestBoot(src, BOOT_MS, &err) < 0)
+            g_error("cold boot of the source: %s", err->message);
+    }
+    g_test_message("source: %" G_GUINT64_FORMAT " records before the cold boot, %"
+                   G_GUINT64_FORMAT " found after", recordsAfter, tgGuestReady(src)->records_found);
+    g_assert_cmpuint(tgGuestReady(src)->records_found, >=, recordsAfter);
+    virTypedParamsFree(stats, nstats);
+}
+
+
+static const testCloneCase casePrecopy = {
+    /* a busy TCG guest converges only with a generous downtime limit */
+    .policy = "<clonepolicy><memory strategy='precopy' downtime-limit='2000'/></clonepolicy>",
+    .mode = TG_MODE_BUSY,
+    .expectStrategy = "precopy",
+};
+
+static const testCloneCase caseBackground = {
+    .flags = VIR_DOMAIN_CLONE_LIVE_BACKGROUND,
+    .mode = TG_MODE_BUSY,
+    .expectStrategy = "background",
+};
+
+static const testCloneCase caseAutoIdle = {
+    .mode = TG_MODE_IDLE,
+};
+
+
+/* auto on a guest that rewrites its 128 MiB buffer many times a second,
+ * with the copy limited to 64 MiB/s: pre-copy cannot converge at 20 ms
+ * (every pass finds the whole buffer dirty again).  The rule gives up after
+ * its passes, without the source ever pausing for the abandoned attempt,
+ * and the clone is made with the background strategy. */
+static void
+testAutoFallback(void)
+{
+    TgGuestOpts opts = { .name_prefix = "auto", .mode = TG_MODE_BUSY };
+    g_autoptr(TgGuest) src = testGuestStart(&opts);
+    g_autoptr(TgGuest) clone = NULL;
+    g_autoptr(virDomain) cdom = NULL;
+    virTypedParameterPtr stats = NULL;
+    int nstats = 0;
+    const char *strategy = NULL;
+    unsigned long long fallbacks = 0;
+    g_auto(GuestRamReport) ram = { 0 };
+    guint before = testNumDomains();
+    const char *policy = "<clonepolicy><memory strategy='auto' bandwidth='64' max-passes='2'/></clonepolicy>";
+
+    cdom = virDomainCloneLiveFull(tgGuestDomain(src), policy, NULL, NULL, &stats, &nstats,
+                                  VIR_DOMAIN_CLONE_LIVE_PAUSED);
+    if (!cdom)
+        g_error("clone failed: %s", virCloneGetLastErrorMessage());
+    virTypedParamsGetString(stats, nstats, VIR_DOMAIN_CLONE_LIVE_STATS_STRATEGY, &strategy);
+    virTypedParamsGetULLong(stats, nstats, VIR_DOMAIN_CLONE_LIVE_STATS_FALLBACKS, &fallbacks);
+    g_test_message("auto chose %s after %llu fallbacks", strategy, fallbacks);
+    g_assert_cmpstr(strategy, ==, "background");
+    g_assert_cmpuint(fallbacks, ==, 1);
+    /* exactly one clone domain more: the abandoned attempt left nothing */
+    g_assert_cmpuint(testNumDomains(), ==, before + 1);
+    clone = testAdopt(cdom);
+    testSourceAlive(src);
+    testCheckCloneState(clone, &ram);
+    virTypedParamsFree(stats, nstats);
+}
+
+
+/* ---- refusals ---------------------------------------------------------- */
+
+static void
+testExpectFailure(virDomainPtr dom, const char *policy, unsigned int flags,
+                  int code, const char *part)
+{
+    virCloneErrorPtr err;
+
+    g_assert_null(virDomainCloneLive(dom, policy, flags));
+    err = virCloneGetLastError();
+    g_assert_nonnull(err);
+    g_test_message("refused: %s", err->message);
+    g_assert_cmpint(err->code, ==, code);
+    if (part && !strstr(err->message, part)) {
+        g_test_message("expected '%s' in the message", part);
+        g_test_fail();
+    }
+}
+
+
+static void
+testRefuseShutoff(void)
+{
+    TgGuestOpts opts = { .name_prefix = "off", .mode = TG_MODE_IDLE };
+    g_autoptr(TgGuest) src = testGuestStart(&opts);
+    g_autofree char *dir = g_path_get_dirname(tgGuestDiskPath(src));
+    g_autoptr(GHashTable) files = NULL;
+    guint before;
+
+    g_assert_cmpint(virDomainDestroy(tgGuestDomain(src)), ==, 0);
+    files = testListDir(dir);
+    before = testNumDomains();
+    testExpectFailure(tgGuestDomain(src), NULL, 0, VIR_CLONE_ERR_OPERATION_INVALID, "is not running");
+    testNoNewFiles(dir, files);
+    g_assert_cmpuint(testNumDomains(), ==, before);
+}
+
+
+static void
+testRefuseUnknown(void)
+{
+    TgGuestOpts opts = { .name_prefix = "gone", .mode = TG_MODE_IDLE, .transient = TRUE };
+    g_autoptr(TgGuest) src = testGuestStart(&opts);
+    g_autoptr(virDomain) stale = virDomainLookupByName(tgEnvConn(env), tgGuestName(src));
+
+    /* a handle whose domain no longer exists */
+    g_assert_cmpint(virDomainDestroy(tgGuestDomain(src)), ==, 0);
+    testExpectFailure(stale, NULL, 0, VIR_CLONE_ERR_NO_DOMAIN, tgGuestName(src));
+}
+
+
+/* A 9p share mounted in the guest makes QEMU block migration: refused
+ * before anything starts. */
+static void
+testRefuseBlocker(void)
+{
+    g_autofree char *share = g_build_filename(tgEnvRoot(env), "share9p", NULL);
+    g_autofree char *fs = NULL;
+    TgGuestOpts opts = { .name_prefix = "ninep", .mode = TG_MODE_IDLE, .mount9p_tag = "share" };
+    g_autoptr(TgGuest) src = NULL;
+    g_autofree char *dir = NULL;
+    g_autoptr(GHashTable) files = NULL;
+    guint before;
+
+    g_mkdir_with_parents(share, 0700);
+    fs = g_strdup_printf("<filesystem type='mount' accessmode='passthrough'>"
+                         "<source dir='%s'/><target dir='share'/></filesystem>", share);
+    opts.extra_devices_xml = fs;
+    src = testGuestStart(&opts);
+    dir = g_path_get_dirname(tgGuestDiskPath(src));
+    files = testListDir(dir);
+    before = testNumDomains();
+    testExpectFailure(tgGuestDomain(src), NULL, 0, VIR_CLONE_ERR_UNSUPPORTED, "blocks migration");
+    testNoNewFiles(dir, files);
+    g_assert_cmpuint(testNumDomains(), ==, before);
+    testSourceAlive(src);
+    g_rmdir(share);
+}
+
+
+/* A block job (here a mirror that stays ready) keeps the source busy. */
+static void
+testRefuseBlockJob(void)
+{
+    TgGuestOpts opts = { .name_prefix = "bjob", .mode = TG_MODE_IDLE, .transient = TRUE };
+    g_autoptr(TgGuest) src = testGuestStart(&opts);
+    g_autofree char *dest = g_build_filename(tgEnvRoot(env), "mirror.qcow2", NULL);
+    g_autofree char *xml = g_strdup_printf("<disk type='file'><source file='%s'/>"
+                                           "<driver type='qcow2'/></disk>", dest);
+    g_autofree char *dir = g_path_get_dirname(tgGuestDiskPath(src));
+    g_autoptr(GHashTable) files = NULL;
+
+    g_assert_cmpint(virDomainBlockCopy(tgGuestDomain(src), "vda", xml, NULL, 0,
+                                       VIR_DOMAIN_BLOCK_COPY_TRANSIENT_JOB), ==, 0);
+    files = testListDir(dir);
+    testExpectFailure(tgGuestDomain(src), NULL, 0, VIR_CLONE_ERR_BUSY, "block job");
+    testNoNewFiles(dir, files);
+    g_assert_cmpint(virDomainBlockJobAbort(tgGuestDomain(src), "vda", 0), ==, 0);
+    g_unlink(dest);
+}
+
+
+/* ---- failure in the middle ---------------------------------------------- */
+
+static pid_t
+testFindQemu(const char *name)
+{
+    g_autofree char *needle = g_strdup_printf("guest=%s,", name);
+    g_autoptr(GDir) d = g_dir_open("/proc", 0, NULL);
+    const char *ent;
+
+    while ((ent = g_dir_read_name(d))) {
+        g_autofree char *path = g_strdup_printf("/proc/%s/cmdline", ent);
+        g_autofree char *cmd = NULL;
+        gsize len = 0;
+
+        if (!g_ascii_isdigit(ent[0]) || !g_file_get_contents(path, &cmd, &len, NULL))
+            continue;
+        for (gsize i = 0; i + 1 < len; i++)
+            if (cmd[i] == '\0')
+                cmd[i] = ' ';
+        if (strstr(cmd, needle))
+            return (pid_t)atoi(ent);
+    }
+    return 0;
+}
+
+
+typedef struct {
+    const char *cloneName;
+    gboolean killed;
+} testKillData;
+
+static void
+testKillDuringCopy(virDomainPtr source G_GNUC_UNUSED, int phase, unsigned int percent, void *opaque)
+{
+    testKillData *k = opaque;
+    pid_t pid;
+
+    if (k->killed || phase != VIR_DOMAIN_CLONE_LIVE_PHASE_COPY_RAM || percent < 5)
+        return;
+    if ((pid = testFindQemu(k->cloneName)) > 0) {
+        g_test_message("killing the clone's QEMU (pid %d) at %u%%", (int)pid, percent);
+        kill(pid, SIGKILL);
+        k->killed = TRUE;
+    }
+}
+
+
+static void
+testKillClone(gconstpointer data)
+{
+    const char *strategy = data;
+    TgGuestOpts opts = { .name_prefix = "kill", .mode = TG_MODE_BUSY };
+    g_autoptr(TgGuest) src = testGuestStart(&opts);
+    g_autofree char *dir = g_path_get_dirname(tgGuestDiskPath(src));
+    g_autoptr(GHashTable) files = testListDir(dir);
+    g_autofree char *cloneName = g_strdup_printf("%s-victim", tgGuestName(src));
+    g_autofree char *fullPolicy =
+        g_strdup_printf("<clonepolicy><name>%s</name><memory strategy='%s' downtime-limit='2000'/>"
+                        "</clonepolicy>", cloneName, strategy);
+    testKillData k = { .cloneName = cloneName };
+    guint before = testNumDomains();
+    g_autoptr(virDomain) clone = NULL;
+    g_autofree char *top = NULL;
+    g_autofree char *back = NULL;
+
+    clone = virDomainCloneLiveFull(tgGuestDomain(src), fullPolicy, testKillDuringCopy, &k,
+                                   NULL, NULL, 0);
+    g_assert_true(k.killed);
+    g_assert_null(clone);
+    g_test_message("failed as expected: %s", virCloneGetLastErrorMessage());
+    g_assert_cmpuint(testNumDomains(), ==, before);
+    testSourceAlive(src);
+
+    /* no clone files; the source's chain is consistent: its top exists and,
+     * if the disks were forked, is backed by the former top */
+    top = testDiskSource(tgGuestDomain(src), 0);
+    g_assert_true(g_file_test(top, G_FILE_TEST_EXISTS));
+    {
+        g_autofree char *inactive = testDiskSource(tgGuestDomain(src), VIR_DOMAIN_XML_INACTIVE);
+
+        g_assert_cmpstr(inactive, ==, top);
+    }
+    if (!g_str_equal(top, tgGuestDiskPath(src))) {
+        g_autofree char *base = g_path_get_basename(top);
+
+        back = testBackingFile(top);
+        g_assert_cmpstr(back, ==, tgGuestDiskPath(src));
+        g_hash_table_add(files, g_steal_pointer(&base));
+    }
+    testNoNewFiles(dir, files);
+}
+
+
+/* ---- concurrency ---------------------------------------------------------- */
+
+typedef struct {
+    virDomainPtr src;
+    unsigned int flags;
+    virDomainPtr clone;
+    int code;
+} testConcurrent;
+
+static gpointer
+testCloneThread(gpointer data)
+{
+    testConcurrent *c = data;
+
+    c->clone = virDomainCloneLive(c->src, NULL, c->flags);
+    c->code = c->clone ? VIR_CLONE_ERR_OK : virCloneGetLastError()->code;
+    return NULL;
+}
+
+
+static void
+testConcurrentClones(gconstpointer data)
+{
+    unsigned int flags = GPOINTER_TO_UINT(data);
+    TgGuestOpts opts = { .name_prefix = "conc", .mode = TG_MODE_IDLE };
+    g_autoptr(TgGuest) src = testGuestStart(&opts);
+    testConcurrent c[2] = { { tgGuestDomain(src), flags, NULL, 0 },
+                            { tgGuestDomain(src), flags, NULL, 0 } };
+    GThread *t[2];
+    guint ok = 0;
+
+    for (int i = 0; i < 2; i++)
+        t[i] = g_thread_new("clone", testCloneThread, &c[i]);
+    for (int i = 0; i < 2; i++)
+        g_thread_join(t[i]);
+    for (int i = 0; i < 2; i++) {
+        g_test_message("clone %d: %s", i, c[i].clone ? virDomainGetName(c[i].clone) : "refused");
+        if (c[i].clone) {
+            ok++;
+            g_assert_cmpint(testDomainState(c[i].clone), ==, VIR_DOMAIN_RUNNING);
+        } else {
+            g_assert_cmpint(c[i].code, ==, VIR_CLONE_ERR_BUSY);
+        }
+    }
+    if (flags & VIR_DOMAIN_CLONE_LIVE_WAIT) {
+        g_assert_cmpuint(ok, ==, 2);
+        g_assert_cmpstr(virDomainGetName(c[0].clone), !=, virDomainGetName(c[1].clone));
+    } else {
+        g_assert_cmpuint(ok, ==, 1);
+    }
+    testSourceAlive(src);
+    for (int i = 0; i < 2; i++) {
+        if (c[i].clone) {
+            g_autoptr(TgGuest) g = testAdopt(c[i].clone);
+
+            virDomainFree(c[i].clone);
+        }
+    }
+}
+
+
+int
+main(int argc, char **argv)
+{
+    g_autoptr(GError) err = NULL;
+    int ret;
+
+    g_test_init(&argc, &argv, NULL);
+    virSetErrorFunc(NULL, testSilence);
+    virCloneSetLogFunc(testLog, NULL);
+    if (!(env = tgEnvNew(&err))) {
+        g_printerr("cannot set up the embedded driver: %s\n", err->message);
+        return 1;
+    }
+    g_test_add_data_func("/clone-live/precopy-busy", &casePrecopy, testCloneConsistent);
+    g_test_add_data_func("/clone-live/background-busy", &caseBackground, testCloneConsistent);
+    g_test_add_data_func("/clone-live/auto-idle", &caseAutoIdle, testCloneConsistent);
+    g_test_add_func("/clone-live/auto-fallback", testAutoFallback);
+    g_test_add_func("/clone-live/refuse-shutoff", testRefuseShutoff);
+    g_test_add_func("/clone-live/refuse-unknown", testRefuseUnknown);
+    g_test_add_func("/clone-live/refuse-migration-blocker", testRefuseBlocker);
+    g_test_add_func("/clone-live/refuse-block-job", testRefuseBlockJob);
+    g_test_add_data_func("/clone-live/kill-clone-precopy", "precopy", testKillClone);
+    g_test_add_data_func("/clone-live/kill-clone-background", "background", testKillClone);
+    g_test_add_data_func("/clone-live/concurrent-refuse", GUINT_TO_POINTER(0), testConcurrentClones);
+    g_test_add_data_func("/clone-live/concurrent-wait",
+                         GUINT_TO_POINTER(VIR_DOMAIN_CLONE_LIVE_WAIT), testConcurrentClones);
+    ret = g_test_run();
+    tgEnvFree(env);
+    return ret;
+}

@@ -1,0 +1,153 @@
+/*
+ * testutils-guest.h: boot and drive real test guests (tests/guest/) through
+ * libvirt's embedded QEMU driver, for integration tests and benchmarks.
+ *
+ * Environment:
+ *   TG_GUEST_DIR   (required) directory holding vmlinuz, initramfs.img and
+ *                  accel, i.e. <builddir>/tests/guest (set by meson)
+ *   TG_ROOT_BASE   where per-process roots are made (default /var/tmp); keep
+ *                  it short: QEMU's UNIX socket paths live under it
+ *   TG_ACCEL       kvm|qemu: overrides TG_GUEST_DIR/accel
+ *   TG_KEEP=1      keep the root (serial logs, ROOT/libvirt.log, QEMU logs
+ *                  in ROOT/log/qemu) and do not start the reaper
+ *
+ * libvirt initialises its embedded driver once per process and binds it to
+ * one root for the life of the process: create ONE TgEnv per process (e.g. in
+ * main(), before starting threads) and share it between test cases.  Free
+ * every TgGuest before the TgEnv.
+ *
+ * QEMU processes outlive the process that started them, so tgEnvNew() forks
+ * a small reaper: if this process ends while the root still exists (failed
+ * assertion, crash, timeout kill), it SIGKILLs the root's QEMUs and removes
+ * the root.
+ *
+ * All functions returning int return 0 on success and -1 with @err set on
+ * failure; pointer-returning ones return NULL with @err set.
+ */
+#pragma once
+
+#include <glib.h>
+#include <libvirt/libvirt.h>
+
+typedef struct _TgEnv TgEnv;
+typedef struct _TgGuest TgGuest;
+
+typedef enum {
+    TG_MODE_BUSY = 0,
+    TG_MODE_IDLE,
+} TgMode;
+
+#define TG_DISK_HZ_UNLIMITED G_MAXUINT
+
+/* Zero-initialised fields mean "default". */
+typedef struct {
+    const char *name_prefix;       /* "tg": names are PREFIX-PID-N */
+    guint memory_mib;              /* guest RAM, 512 (< 2816 for tgDumpRam) */
+    guint buffer_mib;              /* workload buffer, 128 */
+    TgMode mode;                   /* busy */
+    gboolean disk_records_off;     /* workload writes no disk records */
+    guint disk_hz;                 /* records/s, 20; TG_DISK_HZ_UNLIMITED: no pause */
+    gboolean with_genid;           /* add <genid/> */
+    const char *extra_devices_xml; /* appended inside <devices> */
+    const char *extra_cmdline;     /* appended to the kernel command line */
+    const char *mount9p_tag;       /* guest mounts this 9p tag on /mnt */
+    gboolean transient;            /* create, not define + start */
+    guint boot_timeout_ms;         /* wait for "CLONETEST ready", 90000 */
+} TgGuestOpts;
+
+/* A "CLONETEST ready" line. */
+typedef struct {
+    guint64 nonce;
+    guint64 records_found;
+    guint64 pages;
+    TgMode mode;
+    guint64 disk_id;
+    guint64 boot;                  /* boot count of the record disk */
+    guint64 t_ms;                  /* guest time since boot */
+} TgReady;
+
+/* A "CLONETEST stat" line. */
+typedef struct {
+    guint64 t_ms;                  /* guest time since boot */
+    guint64 passes;
+    guint64 pages_per_s;
+    guint64 records;               /* records committed */
+    TgMode mode;
+    gboolean disk_on;
+} TgStat;
+
+/* ---- environment: one embedded-driver root per process ----------------- */
+
+TgEnv *tgEnvNew(GError **err);
+void tgEnvFree(TgEnv *env);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(TgEnv, tgEnvFree)
+
+virConnectPtr tgEnvConn(TgEnv *env);
+const char *tgEnvRoot(TgEnv *env);
+const char *tgEnvGuestDir(TgEnv *env);   /* TG_GUEST_DIR */
+const char *tgEnvAccel(TgEnv *env);      /* "kvm" or "qemu" */
+
+/* ---- guests ------------------------------------------------------------ */
+
+/* Create a 64 MiB qcow2 disk, define (or create) and start the domain, and
+ * wait for the workload's ready line.  @opts may be NULL. */
+TgGuest *tgGuestStart(TgEnv *env, const TgGuestOpts *opts, GError **err);
+
+/* Wrap a domain started by someone else (e.g. a clone); serial log and pty
+ * are taken from its live XML.  Takes its own reference on @dom. */
+TgGuest *tgGuestAdopt(TgEnv *env, virDomainPtr dom, GError **err);
+
+/* Start the (persistent, shut off) domain again and wait for its ready line;
+ * tgGuestReady() then describes the new boot. */
+int tgGuestBoot(TgGuest *g, guint timeout_ms, GError **err);
+
+/* Destroy and undefine the domain (errors ignored: it may be gone already);
+ * for guests made by tgGuestStart also delete the disk and serial log. */
+void tgGuestFree(TgGuest *g);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(TgGuest, tgGuestFree)
+
+virDomainPtr tgGuestDomain(TgGuest *g);
+const char *tgGuestName(TgGuest *g);
+const char *tgGuestDiskPath(TgGuest *g);     /* top image of vda */
+const char *tgGuestSerialLog(TgGuest *g);
+const char *tgGuestEnvRoot(TgGuest *g);
+const TgReady *tgGuestReady(TgGuest *g);     /* NULL if no ready line seen */
+
+/* ---- serial console ---------------------------------------------------- */
+
+/* Wait for the next complete line of the serial log, after the guest's read
+ * position, matching @regex (GRegex syntax).  Every line read, matching or
+ * not, is consumed.  The position restarts at 0 when the domain gets a new
+ * QEMU process (new domain ID), as the log is then rewritten.  Fails early if
+ * the domain stops running.  @line_out (optional) gets the line without its
+ * line ending. */
+int tgSerialWait(TgGuest *g, const char *regex, guint timeout_ms,
+                 char **line_out, GError **err);
+
+/* Send @line (a newline is added) to the guest's serial pty. */
+int tgSerialSend(TgGuest *g, const char *line, GError **err);
+
+/* Send @cmd and wait for "CLONETEST ack CMD" (a nak is an error). */
+int tgSerialCommand(TgGuest *g, const char *cmd, guint timeout_ms, GError **err);
+
+/* Wait for the next stat line (see tgSerialWait) and parse it. */
+int tgSerialWaitStat(TgGuest *g, guint timeout_ms, TgStat *st, GError **err);
+
+/* Parse the newest stat line of the whole log (the read position is not
+ * used nor moved). */
+int tgLastStat(TgGuest *g, TgStat *st, GError **err);
+
+/* Line parsers; return 0, or -1 if @line is not such a line. */
+int tgParseStat(const char *line, TgStat *st);
+int tgParseReady(const char *line, TgReady *ready);
+
+/* ---- state capture ----------------------------------------------------- */
+
+/* Write guest physical memory [0, @bytes) to @path with QMP pmemsave
+ * (@bytes 0: the domain's current memory).  Pause the domain first for a
+ * consistent dump.  q35 maps all RAM at 0..size only below 2816 MiB: larger
+ * dumps are refused. */
+int tgDumpRam(virDomainPtr dom, const char *path, guint64 bytes, GError **err);
+
+/* qemu-img convert -U -O raw @qcow2_top @raw_out (works while in use). */
+int tgDiskToRaw(const char *qcow2_top, const char *raw_out, GError **err);
