@@ -33,6 +33,7 @@ testFull(void)
     g_autoptr(clonePolicy) p = clonePolicyParse(xml);
     g_autofree char *formatted = NULL;
     g_autoptr(clonePolicy) again = NULL;
+    g_autofree char *formattedAgain = NULL;
 
     g_assert_nonnull(p);
     g_assert_cmpstr(p->name, ==, "web-sandbox");
@@ -49,7 +50,8 @@ testFull(void)
     formatted = clonePolicyFormat(p);
     again = clonePolicyParse(formatted);
     g_assert_nonnull(again);
-    g_assert_cmpstr(formatted, ==, clonePolicyFormat(again));
+    formattedAgain = clonePolicyFormat(again);
+    g_assert_cmpstr(formatted, ==, formattedAgain);
 }
 
 

@@ -305,6 +305,10 @@ main(int argc, char **argv)
     g_autoptr(GPtrArray) args = g_ptr_array_new();
     int i = 1;
 
+    /* libvirt's embedded driver logs warnings to stderr by default
+     * ("tainted: custom-argv", ...); keep the CLI's output ours unless
+     * the user configured libvirt's logging */
+    g_setenv("LIBVIRT_LOG_OUTPUTS", "4:file:/dev/null", FALSE);
     setlocale(LC_ALL, "");
     bindtextdomain(GETTEXT_PACKAGE, LOCALEDIR);
     bind_textdomain_codeset(GETTEXT_PACKAGE, "UTF-8");

@@ -96,11 +96,10 @@ virCloneReportErrorFull(int code, int libvirtCode,
 
 
 void
-virCloneReportLibvirtErrorFull(int code,
+virCloneReportLibvirtErrorFull(virErrorPtr lverr, int code,
                                const char *file, const char *func, int line,
                                const char *fmt, ...)
 {
-    virErrorPtr lverr = virGetLastError();
     g_autofree char *prefix = NULL;
     va_list ap;
 
@@ -108,9 +107,9 @@ virCloneReportLibvirtErrorFull(int code,
     prefix = g_strdup_vprintf(fmt, ap);
     va_end(ap);
 
-    if (lverr && lverr->code == VIR_ERR_NO_DOMAIN && code == VIR_CLONE_ERR_LIBVIRT)
+    if (lverr && lverr->code == VIR_ERR_NO_DOMAIN)
         code = VIR_CLONE_ERR_NO_DOMAIN;
-    if (lverr && lverr->code == VIR_ERR_OPERATION_INVALID && code == VIR_CLONE_ERR_LIBVIRT)
+    else if (lverr && lverr->code == VIR_ERR_OPERATION_INVALID && code == VIR_CLONE_ERR_LIBVIRT)
         code = VIR_CLONE_ERR_OPERATION_INVALID;
 
     cloneSetError(code, lverr ? lverr->code : 0,

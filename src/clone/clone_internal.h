@@ -75,12 +75,18 @@ void virCloneReportErrorFull(int code, int libvirtCode,
 #define virCloneReportError(code, ...) \
     virCloneReportErrorFull(code, 0, __FILE__, __func__, __LINE__, __VA_ARGS__)
 
-void virCloneReportLibvirtErrorFull(int code,
+void virCloneReportLibvirtErrorFull(virErrorPtr lverr, int code,
                                     const char *file, const char *func, int line,
-                                    const char *fmt, ...) G_GNUC_PRINTF(5, 6);
-/* Reports an error whose message ends with libvirt's last error message. */
+                                    const char *fmt, ...) G_GNUC_PRINTF(6, 7);
+/* Reports an error whose message ends with libvirt's last error message.
+ * libvirt's error is saved first: every public libvirt call, even
+ * virDomainGetName() in the arguments, resets it. */
 #define virCloneReportLibvirtError(code, ...) \
-    virCloneReportLibvirtErrorFull(code, __FILE__, __func__, __LINE__, __VA_ARGS__)
+    do { \
+        virErrorPtr lverr_ = virSaveLastError(); \
+        virCloneReportLibvirtErrorFull(lverr_, code, __FILE__, __func__, __LINE__, __VA_ARGS__); \
+        virFreeError(lverr_); \
+    } while (0)
 
 void virCloneReportSystemErrorFull(int errnum,
                                    const char *file, const char *func, int line,

@@ -220,15 +220,21 @@ clonePolicyFormat(const clonePolicy *p)
 {
     g_autoptr(GString) s = g_string_new("<clonepolicy>\n");
 
-    if (p->name)
-        g_string_append_printf(s, "  <name>%s</name>\n", p->name);
+    if (p->name) {
+        g_autofree char *esc = g_markup_escape_text(p->name, -1);
+
+        g_string_append_printf(s, "  <name>%s</name>\n", esc);
+    }
     g_string_append_printf(s, "  <memory strategy='%s' downtime-limit='%u' bandwidth='%" G_GUINT64_FORMAT
                            "' timeout='%u' max-passes='%u'/>\n",
                            cloneStrategyTypeToString(p->strategy), p->downtimeLimitMs,
                            p->bandwidthMiBs, p->timeoutS, p->autoMaxPasses);
     g_string_append_printf(s, "  <network mode='%s'/>\n", cloneNetworkModeTypeToString(p->network));
-    if (p->overlayDir)
-        g_string_append_printf(s, "  <disks dir='%s'/>\n", p->overlayDir);
+    if (p->overlayDir) {
+        g_autofree char *esc = g_markup_escape_text(p->overlayDir, -1);
+
+        g_string_append_printf(s, "  <disks dir='%s'/>\n", esc);
+    }
     g_string_append_printf(s, "  <lifecycle persistent='%s'/>\n", p->persistent ? "yes" : "no");
     g_string_append(s, "</clonepolicy>\n");
     return g_string_free(g_steal_pointer(&s), FALSE);
