@@ -235,6 +235,62 @@ testCheckCloneState(TgGuest *clone, GuestRamReport *ram)
 
 
 typedef struct {
+    GArray *phases;       /* of int, each new phase once */
+    guint lastPercent;
+    gboolean percentWentBack;
+} testProgress;
+
+static void
+testProgressCb(virDomainPtr source G_GNUC_UNUSED, int phase, unsigned int percent, void *opaque)
+{
+    testProgress *p = opaque;
+
+    if (p->phases->len == 0 || g_array_index(p->phases, int, p->phases->len - 1) != phase) {
+        g_array_append_val(p->phases, phase);
+        p->lastPercent = 0;
+    }
+    if (phase == VIR_DOMAIN_CLONE_LIVE_PHASE_COPY_RAM && percent < p->lastPercent)
+        p->percentWentBack = TRUE;
+    p->lastPercent = percent;
+}
+
+
+/* The phases come in order, each once (the background strategy forks the
+ * disks before it copies RAM); RAM progress never goes back. */
+static void
+testCheckProgress(testProgress *p, const char *strategy)
+{
+    static const int precopy[] = {
+        VIR_DOMAIN_CLONE_LIVE_PHASE_PREPARE, VIR_DOMAIN_CLONE_LIVE_PHASE_START_CLONE,
+        VIR_DOMAIN_CLONE_LIVE_PHASE_COPY_RAM, VIR_DOMAIN_CLONE_LIVE_PHASE_SWITCHOVER,
+        VIR_DOMAIN_CLONE_LIVE_PHASE_FINISH, VIR_DOMAIN_CLONE_LIVE_PHASE_DONE,
+    };
+    static const int background[] = {
+        VIR_DOMAIN_CLONE_LIVE_PHASE_PREPARE, VIR_DOMAIN_CLONE_LIVE_PHASE_START_CLONE,
+        VIR_DOMAIN_CLONE_LIVE_PHASE_SWITCHOVER, VIR_DOMAIN_CLONE_LIVE_PHASE_COPY_RAM,
+        VIR_DOMAIN_CLONE_LIVE_PHASE_FINISH, VIR_DOMAIN_CLONE_LIVE_PHASE_DONE,
+    };
+    const int *want = g_str_equal(strategy, "background") ? background : precopy;
+
+    g_assert_cmpuint(p->phases->len, ==, G_N_ELEMENTS(precopy));
+    for (guint i = 0; i < p->phases->len; i++)
+        g_assert_cmpstr(virDomainCloneLivePhaseToString(g_array_index(p->phases, int, i)), ==,
+                        virDomainCloneLivePhaseToString(want[i]));
+    g_assert_false(p->percentWentBack);
+}
+
+
+static void
+testAssertMode0600(const char *path)
+{
+    GStatBuf sb;
+
+    g_assert_cmpint(g_stat(path, &sb), ==, 0);
+    g_assert_cmpint(sb.st_mode & 0777, ==, 0600);
+}
+
+
+typedef struct {
     const char *policy;
     unsigned int flags;
     TgMode mode;
@@ -260,10 +316,11 @@ testCloneConsistent(gconstpointer data)
     g_auto(GuestRamReport) ram = { 0 };
     TgStat st;
     guint64 recordsAfter;
+    testProgress progress = { .phases = g_array_new(FALSE, FALSE, sizeof(int)) };
 
     testWaitStat(src, &st);
-    cdom = virDomainCloneLiveFull(tgGuestDomain(src), tc->policy, NULL, NULL, &stats, &nstats,
-                                  tc->flags | VIR_DOMAIN_CLONE_LIVE_PAUSED);
+    cdom = virDomainCloneLiveFull(tgGuestDomain(src), tc->policy, testProgressCb, &progress,
+                                  &stats, &nstats, tc->flags | VIR_DOMAIN_CLONE_LIVE_PAUSED);
     if (!cdom)
         g_error("clone failed: %s", virCloneGetLastErrorMessage());
     virTypedParamsGetString(stats, nstats, VIR_DOMAIN_CLONE_LIVE_STATS_STRATEGY, &strategy);
@@ -272,6 +329,8 @@ testCloneConsistent(gconstpointer data)
     if (tc->expectStrategy)
         g_assert_cmpstr(strategy, ==, tc->expectStrategy);
     g_assert_cmpuint(pause, >, 0);
+    testCheckProgress(&progress, strategy);
+    g_array_unref(progress.phases);
     clone = testAdopt(cdom);
 
     /* the source runs; the clone waits, paused, as asked */
@@ -291,6 +350,8 @@ testCloneConsistent(gconstpointer data)
         g_autofree char *ctop = testDiskSource(cdom, 0);
         g_autofree char *cback = testBackingFile(ctop);
         g_autofree char *parent = testXPathString(cloneXML, "string(//*[local-name()='parent']/@name)");
+        g_autofree char *base = testXPathString(cloneXML, "string(//*[local-name()='base'][@target='vda']/@path)");
+        g_autofree char *srcTop = testDiskSource(tgGuestDomain(src), 0);
 
         virDomainGetUUIDString(tgGuestDomain(src), su);
         virDomainGetUUIDString(cdom, cu);
@@ -302,6 +363,10 @@ testCloneConsistent(gconstpointer data)
         g_assert_cmpstr(ctop, !=, srcTopBefore);
         g_assert_cmpstr(cback, ==, srcTopBefore);
         g_assert_cmpstr(parent, ==, tgGuestName(src));
+        g_assert_cmpstr(base, ==, srcTopBefore);
+        /* overlays are for root (and the QEMU user) only */
+        testAssertMode0600(ctop);
+        testAssertMode0600(srcTop);
     }
 
     /* the source moved to a new top over the same former top, in its live

@@ -56,6 +56,11 @@ typedef enum {
  * virDomainCloneLivePhase:
  *
  * The phases a clone goes through, as reported to the progress callback.
+ * Each is reported once, in this order, except that the background
+ * strategy pauses the source and forks the disks (SWITCHOVER) before it
+ * copies RAM (COPY_RAM).  ROLLBACK replaces the rest after a failure; after
+ * the automatic fallback from pre-copy the phases from START_CLONE on are
+ * reported again.
  *
  * Since: 0.1.0
  */

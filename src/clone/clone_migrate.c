@@ -75,7 +75,11 @@ cloneWaitStatus(cloneJob *job, virDomainPtr dom, cloneMigMon *mon,
                                 info.errorDesc ? info.errorDesc : info.status);
             return -1;
         }
-        if (dom == job->src)
+        /* pre-copy: the end of the copy after the switch-over belongs to
+         * that phase; background: the copy comes after the switch-over */
+        if (dom == job->src &&
+            (job->strategy == CLONE_STRATEGY_BACKGROUND ||
+             job->lastPhase <= VIR_DOMAIN_CLONE_LIVE_PHASE_COPY_RAM))
             cloneJobProgress(job, VIR_DOMAIN_CLONE_LIVE_PHASE_COPY_RAM, clonePercent(&info));
         if (hook && (rc = hook(job, dom, &info)) != 0)
             return rc;
