@@ -61,7 +61,7 @@ typedef struct {
 } testBadPolicy;
 
 static const testBadPolicy bad[] = {
-    { "<clonepolicy><memory strategy='postcopy'/></clonepolicy>", "unknown memory strategy 'postcopy'" },
+    { "<clonepolicy><memory strategy='copy-on-write'/></clonepolicy>", "unknown memory strategy 'copy-on-write'" },
     { "<clonepolicy><memory downtime-limit='-5'/></clonepolicy>", "downtime-limit '-5'" },
     { "<clonepolicy><memory downtime-limit='0'/></clonepolicy>", "a limit of zero" },
     { "<clonepolicy><memory timeout='12x'/></clonepolicy>", "timeout '12x'" },

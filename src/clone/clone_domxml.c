@@ -15,8 +15,6 @@
 
 #define QEMU_NS "http://libvirt.org/schemas/domain/qemu/1.0"
 
-CLONE_ENUM_IMPL(cloneDiskAction, CLONE_DISK_ACTION_LAST,
-                "fork", "share-readonly");
 
 
 static void

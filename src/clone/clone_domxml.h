@@ -6,6 +6,7 @@
 #pragma once
 
 #include "clone_internal.h"
+#include "clone_policy.h"
 
 #include <libxml/tree.h>
 #include <libxml/xpath.h>
@@ -15,13 +16,6 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(xmlDoc, xmlFreeDoc);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(xmlXPathContext, xmlXPathFreeContext);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(xmlXPathObject, xmlXPathFreeObject);
 
-typedef enum {
-    CLONE_DISK_FORK = 0,       /* qcow2 overlay for the clone and the source */
-    CLONE_DISK_SHARE_READONLY, /* cdrom / readonly: both use the same image */
-
-    CLONE_DISK_ACTION_LAST
-} cloneDiskAction;
-CLONE_ENUM_DECL(cloneDiskAction);
 
 typedef struct _cloneDisk cloneDisk;
 struct _cloneDisk {

@@ -228,20 +228,21 @@ clonePlanFor(cloneJob *job, const char *name)
 }
 
 
-/* A name given by the policy must be free, and so must its files; a derived
- * name (SOURCE-cloneN) is the first whose domain and files are free. */
+/* The clone's name comes from the policy: an exact name, or a template.
+ * A name without %{n} must be free, and so must its files; with %{n} the
+ * first n whose name and files are free is taken. */
 static int
 clonePlanName(cloneJob *job)
 {
-    const char *given = job->policy->name;
+    const clonePolicy *policy = job->policy;
+    gboolean numbered = !policy->name && strstr(policy->nameTemplate, "%{n}") != NULL;
 
     for (guint n = 1; n < 10000; n++) {
-        g_autofree char *name = given ? g_strdup(given)
-                                      : g_strdup_printf("%s-clone%u", virDomainGetName(job->src), n);
+        g_autofree char *name = clonePolicyExpandName(policy, virDomainGetName(job->src), n);
         g_autoptr(cloneDomainPlan) plan = NULL;
 
         if (!cloneNameFree(job, name)) {
-            if (!given)
+            if (numbered)
                 continue;
             virCloneReportError(VIR_CLONE_ERR_INVALID_ARG,
                                 _("a domain named '%1$s' exists already"), name);
@@ -250,7 +251,7 @@ clonePlanName(cloneJob *job)
         if (!(plan = clonePlanFor(job, name)))
             return -1;
         if (!cloneDiskPlanFilesFree(plan)) {
-            if (!given)
+            if (numbered)
                 continue;
             virCloneReportError(VIR_CLONE_ERR_DISK,
                                 _("files of a clone named '%1$s' exist already (overlay, NVRAM or log)"),

@@ -10,10 +10,82 @@
 #include <libxml/tree.h>
 
 CLONE_ENUM_IMPL(cloneStrategy, CLONE_STRATEGY_LAST,
-                "auto", "precopy", "background");
+                "auto", "precopy", "background", "postcopy");
+CLONE_ENUM_IMPL(cloneDiskAction, CLONE_DISK_ACTION_LAST,
+                "fork", "share-readonly", "exclude", "default");
+CLONE_ENUM_IMPL(cloneMacMode, CLONE_MAC_MODE_LAST, "auto", "keep", "set");
+CLONE_ENUM_IMPL(cloneGenidMode, CLONE_GENID_MODE_LAST, "auto", "keep");
+CLONE_ENUM_IMPL(cloneHostnameMode, CLONE_HOSTNAME_MODE_LAST, "keep", "set");
+CLONE_ENUM_IMPL(cloneMachineIdMode, CLONE_MACHINE_ID_MODE_LAST, "keep", "regenerate");
+CLONE_ENUM_IMPL(cloneTpmMode, CLONE_TPM_MODE_LAST, "refuse", "clone");
+CLONE_ENUM_IMPL(cloneChainAction, CLONE_CHAIN_ACTION_LAST, "flatten", "refuse");
 
 CLONE_ENUM_IMPL(cloneNetworkMode, CLONE_NETWORK_LAST,
                 "disconnected", "inherit", "sandbox");
+
+static void
+clonePolicyNicFree(gpointer data)
+{
+    clonePolicyNic *nic = data;
+
+    g_free(nic->sourceMac);
+    g_free(nic->mac);
+    g_free(nic);
+}
+
+
+static void
+clonePolicyDiskFree(gpointer data)
+{
+    clonePolicyDisk *disk = data;
+
+    g_free(disk->target);
+    g_free(disk);
+}
+
+
+const clonePolicyDisk *
+clonePolicyFindDisk(const clonePolicy *policy, const char *target)
+{
+    for (guint i = 0; policy->disks && i < policy->disks->len; i++) {
+        const clonePolicyDisk *d = g_ptr_array_index(policy->disks, i);
+
+        if (g_strcmp0(d->target, target) == 0)
+            return d;
+    }
+    return NULL;
+}
+
+
+const clonePolicyNic *
+clonePolicyFindNic(const clonePolicy *policy, const char *sourceMac)
+{
+    for (guint i = 0; policy->nics && sourceMac && i < policy->nics->len; i++) {
+        const clonePolicyNic *n = g_ptr_array_index(policy->nics, i);
+
+        if (g_ascii_strcasecmp(n->sourceMac, sourceMac) == 0)
+            return n;
+    }
+    return NULL;
+}
+
+
+char *
+clonePolicyExpandName(const clonePolicy *policy, const char *source, guint n)
+{
+    g_autofree char *num = g_strdup_printf("%u", n);
+    g_auto(GStrv) a = NULL;
+    g_auto(GStrv) b = NULL;
+    g_autofree char *step = NULL;
+
+    if (policy->name)
+        return g_strdup(policy->name);
+    a = g_strsplit(policy->nameTemplate, "%{source}", -1);
+    step = g_strjoinv(source, a);
+    b = g_strsplit(step, "%{n}", -1);
+    return g_strjoinv(num, b);
+}
+
 
 void
 clonePolicyFree(clonePolicy *policy)
@@ -21,7 +93,13 @@ clonePolicyFree(clonePolicy *policy)
     if (!policy)
         return;
     g_free(policy->name);
+    g_free(policy->nameTemplate);
+    g_free(policy->uuid);
+    g_free(policy->hostname);
+    g_clear_pointer(&policy->nics, g_ptr_array_unref);
     g_free(policy->overlayDir);
+    g_free(policy->overlayFormat);
+    g_clear_pointer(&policy->disks, g_ptr_array_unref);
     g_free(policy);
 }
 
@@ -36,6 +114,12 @@ clonePolicyNewDefault(void)
     policy->timeoutS = CLONE_POLICY_DEFAULT_TIMEOUT_S;
     policy->autoMaxPasses = CLONE_POLICY_DEFAULT_AUTO_PASSES;
     policy->network = CLONE_NETWORK_DISCONNECTED;
+    policy->nameTemplate = g_strdup(CLONE_POLICY_DEFAULT_NAME_TEMPLATE);
+    policy->overlayFormat = g_strdup("qcow2");
+    policy->nics = g_ptr_array_new_with_free_func(clonePolicyNicFree);
+    policy->disks = g_ptr_array_new_with_free_func(clonePolicyDiskFree);
+    policy->chainMaxDepth = CLONE_POLICY_DEFAULT_CHAIN_DEPTH;
+    policy->chainAtLimit = CLONE_CHAIN_FLATTEN;
     return policy;
 }
 

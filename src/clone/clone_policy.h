@@ -1,5 +1,6 @@
 /*
- * clone_policy.h: clone policies (XML)
+ * clone_policy.h: clone policies (XML), the contract between the parser,
+ * the domain XML rewrite and the orchestration
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -11,6 +12,7 @@ typedef enum {
     CLONE_STRATEGY_AUTO = 0,
     CLONE_STRATEGY_PRECOPY,
     CLONE_STRATEGY_BACKGROUND,
+    CLONE_STRATEGY_POSTCOPY,      /* reserved: parsed, refused at clone time */
 
     CLONE_STRATEGY_LAST
 } cloneStrategy;
@@ -19,32 +21,150 @@ CLONE_ENUM_DECL(cloneStrategy);
 typedef enum {
     CLONE_NETWORK_DISCONNECTED = 0, /* links stay down (default) */
     CLONE_NETWORK_INHERIT,          /* links come up as in the source */
-    CLONE_NETWORK_SANDBOX,          /* isolated bridge (not yet supported) */
+    CLONE_NETWORK_SANDBOX,          /* isolated bridge (sandbox issue) */
 
     CLONE_NETWORK_LAST
 } cloneNetworkMode;
 CLONE_ENUM_DECL(cloneNetworkMode);
 
-typedef struct _clonePolicy clonePolicy;
-struct _clonePolicy {
-    char *name;                 /* the clone's name, or NULL: derived */
-    cloneStrategy strategy;
-    guint downtimeLimitMs;      /* QEMU downtime-limit for pre-copy */
-    guint64 bandwidthMiBs;      /* 0: unlimited */
-    guint timeoutS;             /* the whole memory copy */
-    guint autoMaxPasses;        /* auto: pre-copy passes before falling back */
-    cloneNetworkMode network;
-    char *overlayDir;           /* NULL: beside each image */
-    gboolean persistent;
+typedef enum {
+    CLONE_DISK_FORK = 0,       /* qcow2 overlays for the clone and the source */
+    CLONE_DISK_SHARE_READONLY, /* both use the same image, read-only */
+    CLONE_DISK_EXCLUDE,        /* the clone gets no such disk */
+    CLONE_DISK_DEFAULT,        /* policy only: decide from the device */
+
+    CLONE_DISK_ACTION_LAST
+} cloneDiskAction;
+CLONE_ENUM_DECL(cloneDiskAction);
+
+typedef enum {
+    CLONE_MAC_AUTO = 0,        /* a new random locally administered MAC */
+    CLONE_MAC_KEEP,            /* the source's MAC (isolated networks only) */
+    CLONE_MAC_SET,             /* the MAC given in the policy */
+
+    CLONE_MAC_MODE_LAST
+} cloneMacMode;
+CLONE_ENUM_DECL(cloneMacMode);
+
+typedef enum {
+    CLONE_GENID_AUTO = 0,      /* new generation ID when the source has one */
+    CLONE_GENID_KEEP,
+
+    CLONE_GENID_MODE_LAST
+} cloneGenidMode;
+CLONE_ENUM_DECL(cloneGenidMode);
+
+typedef enum {
+    CLONE_HOSTNAME_KEEP = 0,
+    CLONE_HOSTNAME_SET,        /* carried out by the identity issue */
+
+    CLONE_HOSTNAME_MODE_LAST
+} cloneHostnameMode;
+CLONE_ENUM_DECL(cloneHostnameMode);
+
+typedef enum {
+    CLONE_MACHINE_ID_KEEP = 0,
+    CLONE_MACHINE_ID_REGENERATE, /* carried out by the identity issue */
+
+    CLONE_MACHINE_ID_MODE_LAST
+} cloneMachineIdMode;
+CLONE_ENUM_DECL(cloneMachineIdMode);
+
+typedef enum {
+    CLONE_TPM_REFUSE = 0,      /* a domain with a vTPM is refused (default) */
+    CLONE_TPM_CLONE,           /* the clone gets the source's TPM state */
+
+    CLONE_TPM_MODE_LAST
+} cloneTpmMode;
+CLONE_ENUM_DECL(cloneTpmMode);
+
+typedef enum {
+    CLONE_CHAIN_FLATTEN = 0,   /* pull the source's chain into its top first */
+    CLONE_CHAIN_REFUSE,
+
+    CLONE_CHAIN_ACTION_LAST
+} cloneChainAction;
+CLONE_ENUM_DECL(cloneChainAction);
+
+/* <interface source='MAC' mac='auto|keep|XX:..'/>: NIC of the source,
+ * matched by its MAC address */
+typedef struct _clonePolicyNic clonePolicyNic;
+struct _clonePolicyNic {
+    char *sourceMac;
+    cloneMacMode mode;
+    char *mac;                 /* CLONE_MAC_SET only */
 };
 
+/* <disk target='vdb' action='...'/> */
+typedef struct _clonePolicyDisk clonePolicyDisk;
+struct _clonePolicyDisk {
+    char *target;
+    cloneDiskAction action;
+};
+
+typedef struct _clonePolicy clonePolicy;
+struct _clonePolicy {
+    /* <name>exact</name> or <name template='%{source}-clone%{n}'/> */
+    char *name;
+    char *nameTemplate;        /* default CLONE_POLICY_DEFAULT_NAME_TEMPLATE */
+
+    /* <identity> */
+    char *uuid;                /* NULL: a new random one */
+    cloneGenidMode genid;
+    cloneHostnameMode hostnameMode;
+    char *hostname;
+    cloneMachineIdMode machineId;
+
+    /* <network mode=...> with <interface/> children */
+    cloneNetworkMode network;
+    GPtrArray *nics;           /* of clonePolicyNic; NICs not listed: auto */
+
+    /* <disks dir=... format=...> with <disk/> children */
+    char *overlayDir;          /* NULL: beside each image */
+    char *overlayFormat;       /* "qcow2" (the only one for now) */
+    GPtrArray *disks;          /* of clonePolicyDisk; disks not listed: default */
+
+    /* <memory .../> */
+    cloneStrategy strategy;
+    guint downtimeLimitMs;
+    guint64 bandwidthMiBs;     /* 0: unlimited */
+    guint timeoutS;
+    guint autoMaxPasses;
+
+    /* <tpm mode=.../> */
+    cloneTpmMode tpm;
+
+    /* <lifecycle persistent=... ttl=.../> */
+    gboolean persistent;
+    guint64 ttlS;              /* 0: none */
+
+    /* <chain max-depth=... at-limit=... wait=.../> */
+    guint chainMaxDepth;
+    cloneChainAction chainAtLimit;
+    gboolean chainWait;        /* wait for a block job on the source to end */
+};
+
+#define CLONE_POLICY_DEFAULT_NAME_TEMPLATE "%{source}-clone%{n}"
 #define CLONE_POLICY_DEFAULT_DOWNTIME_MS 20
 #define CLONE_POLICY_DEFAULT_TIMEOUT_S 600
 #define CLONE_POLICY_DEFAULT_AUTO_PASSES 6
+#define CLONE_POLICY_DEFAULT_CHAIN_DEPTH 16
 
 void clonePolicyFree(clonePolicy *policy);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(clonePolicy, clonePolicyFree);
 
 clonePolicy *clonePolicyNewDefault(void);
+/* Parses and validates a <clonepolicy> document (NULL: the defaults);
+ * errors carry the line number. */
 clonePolicy *clonePolicyParse(const char *xml);
+/* The effective policy with every default written out; parses back to an
+ * equal policy. */
 char *clonePolicyFormat(const clonePolicy *policy);
+
+/* What the policy says for the disk @target and the NIC with @sourceMac
+ * (NULL when the policy says nothing). */
+const clonePolicyDisk *clonePolicyFindDisk(const clonePolicy *policy, const char *target);
+const clonePolicyNic *clonePolicyFindNic(const clonePolicy *policy, const char *sourceMac);
+
+/* Expands %{source} and %{n} in the name template. */
+char *clonePolicyExpandName(const clonePolicy *policy, const char *source, guint n);
