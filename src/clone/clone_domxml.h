@@ -58,6 +58,7 @@ struct _cloneRewriteParams {
     const char *overlayDir;  /* where overlays go; NULL: beside each image */
     const char *fileDir;     /* where logs and NVRAM copies go; NULL: beside the original */
     const char *policyName;  /* recorded in the metadata, may be NULL */
+    const clonePolicy *policy; /* NULL: the defaults */
     const char *sourceName;  /* set by cloneDomainRewrite from the XML */
     /* returns a new MAC address for NIC @idx (deterministic in tests) */
     char *(*newMac)(guint idx, void *opaque);

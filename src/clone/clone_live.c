@@ -224,6 +224,7 @@ clonePlanFor(cloneJob *job, const char *name)
     p.uuid = job->uuid;
     p.stamp = job->stamp;
     p.overlayDir = job->policy->overlayDir;
+    p.policy = job->policy;
     return cloneDomainRewrite(job->srcXML, &p);
 }
 
