@@ -5,6 +5,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "clone_job.h"
+#include "clone_chain.h"
 #include "clone_disk.h"
 #include "clone_lock.h"
 
@@ -107,25 +108,6 @@ cloneCheckJobs(cloneJob *job)
 }
 
 
-static int
-cloneCheckBlockJobs(cloneJob *job)
-{
-    for (guint i = 0; i < job->plan->disks->len; i++) {
-        cloneDisk *d = g_ptr_array_index(job->plan->disks, i);
-        virDomainBlockJobInfo info;
-
-        if (virDomainGetBlockJobInfo(job->src, d->target, &info, 0) > 0) {
-            virCloneReportError(VIR_CLONE_ERR_BUSY,
-                                _("disk '%1$s' of domain '%2$s' has a block job running"),
-                                d->target, virDomainGetName(job->src));
-            return -1;
-        }
-        virResetLastError();
-    }
-    return 0;
-}
-
-
 /* QEMU before 9.0 loses guest writes in pre-copy under TCG ("system/physmem:
  * Fix migration dirty bitmap coherency with TCG memory access"). */
 static int
@@ -176,15 +158,40 @@ cloneCheckMigratable(cloneJob *job)
 }
 
 
+/* Policy features that are parsed but not carried out yet are refused (or,
+ * for steps inside the guest, announced), never silently ignored. */
 static int
-clonePhaseCheck(cloneJob *job)
+clonePolicyCheckSupported(const clonePolicy *policy)
 {
-    cloneJobProgress(job, VIR_DOMAIN_CLONE_LIVE_PHASE_PREPARE, 0);
-    if (job->policy->network == CLONE_NETWORK_SANDBOX) {
+    if (policy->network == CLONE_NETWORK_SANDBOX) {
         virCloneReportError(VIR_CLONE_ERR_UNSUPPORTED, "%s",
                             _("sandbox clones are not supported yet"));
         return -1;
     }
+    if (policy->strategy == CLONE_STRATEGY_POSTCOPY) {
+        virCloneReportError(VIR_CLONE_ERR_UNSUPPORTED, "%s",
+                            _("the postcopy strategy is reserved and not supported yet: use auto, precopy or background"));
+        return -1;
+    }
+    if (policy->tpm == CLONE_TPM_CLONE) {
+        virCloneReportError(VIR_CLONE_ERR_UNSUPPORTED, "%s",
+                            _("cloning a vTPM is not supported yet"));
+        return -1;
+    }
+    if (policy->hostnameMode == CLONE_HOSTNAME_SET)
+        CLONE_WARN("the policy sets the hostname inside the guest: not carried out yet, the clone keeps the source's");
+    if (policy->machineId == CLONE_MACHINE_ID_REGENERATE)
+        CLONE_WARN("the policy regenerates the machine-id inside the guest: not carried out yet, the clone keeps the source's");
+    return 0;
+}
+
+
+static int
+clonePhaseCheck(cloneJob *job)
+{
+    cloneJobProgress(job, VIR_DOMAIN_CLONE_LIVE_PHASE_PREPARE, 0);
+    if (clonePolicyCheckSupported(job->policy) < 0)
+        return -1;
     if (cloneCheckState(job) < 0 || cloneCheckJobs(job) < 0)
         return -1;
     if (!(job->srcXML = virDomainGetXMLDesc(job->src, VIR_DOMAIN_XML_SECURE |
@@ -196,6 +203,96 @@ clonePhaseCheck(cloneJob *job)
     }
     job->tcg = strstr(job->srcXML, "<domain type='qemu'") != NULL;
     return cloneCheckStrategy(job);
+}
+
+
+/* ---- phase: chain ------------------------------------------------------- */
+
+static void
+cloneChainProgressCb(guint percent, void *opaque)
+{
+    cloneJobProgress(opaque, VIR_DOMAIN_CLONE_LIVE_PHASE_PREPARE, percent);
+}
+
+
+/* A block job on the source: wait for it or refuse, as the policy says. */
+static int
+cloneChainBusy(cloneJob *job, const char *target)
+{
+    virDomainBlockJobInfo info;
+
+    if (virDomainGetBlockJobInfo(job->src, target, &info, 0) <= 0) {
+        virResetLastError();
+        return 0;
+    }
+    if (!job->policy->chainWait) {
+        virCloneReportError(VIR_CLONE_ERR_BUSY,
+                            _("disk '%1$s' of domain '%2$s' has a block job running"),
+                            target, virDomainGetName(job->src));
+        return -1;
+    }
+    return cloneChainWaitBlockJob(job->src, target, job->policy->timeoutS);
+}
+
+
+/* Keeps the chain of @target within the policy's depth once the fork has
+ * added a layer: flatten it first, or refuse. */
+static int
+cloneChainLimit(cloneJob *job, const char *target)
+{
+    guint depth = cloneChainDepth(job->srcXML, target);
+
+    if (depth == 0 || depth + 1 <= job->policy->chainMaxDepth)
+        return 0;
+    if (job->policy->chainAtLimit == CLONE_CHAIN_REFUSE) {
+        virCloneReportError(VIR_CLONE_ERR_DISK,
+                            _("the backing chain of disk '%1$s' is %2$u images deep: a clone would make it %3$u, over the policy's limit of %4$u"),
+                            target, depth, depth + 1, job->policy->chainMaxDepth);
+        return -1;
+    }
+    CLONE_INFO("flattening the %u-deep backing chain of disk '%s' of '%s' into its active image",
+               depth, target, virDomainGetName(job->src));
+    if (cloneChainFlatten(job->src, target, job->policy->timeoutS,
+                          cloneChainProgressCb, job) < 0)
+        return -1;
+    return 1;
+}
+
+
+static int
+clonePhaseChain(cloneJob *job)
+{
+    g_autoptr(xmlDoc) doc = xmlReadMemory(job->srcXML, (int)strlen(job->srcXML), "src.xml",
+                                          NULL, XML_PARSE_NONET);
+    g_autoptr(xmlXPathContext) ctxt = doc ? xmlXPathNewContext(doc) : NULL;
+    g_autoptr(xmlXPathObject) targets = NULL;
+    gboolean changed = FALSE;
+
+    if (!ctxt)
+        return 0;
+    targets = xmlXPathEvalExpression(BAD_CAST "/domain/devices/disk[source][not(readonly)]/target/@dev", ctxt);
+    for (int i = 0; targets && targets->nodesetval && i < targets->nodesetval->nodeNr; i++) {
+        g_autofree char *target = (char *)xmlNodeGetContent(targets->nodesetval->nodeTab[i]);
+        int rc;
+
+        if ((rc = cloneChainBusy(job, target)) < 0)
+            return -1;
+        changed |= rc > 0;
+        if ((rc = cloneChainLimit(job, target)) < 0)
+            return -1;
+        changed |= rc > 0;
+    }
+    if (!changed)
+        return 0;
+    g_free(job->srcXML);
+    if (!(job->srcXML = virDomainGetXMLDesc(job->src, VIR_DOMAIN_XML_SECURE |
+                                                      VIR_DOMAIN_XML_MIGRATABLE))) {
+        virCloneReportLibvirtError(VIR_CLONE_ERR_LIBVIRT,
+                                   _("cannot read the XML of domain '%1$s'"),
+                                   virDomainGetName(job->src));
+        return -1;
+    }
+    return 0;
 }
 
 
@@ -272,11 +369,26 @@ clonePlanName(cloneJob *job)
 static int
 clonePhasePlan(cloneJob *job)
 {
-    job->uuid = g_uuid_string_random();
+    if (job->policy->uuid) {
+        virDomainPtr dom = virDomainLookupByUUIDString(virDomainGetConnect(job->src),
+                                                       job->policy->uuid);
+
+        if (dom) {
+            virCloneReportError(VIR_CLONE_ERR_INVALID_ARG,
+                                _("domain '%1$s' has the UUID '%2$s' that the policy asks for"),
+                                virDomainGetName(dom), job->policy->uuid);
+            virDomainFree(dom);
+            return -1;
+        }
+        virResetLastError();
+        job->uuid = g_strdup(job->policy->uuid);
+    } else {
+        job->uuid = g_uuid_string_random();
+    }
     job->stamp = g_strdup_printf("%" G_GINT64_MODIFIER "x", g_get_real_time());
     if (clonePlanName(job) < 0)
         return -1;
-    if (cloneCheckBlockJobs(job) < 0 || cloneCheckMigratable(job) < 0)
+    if (cloneCheckMigratable(job) < 0)
         return -1;
     return 0;
 }
@@ -493,6 +605,7 @@ clonePhasePersist(cloneJob *job)
 
 static const clonePhaseDef clonePhases[] = {
     { "check",         clonePhaseCheck,        NULL },
+    { "chain",         clonePhaseChain,        NULL },
     { "plan",          clonePhasePlan,         NULL },
     { "files",         clonePhaseFiles,        clonePhaseFilesUndo },
     { "start-clone",   clonePhaseStartClone,   clonePhaseStartCloneUndo },
