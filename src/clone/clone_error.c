@@ -38,6 +38,8 @@ virCloneInitialize(void)
 }
 
 
+static void cloneLogv(int priority, const char *fmt, va_list ap) G_GNUC_PRINTF(2, 0);
+
 static void
 cloneLogv(int priority, const char *fmt, va_list ap)
 {
