@@ -78,8 +78,55 @@ cloneDiskCreateOverlay(const char *path, const char *backing,
 /* Creates, for every forked disk, the clone's overlay and the source's next
  * top.  On failure the ones already made are removed by the caller's
  * rollback (they are all recorded in @plan). */
+/* Creates the directory of @path (0700) if it is missing, and records what
+ * it created in @createdDirs (innermost last) for cloneDiskRemoveDirs. */
+static int
+cloneDiskMakeDir(const char *path, GPtrArray *createdDirs)
+{
+    g_autofree char *dir = g_path_get_dirname(path);
+    g_autoptr(GPtrArray) missing = g_ptr_array_new_with_free_func(g_free);
+
+    for (char *d = g_strdup(dir); d; ) {
+        char *parent;
+
+        if (g_file_test(d, G_FILE_TEST_IS_DIR)) {
+            g_free(d);
+            break;
+        }
+        parent = g_path_get_dirname(d);
+        g_ptr_array_insert(missing, 0, d);
+        d = g_str_equal(parent, d) ? (g_free(parent), NULL) : parent;
+    }
+    for (guint i = 0; i < missing->len; i++) {
+        const char *d = g_ptr_array_index(missing, i);
+
+        if (g_mkdir(d, 0700) < 0 && errno != EEXIST) {
+            virCloneReportSystemError(errno, _("cannot create directory '%1$s' for overlays"), d);
+            return -1;
+        }
+        g_ptr_array_add(createdDirs, g_strdup(d));
+    }
+    return 0;
+}
+
+
+/* Removes the directories cloneDiskMakeDir created, innermost first, if
+ * they are empty. */
+void
+cloneDiskRemoveDirs(GPtrArray *createdDirs)
+{
+    for (guint i = createdDirs->len; i-- > 0;) {
+        const char *d = g_ptr_array_index(createdDirs, i);
+
+        if (g_rmdir(d) < 0 && errno != ENOENT)
+            CLONE_WARN("cannot remove directory '%s': %s", d, g_strerror(errno));
+    }
+    g_ptr_array_set_size(createdDirs, 0);
+}
+
+
 int
-cloneDiskCreateOverlays(virDomainPtr src, cloneDomainPlan *plan)
+cloneDiskCreateOverlays(virDomainPtr src, cloneDomainPlan *plan, GPtrArray *createdDirs)
 {
     for (guint i = 0; i < plan->disks->len; i++) {
         cloneDisk *d = g_ptr_array_index(plan->disks, i);
@@ -92,7 +139,9 @@ cloneDiskCreateOverlays(virDomainPtr src, cloneDomainPlan *plan)
                                        _("cannot read the size of disk '%1$s'"), d->target);
             return -1;
         }
-        if (cloneDiskCreateOverlay(d->cloneOverlay, d->srcPath, d->srcFormat, info.capacity) < 0)
+        if (cloneDiskMakeDir(d->cloneOverlay, createdDirs) < 0 ||
+            cloneDiskMakeDir(d->sourceOverlay, createdDirs) < 0 ||
+            cloneDiskCreateOverlay(d->cloneOverlay, d->srcPath, d->srcFormat, info.capacity) < 0)
             return -1;
         d->cloneOverlayCreated = TRUE;
         if (cloneDiskCreateOverlay(d->sourceOverlay, d->srcPath, d->srcFormat, info.capacity) < 0)

@@ -9,7 +9,8 @@
 
 int cloneDiskCreateOverlay(const char *path, const char *backing,
                            const char *backingFormat, unsigned long long size);
-int cloneDiskCreateOverlays(virDomainPtr src, cloneDomainPlan *plan);
+int cloneDiskCreateOverlays(virDomainPtr src, cloneDomainPlan *plan, GPtrArray *createdDirs);
+void cloneDiskRemoveDirs(GPtrArray *createdDirs);
 void cloneDiskRemoveCloneFiles(cloneDomainPlan *plan);
 void cloneDiskRemoveSourceOverlays(cloneDomainPlan *plan);
 int cloneDiskCopyFiles(cloneDomainPlan *plan);

@@ -26,6 +26,7 @@ struct _cloneJob {
     char *uuid;
     char *stamp;
     cloneDomainPlan *plan;
+    GPtrArray *createdDirs;      /* overlay directories this clone made */
     gboolean tcg;
     int qemuMajor;
     int qemuMinor;

@@ -47,6 +47,7 @@ cloneJobFree(cloneJob *job)
     g_clear_pointer(&job->srcCaps, json_object_unref);
     g_clear_pointer(&job->srcParams, json_object_unref);
     g_clear_pointer(&job->plan, cloneDomainPlanFree);
+    g_clear_pointer(&job->createdDirs, g_ptr_array_unref);
     g_clear_pointer(&job->clone, virDomainFree);
     clonePolicyFree(job->policy);
     g_free(job->srcXML);
@@ -400,7 +401,7 @@ static int
 clonePhaseFiles(cloneJob *job)
 {
     if (cloneDiskCheckNewFiles(job->plan) < 0 ||
-        cloneDiskCreateOverlays(job->src, job->plan) < 0 ||
+        cloneDiskCreateOverlays(job->src, job->plan, job->createdDirs) < 0 ||
         cloneDiskCopyFiles(job->plan) < 0)
         return -1;
     return 0;
@@ -414,8 +415,10 @@ clonePhaseFilesUndo(cloneJob *job)
         return;
     cloneDiskRemoveCloneFiles(job->plan);
     /* after the fork the source runs on its new tops: they stay */
-    if (!job->disksForked)
+    if (!job->disksForked) {
         cloneDiskRemoveSourceOverlays(job->plan);
+        cloneDiskRemoveDirs(job->createdDirs);
+    }
 }
 
 
@@ -707,6 +710,7 @@ cloneJobNew(virDomainPtr dom, const char *policyXML, unsigned int flags)
     job->src = dom;
     job->flags = flags;
     job->lastPhase = -1;
+    job->createdDirs = g_ptr_array_new_with_free_func(g_free);
     if (!(job->policy = clonePolicyParse(policyXML)))
         return NULL;
     job->strategy = job->policy->strategy;
