@@ -19,46 +19,16 @@
 #include "libvirt-clone/libvirt-clone.h"
 
 #include "vcl-eventloop.h"
-
-enum {
-    EXIT_OK = 0,
-    EXIT_FAILED = 1,
-    EXIT_USAGE = 2,
-};
-
-typedef struct {
-    const char *uri;
-    gboolean quiet;
-    gboolean json;
-    gboolean debug;
-} vclGlobal;
-
-typedef struct {
-    const char *name;
-    int (*run)(vclGlobal *g, int argc, char **argv);
-    const char *summary;
-} vclCommand;
+#include "vcl-policy.h"
 
 static int cmdCloneLive(vclGlobal *g, int argc, char **argv);
 
+/* the first one is the command of "virt-clone-live DOMAIN" */
 static const vclCommand vclCommands[] = {
     { "clone-live", cmdCloneLive, N_("live-clone a running domain") },
+    { "policy-validate", cmdPolicyValidate, N_("check clone policy files") },
+    { "policy-dump", cmdPolicyDump, N_("print the effective policy, every default filled in") },
 };
-
-
-static void
-vclError(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
-static void
-vclError(const char *fmt, ...)
-{
-    va_list ap;
-    g_autofree char *msg = NULL;
-
-    va_start(ap, fmt);
-    msg = g_strdup_vprintf(fmt, ap);
-    va_end(ap);
-    fprintf(stderr, _("error: %s\n"), msg);
-}
 
 
 static void
@@ -165,20 +135,14 @@ static char *
 vclBuildPolicy(const char *policyFile, const char *name, const char *strategy,
                gboolean sandbox)
 {
-    g_autoptr(GError) gerr = NULL;
     g_autoptr(GString) xml = NULL;
-    char *contents = NULL;
 
     if (policyFile) {
         if (name || strategy || sandbox) {
             vclError("%s", _("--policy cannot be combined with --name, --strategy or --sandbox: put them in the policy"));
             return NULL;
         }
-        if (!g_file_get_contents(policyFile, &contents, NULL, &gerr)) {
-            vclError(_("cannot read policy: %s"), gerr->message);
-            return NULL;
-        }
-        return contents;
+        return vclPolicyRead(policyFile);
     }
     xml = g_string_new("<clonepolicy>\n");
     if (name) {
@@ -244,6 +208,9 @@ cmdCloneLive(vclGlobal *g, int argc, char **argv)
     }
     if (!(policy = vclBuildPolicy(policyFile, name, strategy, sandbox)))
         return EXIT_USAGE;
+    /* before connecting, and with the file's name in the message */
+    if (policyFile && !vclPolicyCheck(policyFile, policy))
+        return EXIT_FAILED;
     flags |= persistent ? VIR_DOMAIN_CLONE_LIVE_PERSISTENT : 0;
     flags |= paused ? VIR_DOMAIN_CLONE_LIVE_PAUSED : 0;
     flags |= wait ? VIR_DOMAIN_CLONE_LIVE_WAIT : 0;

@@ -26,7 +26,7 @@ extern "C" {
 #endif
 
 #define LIBVIRT_CLONE_VERSION_MAJOR 0
-#define LIBVIRT_CLONE_VERSION_MINOR 1
+#define LIBVIRT_CLONE_VERSION_MINOR 2
 #define LIBVIRT_CLONE_VERSION_MICRO 0
 
 /**
@@ -137,6 +137,9 @@ virDomainPtr virDomainCloneLiveFull(virDomainPtr dom,
                                     unsigned int flags);
 
 const char *virDomainCloneLivePhaseToString(int phase);
+
+char *virDomainCloneLivePolicyNormalize(const char *policyXML,
+                                        unsigned int flags);
 
 /**
  * virCloneErrorNumber:

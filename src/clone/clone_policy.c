@@ -1,11 +1,18 @@
 /*
- * clone_policy.c: clone policies (XML)
+ * clone_policy.c: clone policies (XML): parse, validate, defaults, format
+ *
+ * The language is described in docs/policy.md and docs/schemas/clonepolicy.rng.
+ * The parser is table-driven: each element lists the attributes and the
+ * child elements it may have, so unknown elements and attributes, stray text
+ * and repeated elements are refused in one place.  It checks everything the
+ * schema checks, plus what RelaxNG cannot express (no two interfaces or disks
+ * alike, %{n} in the host name only with a numbered name).  Every error
+ * names the line of the element at fault.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "clone_policy.h"
 
-#include <errno.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 
@@ -22,6 +29,12 @@ CLONE_ENUM_IMPL(cloneChainAction, CLONE_CHAIN_ACTION_LAST, "flatten", "refuse");
 
 CLONE_ENUM_IMPL(cloneNetworkMode, CLONE_NETWORK_LAST,
                 "disconnected", "inherit", "sandbox");
+
+/* a host name, as Linux's sethostname() takes it (HOST_NAME_MAX) */
+#define CLONE_POLICY_HOSTNAME_MAX 64
+#define CLONE_POLICY_HOSTNAME_LABEL_MAX 63
+#define CLONE_POLICY_BANDWIDTH_MAX G_MAXUINT32
+#define CLONE_POLICY_TTL_MAX 31536000 /* a year */
 
 static void
 clonePolicyNicFree(gpointer data)
@@ -70,20 +83,37 @@ clonePolicyFindNic(const clonePolicy *policy, const char *sourceMac)
 }
 
 
+/* Replaces every @key in @text with @value. */
+static char *
+clonePolicyReplace(const char *text, const char *key, const char *value)
+{
+    g_auto(GStrv) parts = g_strsplit(text, key, -1);
+
+    return g_strjoinv(value, parts);
+}
+
+
 char *
 clonePolicyExpandName(const clonePolicy *policy, const char *source, guint n)
 {
     g_autofree char *num = g_strdup_printf("%u", n);
-    g_auto(GStrv) a = NULL;
-    g_auto(GStrv) b = NULL;
     g_autofree char *step = NULL;
 
     if (policy->name)
         return g_strdup(policy->name);
-    a = g_strsplit(policy->nameTemplate, "%{source}", -1);
-    step = g_strjoinv(source, a);
-    b = g_strsplit(step, "%{n}", -1);
-    return g_strjoinv(num, b);
+    step = clonePolicyReplace(policy->nameTemplate, "%{source}", source);
+    return clonePolicyReplace(step, "%{n}", num);
+}
+
+
+char *
+clonePolicyExpandHostname(const clonePolicy *policy, guint n)
+{
+    g_autofree char *num = g_strdup_printf("%u", n);
+
+    if (policy->hostnameMode != CLONE_HOSTNAME_SET || !policy->hostname)
+        return NULL;
+    return clonePolicyReplace(policy->hostname, "%{n}", num);
 }
 
 
@@ -109,84 +139,190 @@ clonePolicyNewDefault(void)
 {
     clonePolicy *policy = g_new0(clonePolicy, 1);
 
+    policy->nameTemplate = g_strdup(CLONE_POLICY_DEFAULT_NAME_TEMPLATE);
+    policy->genid = CLONE_GENID_AUTO;
+    policy->hostnameMode = CLONE_HOSTNAME_KEEP;
+    policy->machineId = CLONE_MACHINE_ID_KEEP;
+    policy->network = CLONE_NETWORK_DISCONNECTED;
+    policy->nics = g_ptr_array_new_with_free_func(clonePolicyNicFree);
+    policy->overlayFormat = g_strdup("qcow2");
+    policy->disks = g_ptr_array_new_with_free_func(clonePolicyDiskFree);
     policy->strategy = CLONE_STRATEGY_AUTO;
     policy->downtimeLimitMs = CLONE_POLICY_DEFAULT_DOWNTIME_MS;
     policy->timeoutS = CLONE_POLICY_DEFAULT_TIMEOUT_S;
     policy->autoMaxPasses = CLONE_POLICY_DEFAULT_AUTO_PASSES;
-    policy->network = CLONE_NETWORK_DISCONNECTED;
-    policy->nameTemplate = g_strdup(CLONE_POLICY_DEFAULT_NAME_TEMPLATE);
-    policy->overlayFormat = g_strdup("qcow2");
-    policy->nics = g_ptr_array_new_with_free_func(clonePolicyNicFree);
-    policy->disks = g_ptr_array_new_with_free_func(clonePolicyDiskFree);
+    policy->tpm = CLONE_TPM_REFUSE;
     policy->chainMaxDepth = CLONE_POLICY_DEFAULT_CHAIN_DEPTH;
     policy->chainAtLimit = CLONE_CHAIN_FLATTEN;
     return policy;
 }
 
 
+/* ---- errors -------------------------------------------------------------- */
+
 static int
-clonePolicyError(xmlNodePtr node, const char *what, const char *value)
+clonePolicyErrorFull(long line, const char *file, const char *func, int srcline,
+                     const char *fmt, ...) G_GNUC_PRINTF(5, 6);
+static int
+clonePolicyErrorFull(long line, const char *file, const char *func, int srcline,
+                     const char *fmt, ...)
 {
-    virCloneReportError(VIR_CLONE_ERR_POLICY,
-                        _("invalid clone policy, line %1$ld: %2$s '%3$s'"),
-                        node ? xmlGetLineNo(node) : 0L, what, value ? value : "");
+    g_autofree char *msg = NULL;
+    va_list ap;
+
+    va_start(ap, fmt);
+    msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    virCloneReportErrorFull(VIR_CLONE_ERR_POLICY, 0, file, func, srcline,
+                            _("invalid clone policy, line %1$ld: %2$s"), line, msg);
     return -1;
 }
 
 
-static int
-clonePolicyUInt(xmlNodePtr node, const char *attr, guint64 max, guint64 *out)
+/* The line where text starts that libxml2 saw end on line @end: the line
+ * of the first character that is not white space. */
+static long
+clonePolicyTextLine(xmlNodePtr text, long end)
 {
-    g_autofree char *v = (char *)xmlGetProp(node, BAD_CAST attr);
-    guint64 n;
-    char *end = NULL;
+    const char *s = (const char *)text->content;
+    long line = end;
+
+    if (!s)
+        return end;
+    for (s += strspn(s, " \t\r\n"); *s; s++)
+        line -= *s == '\n';
+    return MAX(line, 1);
+}
+
+
+/* The line where @node starts.  libxml2 records the line of text where it
+ * passes it on, at its end; it keeps the line of an element only up to
+ * 65535, and past that the text just before an element ends on the
+ * element's line (XML_PARSE_BIG_LINES keeps the lines of text). */
+static long
+clonePolicyLine(xmlNodePtr node)
+{
+    if (node->type == XML_TEXT_NODE)
+        return clonePolicyTextLine(node, xmlGetLineNo(node));
+    if (node->type == XML_ELEMENT_NODE && node->line == G_MAXUINT16 &&
+        node->prev && node->prev->type == XML_TEXT_NODE)
+        return xmlGetLineNo(node->prev);
+    return xmlGetLineNo(node);
+}
+
+
+/* Reports an error in the policy at the line of @node; returns -1. */
+#define clonePolicyError(node, ...) \
+    clonePolicyErrorFull(clonePolicyLine(node), __FILE__, __func__, __LINE__, __VA_ARGS__)
+
+
+/* ---- scalars ------------------------------------------------------------- */
+
+typedef const char *(*clonePolicyToString)(int value);
+
+static char *
+clonePolicyAttr(xmlNodePtr node, const char *attr)
+{
+    return (char *)xmlGetNoNsProp(node, BAD_CAST attr);
+}
+
+
+static char *
+clonePolicyRequiredAttr(xmlNodePtr node, const char *attr)
+{
+    char *v = clonePolicyAttr(node, attr);
+
+    if (!v)
+        clonePolicyError(node, _("<%1$s> needs the attribute '%2$s'"),
+                         (const char *)node->name, attr);
+    return v;
+}
+
+
+static gboolean
+clonePolicyIsBlank(const char *s)
+{
+    return s[strspn(s, " \t\r\n")] == '\0';
+}
+
+
+/* The text of @node, or NULL when it has none but white space. */
+static char *
+clonePolicyText(xmlNodePtr node)
+{
+    g_autofree char *text = (char *)xmlNodeGetContent(node);
+
+    if (!text || clonePolicyIsBlank(text))
+        return NULL;
+    return g_steal_pointer(&text);
+}
+
+
+/* "'a', 'b', 'c'": the first @n values of an enum, for a message */
+static char *
+clonePolicyEnumList(clonePolicyToString toString, int n)
+{
+    g_autoptr(GString) s = g_string_new(NULL);
+
+    for (int i = 0; i < n; i++)
+        g_string_append_printf(s, "%s'%s'", i > 0 ? ", " : "", toString(i));
+    return g_string_free(g_steal_pointer(&s), FALSE);
+}
+
+
+/* Sets *@value to the index of the value of @attr among the first @n values
+ * of an enum; leaves it as it is when @attr is absent. */
+static int
+clonePolicyParseEnum(xmlNodePtr node, const char *attr,
+                     clonePolicyToString toString, int n, int *value)
+{
+    g_autofree char *v = clonePolicyAttr(node, attr);
+    g_autofree char *list = NULL;
 
     if (!v)
         return 0;
-    errno = 0;
-    n = g_ascii_strtoull(v, &end, 10);
-    if (errno || !end || *end || end == v || n > max || v[0] == '-')
-        return clonePolicyError(node, attr, v);
+    for (int i = 0; i < n; i++) {
+        if (g_str_equal(v, toString(i))) {
+            *value = i;
+            return 0;
+        }
+    }
+    list = clonePolicyEnumList(toString, n);
+    return clonePolicyError(node, _("invalid value '%1$s' for attribute '%2$s' of <%3$s>: expected one of %4$s"),
+                            v, attr, (const char *)node->name, list);
+}
+
+
+/* A decimal number without sign or white space, from @min to @max; *@out
+ * stays as it is when @attr is absent. */
+static int
+clonePolicyParseNumber(xmlNodePtr node, const char *attr,
+                       guint64 min, guint64 max, guint64 *out)
+{
+    g_autofree char *v = clonePolicyAttr(node, attr);
+    guint64 n = 0;
+
+    if (!v)
+        return 0;
+    if (!*v || v[strspn(v, "0123456789")] != '\0' ||
+        !g_ascii_string_to_unsigned(v, 10, min, max, &n, NULL)) {
+        return clonePolicyError(node, _("attribute '%1$s' of <%2$s> must be a whole number from %3$llu to %4$llu, not '%5$s'"),
+                                attr, (const char *)node->name,
+                                (unsigned long long)min, (unsigned long long)max, v);
+    }
     *out = n;
     return 0;
 }
 
 
-/* Only the attributes in @allowed may appear on @node. */
 static int
-clonePolicyCheckAttrs(xmlNodePtr node, const char *const *allowed)
+clonePolicyParseUInt(xmlNodePtr node, const char *attr, guint min, guint max, guint *out)
 {
-    for (xmlAttrPtr a = node->properties; a; a = a->next)
-        if (!g_strv_contains(allowed, (const char *)a->name))
-            return clonePolicyError(node, _("unknown attribute"), (const char *)a->name);
-    return 0;
-}
+    guint64 n = *out;
 
-
-static int
-clonePolicyParseMemory(xmlNodePtr node, clonePolicy *policy)
-{
-    static const char *const attrs[] = { "strategy", "downtime-limit", "bandwidth",
-                                         "timeout", "max-passes", NULL };
-    g_autofree char *strategy = (char *)xmlGetProp(node, BAD_CAST "strategy");
-    guint64 downtime = policy->downtimeLimitMs;
-    guint64 timeout = policy->timeoutS;
-    guint64 passes = policy->autoMaxPasses;
-
-    if (clonePolicyCheckAttrs(node, attrs) < 0)
+    if (clonePolicyParseNumber(node, attr, min, max, &n) < 0)
         return -1;
-    if (strategy && (int)(policy->strategy = cloneStrategyTypeFromString(strategy)) < 0)
-        return clonePolicyError(node, _("unknown memory strategy"), strategy);
-    if (clonePolicyUInt(node, "downtime-limit", 60000, &downtime) < 0 ||
-        clonePolicyUInt(node, "bandwidth", G_MAXUINT32, &policy->bandwidthMiBs) < 0 ||
-        clonePolicyUInt(node, "timeout", 86400, &timeout) < 0 ||
-        clonePolicyUInt(node, "max-passes", 1000, &passes) < 0)
-        return -1;
-    if (timeout == 0 || downtime == 0 || passes == 0)
-        return clonePolicyError(node, _("a limit of zero"), "0");
-    policy->downtimeLimitMs = (guint)downtime;
-    policy->timeoutS = (guint)timeout;
-    policy->autoMaxPasses = (guint)passes;
+    *out = (guint)n;
     return 0;
 }
 
@@ -194,7 +330,7 @@ clonePolicyParseMemory(xmlNodePtr node, clonePolicy *policy)
 static int
 clonePolicyParseYesNo(xmlNodePtr node, const char *attr, gboolean *out)
 {
-    g_autofree char *v = (char *)xmlGetProp(node, BAD_CAST attr);
+    g_autofree char *v = clonePolicyAttr(node, attr);
 
     if (!v)
         return 0;
@@ -203,57 +339,660 @@ clonePolicyParseYesNo(xmlNodePtr node, const char *attr, gboolean *out)
     else if (g_str_equal(v, "no"))
         *out = FALSE;
     else
-        return clonePolicyError(node, attr, v);
+        return clonePolicyError(node, _("attribute '%1$s' of <%2$s> must be 'yes' or 'no', not '%3$s'"),
+                                attr, (const char *)node->name, v);
+    return 0;
+}
+
+
+static gboolean
+clonePolicyMacIsValid(const char *mac)
+{
+    if (strlen(mac) != 17)
+        return FALSE;
+    for (int i = 0; i < 17; i++) {
+        if (i % 3 == 2 ? mac[i] != ':' : !g_ascii_isxdigit(mac[i]))
+            return FALSE;
+    }
+    return TRUE;
+}
+
+
+/* A unicast MAC address, as libvirt requires it for a NIC. */
+static int
+clonePolicyCheckMac(xmlNodePtr node, const char *attr, const char *mac)
+{
+    if (!clonePolicyMacIsValid(mac))
+        return clonePolicyError(node, _("invalid MAC address '%1$s' in attribute '%2$s' of <%3$s>"),
+                                mac, attr, (const char *)node->name);
+    if (g_ascii_xdigit_value(mac[1]) & 1)
+        return clonePolicyError(node, _("the MAC address '%1$s' in attribute '%2$s' of <%3$s> is a multicast address: a NIC needs a unicast one"),
+                                mac, attr, (const char *)node->name);
+    return 0;
+}
+
+
+/* ---- names --------------------------------------------------------------- */
+
+/* Why @name cannot be a domain name, or NULL. */
+static const char *
+clonePolicyNameProblem(const char *name)
+{
+    size_t len = strlen(name);
+
+    if (len == 0)
+        return _("a name must not be empty");
+    if (strchr(name, '/'))
+        return _("a name must not contain '/'");
+    if (strpbrk(name, "\r\n"))
+        return _("a name must not contain a line break");
+    if (g_ascii_isspace(name[0]) || g_ascii_isspace(name[len - 1]))
+        return _("a name must not begin or end with white space");
+    return NULL;
+}
+
+
+/* Why @tmpl cannot be a name template, or NULL. */
+static const char *
+clonePolicyTemplateProblem(const char *tmpl)
+{
+    for (const char *p = strchr(tmpl, '%'); p; p = strchr(p + 1, '%')) {
+        if (!g_str_has_prefix(p, "%{source}") && !g_str_has_prefix(p, "%{n}"))
+            return _("the only keys are %{source} and %{n}");
+    }
+    return clonePolicyNameProblem(tmpl);
+}
+
+
+/* @label is a part of a host name between dots */
+static gboolean
+clonePolicyHostLabelIsValid(const char *label)
+{
+    size_t len = strlen(label);
+
+    if (len == 0 || len > CLONE_POLICY_HOSTNAME_LABEL_MAX)
+        return FALSE;
+    if (label[0] == '-' || label[len - 1] == '-')
+        return FALSE;
+    for (size_t i = 0; i < len; i++) {
+        if (!g_ascii_isalnum(label[i]) && label[i] != '-')
+            return FALSE;
+    }
+    return TRUE;
+}
+
+
+/* Why @hostname is invalid, or NULL.  %{n} is checked with the longest
+ * number it can stand for, so that every clone's host name is valid. */
+static const char *
+clonePolicyHostnameProblem(const char *hostname)
+{
+    g_autofree char *longest = NULL;
+    g_auto(GStrv) labels = NULL;
+
+    longest = clonePolicyReplace(hostname, "%{n}", "4294967295");
+    if (strlen(longest) > CLONE_POLICY_HOSTNAME_MAX)
+        return _("a host name has at most 64 characters, with %{n} counted as 10 digits");
+    labels = g_strsplit(longest, ".", -1);
+    for (size_t i = 0; labels[i]; i++) {
+        if (!clonePolicyHostLabelIsValid(labels[i]))
+            return _("each dot-separated part of a host name has 1 to 63 letters, digits or '-' (%{n} counted as 10 digits), and does not begin or end with '-'");
+    }
+    return NULL;
+}
+
+
+/* ---- the elements -------------------------------------------------------- */
+
+typedef struct {
+    clonePolicy *policy;
+    xmlNodePtr hostname;       /* for the checks once the document is read */
+} clonePolicyParseCtxt;
+
+typedef int (*clonePolicyParseFunc)(xmlNodePtr node, clonePolicyParseCtxt *ctxt);
+
+typedef struct _clonePolicyElement clonePolicyElement;
+struct _clonePolicyElement {
+    const char *name;
+    const char *const *attrs;           /* the attributes it may have */
+    clonePolicyParseFunc parse;         /* NULL: nothing but children */
+    const clonePolicyElement *children; /* the elements it may contain */
+    size_t nchildren;
+    gboolean text;                      /* it has text content */
+    gboolean repeat;                    /* it may appear more than once */
+};
+
+
+static int
+clonePolicyParseName(xmlNodePtr node, clonePolicyParseCtxt *ctxt)
+{
+    g_autofree char *tmpl = clonePolicyAttr(node, "template");
+    g_autofree char *text = clonePolicyText(node);
+    const char *problem;
+
+    if (tmpl && text)
+        return clonePolicyError(node, "%s", _("<name> has both a text and a template: give one of them"));
+    if (tmpl) {
+        if ((problem = clonePolicyTemplateProblem(tmpl)))
+            return clonePolicyError(node, _("invalid name template '%1$s': %2$s"), tmpl, problem);
+        g_free(ctxt->policy->nameTemplate);
+        ctxt->policy->nameTemplate = g_steal_pointer(&tmpl);
+        return 0;
+    }
+    if (!text)
+        return clonePolicyError(node, "%s", _("<name> needs the clone's name as its text, or a template attribute"));
+    if ((problem = clonePolicyNameProblem(text)))
+        return clonePolicyError(node, _("invalid clone name '%1$s': %2$s"), text, problem);
+    ctxt->policy->name = g_steal_pointer(&text);
     return 0;
 }
 
 
 static int
-clonePolicyParseElement(xmlNodePtr node, clonePolicy *policy)
+clonePolicyParseUuid(xmlNodePtr node, clonePolicyParseCtxt *ctxt)
 {
-    const char *name = (const char *)node->name;
+    g_autofree char *text = (char *)xmlNodeGetContent(node);
 
-    if (g_str_equal(name, "name")) {
-        g_autofree char *v = (char *)xmlNodeGetContent(node);
+    if (!text || !g_uuid_string_is_valid(text))
+        return clonePolicyError(node, _("invalid UUID '%1$s': expected 8-4-4-4-12 hexadecimal digits"),
+                                text ? text : "");
+    ctxt->policy->uuid = g_ascii_strdown(text, -1);
+    return 0;
+}
 
-        if (!v || !*v || strchr(v, '/'))
-            return clonePolicyError(node, _("invalid clone name"), v);
-        g_free(policy->name);
-        policy->name = g_steal_pointer(&v);
+
+static int
+clonePolicyParseGenid(xmlNodePtr node, clonePolicyParseCtxt *ctxt)
+{
+    int mode = ctxt->policy->genid;
+
+    if (clonePolicyParseEnum(node, "mode", cloneGenidModeTypeToString,
+                             CLONE_GENID_MODE_LAST, &mode) < 0)
+        return -1;
+    ctxt->policy->genid = mode;
+    return 0;
+}
+
+
+static int
+clonePolicyParseHostname(xmlNodePtr node, clonePolicyParseCtxt *ctxt)
+{
+    int mode = CLONE_HOSTNAME_KEEP;
+    g_autofree char *text = clonePolicyText(node);
+    const char *problem;
+
+    if (clonePolicyParseEnum(node, "mode", cloneHostnameModeTypeToString,
+                             CLONE_HOSTNAME_MODE_LAST, &mode) < 0)
+        return -1;
+    if (mode == CLONE_HOSTNAME_KEEP && text)
+        return clonePolicyError(node, "%s", _("<hostname> has a text only with mode='set'"));
+    if (mode == CLONE_HOSTNAME_SET && !text)
+        return clonePolicyError(node, "%s", _("<hostname mode='set'> needs the host name as its text"));
+    if (text && (problem = clonePolicyHostnameProblem(text)))
+        return clonePolicyError(node, _("invalid host name '%1$s': %2$s"), text, problem);
+    ctxt->policy->hostnameMode = mode;
+    ctxt->policy->hostname = g_steal_pointer(&text);
+    ctxt->hostname = node;
+    return 0;
+}
+
+
+static int
+clonePolicyParseMachineId(xmlNodePtr node, clonePolicyParseCtxt *ctxt)
+{
+    int mode = ctxt->policy->machineId;
+
+    if (clonePolicyParseEnum(node, "mode", cloneMachineIdModeTypeToString,
+                             CLONE_MACHINE_ID_MODE_LAST, &mode) < 0)
+        return -1;
+    ctxt->policy->machineId = mode;
+    return 0;
+}
+
+
+static int
+clonePolicyParseNetwork(xmlNodePtr node, clonePolicyParseCtxt *ctxt)
+{
+    int mode = ctxt->policy->network;
+
+    if (clonePolicyParseEnum(node, "mode", cloneNetworkModeTypeToString,
+                             CLONE_NETWORK_LAST, &mode) < 0)
+        return -1;
+    ctxt->policy->network = mode;
+    return 0;
+}
+
+
+static gboolean
+clonePolicyMacGiven(const clonePolicy *policy, const char *mac)
+{
+    for (guint i = 0; i < policy->nics->len; i++) {
+        const clonePolicyNic *n = g_ptr_array_index(policy->nics, i);
+
+        if (n->mode == CLONE_MAC_SET && g_ascii_strcasecmp(n->mac, mac) == 0)
+            return TRUE;
+    }
+    return FALSE;
+}
+
+
+/* mac='auto', 'keep' or a MAC address given to no other interface */
+static int
+clonePolicyParseNicMac(xmlNodePtr node, const clonePolicy *policy,
+                       const char *mac, clonePolicyNic *nic)
+{
+    if (g_str_equal(mac, "auto") || g_str_equal(mac, "keep")) {
+        nic->mode = g_str_equal(mac, "auto") ? CLONE_MAC_AUTO : CLONE_MAC_KEEP;
         return 0;
     }
-    if (g_str_equal(name, "memory"))
-        return clonePolicyParseMemory(node, policy);
-    if (g_str_equal(name, "network")) {
-        static const char *const attrs[] = { "mode", NULL };
-        g_autofree char *mode = (char *)xmlGetProp(node, BAD_CAST "mode");
+    if (clonePolicyCheckMac(node, "mac", mac) < 0)
+        return -1;
+    if (clonePolicyMacGiven(policy, mac))
+        return clonePolicyError(node, _("the MAC address '%1$s' is given to more than one interface"), mac);
+    nic->mode = CLONE_MAC_SET;
+    nic->mac = g_ascii_strdown(mac, -1);
+    return 0;
+}
 
-        if (clonePolicyCheckAttrs(node, attrs) < 0)
-            return -1;
-        if (mode && (int)(policy->network = cloneNetworkModeTypeFromString(mode)) < 0)
-            return clonePolicyError(node, _("unknown network mode"), mode);
-        return 0;
-    }
-    if (g_str_equal(name, "disks")) {
-        static const char *const attrs[] = { "dir", NULL };
-        g_autofree char *dir = (char *)xmlGetProp(node, BAD_CAST "dir");
 
-        if (clonePolicyCheckAttrs(node, attrs) < 0)
-            return -1;
-        if (dir && !g_path_is_absolute(dir))
-            return clonePolicyError(node, _("overlay directory must be an absolute path"), dir);
-        g_free(policy->overlayDir);
-        policy->overlayDir = g_steal_pointer(&dir);
-        return 0;
-    }
-    if (g_str_equal(name, "lifecycle")) {
-        static const char *const attrs[] = { "persistent", NULL };
+static int
+clonePolicyParseInterface(xmlNodePtr node, clonePolicyParseCtxt *ctxt)
+{
+    g_autofree char *source = NULL;
+    g_autofree char *mac = NULL;
+    clonePolicyNic *nic;
 
-        if (clonePolicyCheckAttrs(node, attrs) < 0)
-            return -1;
-        return clonePolicyParseYesNo(node, "persistent", &policy->persistent);
+    if (!(source = clonePolicyRequiredAttr(node, "source")) ||
+        !(mac = clonePolicyRequiredAttr(node, "mac")))
+        return -1;
+    if (clonePolicyCheckMac(node, "source", source) < 0)
+        return -1;
+    if (clonePolicyFindNic(ctxt->policy, source))
+        return clonePolicyError(node, _("the interface with the source MAC address '%1$s' appears more than once"),
+                                source);
+    nic = g_new0(clonePolicyNic, 1);
+    if (clonePolicyParseNicMac(node, ctxt->policy, mac, nic) < 0) {
+        clonePolicyNicFree(nic);
+        return -1;
     }
-    return clonePolicyError(node, _("unknown element"), name);
+    nic->sourceMac = g_ascii_strdown(source, -1);
+    g_ptr_array_add(ctxt->policy->nics, nic);
+    return 0;
+}
+
+
+static int
+clonePolicyParseDisks(xmlNodePtr node, clonePolicyParseCtxt *ctxt)
+{
+    g_autofree char *dir = clonePolicyAttr(node, "dir");
+    g_autofree char *format = clonePolicyAttr(node, "format");
+
+    if (dir && (dir[0] != '/' || strpbrk(dir, "\r\n")))
+        return clonePolicyError(node, _("the overlay directory '%1$s' is not an absolute path without line breaks"),
+                                dir);
+    if (format && !g_str_equal(format, "qcow2"))
+        return clonePolicyError(node, _("unsupported overlay format '%1$s': only 'qcow2' is supported"),
+                                format);
+    if (dir) {
+        g_free(ctxt->policy->overlayDir);
+        ctxt->policy->overlayDir = g_steal_pointer(&dir);
+    }
+    return 0;
+}
+
+
+/* A disk target as libvirt's schema has it: vda, sdb, hdc, xvda, ... */
+static gboolean
+clonePolicyTargetIsValid(const char *target)
+{
+    static const char *const prefixes[] = { "fd", "hd", "sd", "vd", "xvd", "ubd" };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(prefixes); i++) {
+        const char *rest = target + strlen(prefixes[i]);
+
+        if (!g_str_has_prefix(target, prefixes[i]) || !*rest)
+            continue;
+        for (; *rest; rest++) {
+            if (!g_ascii_isalnum(*rest) && *rest != '_')
+                return FALSE;
+        }
+        return TRUE;
+    }
+    return FALSE;
+}
+
+
+static int
+clonePolicyParseDisk(xmlNodePtr node, clonePolicyParseCtxt *ctxt)
+{
+    g_autofree char *target = NULL;
+    g_autofree char *action = NULL;
+    int value = CLONE_DISK_DEFAULT;
+    clonePolicyDisk *disk;
+
+    /* 'default' is what a disk that is not listed gets */
+    if (!(target = clonePolicyRequiredAttr(node, "target")) ||
+        !(action = clonePolicyRequiredAttr(node, "action")) ||
+        clonePolicyParseEnum(node, "action", cloneDiskActionTypeToString,
+                             CLONE_DISK_DEFAULT, &value) < 0)
+        return -1;
+    if (!clonePolicyTargetIsValid(target))
+        return clonePolicyError(node, _("invalid disk target '%1$s': expected a target device such as 'vda' or 'sdb'"),
+                                target);
+    if (clonePolicyFindDisk(ctxt->policy, target))
+        return clonePolicyError(node, _("the disk '%1$s' appears more than once"), target);
+    disk = g_new0(clonePolicyDisk, 1);
+    disk->target = g_steal_pointer(&target);
+    disk->action = value;
+    g_ptr_array_add(ctxt->policy->disks, disk);
+    return 0;
+}
+
+
+static int
+clonePolicyParseMemory(xmlNodePtr node, clonePolicyParseCtxt *ctxt)
+{
+    clonePolicy *p = ctxt->policy;
+    int strategy = p->strategy;
+
+    if (clonePolicyParseEnum(node, "strategy", cloneStrategyTypeToString,
+                             CLONE_STRATEGY_LAST, &strategy) < 0 ||
+        clonePolicyParseUInt(node, "downtime-limit", 1, 60000, &p->downtimeLimitMs) < 0 ||
+        clonePolicyParseNumber(node, "bandwidth", 0, CLONE_POLICY_BANDWIDTH_MAX, &p->bandwidthMiBs) < 0 ||
+        clonePolicyParseUInt(node, "timeout", 1, 86400, &p->timeoutS) < 0 ||
+        clonePolicyParseUInt(node, "max-passes", 1, 1000, &p->autoMaxPasses) < 0)
+        return -1;
+    p->strategy = strategy;
+    return 0;
+}
+
+
+static int
+clonePolicyParseTpm(xmlNodePtr node, clonePolicyParseCtxt *ctxt)
+{
+    int mode = ctxt->policy->tpm;
+
+    if (clonePolicyParseEnum(node, "mode", cloneTpmModeTypeToString,
+                             CLONE_TPM_MODE_LAST, &mode) < 0)
+        return -1;
+    ctxt->policy->tpm = mode;
+    return 0;
+}
+
+
+static int
+clonePolicyParseLifecycle(xmlNodePtr node, clonePolicyParseCtxt *ctxt)
+{
+    clonePolicy *p = ctxt->policy;
+
+    if (clonePolicyParseYesNo(node, "persistent", &p->persistent) < 0 ||
+        clonePolicyParseNumber(node, "ttl", 0, CLONE_POLICY_TTL_MAX, &p->ttlS) < 0)
+        return -1;
+    return 0;
+}
+
+
+static int
+clonePolicyParseChain(xmlNodePtr node, clonePolicyParseCtxt *ctxt)
+{
+    clonePolicy *p = ctxt->policy;
+    int atLimit = p->chainAtLimit;
+
+    if (clonePolicyParseUInt(node, "max-depth", 2, 24, &p->chainMaxDepth) < 0 ||
+        clonePolicyParseEnum(node, "at-limit", cloneChainActionTypeToString,
+                             CLONE_CHAIN_ACTION_LAST, &atLimit) < 0 ||
+        clonePolicyParseYesNo(node, "wait", &p->chainWait) < 0)
+        return -1;
+    p->chainAtLimit = atLimit;
+    return 0;
+}
+
+
+static const char *const clonePolicyModeAttrs[] = { "mode", NULL };
+static const char *const clonePolicyNameAttrs[] = { "template", NULL };
+static const char *const clonePolicyInterfaceAttrs[] = { "source", "mac", NULL };
+static const char *const clonePolicyDisksAttrs[] = { "dir", "format", NULL };
+static const char *const clonePolicyDiskAttrs[] = { "target", "action", NULL };
+static const char *const clonePolicyMemoryAttrs[] = {
+    "strategy", "downtime-limit", "bandwidth", "timeout", "max-passes", NULL
+};
+static const char *const clonePolicyLifecycleAttrs[] = { "persistent", "ttl", NULL };
+static const char *const clonePolicyChainAttrs[] = { "max-depth", "at-limit", "wait", NULL };
+
+static const clonePolicyElement clonePolicyIdentityElements[] = {
+    { .name = "uuid", .parse = clonePolicyParseUuid, .text = TRUE },
+    { .name = "genid", .attrs = clonePolicyModeAttrs, .parse = clonePolicyParseGenid },
+    { .name = "hostname", .attrs = clonePolicyModeAttrs, .parse = clonePolicyParseHostname,
+      .text = TRUE },
+    { .name = "machine-id", .attrs = clonePolicyModeAttrs, .parse = clonePolicyParseMachineId },
+};
+
+static const clonePolicyElement clonePolicyNetworkElements[] = {
+    { .name = "interface", .attrs = clonePolicyInterfaceAttrs,
+      .parse = clonePolicyParseInterface, .repeat = TRUE },
+};
+
+static const clonePolicyElement clonePolicyDisksElements[] = {
+    { .name = "disk", .attrs = clonePolicyDiskAttrs, .parse = clonePolicyParseDisk,
+      .repeat = TRUE },
+};
+
+static const clonePolicyElement clonePolicyElements[] = {
+    { .name = "name", .attrs = clonePolicyNameAttrs, .parse = clonePolicyParseName, .text = TRUE },
+    { .name = "identity", .children = clonePolicyIdentityElements,
+      .nchildren = G_N_ELEMENTS(clonePolicyIdentityElements) },
+    { .name = "network", .attrs = clonePolicyModeAttrs, .parse = clonePolicyParseNetwork,
+      .children = clonePolicyNetworkElements,
+      .nchildren = G_N_ELEMENTS(clonePolicyNetworkElements) },
+    { .name = "disks", .attrs = clonePolicyDisksAttrs, .parse = clonePolicyParseDisks,
+      .children = clonePolicyDisksElements,
+      .nchildren = G_N_ELEMENTS(clonePolicyDisksElements) },
+    { .name = "memory", .attrs = clonePolicyMemoryAttrs, .parse = clonePolicyParseMemory },
+    { .name = "tpm", .attrs = clonePolicyModeAttrs, .parse = clonePolicyParseTpm },
+    { .name = "lifecycle", .attrs = clonePolicyLifecycleAttrs, .parse = clonePolicyParseLifecycle },
+    { .name = "chain", .attrs = clonePolicyChainAttrs, .parse = clonePolicyParseChain },
+};
+
+static const clonePolicyElement clonePolicyRoot = {
+    .name = "clonepolicy",
+    .children = clonePolicyElements,
+    .nchildren = G_N_ELEMENTS(clonePolicyElements),
+};
+
+
+/* ---- the walk ------------------------------------------------------------ */
+
+/* "name", or "prefix:name" for a node in a namespace */
+static char *
+clonePolicyQName(const xmlChar *name, xmlNsPtr ns)
+{
+    if (ns && ns->prefix)
+        return g_strdup_printf("%s:%s", (const char *)ns->prefix, (const char *)name);
+    return g_strdup((const char *)name);
+}
+
+
+static int
+clonePolicyCheckAttrs(xmlNodePtr node, const char *const *allowed)
+{
+    for (xmlAttrPtr a = node->properties; a; a = a->next) {
+        g_autofree char *qname = NULL;
+
+        if (!a->ns && allowed && g_strv_contains(allowed, (const char *)a->name))
+            continue;
+        qname = clonePolicyQName(a->name, a->ns);
+        return clonePolicyError(node, _("unknown attribute '%1$s' on <%2$s>"),
+                                qname, (const char *)node->name);
+    }
+    return 0;
+}
+
+
+static int
+clonePolicyUnknownElement(xmlNodePtr parent, xmlNodePtr node)
+{
+    g_autofree char *qname = clonePolicyQName(node->name, node->ns);
+
+    if (node->ns)
+        return clonePolicyError(node, _("unknown element '%1$s' in <%2$s>: the elements of a clone policy have no namespace, this one has '%3$s'"),
+                                qname, (const char *)parent->name, (const char *)node->ns->href);
+    return clonePolicyError(node, _("unknown element '%1$s' in <%2$s>"),
+                            qname, (const char *)parent->name);
+}
+
+
+/* Text where only elements belong; comments and processing instructions
+ * are fine anywhere. */
+static int
+clonePolicyCheckNotText(xmlNodePtr parent, xmlNodePtr node)
+{
+    gboolean text = node->type == XML_TEXT_NODE || node->type == XML_CDATA_SECTION_NODE;
+
+    if ((text && !xmlIsBlankNode(node)) || node->type == XML_ENTITY_REF_NODE)
+        return clonePolicyError(node, _("unexpected text in <%1$s>"), (const char *)parent->name);
+    return 0;
+}
+
+
+static const clonePolicyElement *
+clonePolicyFindElement(const clonePolicyElement *parent, xmlNodePtr node, size_t *idx)
+{
+    for (size_t i = 0; !node->ns && i < parent->nchildren; i++) {
+        if (xmlStrEqual(node->name, BAD_CAST parent->children[i].name)) {
+            *idx = i;
+            return &parent->children[i];
+        }
+    }
+    return NULL;
+}
+
+
+static int clonePolicyParseElement(xmlNodePtr node, const clonePolicyElement *def,
+                                   clonePolicyParseCtxt *ctxt);
+
+static int
+clonePolicyParseChildren(xmlNodePtr node, const clonePolicyElement *def,
+                         clonePolicyParseCtxt *ctxt)
+{
+    guint64 seen = 0;
+
+    G_STATIC_ASSERT(G_N_ELEMENTS(clonePolicyElements) <= 64);
+    for (xmlNodePtr c = node->children; c; c = c->next) {
+        const clonePolicyElement *cdef;
+        size_t idx = 0;
+
+        if (c->type != XML_ELEMENT_NODE) {
+            if (!def->text && clonePolicyCheckNotText(node, c) < 0)
+                return -1;
+            continue;
+        }
+        if (!(cdef = clonePolicyFindElement(def, c, &idx)))
+            return clonePolicyUnknownElement(node, c);
+        if (!cdef->repeat && (seen & (G_GUINT64_CONSTANT(1) << idx)))
+            return clonePolicyError(c, _("element <%1$s> appears more than once in <%2$s>"),
+                                    cdef->name, def->name);
+        seen |= G_GUINT64_CONSTANT(1) << idx;
+        if (clonePolicyParseElement(c, cdef, ctxt) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+
+static int
+clonePolicyParseElement(xmlNodePtr node, const clonePolicyElement *def,
+                        clonePolicyParseCtxt *ctxt)
+{
+    if (clonePolicyCheckAttrs(node, def->attrs) < 0)
+        return -1;
+    if (def->parse && def->parse(node, ctxt) < 0)
+        return -1;
+    return clonePolicyParseChildren(node, def, ctxt);
+}
+
+
+/* Rules that involve more than one element. */
+static int
+clonePolicyCheckWhole(clonePolicyParseCtxt *ctxt)
+{
+    const clonePolicy *p = ctxt->policy;
+    gboolean numbered = !p->name && strstr(p->nameTemplate, "%{n}");
+
+    if (p->hostname && strstr(p->hostname, "%{n}") && !numbered)
+        return clonePolicyError(ctxt->hostname, _("the host name '%1$s' uses %%{n}, but the clone's name has no number: use a name template with %%{n}"),
+                                p->hostname);
+    return 0;
+}
+
+
+static int
+clonePolicyParseRoot(xmlNodePtr root, clonePolicy *policy)
+{
+    clonePolicyParseCtxt ctxt = { .policy = policy };
+
+    if (root->ns)
+        return clonePolicyError(root, _("the root element <%1$s> is in the namespace '%2$s': a clone policy has no namespace"),
+                                (const char *)root->name, (const char *)root->ns->href);
+    if (!xmlStrEqual(root->name, BAD_CAST clonePolicyRoot.name))
+        return clonePolicyError(root, _("the root element is <%1$s>, expected <clonepolicy>"),
+                                (const char *)root->name);
+    if (clonePolicyParseElement(root, &clonePolicyRoot, &ctxt) < 0)
+        return -1;
+    return clonePolicyCheckWhole(&ctxt);
+}
+
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(xmlDoc, xmlFreeDoc);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(xmlParserCtxt, xmlFreeParserCtxt);
+
+typedef struct {
+    int line;
+    char *message;
+} clonePolicyXMLError;
+
+
+/* Keeps the first error: later ones follow from it. */
+static void
+clonePolicyCatchXMLError(void *data, xmlErrorPtr err)
+{
+    xmlParserCtxtPtr pctxt = data;
+    clonePolicyXMLError *first = pctxt->_private;
+
+    if (first->message || err->level == XML_ERR_WARNING)
+        return;
+    first->line = err->line;
+    first->message = g_strchomp(g_strdup(err->message ? err->message : _("unknown error")));
+}
+
+
+static xmlDocPtr
+clonePolicyReadXML(const char *xml)
+{
+    g_autoptr(xmlParserCtxt) pctxt = xmlNewParserCtxt();
+    clonePolicyXMLError first = { 0 };
+    size_t len = strlen(xml);
+    xmlDocPtr doc;
+
+    if (!pctxt)
+        abort();
+    if (len > G_MAXINT) {
+        clonePolicyErrorFull(0, __FILE__, __func__, __LINE__, "%s",
+                             _("the document is larger than 2 GiB"));
+        return NULL;
+    }
+    pctxt->_private = &first;
+    pctxt->sax->serror = clonePolicyCatchXMLError;
+    doc = xmlCtxtReadMemory(pctxt, xml, (int)len, "clonepolicy.xml", NULL,
+                            XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
+                            XML_PARSE_BIG_LINES);
+    if (doc && pctxt->wellFormed && !first.message)
+        return doc;
+    xmlFreeDoc(doc);
+    clonePolicyErrorFull(first.line, __FILE__, __func__, __LINE__,
+                         _("the document is not well-formed XML: %1$s"),
+                         first.message ? first.message : _("unknown error"));
+    g_free(first.message);
+    return NULL;
 }
 
 
@@ -261,65 +1000,198 @@ clonePolicyParseElement(xmlNodePtr node, clonePolicy *policy)
  * clonePolicyParse:
  * @xml: a <clonepolicy> document, or NULL for the defaults
  *
- * Returns the policy with every default filled in, or NULL with an error.
+ * Returns the policy with every default filled in, or NULL with an error
+ * that names the line at fault.
  */
 clonePolicy *
 clonePolicyParse(const char *xml)
 {
     g_autoptr(clonePolicy) policy = clonePolicyNewDefault();
-    xmlDocPtr doc;
+    g_autoptr(xmlDoc) doc = NULL;
     xmlNodePtr root;
-    int rc = 0;
 
     if (!xml)
         return g_steal_pointer(&policy);
-
-    doc = xmlReadMemory(xml, (int)strlen(xml), "clonepolicy.xml", NULL,
-                        XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-    if (!doc) {
-        const xmlError *e = xmlGetLastError();
-
-        virCloneReportError(VIR_CLONE_ERR_POLICY,
-                            _("the clone policy is not well-formed XML, line %1$d: %2$s"),
-                            e ? e->line : 0, e && e->message ? g_strchomp(e->message) : "?");
+    if (!(doc = clonePolicyReadXML(xml)))
+        return NULL;
+    if (!(root = xmlDocGetRootElement(doc))) {
+        clonePolicyErrorFull(1, __FILE__, __func__, __LINE__, "%s",
+                             _("the document has no root element"));
         return NULL;
     }
-    root = xmlDocGetRootElement(doc);
-    if (!root || !xmlStrEqual(root->name, BAD_CAST "clonepolicy")) {
-        rc = clonePolicyError(root, _("expected root element <clonepolicy>, found"),
-                              root ? (const char *)root->name : "");
-    }
-    for (xmlNodePtr c = root ? root->children : NULL; rc == 0 && c; c = c->next)
-        if (c->type == XML_ELEMENT_NODE)
-            rc = clonePolicyParseElement(c, policy);
-    xmlFreeDoc(doc);
-    if (rc < 0)
+    if (clonePolicyParseRoot(root, policy) < 0)
         return NULL;
     return g_steal_pointer(&policy);
 }
 
 
+/* ---- format -------------------------------------------------------------- */
+
+/* Appends @text escaped for an attribute value or element text.  Tabs and
+ * line breaks become character references: a parser would otherwise turn
+ * them into spaces (attributes) or '\n' (a carriage return). */
+static void
+clonePolicyAppendEscaped(GString *s, const char *text)
+{
+    g_autofree char *esc = g_markup_escape_text(text, -1);
+
+    for (const char *p = esc; *p; p++) {
+        if (*p == '\t' || *p == '\n' || *p == '\r')
+            g_string_append_printf(s, "&#%d;", *p);
+        else
+            g_string_append_c(s, *p);
+    }
+}
+
+
+static void
+clonePolicyFormatName(GString *s, const clonePolicy *p)
+{
+    if (p->name) {
+        g_string_append(s, "  <name>");
+        clonePolicyAppendEscaped(s, p->name);
+        g_string_append(s, "</name>\n");
+        return;
+    }
+    g_string_append(s, "  <name template='");
+    clonePolicyAppendEscaped(s, p->nameTemplate);
+    g_string_append(s, "'/>\n");
+}
+
+
+static void
+clonePolicyFormatIdentity(GString *s, const clonePolicy *p)
+{
+    g_string_append(s, "  <identity>\n");
+    if (p->uuid)
+        g_string_append_printf(s, "    <uuid>%s</uuid>\n", p->uuid);
+    g_string_append_printf(s, "    <genid mode='%s'/>\n", cloneGenidModeTypeToString(p->genid));
+    if (p->hostname) {
+        g_string_append_printf(s, "    <hostname mode='%s'>",
+                               cloneHostnameModeTypeToString(p->hostnameMode));
+        clonePolicyAppendEscaped(s, p->hostname);
+        g_string_append(s, "</hostname>\n");
+    } else {
+        g_string_append_printf(s, "    <hostname mode='%s'/>\n",
+                               cloneHostnameModeTypeToString(p->hostnameMode));
+    }
+    g_string_append_printf(s, "    <machine-id mode='%s'/>\n",
+                           cloneMachineIdModeTypeToString(p->machineId));
+    g_string_append(s, "  </identity>\n");
+}
+
+
+static void
+clonePolicyFormatNetwork(GString *s, const clonePolicy *p)
+{
+    const char *mode = cloneNetworkModeTypeToString(p->network);
+
+    if (p->nics->len == 0) {
+        g_string_append_printf(s, "  <network mode='%s'/>\n", mode);
+        return;
+    }
+    g_string_append_printf(s, "  <network mode='%s'>\n", mode);
+    for (guint i = 0; i < p->nics->len; i++) {
+        const clonePolicyNic *n = g_ptr_array_index(p->nics, i);
+
+        g_string_append_printf(s, "    <interface source='%s' mac='%s'/>\n", n->sourceMac,
+                               n->mode == CLONE_MAC_SET ? n->mac : cloneMacModeTypeToString(n->mode));
+    }
+    g_string_append(s, "  </network>\n");
+}
+
+
+static void
+clonePolicyFormatDisks(GString *s, const clonePolicy *p)
+{
+    g_string_append(s, "  <disks");
+    if (p->overlayDir) {
+        g_string_append(s, " dir='");
+        clonePolicyAppendEscaped(s, p->overlayDir);
+        g_string_append_c(s, '\'');
+    }
+    g_string_append_printf(s, " format='%s'", p->overlayFormat);
+    if (p->disks->len == 0) {
+        g_string_append(s, "/>\n");
+        return;
+    }
+    g_string_append(s, ">\n");
+    for (guint i = 0; i < p->disks->len; i++) {
+        const clonePolicyDisk *d = g_ptr_array_index(p->disks, i);
+
+        g_string_append_printf(s, "    <disk target='%s' action='%s'/>\n", d->target,
+                               cloneDiskActionTypeToString(d->action));
+    }
+    g_string_append(s, "  </disks>\n");
+}
+
+
+static void
+clonePolicyFormatScalars(GString *s, const clonePolicy *p)
+{
+    g_string_append_printf(s, "  <memory strategy='%s' downtime-limit='%u' bandwidth='%llu' "
+                           "timeout='%u' max-passes='%u'/>\n",
+                           cloneStrategyTypeToString(p->strategy), p->downtimeLimitMs,
+                           (unsigned long long)p->bandwidthMiBs, p->timeoutS, p->autoMaxPasses);
+    g_string_append_printf(s, "  <tpm mode='%s'/>\n", cloneTpmModeTypeToString(p->tpm));
+    g_string_append_printf(s, "  <lifecycle persistent='%s' ttl='%llu'/>\n",
+                           p->persistent ? "yes" : "no", (unsigned long long)p->ttlS);
+    g_string_append_printf(s, "  <chain max-depth='%u' at-limit='%s' wait='%s'/>\n",
+                           p->chainMaxDepth, cloneChainActionTypeToString(p->chainAtLimit),
+                           p->chainWait ? "yes" : "no");
+}
+
+
+/**
+ * clonePolicyFormat:
+ * @p: a policy
+ *
+ * Returns the effective policy as a <clonepolicy> document with every
+ * default written out.  Parsing it gives an equal policy, and formatting
+ * that gives the same document.
+ */
 char *
 clonePolicyFormat(const clonePolicy *p)
 {
     g_autoptr(GString) s = g_string_new("<clonepolicy>\n");
 
-    if (p->name) {
-        g_autofree char *esc = g_markup_escape_text(p->name, -1);
-
-        g_string_append_printf(s, "  <name>%s</name>\n", esc);
-    }
-    g_string_append_printf(s, "  <memory strategy='%s' downtime-limit='%u' bandwidth='%" G_GUINT64_FORMAT
-                           "' timeout='%u' max-passes='%u'/>\n",
-                           cloneStrategyTypeToString(p->strategy), p->downtimeLimitMs,
-                           p->bandwidthMiBs, p->timeoutS, p->autoMaxPasses);
-    g_string_append_printf(s, "  <network mode='%s'/>\n", cloneNetworkModeTypeToString(p->network));
-    if (p->overlayDir) {
-        g_autofree char *esc = g_markup_escape_text(p->overlayDir, -1);
-
-        g_string_append_printf(s, "  <disks dir='%s'/>\n", esc);
-    }
-    g_string_append_printf(s, "  <lifecycle persistent='%s'/>\n", p->persistent ? "yes" : "no");
+    clonePolicyFormatName(s, p);
+    clonePolicyFormatIdentity(s, p);
+    clonePolicyFormatNetwork(s, p);
+    clonePolicyFormatDisks(s, p);
+    clonePolicyFormatScalars(s, p);
     g_string_append(s, "</clonepolicy>\n");
     return g_string_free(g_steal_pointer(&s), FALSE);
+}
+
+
+/* ---- public API ---------------------------------------------------------- */
+
+/**
+ * virDomainCloneLivePolicyNormalize:
+ * @policyXML: a <clonepolicy> document, or NULL for the defaults
+ * @flags: extra flags; not used yet, so callers should always pass 0
+ *
+ * Validates @policyXML as virDomainCloneLive() would, without a domain or
+ * a connection, and returns the effective policy: a <clonepolicy> document
+ * with every default written out (see docs/policy.md).  Passing the result
+ * to virDomainCloneLive() has the same effect as passing @policyXML.
+ *
+ * Returns the effective policy (free it with free()), or NULL with the
+ * thread's last error set (virCloneGetLastError); the error of an invalid
+ * policy has the code VIR_CLONE_ERR_POLICY and names the line at fault.
+ *
+ * Since: 0.2.0
+ */
+CLONE_EXPORT char *
+virDomainCloneLivePolicyNormalize(const char *policyXML, unsigned int flags)
+{
+    g_autoptr(clonePolicy) policy = NULL;
+
+    virCloneInitialize();
+    virCloneResetLastError();
+    cloneCheckFlags(0, NULL);
+    if (!(policy = clonePolicyParse(policyXML)))
+        return NULL;
+    return clonePolicyFormat(policy);
 }

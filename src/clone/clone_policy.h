@@ -168,3 +168,7 @@ const clonePolicyNic *clonePolicyFindNic(const clonePolicy *policy, const char *
 
 /* Expands %{source} and %{n} in the name template. */
 char *clonePolicyExpandName(const clonePolicy *policy, const char *source, guint n);
+
+/* The host name to set inside the clone whose name has the number @n
+ * (%{n} replaced), or NULL when the policy keeps the source's. */
+char *clonePolicyExpandHostname(const clonePolicy *policy, guint n);
