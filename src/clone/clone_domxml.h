@@ -20,8 +20,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(xmlXPathObject, xmlXPathFreeObject);
 typedef struct _cloneDisk cloneDisk;
 struct _cloneDisk {
     char *target;        /* vda */
-    cloneDiskAction action;
-    char *srcPath;       /* the source's current top image */
+    cloneDiskAction action; /* fork, share-readonly or exclude (never default) */
+    char *srcPath;       /* the source's current top image (fork only) */
     char *srcFormat;     /* its format (qcow2, raw) */
     char *cloneOverlay;  /* the clone's new top, backed by srcPath */
     char *sourceOverlay; /* the source's new top, backed by srcPath */
@@ -36,16 +36,45 @@ struct _cloneCopy {
     gboolean created;
 };
 
+/* A NIC of the clone, in the order of the domain XML. */
+typedef struct _cloneNic cloneNic;
+struct _cloneNic {
+    char *type;          /* network, bridge, direct, user, ethernet, ... */
+    char *alias;         /* net0; NULL when the source's XML has none */
+    char *sourceMac;     /* the source's MAC: the guest still uses it after the copy */
+    char *mac;           /* the clone's MAC in its XML */
+    cloneMacMode mode;   /* how mac was chosen */
+};
+
 /* Everything the rewrite decided: the XML to start and the files to make. */
 typedef struct _cloneDomainPlan cloneDomainPlan;
 struct _cloneDomainPlan {
     char *xml;              /* the clone's XML, with -incoming defer */
-    GPtrArray *disks;       /* of cloneDisk */
+    GPtrArray *disks;       /* of cloneDisk, every <disk> of the source */
     GPtrArray *copies;      /* of cloneCopy: NVRAM */
-    GPtrArray *newFiles;    /* files the clone's QEMU creates (logs) */
+    GPtrArray *newFiles;    /* files the clone's QEMU creates (logs, sockets) */
     gboolean newFilesOwned; /* checked absent before: rollback removes them */
-    guint nnics;
-    gboolean hasGenid;
+    guint nnics;            /* == nics->len */
+    gboolean hasGenid;      /* the clone gets a new generation ID */
+
+    char *sourceUUID;       /* the source's UUID */
+    char *cloneUUID;        /* the clone's UUID, as in its XML */
+    GPtrArray *nics;        /* of cloneNic */
+    gboolean nicsRehome;    /* network mode sandbox: the NICs must be moved
+                             * to the isolated bridge before a link goes up */
+
+    /* vTPM with policy <tpm mode='clone'/>: the clone keeps its <tpm>.  The
+     * migration stream carries swtpm's whole state; the orchestrator copies
+     * the source's state directory to the clone's before the start all the
+     * same, so that libvirt finds it and does not run swtpm_setup (a fresh
+     * TPM with a new EK, only to be overwritten).  With tpmStateFrom NULL the
+     * state is in libvirt's directory per UUID: copy SWTPMDIR/<sourceUUID>/
+     * to SWTPMDIR/<cloneUUID>/, where SWTPMDIR is /var/lib/libvirt/swtpm
+     * (qemu:///system) or ROOT/lib/swtpm (embedded driver). */
+    gboolean tpmClone;
+    char *tpmStateFrom;     /* <backend><source path=...>: the source's state */
+    char *tpmStateTo;       /* the clone's, as in its XML */
+    gboolean tpmStateIsDir; /* <source type='dir'> (else a single file) */
 };
 void cloneDomainPlanFree(cloneDomainPlan *plan);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(cloneDomainPlan, cloneDomainPlanFree);
@@ -53,14 +82,16 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(cloneDomainPlan, cloneDomainPlanFree);
 typedef struct _cloneRewriteParams cloneRewriteParams;
 struct _cloneRewriteParams {
     const char *name;        /* the clone's name */
-    const char *uuid;        /* the clone's UUID */
+    const char *uuid;        /* the clone's UUID; NULL: the policy's <uuid> */
     const char *stamp;       /* unique suffix for the source's new tops */
-    const char *overlayDir;  /* where overlays go; NULL: beside each image */
+    const char *overlayDir;  /* where overlays go; NULL: the policy's <disks dir>,
+                              * else beside each image */
     const char *fileDir;     /* where logs and NVRAM copies go; NULL: beside the original */
     const char *policyName;  /* recorded in the metadata, may be NULL */
     const clonePolicy *policy; /* NULL: the defaults */
-    const char *sourceName;  /* set by cloneDomainRewrite from the XML */
-    /* returns a new MAC address for NIC @idx (deterministic in tests) */
+    const char *sourceName;  /* unused: the rewrite reads the name from the XML */
+    /* returns a new MAC address for NIC @idx; NULL: one derived from the
+     * clone's UUID (the rewrite itself never draws random numbers) */
     char *(*newMac)(guint idx, void *opaque);
     void *opaque;
 };
