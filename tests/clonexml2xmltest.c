@@ -100,6 +100,10 @@ static const testCase cases[] = {
     { "shmem", 0 },
     { "launch-security", 0 },
     { "misc-devices", 0 },
+    /* sandbox */
+    { "sandbox-channels", 0 },
+    { "sandbox-user-nic", 0 },
+    { "sandbox-filesystem", 0 },
 };
 
 static GHashTable *used;

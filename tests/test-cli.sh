@@ -101,6 +101,11 @@ check "policy-dump: an invalid file, with the line" 1 \
     policy-dump "$data/hostname-keep-text-invalid.xml"
 check "policy-dump: two FILEs" 2 "policy-dump takes at most one FILE" -- policy-dump a b
 check "policy-dump: unreadable file" 1 "cannot read policy" -- policy-dump /nonexistent
+# reap: nothing expired in an empty root
+printf '0 expired clones destroyed\n' > "$tmp"
+checkOut "reap: an empty root" 0 "$tmp" -- -c "$uri" reap
+check "reap: no arguments" 2 "reap takes no arguments" -- -c "$uri" reap extra
+
 n=$((n + 1))
 if [ -z "$(ls "$root" | grep -v '^etc$\|^run$\|^cache$\|^lib$\|^log$')" ]; then
     echo "ok $n - nothing left in the root"

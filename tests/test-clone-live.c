@@ -75,6 +75,18 @@ testAdopt(virDomainPtr dom)
 }
 
 
+static char *
+testLoadFileOrDie(const char *path)
+{
+    g_autoptr(GError) err = NULL;
+    char *data = NULL;
+
+    if (!g_file_get_contents(path, &data, NULL, &err))
+        g_error("%s", err->message);
+    return data;
+}
+
+
 static void
 testWaitStat(TgGuest *g, TgStat *st)
 {
@@ -467,6 +479,128 @@ testAutoFallback(void)
 }
 
 
+/* ---- every example policy ---------------------------------------------------- */
+
+/* Removes a clone made by a test: the domain (and its definition) and the
+ * overlays named in its metadata. */
+static void
+testDiscardClone(virDomainPtr clone)
+{
+    g_autofree char *xml = virDomainGetXMLDesc(clone, 0);
+    g_autofree char *overlays = testXPathString(xml,
+        "//*[local-name()='base']/@overlay");
+    g_auto(GStrv) attrs = g_strsplit(overlays, " ", -1);
+
+    virDomainDestroy(clone);
+    virDomainUndefineFlags(clone, VIR_DOMAIN_UNDEFINE_NVRAM);
+    virResetLastError();
+    for (guint i = 0; attrs[i]; i++) {
+        g_autofree char *path = NULL;
+        const char *q = strchr(attrs[i], '"');
+
+        if (!q)
+            continue;
+        path = g_strndup(q + 1, strrchr(attrs[i], '"') - q - 1);
+        g_unlink(path);
+    }
+}
+
+
+/* clone-live --policy examples/xml/EACH.xml on the test guest: a policy
+ * whose features exist clones; one that asks for what does not exist yet
+ * is refused before anything starts, with nothing left behind. */
+static void
+testExamples(void)
+{
+    const char *dir = g_getenv("EXAMPLES_DIR");
+    TgGuestOpts opts = { .name_prefix = "ex", .mode = TG_MODE_IDLE, .with_genid = TRUE };
+    g_autoptr(TgGuest) src = testGuestStart(&opts);
+    g_autoptr(GDir) d = NULL;
+    g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+    const char *name;
+    guint cloned = 0;
+
+    g_assert_nonnull(dir);
+    d = g_dir_open(dir, 0, NULL);
+    g_assert_nonnull(d);
+    while ((name = g_dir_read_name(d)))
+        if (g_str_has_suffix(name, ".xml"))
+            g_ptr_array_add(names, g_strdup(name));
+    g_ptr_array_sort(names, (GCompareFunc)g_strcmp0);
+    g_assert_cmpuint(names->len, >=, 4);
+
+    for (guint i = 0; i < names->len; i++) {
+        g_autofree char *path = g_build_filename(dir, g_ptr_array_index(names, i), NULL);
+        g_autofree char *xml = testLoadFileOrDie(path);
+        g_autofree char *imgdir = g_path_get_dirname(tgGuestDiskPath(src));
+        g_autoptr(GHashTable) files = testListDir(imgdir);
+        guint before = testNumDomains();
+        g_autoptr(virDomain) clone = virDomainCloneLive(tgGuestDomain(src), xml, 0);
+
+        if (!clone) {
+            virCloneErrorPtr err = virCloneGetLastError();
+
+            g_test_message("%s: refused: %s", (char *)g_ptr_array_index(names, i), err->message);
+            g_assert_cmpint(err->code, ==, VIR_CLONE_ERR_UNSUPPORTED);
+            g_assert_nonnull(strstr(err->message, "not supported yet"));
+            g_assert_cmpuint(testNumDomains(), ==, before);
+            testNoNewFiles(imgdir, files);
+            continue;
+        }
+        g_test_message("%s: cloned to %s", (char *)g_ptr_array_index(names, i),
+                       virDomainGetName(clone));
+        g_assert_cmpint(testDomainState(clone), ==, VIR_DOMAIN_RUNNING);
+        cloned++;
+        testDiscardClone(clone);
+    }
+    g_assert_cmpuint(cloned, >=, 2);
+    testSourceAlive(src);
+}
+
+
+/* ---- time to live ------------------------------------------------------------ */
+
+/* Clones with a TTL of 3 s, of an hour, and none: once 3 s have passed,
+ * reaping destroys exactly the first, with its overlay. */
+static void
+testTtlReap(void)
+{
+    TgGuestOpts opts = { .name_prefix = "ttl", .mode = TG_MODE_IDLE,
+                         .memory_mib = 256, .buffer_mib = 16 };
+    g_autoptr(TgGuest) src = testGuestStart(&opts);
+    const char *policies[] = {
+        "<clonepolicy><lifecycle ttl='3'/></clonepolicy>",
+        "<clonepolicy><lifecycle ttl='3600'/></clonepolicy>",
+        NULL,
+    };
+    virDomainPtr clones[3];
+    g_autofree char *expiredTop = NULL;
+    int reaped;
+
+    for (guint i = 0; i < G_N_ELEMENTS(clones); i++) {
+        if (!(clones[i] = virDomainCloneLive(tgGuestDomain(src), policies[i], 0)))
+            g_error("clone %u: %s", i, virCloneGetLastErrorMessage());
+    }
+    expiredTop = testDiskSource(clones[0], 0);
+    g_assert_true(g_file_test(expiredTop, G_FILE_TEST_EXISTS));
+    g_usleep(4 * G_USEC_PER_SEC);
+
+    reaped = virConnectCloneLiveReap(tgEnvConn(env), 0);
+    g_assert_cmpint(reaped, ==, 1);
+    g_assert_cmpint(virDomainIsActive(clones[0]), !=, 1);
+    g_assert_false(g_file_test(expiredTop, G_FILE_TEST_EXISTS));
+    g_assert_cmpint(testDomainState(clones[1]), ==, VIR_DOMAIN_RUNNING);
+    g_assert_cmpint(testDomainState(clones[2]), ==, VIR_DOMAIN_RUNNING);
+    g_assert_cmpint(virConnectCloneLiveReap(tgEnvConn(env), 0), ==, 0);
+    virResetLastError();
+    for (guint i = 0; i < G_N_ELEMENTS(clones); i++) {
+        if (i > 0)
+            testDiscardClone(clones[i]);
+        virDomainFree(clones[i]);
+    }
+}
+
+
 /* ---- many clones of one source --------------------------------------------- */
 
 static guint
@@ -807,6 +941,8 @@ main(int argc, char **argv)
     g_test_add_data_func("/clone-live/background-busy", &caseBackground, testCloneConsistent);
     g_test_add_data_func("/clone-live/auto-idle", &caseAutoIdle, testCloneConsistent);
     g_test_add_func("/clone-live/auto-fallback", testAutoFallback);
+    g_test_add_func("/clone-live/examples", testExamples);
+    g_test_add_func("/clone-live/ttl-reap", testTtlReap);
     g_test_add_func("/clone-live/forty-clones", testFortyClones);
     g_test_add_func("/clone-live/refuse-shutoff", testRefuseShutoff);
     g_test_add_func("/clone-live/refuse-unknown", testRefuseUnknown);

@@ -20,6 +20,7 @@
 
 #include "vcl-eventloop.h"
 #include "vcl-policy.h"
+#include "vcl-reap.h"
 
 static int cmdCloneLive(vclGlobal *g, int argc, char **argv);
 
@@ -28,6 +29,7 @@ static const vclCommand vclCommands[] = {
     { "clone-live", cmdCloneLive, N_("live-clone a running domain") },
     { "policy-validate", cmdPolicyValidate, N_("check clone policy files") },
     { "policy-dump", cmdPolicyDump, N_("print the effective policy, every default filled in") },
+    { "reap", cmdReap, N_("destroy the clones whose time-to-live has passed") },
 };
 
 

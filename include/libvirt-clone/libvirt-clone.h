@@ -141,6 +141,8 @@ const char *virDomainCloneLivePhaseToString(int phase);
 char *virDomainCloneLivePolicyNormalize(const char *policyXML,
                                         unsigned int flags);
 
+int virConnectCloneLiveReap(virConnectPtr conn, unsigned int flags);
+
 /**
  * virCloneErrorNumber:
  *

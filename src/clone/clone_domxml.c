@@ -68,6 +68,7 @@ cloneDomainPlanFree(cloneDomainPlan *plan)
     if (!plan)
         return;
     g_free(plan->xml);
+    g_free(plan->sandboxBridge);
     g_clear_pointer(&plan->disks, g_ptr_array_unref);
     g_clear_pointer(&plan->copies, g_ptr_array_unref);
     g_clear_pointer(&plan->newFiles, g_ptr_array_unref);
@@ -1600,6 +1601,21 @@ cloneAddMetadata(cloneRewriteCtx *ctx)
     xmlNewProp(parent, BAD_CAST "uuid", BAD_CAST(ctx->srcUUID ? ctx->srcUUID : ""));
     if (ctx->p->policyName)
         xmlNewTextChild(clone, ns, BAD_CAST "policy", BAD_CAST ctx->p->policyName);
+    if (ctx->plan->sandboxBridge) {
+        xmlNodePtr sb = xmlNewChild(clone, ns, BAD_CAST "sandbox", NULL);
+
+        xmlNewProp(sb, BAD_CAST "bridge", BAD_CAST ctx->plan->sandboxBridge);
+    }
+    {
+        xmlNodePtr life = xmlNewChild(clone, ns, BAD_CAST "lifecycle", NULL);
+
+        xmlNewProp(life, BAD_CAST "ephemeral", BAD_CAST(ctx->p->ephemeral ? "yes" : "no"));
+        if (ctx->p->expires) {
+            g_autofree char *when = g_strdup_printf("%" G_GUINT64_FORMAT, ctx->p->expires);
+
+            xmlNewProp(life, BAD_CAST "expires", BAD_CAST when);
+        }
+    }
     cloneAddMetadataBases(ctx, clone, ns);
     return 0;
 }
@@ -1628,6 +1644,108 @@ cloneAddIncoming(cloneRewriteCtx *ctx)
 }
 
 
+
+/* ---- sandbox --------------------------------------------------------------
+ * A sandbox clone's NICs move to the host's isolated bridge, each on a port
+ * that libvirt isolates (<port isolated='yes'/>, also on every restart);
+ * the character devices that open a channel between the guest and the host
+ * lose their host side (a null backend; logs, which only carry the guest's
+ * output out, stay); the guest agent channel stays, as only libvirt talks
+ * to it; shared host directories are refused. */
+
+static const char *const cloneSandboxNicKeep[] = {
+    "mac", "model", "driver", "alias", "address", "rom", "mtu", "coalesce",
+    "boot", "acpi", "link", NULL,
+};
+
+static int
+cloneSandboxNic(cloneRewriteCtx *ctx, xmlNodePtr nic, guint idx)
+{
+    g_autofree char *type = cloneXMLProp(nic, "type");
+    g_autofree char *label = cloneNicLabel(nic, idx);
+    xmlNodePtr c = nic->children;
+    xmlNodePtr node;
+
+    /* slirp's state travels in the migration stream: the clone's NIC
+     * cannot have another backend than the source's */
+    if (g_strcmp0(type, "user") == 0 &&
+        !cloneHas(ctx, "/domain/devices/interface[@type='user']/backend[@type='passt']")) {
+        virCloneReportError(VIR_CLONE_ERR_UNSUPPORTED,
+                            _("interface '%1$s' uses QEMU's user-mode network, whose state is part of the migration: it cannot be moved to the sandbox bridge; use a tap-based interface (network, bridge, ethernet) or passt"),
+                            label);
+        return -1;
+    }
+    while (c) {
+        xmlNodePtr next = c->next;
+
+        if (c->type == XML_ELEMENT_NODE && !g_strv_contains(cloneSandboxNicKeep, (const char *)c->name)) {
+            xmlUnlinkNode(c);
+            xmlFreeNode(c);
+        }
+        c = next;
+    }
+    xmlSetProp(nic, BAD_CAST "type", BAD_CAST "bridge");
+    xmlUnsetProp(nic, BAD_CAST "trustGuestRxFilters");
+    node = xmlNewChild(nic, NULL, BAD_CAST "source", NULL);
+    xmlNewProp(node, BAD_CAST "bridge", BAD_CAST ctx->plan->sandboxBridge);
+    node = xmlNewChild(nic, NULL, BAD_CAST "port", NULL);
+    xmlNewProp(node, BAD_CAST "isolated", BAD_CAST "yes");
+    return 0;
+}
+
+
+static gboolean
+cloneSandboxIsAgent(xmlNodePtr chr)
+{
+    g_autofree char *name = cloneXMLProp(cloneXMLChild(chr, "target"), "name");
+
+    return g_strcmp0(name, "org.qemu.guest_agent.0") == 0;
+}
+
+
+static int
+cloneSandboxChardev(cloneRewriteCtx *ctx G_GNUC_UNUSED, xmlNodePtr chr, guint idx G_GNUC_UNUSED)
+{
+    g_autofree char *type = cloneXMLProp(chr, "type");
+    xmlNodePtr c = chr->children;
+
+    if (!type || g_str_equal(type, "null") || g_str_equal(type, "file") || cloneSandboxIsAgent(chr))
+        return 0;
+    while (c) {
+        xmlNodePtr next = c->next;
+
+        if (c->type == XML_ELEMENT_NODE && !xmlStrEqual(c->name, BAD_CAST "target") &&
+            !xmlStrEqual(c->name, BAD_CAST "log") && !xmlStrEqual(c->name, BAD_CAST "alias") &&
+            !xmlStrEqual(c->name, BAD_CAST "address")) {
+            xmlUnlinkNode(c);
+            xmlFreeNode(c);
+        }
+        c = next;
+    }
+    xmlSetProp(chr, BAD_CAST "type", BAD_CAST "null");
+    xmlUnsetProp(chr, BAD_CAST "tty");
+    return 0;
+}
+
+
+static int
+cloneRewriteSandbox(cloneRewriteCtx *ctx)
+{
+    if (ctx->policy->network != CLONE_NETWORK_SANDBOX)
+        return 0;
+    if (cloneHas(ctx, "/domain/devices/filesystem")) {
+        virCloneReportError(VIR_CLONE_ERR_UNSUPPORTED, "%s",
+                            _("the domain shares a host directory (<filesystem>): a sandbox clone cannot have it"));
+        return -1;
+    }
+    ctx->plan->sandboxBridge = g_strdup(CLONE_SANDBOX_DEFAULT_BRIDGE);
+    if (cloneForEach(ctx, "/domain/devices/interface", cloneSandboxNic) < 0)
+        return -1;
+    return cloneForEach(ctx, "/domain/devices/*[self::serial or self::console or self::parallel or self::channel]",
+                        cloneSandboxChardev);
+}
+
+
 /* ---- the rewrite ------------------------------------------------------------ */
 
 /* In this order: refusals of whole device classes first, so that the error
@@ -1643,6 +1761,7 @@ static const struct {
     { "vTPM", cloneRewriteTpms },
     { "firmware", cloneRewriteFirmware },
     { "disks", cloneRewriteDisks },
+    { "sandbox", cloneRewriteSandbox },
     { "NICs", cloneRewriteNics },
     { "character devices", cloneRewriteChardevs },
     { "graphics", cloneRewriteGraphics },
@@ -1772,4 +1891,74 @@ cloneDomainSnapshotXML(const cloneDomainPlan *plan, const char *name)
     }
     g_string_append(s, "  </disks>\n</domainsnapshot>\n");
     return g_string_free(g_steal_pointer(&s), FALSE);
+}
+
+
+void
+cloneMetadataFree(cloneMetadata *meta)
+{
+    if (!meta)
+        return;
+    g_free(meta->parentName);
+    g_free(meta->sandboxBridge);
+    g_clear_pointer(&meta->overlays, g_ptr_array_unref);
+    g_free(meta);
+}
+
+
+/* The string value of @expr, or NULL when empty. */
+static int
+cloneMetadataString(xmlXPathContextPtr ctxt, const char *expr, char **out)
+{
+    g_autoptr(xmlXPathObject) o = xmlXPathEvalExpression(BAD_CAST expr, ctxt);
+
+    *out = NULL;
+    if (!o || !o->stringval || !*o->stringval)
+        return -1;
+    *out = g_strdup((const char *)o->stringval);
+    return 0;
+}
+
+
+cloneMetadata *
+cloneMetadataParse(const char *xml)
+{
+    g_autoptr(xmlDoc) doc = NULL;
+    g_autoptr(xmlXPathContext) ctxt = NULL;
+    g_autoptr(xmlXPathObject) parent = NULL;
+    g_autoptr(xmlXPathObject) expires = NULL;
+    g_autoptr(xmlXPathObject) overlays = NULL;
+    g_autoptr(cloneMetadata) meta = NULL;
+
+    if (!xml || !(doc = xmlReadMemory(xml, (int)strlen(xml), "metadata.xml", NULL,
+                                      XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING)))
+        return NULL;
+    /* by local names: virDomainGetMetadata() returns the element without
+     * its namespace, a whole domain XML has it */
+    ctxt = xmlXPathNewContext(doc);
+    parent = xmlXPathEvalExpression(BAD_CAST "string(//*[local-name()='clone']/*[local-name()='parent']/@name)", ctxt);
+    if (!parent || !parent->stringval || !*parent->stringval)
+        return NULL;
+    meta = g_new0(cloneMetadata, 1);
+    meta->parentName = g_strdup((const char *)parent->stringval);
+    meta->overlays = g_ptr_array_new_with_free_func(g_free);
+    expires = xmlXPathEvalExpression(BAD_CAST "string(//*[local-name()='clone']/*[local-name()='lifecycle']/@expires)", ctxt);
+    if (expires && expires->stringval)
+        meta->expires = g_ascii_strtoull((const char *)expires->stringval, NULL, 10);
+    {
+        g_autofree char *ephemeral = NULL;
+
+        cloneMetadataString(ctxt, "string(//*[local-name()='clone']/*[local-name()='lifecycle']/@ephemeral)", &ephemeral);
+        meta->ephemeral = g_strcmp0(ephemeral, "yes") == 0;
+    }
+    cloneMetadataString(ctxt, "string(//*[local-name()='clone']/*[local-name()='sandbox']/@bridge)", &meta->sandboxBridge);
+    overlays = xmlXPathEvalExpression(BAD_CAST "//*[local-name()='clone']/*[local-name()='base']/@overlay", ctxt);
+    for (int i = 0; overlays && overlays->nodesetval && i < overlays->nodesetval->nodeNr; i++) {
+        xmlChar *v = xmlNodeGetContent(overlays->nodesetval->nodeTab[i]);
+
+        if (v && *v)
+            g_ptr_array_add(meta->overlays, g_strdup((const char *)v));
+        xmlFree(v);
+    }
+    return g_steal_pointer(&meta);
 }

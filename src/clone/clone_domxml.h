@@ -60,8 +60,9 @@ struct _cloneDomainPlan {
     char *sourceUUID;       /* the source's UUID */
     char *cloneUUID;        /* the clone's UUID, as in its XML */
     GPtrArray *nics;        /* of cloneNic */
-    gboolean nicsRehome;    /* network mode sandbox: the NICs must be moved
-                             * to the isolated bridge before a link goes up */
+    gboolean nicsRehome;    /* network mode sandbox: the NICs are moved to
+                             * the isolated bridge @sandboxBridge */
+    char *sandboxBridge;
 
     /* vTPM with policy <tpm mode='clone'/>: the clone keeps its <tpm>.  The
      * migration stream carries swtpm's whole state; the orchestrator copies
@@ -89,7 +90,9 @@ struct _cloneRewriteParams {
     const char *fileDir;     /* where logs and NVRAM copies go; NULL: beside the original */
     const char *policyName;  /* recorded in the metadata, may be NULL */
     const clonePolicy *policy; /* NULL: the defaults */
-    const char *sourceName;  /* unused: the rewrite reads the name from the XML */
+    guint64 expires;         /* policy TTL: when the clone expires, seconds
+                              * since the Epoch; 0: never */
+    gboolean ephemeral;      /* a transient clone: its overlays go with it */
     /* returns a new MAC address for NIC @idx; NULL: one derived from the
      * clone's UUID (the rewrite itself never draws random numbers) */
     char *(*newMac)(guint idx, void *opaque);
@@ -103,6 +106,21 @@ char *cloneDomainXMLStripCommandline(const char *xml);
 
 /* The domain's <metadata> says it is a clone: its parent's name, or NULL. */
 char *cloneDomainXMLParentName(const char *xml);
+
+/* What the <clone:clone> metadata element of a clone says. */
+typedef struct _cloneMetadata cloneMetadata;
+struct _cloneMetadata {
+    char *parentName;
+    guint64 expires;          /* 0: never */
+    gboolean ephemeral;       /* transient: its overlays go when it stops */
+    char *sandboxBridge;      /* a sandbox clone's isolated bridge, or NULL */
+    GPtrArray *overlays;      /* of char *: the clone's own overlays */
+};
+void cloneMetadataFree(cloneMetadata *meta);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(cloneMetadata, cloneMetadataFree);
+/* Parses the element returned by virDomainGetMetadata(CLONE_METADATA_NS);
+ * NULL if it is not a clone's. */
+cloneMetadata *cloneMetadataParse(const char *xml);
 
 /* The disk-only external snapshot that moves the source onto its new tops. */
 char *cloneDomainSnapshotXML(const cloneDomainPlan *plan, const char *name);

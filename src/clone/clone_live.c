@@ -159,6 +159,17 @@ cloneCheckMigratable(cloneJob *job)
 }
 
 
+static guint
+cloneXMLCount(const char *xml, const char *xpath)
+{
+    g_autoptr(xmlDoc) doc = xmlReadMemory(xml, (int)strlen(xml), "domain.xml", NULL, XML_PARSE_NONET);
+    g_autoptr(xmlXPathContext) ctxt = doc ? xmlXPathNewContext(doc) : NULL;
+    g_autoptr(xmlXPathObject) o = ctxt ? xmlXPathEvalExpression(BAD_CAST xpath, ctxt) : NULL;
+
+    return o && o->nodesetval ? (guint)o->nodesetval->nodeNr : 0;
+}
+
+
 /* Policy features that are parsed but not carried out yet are refused (or,
  * for steps inside the guest, announced), never silently ignored. */
 static int
@@ -172,11 +183,6 @@ clonePolicyCheckSupported(const clonePolicy *policy)
     if (policy->strategy == CLONE_STRATEGY_POSTCOPY) {
         virCloneReportError(VIR_CLONE_ERR_UNSUPPORTED, "%s",
                             _("the postcopy strategy is reserved and not supported yet: use auto, precopy or background"));
-        return -1;
-    }
-    if (policy->tpm == CLONE_TPM_CLONE) {
-        virCloneReportError(VIR_CLONE_ERR_UNSUPPORTED, "%s",
-                            _("cloning a vTPM is not supported yet"));
         return -1;
     }
     if (policy->hostnameMode == CLONE_HOSTNAME_SET)
@@ -203,6 +209,12 @@ clonePhaseCheck(cloneJob *job)
         return -1;
     }
     job->tcg = strstr(job->srcXML, "<domain type='qemu'") != NULL;
+    if (job->policy->tpm == CLONE_TPM_CLONE && cloneXMLCount(job->srcXML, "/domain/devices/tpm") > 0) {
+        virCloneReportError(VIR_CLONE_ERR_UNSUPPORTED,
+                            _("domain '%1$s' has a vTPM: cloning a vTPM is not supported yet"),
+                            virDomainGetName(job->src));
+        return -1;
+    }
     return cloneCheckStrategy(job);
 }
 
@@ -323,6 +335,9 @@ clonePlanFor(cloneJob *job, const char *name)
     p.stamp = job->stamp;
     p.overlayDir = job->policy->overlayDir;
     p.policy = job->policy;
+    p.ephemeral = !(job->flags & VIR_DOMAIN_CLONE_LIVE_PERSISTENT) && !job->policy->persistent;
+    if (job->policy->ttlS)
+        p.expires = (guint64)(g_get_real_time() / G_USEC_PER_SEC) + job->policy->ttlS;
     return cloneDomainRewrite(job->srcXML, &p);
 }
 

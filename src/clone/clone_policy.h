@@ -144,6 +144,9 @@ struct _clonePolicy {
     gboolean chainWait;        /* wait for a block job on the source to end */
 };
 
+/* the isolated bridge shared by the sandbox clones of a host */
+#define CLONE_SANDBOX_DEFAULT_BRIDGE "lvcsandbox0"
+
 #define CLONE_POLICY_DEFAULT_NAME_TEMPLATE "%{source}-clone%{n}"
 #define CLONE_POLICY_DEFAULT_DOWNTIME_MS 20
 #define CLONE_POLICY_DEFAULT_TIMEOUT_S 600

@@ -1,0 +1,107 @@
+/*
+ * clone_reap.c: destroying clones whose time-to-live has passed
+ *
+ * A clone made with a policy TTL carries its expiry in its metadata
+ * (<clone:lifecycle expires='SECONDS-SINCE-EPOCH'/>).  Nothing runs inside
+ * libvirt when it passes: virConnectCloneLiveReap(), run periodically (the
+ * CLI's "reap" command from a timer), destroys expired clones, undefines
+ * persistent ones and removes their own overlays.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "clone_domxml.h"
+
+#include <errno.h>
+#include <glib/gstdio.h>
+
+static cloneMetadata *
+cloneReapMetadata(virDomainPtr dom)
+{
+    g_autofree char *xml = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT,
+                                                CLONE_METADATA_NS, 0);
+
+    if (!xml) {
+        virResetLastError();   /* not a clone */
+        return NULL;
+    }
+    return cloneMetadataParse(xml);
+}
+
+
+static int
+cloneReapOne(virDomainPtr dom, const cloneMetadata *meta)
+{
+    int active = virDomainIsActive(dom);
+    int persistent = virDomainIsPersistent(dom);
+
+    if (active == 1 && virDomainDestroy(dom) < 0) {
+        virCloneReportLibvirtError(VIR_CLONE_ERR_LIBVIRT,
+                                   _("cannot destroy expired clone '%1$s'"), virDomainGetName(dom));
+        return -1;
+    }
+    if (persistent == 1 && virDomainUndefineFlags(dom, VIR_DOMAIN_UNDEFINE_NVRAM) < 0) {
+        virCloneReportLibvirtError(VIR_CLONE_ERR_LIBVIRT,
+                                   _("cannot undefine expired clone '%1$s'"), virDomainGetName(dom));
+        return -1;
+    }
+    for (guint i = 0; i < meta->overlays->len; i++) {
+        const char *path = g_ptr_array_index(meta->overlays, i);
+
+        if (g_unlink(path) < 0 && errno != ENOENT)
+            CLONE_WARN("cannot remove overlay '%s' of expired clone '%s': %s",
+                       path, virDomainGetName(dom), g_strerror(errno));
+    }
+    CLONE_INFO("expired clone '%s' of '%s' destroyed", virDomainGetName(dom), meta->parentName);
+    return 0;
+}
+
+
+/**
+ * virConnectCloneLiveReap:
+ * @conn: a connection
+ * @flags: extra flags; not used yet, so callers should always pass 0
+ *
+ * Destroys every clone on @conn whose time-to-live (policy <lifecycle
+ * ttl=.../>) has passed: persistent ones are undefined too, and the
+ * clone's own overlays are removed.  Clones without a TTL and domains that
+ * are not clones are left alone.
+ *
+ * Returns the number of clones destroyed, or -1 with the thread's last
+ * error set (the clones destroyed before the error stay destroyed).
+ *
+ * Since: 0.2.0
+ */
+CLONE_EXPORT int
+virConnectCloneLiveReap(virConnectPtr conn, unsigned int flags)
+{
+    virDomainPtr *doms = NULL;
+    guint64 now = (guint64)(g_get_real_time() / G_USEC_PER_SEC);
+    int n;
+    int reaped = 0;
+    int ret = -1;
+
+    virCloneInitialize();
+    virCloneResetLastError();
+    cloneCheckFlags(0, -1);
+    cloneCheckNonNull(conn, -1);
+    if ((n = virConnectListAllDomains(conn, &doms, 0)) < 0) {
+        virCloneReportLibvirtError(VIR_CLONE_ERR_LIBVIRT, "%s", _("cannot list the domains"));
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        g_autoptr(cloneMetadata) meta = cloneReapMetadata(doms[i]);
+
+        if (!meta || meta->expires == 0 || meta->expires > now)
+            continue;
+        if (cloneReapOne(doms[i], meta) < 0)
+            goto cleanup;
+        reaped++;
+    }
+    ret = reaped;
+
+ cleanup:
+    for (int i = 0; i < n; i++)
+        virDomainFree(doms[i]);
+    g_free(doms);
+    return ret;
+}

@@ -1,0 +1,42 @@
+/*
+ * vcl-reap.c: "virt-clone-live reap": destroy clones whose TTL has passed
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include <glib/gi18n.h>
+#include <stdio.h>
+
+#include "libvirt-clone/libvirt-clone.h"
+#include "vcl-eventloop.h"
+#include "vcl-reap.h"
+
+int
+cmdReap(vclGlobal *g, int argc, char **argv)
+{
+    g_autoptr(GOptionContext) ctx = g_option_context_new(_("- destroy the clones whose time-to-live has passed"));
+    g_autoptr(GError) gerr = NULL;
+    g_autoptr(virConnect) conn = NULL;
+    int n;
+
+    g_option_context_set_translation_domain(ctx, GETTEXT_PACKAGE);
+    if (!g_option_context_parse(ctx, &argc, &argv, &gerr)) {
+        vclError("%s", gerr->message);
+        return EXIT_USAGE;
+    }
+    if (argc != 1) {
+        vclError("%s", _("reap takes no arguments"));
+        return EXIT_USAGE;
+    }
+    if (!(conn = vclConnect(g->uri)))
+        return EXIT_FAILED;
+    if ((n = virConnectCloneLiveReap(conn, 0)) < 0) {
+        vclError(_("cannot reap expired clones: %s"), virCloneGetLastErrorMessage());
+        return EXIT_FAILED;
+    }
+    if (!g->quiet)
+        printf(g_dngettext(GETTEXT_PACKAGE, "%d expired clone destroyed\n",
+                           "%d expired clones destroyed\n", n), n);
+    return EXIT_OK;
+}
