@@ -1,8 +1,10 @@
 #!/bin/bash
 # The main job, from a fresh Debian 12 machine: install what is missing,
 # build, boot the bundled demo guest under libvirt's embedded QEMU driver
-# (no daemon), live-clone it with virt-clone-live, and show what happened.
-# Run as root.  Options after "--" go to "virt-clone-live clone-live".
+# (no daemon), live-clone it into a sandbox with virt-clone-live, and show
+# what happened: the clone runs from the source's memory, reaches nothing,
+# and everything it tries is reported.  Run as root.  Options after "--" go
+# to "virt-clone-live clone-live" (default: --sandbox).
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -27,8 +29,10 @@ echo "accelerator: $accel ($( [ "$accel" = qemu ] && echo 'TCG: /dev/kvm cannot 
 
 root=/var/tmp/lvc-demo
 uri="qemu:///embed?root=$root"
+netbr=lvcdemo0            # the demo guest's network: a bridge, the host at .1
 virsh() { command virsh -q -c "$uri" "$@"; }
 vcl() { "$build/tools/virt-clone-live" -c "$uri" "$@"; }
+[ $# -gt 0 ] || set -- --sandbox
 
 cleanup() {
     if [ "$keep" = 1 ]; then
@@ -39,11 +43,18 @@ cleanup() {
         virsh destroy "$d" >/dev/null 2>&1 || true
         virsh undefine "$d" >/dev/null 2>&1 || true
     done
+    # the clones are gone: reap removes the unused sandbox bridge
+    vcl reap >/dev/null 2>&1 || true
+    ip link del "$netbr" 2>/dev/null || true
     rm -rf "$root"
 }
 trap cleanup EXIT
 
 rm -rf "$root"
+ip link del "$netbr" 2>/dev/null || true
+ip link add "$netbr" type bridge
+ip addr add 10.78.0.1/24 dev "$netbr"
+ip link set "$netbr" up
 mkdir -p "$root/etc" "$root/images"
 # the embedded driver reads ROOT/etc/qemu.conf, not /etc/libvirt/qemu.conf
 printf 'user = "root"\ngroup = "root"\n' > "$root/etc/qemu.conf"
@@ -58,7 +69,7 @@ cat > "$root/demo.xml" <<XML
     <type arch='x86_64' machine='q35'>hvm</type>
     <kernel>$top/$guestdir/vmlinuz</kernel>
     <initrd>$top/$guestdir/initramfs.img</initrd>
-    <cmdline>console=ttyS0 panic=-1 clonetest.mode=busy clonetest.mib=128</cmdline>
+    <cmdline>console=ttyS0 panic=-1 clonetest.mode=busy clonetest.mib=128 clonetest.ip=10.78.0.10/24 clonetest.gw=10.78.0.1 clonetest.probe=10.78.0.1</cmdline>
   </os>
   <cpu mode='custom'><model>qemu64</model></cpu>
   <on_poweroff>destroy</on_poweroff>
@@ -68,7 +79,7 @@ cat > "$root/demo.xml" <<XML
       <source file='$root/images/demo.qcow2'/>
       <target dev='vda' bus='virtio'/>
     </disk>
-    <interface type='user'><model type='virtio'/></interface>
+    <interface type='bridge'><source bridge='$netbr'/><model type='virtio'/></interface>
     <serial type='pty'><log file='$root/demo-serial.log' append='off'/></serial>
     <console type='pty'/>
     <memballoon model='none'/>
@@ -76,7 +87,7 @@ cat > "$root/demo.xml" <<XML
 </domain>
 XML
 
-say "booting the demo guest 'demo' under $uri"
+say "booting the demo guest 'demo' under $uri (network: bridge $netbr, the guest 10.78.0.10 pings 10.78.0.1 every second)"
 virsh define "$root/demo.xml" >/dev/null
 virsh start demo >/dev/null
 for _ in $(seq 120); do
@@ -88,7 +99,7 @@ sleep 3
 echo "its workload, before the clone:"
 grep 'CLONETEST stat' "$root/demo-serial.log" | tail -n 2
 
-say "virt-clone-live clone-live demo $*"
+say "virt-clone-live clone-live demo --name demo-clone $*"
 vcl clone-live demo --name demo-clone "$@"
 
 say "both domains run"
@@ -104,4 +115,15 @@ command virsh -c "$uri" domblklist demo
 sleep 3
 say "serial consoles after the clone (the clone continued from the same memory)"
 echo "source:"; grep 'CLONETEST stat' "$root/demo-serial.log" | tail -n 2
-echo "clone:";  grep 'CLONETEST stat' "$root/demo-clone-serial.log" | tail -n 2
+if [ -s "$root/demo-clone-serial.log" ]; then
+    echo "clone:";  grep 'CLONETEST stat' "$root/demo-clone-serial.log" | tail -n 2
+fi
+
+if command virsh -c "$uri" dumpxml demo-clone | grep -q lvcsandbox0; then
+    say "the sandbox: the clone's NIC is on an isolated port of a bridge without uplink or address"
+    command virsh -c "$uri" domiflist demo-clone
+    ip -br addr show dev lvcsandbox0
+    bridge -d link show master lvcsandbox0 | grep -o '^[0-9]*: [^:]*\|isolated [a-z]*'
+    say "what the clone tries (it still believes it is 10.78.0.10), for 5 s: virt-clone-live sandbox-watch demo-clone"
+    vcl sandbox-watch demo-clone --timeout 5 || true
+fi

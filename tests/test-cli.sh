@@ -101,6 +101,12 @@ check "policy-dump: an invalid file, with the line" 1 \
     policy-dump "$data/hostname-keep-text-invalid.xml"
 check "policy-dump: two FILEs" 2 "policy-dump takes at most one FILE" -- policy-dump a b
 check "policy-dump: unreadable file" 1 "cannot read policy" -- policy-dump /nonexistent
+# sandbox-watch: argument errors
+check "sandbox-watch: no clone" 2 "sandbox-watch takes exactly one CLONE" -- sandbox-watch
+check "sandbox-watch: --daemon without output" 2 "--daemon needs --log or --exec" -- sandbox-watch --daemon --device lo x
+check "sandbox-watch: unknown domain" 1 "domain 'nosuch' not found" -- -c "$uri" sandbox-watch nosuch
+check "sandbox-watch: unknown device" 1 "cannot find network device 'lvc-nosuch'" -- sandbox-watch --device lvc-nosuch x
+
 # reap: nothing expired in an empty root
 printf '0 expired clones destroyed\n' > "$tmp"
 checkOut "reap: an empty root" 0 "$tmp" -- -c "$uri" reap

@@ -748,9 +748,6 @@ tgXmlAppendDevices(GString *xml, TgEnv *env, const TgGuestOpts *o,
         "      <target dev='vda' bus='virtio'/>\n"
         "    </disk>\n"
         "    <controller type='usb' model='none'/>\n"
-        "    <interface type='user'>\n"
-        "      <model type='virtio'/>\n"
-        "    </interface>\n"
         "    <serial type='pty'>\n"
         "      <log file='%s' append='off'/>\n"
         "      <target port='0'/>\n"
@@ -759,8 +756,22 @@ tgXmlAppendDevices(GString *xml, TgEnv *env, const TgGuestOpts *o,
         "      <target type='serial' port='0'/>\n"
         "    </console>\n"
         "    <memballoon model='none'/>\n", env->disk_cache, disk, log);
+    g_autofree char *nic = NULL;
 
+    /* QEMU's user-mode network (slirp) by default; a tap on a bridge of
+     * the test's making when asked (slirp's state migrates, so a clone
+     * cannot move such a NIC to another backend) */
+    if (o->nic_bridge)
+        nic = g_markup_printf_escaped("    <interface type='bridge'>\n"
+                                      "      <source bridge='%s'/>\n"
+                                      "      <model type='virtio'/>\n"
+                                      "    </interface>\n", o->nic_bridge);
+    else
+        nic = g_strdup("    <interface type='user'>\n"
+                       "      <model type='virtio'/>\n"
+                       "    </interface>\n");
     g_string_append(xml, esc);
+    g_string_append(xml, nic);
     if (o->extra_devices_xml)
         g_string_append(xml, o->extra_devices_xml);
     g_string_append(xml, "  </devices>\n");

@@ -51,6 +51,7 @@ typedef struct {
     const char *extra_devices_xml; /* appended inside <devices> */
     const char *extra_cmdline;     /* appended to the kernel command line */
     const char *mount9p_tag;       /* guest mounts this 9p tag on /mnt */
+    const char *nic_bridge;        /* NIC on this host bridge (default: user) */
     gboolean transient;            /* create, not define + start */
     guint boot_timeout_ms;         /* wait for "CLONETEST ready", 90000 */
 } TgGuestOpts;

@@ -21,6 +21,7 @@
 #include "vcl-eventloop.h"
 #include "vcl-policy.h"
 #include "vcl-reap.h"
+#include "vcl-sandbox.h"
 
 static int cmdCloneLive(vclGlobal *g, int argc, char **argv);
 
@@ -30,6 +31,7 @@ static const vclCommand vclCommands[] = {
     { "policy-validate", cmdPolicyValidate, N_("check clone policy files") },
     { "policy-dump", cmdPolicyDump, N_("print the effective policy, every default filled in") },
     { "reap", cmdReap, N_("destroy the clones whose time-to-live has passed") },
+    { "sandbox-watch", cmdSandboxWatch, N_("report what a sandbox clone sends, as it happens") },
 };
 
 

@@ -26,7 +26,7 @@ extern "C" {
 #endif
 
 #define LIBVIRT_CLONE_VERSION_MAJOR 0
-#define LIBVIRT_CLONE_VERSION_MINOR 2
+#define LIBVIRT_CLONE_VERSION_MINOR 3
 #define LIBVIRT_CLONE_VERSION_MICRO 0
 
 /**
@@ -213,6 +213,111 @@ typedef enum {
 typedef void (*virCloneLogFunc)(int priority, const char *message, void *opaque);
 
 void virCloneSetLogFunc(virCloneLogFunc func, void *opaque);
+
+/**
+ * virDomainCloneSandboxEventType:
+ *
+ * What a virDomainCloneSandboxEvent reports.
+ *
+ * Since: 0.3.0
+ */
+typedef enum {
+    /* frames the clone sent to one destination (Since: 0.3.0) */
+    VIR_DOMAIN_CLONE_SANDBOX_EVENT_TRAFFIC = 0,
+    /* frames the kernel dropped before the watch could read them (the
+     * clone sent faster than the watch reads); @count says how many, on
+     * @device; the protocol and destination fields are NULL (Since: 0.3.0) */
+    VIR_DOMAIN_CLONE_SANDBOX_EVENT_LOST,
+    /* every watched tap device is gone (the clone stopped): the last event
+     * of the watch, which stays registered until it is unwatched
+     * (Since: 0.3.0) */
+    VIR_DOMAIN_CLONE_SANDBOX_EVENT_END,
+
+#ifdef VIR_ENUM_SENTINELS
+    VIR_DOMAIN_CLONE_SANDBOX_EVENT_LAST
+#endif
+} virDomainCloneSandboxEventType;
+
+typedef struct _virDomainCloneSandboxEvent virDomainCloneSandboxEvent;
+
+/**
+ * virDomainCloneSandboxEvent:
+ *
+ * A summary of frames a watched clone sent: one event for the first frame
+ * to a new destination, as soon as it is seen, then one per second with
+ * the number of frames to that destination since the last event, while
+ * they continue.  A destination is the tuple (device, protocol, kind,
+ * dstMac, dstAddr, dstPort).
+ *
+ * A watch remembers at most 4096 destinations; when a clone contacts more
+ * within 10 seconds, the frames to further new destinations are summed per
+ * device, protocol and kind, with dstAddr "*", dstMac NULL and dstPort -1.
+ *
+ * The library owns the event and its strings; they are valid during the
+ * callback only.  Fields may be added at the end in later versions: never
+ * allocate this structure.
+ *
+ * Since: 0.3.0
+ */
+struct _virDomainCloneSandboxEvent {
+    int type;             /* virDomainCloneSandboxEventType */
+    long long timeMs;     /* when the first frame counted in this event was
+                           * seen, in milliseconds since the Epoch */
+    const char *clone;    /* the clone's name */
+    const char *device;   /* the tap device the frames came from ("vnet3");
+                           * NULL for VIR_DOMAIN_CLONE_SANDBOX_EVENT_END */
+    const char *protocol; /* "arp", "icmp", "icmpv6", "udp", "tcp", "ipv4"
+                           * (another IPv4 protocol or a fragment), "ipv6",
+                           * or "other" (another ethertype) */
+    const char *kind;     /* a detail, or NULL: tcp "syn" (a connection
+                           * attempt), "syn-ack", "rst" or "segment"; ICMP
+                           * and ICMPv6 types ("echo-request", "type-42");
+                           * arp "request", "reply", "probe", "announce";
+                           * ipv4/ipv6 "proto-47", "fragment"; other
+                           * "ethertype-0x88cc" or "llc" */
+    const char *dstMac;   /* destination MAC ("ff:ff:ff:ff:ff:ff") */
+    const char *dstAddr;  /* destination IPv4 or IPv6 address; for ARP and
+                           * neighbour solicitations the address asked
+                           * for; NULL for other ethertypes */
+    int dstPort;          /* TCP or UDP destination port, or -1 */
+    unsigned int count;   /* frames summed in this event */
+};
+
+/**
+ * virDomainCloneSandboxEventCallback:
+ * @clone: the watched domain; NULL for a watch made with
+ *         virDomainCloneSandboxWatchDevices()
+ * @event: what the clone sent
+ * @opaque: the caller's data
+ *
+ * Called from the watch's own thread, one call at a time per watch.  It
+ * must return quickly: frames that arrive while it runs wait in the
+ * kernel's socket buffer and are lost (VIR_DOMAIN_CLONE_SANDBOX_EVENT_LOST)
+ * when it is full.  It may call virDomainCloneSandboxUnwatch(), also for
+ * its own watch; no event follows that call.
+ *
+ * Since: 0.3.0
+ */
+typedef void (*virDomainCloneSandboxEventCallback)(virDomainPtr clone,
+                                                   const virDomainCloneSandboxEvent *event,
+                                                   void *opaque);
+
+int virDomainCloneSandboxWatch(virDomainPtr clone,
+                               virDomainCloneSandboxEventCallback cb,
+                               void *opaque,
+                               virFreeCallback freecb,
+                               unsigned int flags);
+
+int virDomainCloneSandboxWatchDevices(const char *cloneName,
+                                      const char *const *devices,
+                                      virDomainCloneSandboxEventCallback cb,
+                                      void *opaque,
+                                      virFreeCallback freecb,
+                                      unsigned int flags);
+
+int virDomainCloneSandboxUnwatch(int watchID);
+
+const char *virDomainCloneSandboxEventTypeToString(int type);
 
 #ifdef __cplusplus
 }

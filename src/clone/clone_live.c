@@ -8,6 +8,7 @@
 #include "clone_chain.h"
 #include "clone_disk.h"
 #include "clone_lock.h"
+#include "clone_sandbox_net.h"
 
 #include <libvirt/libvirt-qemu.h>
 #include <libxml/parser.h>
@@ -175,11 +176,6 @@ cloneXMLCount(const char *xml, const char *xpath)
 static int
 clonePolicyCheckSupported(const clonePolicy *policy)
 {
-    if (policy->network == CLONE_NETWORK_SANDBOX) {
-        virCloneReportError(VIR_CLONE_ERR_UNSUPPORTED, "%s",
-                            _("sandbox clones are not supported yet"));
-        return -1;
-    }
     if (policy->strategy == CLONE_STRATEGY_POSTCOPY) {
         virCloneReportError(VIR_CLONE_ERR_UNSUPPORTED, "%s",
                             _("the postcopy strategy is reserved and not supported yet: use auto, precopy or background"));
@@ -437,6 +433,28 @@ clonePhaseFilesUndo(cloneJob *job)
 }
 
 
+/* ---- phase: sandbox -------------------------------------------------------- */
+
+/* The isolated bridge must exist before libvirt attaches the clone's taps. */
+static int
+clonePhaseSandbox(cloneJob *job)
+{
+    if (!job->plan->sandboxBridge)
+        return 0;
+    return cloneSandboxBridgeEnsure(job->plan->sandboxBridge);
+}
+
+
+static void
+clonePhaseSandboxUndo(cloneJob *job)
+{
+    if (job->plan && job->plan->sandboxBridge &&
+        cloneSandboxBridgeRemoveIfUnused(job->plan->sandboxBridge) < 0)
+        CLONE_WARN("cannot remove the sandbox bridge '%s': %s",
+                   job->plan->sandboxBridge, virCloneGetLastErrorMessage());
+}
+
+
 /* ---- phase: start the clone ----------------------------------------------- */
 
 static int
@@ -580,17 +598,65 @@ cloneLinksUp(cloneJob *job)
 }
 
 
+/* The clone's taps, from its live XML. */
+static GStrv
+cloneTapNames(cloneJob *job)
+{
+    g_autofree char *xml = virDomainGetXMLDesc(job->clone, 0);
+    g_autoptr(xmlDoc) doc = xml ? xmlReadMemory(xml, (int)strlen(xml), "clone.xml", NULL, XML_PARSE_NONET) : NULL;
+    g_autoptr(xmlXPathContext) ctxt = doc ? xmlXPathNewContext(doc) : NULL;
+    g_autoptr(xmlXPathObject) o = NULL;
+    g_autoptr(GStrvBuilder) b = g_strv_builder_new();
+
+    if (!ctxt) {
+        virCloneReportLibvirtError(VIR_CLONE_ERR_LIBVIRT, _("cannot read the XML of clone '%1$s'"),
+                                   job->name);
+        return NULL;
+    }
+    o = xmlXPathEvalExpression(BAD_CAST "/domain/devices/interface/target/@dev", ctxt);
+    for (int i = 0; o && o->nodesetval && i < o->nodesetval->nodeNr; i++) {
+        g_autofree char *dev = (char *)xmlNodeGetContent(o->nodesetval->nodeTab[i]);
+
+        g_strv_builder_add(b, dev);
+    }
+    return g_strv_builder_end(b);
+}
+
+
+/* Fail closed: before the clone's vCPUs run and before any link of it goes
+ * up, its bridge must have no address and no port but isolated ones, its
+ * taps among them. */
+static int
+cloneSandboxCheck(cloneJob *job)
+{
+    g_auto(GStrv) taps = NULL;
+
+    if (!job->plan->sandboxBridge)
+        return 0;
+    if (!(taps = cloneTapNames(job)))
+        return -1;
+    if (cloneSandboxVerify(job->plan->sandboxBridge, (const char *const *)taps) < 0)
+        return -1;
+    CLONE_DEBUG("sandbox bridge '%s' verified for clone '%s'", job->plan->sandboxBridge, job->name);
+    return 0;
+}
+
+
 static int
 clonePhaseFinishClone(cloneJob *job)
 {
-    if (cloneTransferWaitClone(job) < 0 || cloneSetLinks(job, FALSE) < 0)
+    if (cloneTransferWaitClone(job) < 0 || cloneSetLinks(job, FALSE) < 0 ||
+        cloneSandboxCheck(job) < 0)
         return -1;
     if (!(job->flags & VIR_DOMAIN_CLONE_LIVE_PAUSED) && virDomainResume(job->clone) < 0) {
         virCloneReportLibvirtError(VIR_CLONE_ERR_LIBVIRT,
                                    _("cannot resume clone '%1$s'"), job->name);
         return -1;
     }
-    if (job->policy->network == CLONE_NETWORK_INHERIT && cloneLinksUp(job) < 0)
+    /* sandbox: up on the verified, isolated bridge, so that what the guest
+     * tries is seen (and goes nowhere) */
+    if ((job->policy->network == CLONE_NETWORK_INHERIT ||
+         job->policy->network == CLONE_NETWORK_SANDBOX) && cloneLinksUp(job) < 0)
         return -1;
     return 0;
 }
@@ -626,6 +692,7 @@ static const clonePhaseDef clonePhases[] = {
     { "chain",         clonePhaseChain,        NULL },
     { "plan",          clonePhasePlan,         NULL },
     { "files",         clonePhaseFiles,        clonePhaseFilesUndo },
+    { "sandbox",       clonePhaseSandbox,      clonePhaseSandboxUndo },
     { "start-clone",   clonePhaseStartClone,   clonePhaseStartCloneUndo },
     { "transfer",      clonePhaseTransfer,     cloneTransferAbort },
     { "finish-source", clonePhaseFinishSource, NULL },

@@ -10,6 +10,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "clone_domxml.h"
+#include "clone_sandbox_net.h"
 
 #include <errno.h>
 #include <glib/gstdio.h>
@@ -28,9 +29,31 @@ cloneReapMetadata(virDomainPtr dom)
 }
 
 
+/* The files the clone's disks currently write to.  Only an overlay that is
+ * still a current top is removed: one that has since been forked backs a
+ * clone of the clone. */
+static GHashTable *
+cloneReapTops(virDomainPtr dom)
+{
+    g_autofree char *xml = virDomainGetXMLDesc(dom, 0);
+    g_autoptr(xmlDoc) doc = xml ? xmlReadMemory(xml, (int)strlen(xml), "domain.xml", NULL, XML_PARSE_NONET) : NULL;
+    g_autoptr(xmlXPathContext) ctxt = doc ? xmlXPathNewContext(doc) : NULL;
+    g_autoptr(xmlXPathObject) o = NULL;
+    GHashTable *tops = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+
+    if (!ctxt)
+        return tops;
+    o = xmlXPathEvalExpression(BAD_CAST "/domain/devices/disk/source/@file", ctxt);
+    for (int i = 0; o && o->nodesetval && i < o->nodesetval->nodeNr; i++)
+        g_hash_table_add(tops, (char *)xmlNodeGetContent(o->nodesetval->nodeTab[i]));
+    return tops;
+}
+
+
 static int
 cloneReapOne(virDomainPtr dom, const cloneMetadata *meta)
 {
+    g_autoptr(GHashTable) tops = cloneReapTops(dom);
     int active = virDomainIsActive(dom);
     int persistent = virDomainIsPersistent(dom);
 
@@ -47,6 +70,11 @@ cloneReapOne(virDomainPtr dom, const cloneMetadata *meta)
     for (guint i = 0; i < meta->overlays->len; i++) {
         const char *path = g_ptr_array_index(meta->overlays, i);
 
+        if (!g_hash_table_contains(tops, path)) {
+            CLONE_WARN("overlay '%s' of expired clone '%s' is kept: it is no longer the clone's top (a clone of the clone may use it)",
+                       path, virDomainGetName(dom));
+            continue;
+        }
         if (g_unlink(path) < 0 && errno != ENOENT)
             CLONE_WARN("cannot remove overlay '%s' of expired clone '%s': %s",
                        path, virDomainGetName(dom), g_strerror(errno));
@@ -64,7 +92,9 @@ cloneReapOne(virDomainPtr dom, const cloneMetadata *meta)
  * Destroys every clone on @conn whose time-to-live (policy <lifecycle
  * ttl=.../>) has passed: persistent ones are undefined too, and the
  * clone's own overlays are removed.  Clones without a TTL and domains that
- * are not clones are left alone.
+ * are not clones are left alone.  The sandbox bridge is removed when no
+ * clone uses it any more (under libvirtd the hook does that when a clone
+ * stops; under the embedded driver nothing else does).
  *
  * Returns the number of clones destroyed, or -1 with the thread's last
  * error set (the clones destroyed before the error stay destroyed).
@@ -97,6 +127,8 @@ virConnectCloneLiveReap(virConnectPtr conn, unsigned int flags)
             goto cleanup;
         reaped++;
     }
+    if (cloneSandboxBridgeRemoveIfUnused(CLONE_SANDBOX_DEFAULT_BRIDGE) < 0)
+        goto cleanup;
     ret = reaped;
 
  cleanup:

@@ -6,10 +6,11 @@
 #pragma once
 
 #include "clone_internal.h"
+#include "clone_policy.h"
 
 /* The bridge shared by all sandbox clones of a host, unless a caller names
  * another one. */
-#define CLONE_SANDBOX_BRIDGE "lvcsandbox0"
+#define CLONE_SANDBOX_BRIDGE CLONE_SANDBOX_DEFAULT_BRIDGE
 
 /* Creates @bridge if it is missing: a Linux bridge with no uplink, no
  * address, IPv6 off (no link-local address, set before it goes up), IPv4

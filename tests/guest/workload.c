@@ -30,6 +30,14 @@
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/reboot.h>
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <net/if_arp.h>
+#include <netinet/in.h>
+#include <netpacket/packet.h>
+#include <linux/if_ether.h>
+#include <netinet/ip_icmp.h>
+#include <sys/socket.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
@@ -49,9 +57,10 @@ typedef struct {
     uint64_t mib;
     char disk[256];
     uint64_t diskhz;
+    char probe[256];       /* clonetest.probe=A,B: probe from boot on */
 } Config;
 
-static Config cfg = { MODE_BUSY, 128, "/dev/vda", 20 };
+static Config cfg = { MODE_BUSY, 128, "/dev/vda", 20, "" };
 
 static volatile ClonetestStatus *status;
 static char *buffer;
@@ -172,6 +181,8 @@ parse_param(const char *key, const char *val)
         snprintf(cfg.disk, sizeof(cfg.disk), "%s", val);
     else if (strcmp(key, "diskhz") == 0)
         cfg.diskhz = strtoull(val, NULL, 10);
+    else if (strcmp(key, "probe") == 0)
+        snprintf(cfg.probe, sizeof(cfg.probe), "%s", val);
 }
 
 
@@ -465,6 +476,144 @@ stat_thread(void *opaque)
 }
 
 
+
+/* ---- network probes ---------------------------------------------------- */
+
+/* "probe A,B,...": once a second, try to reach each IPv4 address with an
+ * ICMP echo, a UDP datagram to port 9 and a TCP connection to port 80 (ARP
+ * comes with them).  "probe off" stops.  Used to check that a sandbox
+ * clone reaches nothing and that every attempt is seen. */
+#define PROBE_MAX 8
+static pthread_mutex_t probe_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct in_addr probe_addrs[PROBE_MAX];
+static int probe_count;
+
+static uint16_t
+icmp_checksum(const void *data, size_t len)
+{
+    const uint16_t *p = data;
+    uint32_t sum = 0;
+
+    for (; len > 1; len -= 2)
+        sum += *p++;
+    if (len)
+        sum += *(const uint8_t *)p;
+    sum = (sum >> 16) + (sum & 0xffff);
+    sum += sum >> 16;
+    return (uint16_t)~sum;
+}
+
+
+/* An ARP who-has for @addr on eth0, whatever the neighbour cache holds: a
+ * clone inherits the source's warm cache and would not ask for a while. */
+static void
+probe_arp(struct in_addr addr)
+{
+    struct {
+        struct arphdr h;
+        unsigned char sha[6], spa[4], tha[6], tpa[4];
+    } __attribute__((packed)) req = { 0 };
+    struct sockaddr_ll to = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ARP), .sll_halen = 6 };
+    struct ifreq ifr = { 0 };
+    int fd;
+
+    if ((fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, htons(ETH_P_ARP))) < 0)
+        return;
+    snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "eth0");
+    if (ioctl(fd, SIOCGIFINDEX, &ifr) == 0) {
+        to.sll_ifindex = ifr.ifr_ifindex;
+        memset(to.sll_addr, 0xff, 6);
+        if (ioctl(fd, SIOCGIFHWADDR, &ifr) == 0)
+            memcpy(req.sha, ifr.ifr_hwaddr.sa_data, 6);
+        ifr.ifr_addr.sa_family = AF_INET;
+        if (ioctl(fd, SIOCGIFADDR, &ifr) == 0)
+            memcpy(req.spa, &((struct sockaddr_in *)&ifr.ifr_addr)->sin_addr, 4);
+        req.h.ar_hrd = htons(ARPHRD_ETHER);
+        req.h.ar_pro = htons(ETH_P_IP);
+        req.h.ar_hln = 6;
+        req.h.ar_pln = 4;
+        req.h.ar_op = htons(ARPOP_REQUEST);
+        memcpy(req.tpa, &addr, 4);
+        sendto(fd, &req, sizeof(req), MSG_DONTWAIT, (struct sockaddr *)&to, sizeof(to));
+    }
+    close(fd);
+}
+
+
+static void
+probe_one(struct in_addr addr, uint16_t seq)
+{
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr = addr };
+    struct icmphdr icmp = { .type = ICMP_ECHO };
+    static const char payload[] = "clonetest-probe";
+    int fd;
+
+    probe_arp(addr);
+    icmp.un.echo.id = htons(0xc10e);
+    icmp.un.echo.sequence = htons(seq);
+    icmp.checksum = icmp_checksum(&icmp, sizeof(icmp));
+    if ((fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMP)) >= 0) {
+        sendto(fd, &icmp, sizeof(icmp), MSG_DONTWAIT, (struct sockaddr *)&sa, sizeof(sa));
+        close(fd);
+    }
+    sa.sin_port = htons(9);
+    if ((fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) >= 0) {
+        sendto(fd, payload, sizeof(payload), MSG_DONTWAIT, (struct sockaddr *)&sa, sizeof(sa));
+        close(fd);
+    }
+    sa.sin_port = htons(80);
+    if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) >= 0) {
+        connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+        close(fd);
+    }
+}
+
+
+static void *
+probe_thread(void *opaque)
+{
+    uint16_t seq = 0;
+
+    (void)opaque;
+    for (;;) {
+        struct in_addr addrs[PROBE_MAX];
+        int n;
+
+        pthread_mutex_lock(&probe_lock);
+        n = probe_count;
+        memcpy(addrs, probe_addrs, sizeof(addrs));
+        pthread_mutex_unlock(&probe_lock);
+        for (int i = 0; i < n; i++)
+            probe_one(addrs[i], seq);
+        seq++;
+        sleep_ms(1000);
+    }
+    return NULL;
+}
+
+
+/* Parses "A,B,..." (or "off"); returns 0, or -1 on a bad address. */
+static int
+probe_set(const char *list)
+{
+    struct in_addr addrs[PROBE_MAX];
+    char buf[256];
+    int n = 0;
+
+    if (strcmp(list, "off") != 0) {
+        snprintf(buf, sizeof(buf), "%s", list);
+        for (char *tok = strtok(buf, ","); tok && n < PROBE_MAX; tok = strtok(NULL, ","))
+            if (inet_pton(AF_INET, tok, &addrs[n++]) != 1)
+                return -1;
+    }
+    pthread_mutex_lock(&probe_lock);
+    memcpy(probe_addrs, addrs, sizeof(addrs));
+    probe_count = n;
+    pthread_mutex_unlock(&probe_lock);
+    return 0;
+}
+
+
 /* Ask the memory loop for @mode and wait (up to 2 s) until it is in effect,
  * so that an ack means "done", not "requested". */
 static void
@@ -493,6 +642,11 @@ handle_command(const char *cmd)
         atomic_store(&disk_on, 1);
     } else if (strcmp(cmd, "disk off") == 0) {
         atomic_store(&disk_on, 0);
+    } else if (strncmp(cmd, "probe ", 6) == 0) {
+        if (probe_set(cmd + 6) < 0) {
+            say("nak %s (bad address)", cmd);
+            return;
+        }
     } else if (strcmp(cmd, "report") != 0) {
         say("nak %s", cmd);
         return;
@@ -603,5 +757,8 @@ main(void)
         spawn(disk_thread, "disk thread");
     spawn(stat_thread, "stat thread");
     spawn(control_thread, "control thread");
+    if (cfg.probe[0] && probe_set(cfg.probe) < 0)
+        say("nak clonetest.probe=%s (bad address)", cfg.probe);
+    spawn(probe_thread, "probe thread");
     memory_loop();
 }

@@ -1,0 +1,384 @@
+/*
+ * clone_hook.c: what the libvirt qemu hook does for clones
+ *
+ * libvirt runs /etc/libvirt/hooks/qemu.d/libvirt-clone as
+ * "HOOK DOMAIN OP SUBOP EXTRA" with the domain XML on standard input; the
+ * program (src/qemu_clone_hooks/) hands both to cloneHookRun().  Only
+ * clones are acted upon, and of those mostly sandbox clones:
+ *
+ *   prepare, start  the sandbox bridge is made (again) if it is missing,
+ *                   e.g. after a reboot, before libvirt attaches the taps
+ *   started         the bridge isolates the clone's taps and every other
+ *                   port; a NIC that is not on the bridge has its link down
+ *   release         an unused sandbox bridge is deleted; an ephemeral
+ *                   clone's own overlays are removed
+ *   migrate         a sandbox clone is refused on the destination
+ *
+ * A failure is an error for the program to print, and exit status 1:
+ * libvirt then refuses the start (prepare, start), stops the domain it has
+ * just started (started) or refuses the incoming migration (migrate).
+ * Hooks run while libvirt holds the domain's job: nothing here may call
+ * libvirt, or the daemon deadlocks.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "clone_hook.h"
+#include "clone_domxml.h"
+#include "clone_sandbox_net.h"
+
+#include <errno.h>
+#include <sys/stat.h>
+#include <glib/gstdio.h>
+
+CLONE_ENUM_IMPL(cloneHookOp, CLONE_HOOK_OP_LAST,
+                "prepare", "start", "started", "stopped", "release",
+                "migrate", "restore", "reconnect", "attach");
+
+/* "started" tolerates a port that is not isolated yet for this long:
+ * libvirt attaches another domain's tap (still down) to the bridge first
+ * and isolates it right after. */
+#define CLONE_HOOK_VERIFY_TRIES 5
+#define CLONE_HOOK_VERIFY_DELAY_US (100 * 1000)
+
+
+static void
+cloneHookNicFree(gpointer data)
+{
+    cloneHookNic *nic = data;
+
+    g_free(nic->mac);
+    g_free(nic->bridge);
+    g_free(nic->target);
+    g_free(nic);
+}
+
+
+void
+cloneHookDomainFree(cloneHookDomain *dom)
+{
+    if (!dom)
+        return;
+    g_free(dom->name);
+    g_free(dom->sandboxBridge);
+    g_clear_pointer(&dom->overlays, g_ptr_array_unref);
+    g_clear_pointer(&dom->diskTops, g_ptr_array_unref);
+    g_clear_pointer(&dom->nics, g_ptr_array_unref);
+    g_free(dom);
+}
+
+
+/* ---- the domain XML ------------------------------------------------------- */
+
+/* @expr, a string() expression, evaluated at @node; NULL if empty. */
+static char *
+cloneHookXPathString(xmlXPathContextPtr ctxt, xmlNodePtr node, const char *expr)
+{
+    g_autoptr(xmlXPathObject) obj = NULL;
+
+    ctxt->node = node;
+    obj = xmlXPathEvalExpression(BAD_CAST expr, ctxt);
+    if (!obj || obj->type != XPATH_STRING || !obj->stringval || !*obj->stringval)
+        return NULL;
+    return g_strdup((const char *)obj->stringval);
+}
+
+
+static xmlXPathObjectPtr
+cloneHookXPathNodes(xmlXPathContextPtr ctxt, const char *expr)
+{
+    ctxt->node = xmlDocGetRootElement(ctxt->doc);
+    return xmlXPathEvalExpression(BAD_CAST expr, ctxt);
+}
+
+
+static int
+cloneHookNodeCount(xmlXPathObjectPtr obj)
+{
+    return obj && obj->nodesetval ? obj->nodesetval->nodeNr : 0;
+}
+
+
+static GPtrArray *
+cloneHookParseNics(xmlXPathContextPtr ctxt)
+{
+    g_autoptr(xmlXPathObject) nodes = cloneHookXPathNodes(ctxt, "/domain/devices/interface");
+    GPtrArray *nics = g_ptr_array_new_with_free_func(cloneHookNicFree);
+
+    for (int i = 0; i < cloneHookNodeCount(nodes); i++) {
+        xmlNodePtr node = nodes->nodesetval->nodeTab[i];
+        cloneHookNic *nic = g_new0(cloneHookNic, 1);
+        g_autofree char *state = cloneHookXPathString(ctxt, node, "string(link/@state)");
+
+        nic->mac = cloneHookXPathString(ctxt, node, "string(mac/@address)");
+        nic->bridge = cloneHookXPathString(ctxt, node, "string(source/@bridge)");
+        nic->target = cloneHookXPathString(ctxt, node, "string(target/@dev)");
+        nic->linkDown = g_strcmp0(state, "down") == 0;
+        g_ptr_array_add(nics, nic);
+    }
+    return nics;
+}
+
+
+/* The top image of each disk: <source file>, not those of <backingStore>. */
+static GPtrArray *
+cloneHookParseDiskTops(xmlXPathContextPtr ctxt)
+{
+    g_autoptr(xmlXPathObject) nodes = cloneHookXPathNodes(ctxt, "/domain/devices/disk/source/@file");
+    GPtrArray *tops = g_ptr_array_new_with_free_func(g_free);
+
+    for (int i = 0; i < cloneHookNodeCount(nodes); i++) {
+        xmlChar *path = xmlNodeGetContent(nodes->nodesetval->nodeTab[i]);
+
+        if (path && *path)
+            g_ptr_array_add(tops, g_strdup((const char *)path));
+        xmlFree(path);
+    }
+    return tops;
+}
+
+
+/* <clone:sandbox bridge='NAME'/> in the metadata (cloneMetadataParse), a
+ * <clone:sandbox/> without a bridge, or a NIC on the default sandbox bridge
+ * make a sandbox clone. */
+static char *
+cloneHookSandboxBridge(xmlXPathContextPtr ctxt, cloneMetadata *meta, GPtrArray *nics)
+{
+    g_autoptr(xmlXPathObject) el = NULL;
+
+    if (meta->sandboxBridge)
+        return g_steal_pointer(&meta->sandboxBridge);
+    el = cloneHookXPathNodes(ctxt, "/domain/metadata/clone:clone/clone:sandbox");
+    if (cloneHookNodeCount(el) > 0)
+        return g_strdup(CLONE_SANDBOX_BRIDGE);
+    for (guint i = 0; i < nics->len; i++) {
+        cloneHookNic *nic = g_ptr_array_index(nics, i);
+
+        if (g_strcmp0(nic->bridge, CLONE_SANDBOX_BRIDGE) == 0)
+            return g_strdup(CLONE_SANDBOX_BRIDGE);
+    }
+    return NULL;
+}
+
+
+int
+cloneHookDomainParse(const char *xml, cloneHookDomain **dom)
+{
+    g_autoptr(xmlDoc) doc = NULL;
+    g_autoptr(xmlXPathContext) ctxt = NULL;
+    g_autoptr(cloneMetadata) meta = NULL;
+    g_autoptr(cloneHookDomain) d = NULL;
+    xmlNodePtr root = NULL;
+
+    if (xml)
+        doc = xmlReadMemory(xml, (int)strlen(xml), "domain.xml", NULL,
+                            XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+    if (doc)
+        root = xmlDocGetRootElement(doc);
+    if (!root || !xmlStrEqual(root->name, BAD_CAST "domain")) {
+        virCloneReportError(VIR_CLONE_ERR_INVALID_ARG, "%s",
+                            _("the hook's standard input is not a domain XML"));
+        return -1;
+    }
+    if (!(meta = cloneMetadataParse(xml)))
+        return 0;
+    ctxt = xmlXPathNewContext(doc);
+    xmlXPathRegisterNs(ctxt, BAD_CAST CLONE_METADATA_PREFIX, BAD_CAST CLONE_METADATA_NS);
+    d = g_new0(cloneHookDomain, 1);
+    d->name = cloneHookXPathString(ctxt, root, "string(/domain/name)");
+    d->ephemeral = meta->ephemeral;
+    d->overlays = g_steal_pointer(&meta->overlays);
+    d->diskTops = cloneHookParseDiskTops(ctxt);
+    d->nics = cloneHookParseNics(ctxt);
+    d->sandboxBridge = cloneHookSandboxBridge(ctxt, meta, d->nics);
+    *dom = g_steal_pointer(&d);
+    return 1;
+}
+
+
+/* ---- the operations --------------------------------------------------------- */
+
+static int
+cloneHookPrepare(const char *domain, cloneHookDomain *dom)
+{
+    if (!dom->sandboxBridge)
+        return 0;
+    return cloneSandboxBridgeEnsure(dom->sandboxBridge);
+}
+
+
+static const char *
+cloneHookNicName(const cloneHookNic *nic)
+{
+    if (nic->target)
+        return nic->target;
+    return nic->mac ? nic->mac : "?";
+}
+
+
+/* The taps of the NICs on the sandbox bridge (NULL-terminated, borrowed),
+ * or NULL with an error if another NIC's link is up. */
+static GPtrArray *
+cloneHookSandboxPorts(const char *domain, cloneHookDomain *dom)
+{
+    g_autoptr(GPtrArray) ports = g_ptr_array_new();
+
+    for (guint i = 0; i < dom->nics->len; i++) {
+        cloneHookNic *nic = g_ptr_array_index(dom->nics, i);
+
+        if (g_strcmp0(nic->bridge, dom->sandboxBridge) == 0) {
+            if (nic->target)
+                g_ptr_array_add(ports, nic->target);
+        } else if (!nic->linkDown) {
+            virCloneReportError(VIR_CLONE_ERR_OPERATION_INVALID,
+                                _("interface '%2$s' of sandbox clone '%1$s' is not on sandbox bridge '%3$s' and its link is up"),
+                                domain, cloneHookNicName(nic), dom->sandboxBridge);
+            return NULL;
+        }
+    }
+    g_ptr_array_add(ports, NULL);
+    return g_steal_pointer(&ports);
+}
+
+
+static int
+cloneHookStarted(const char *domain, cloneHookDomain *dom)
+{
+    g_autoptr(GPtrArray) ports = NULL;
+
+    if (!dom->sandboxBridge)
+        return 0;
+    if (!(ports = cloneHookSandboxPorts(domain, dom)))
+        return -1;
+    for (int i = 1;; i++) {
+        if (cloneSandboxVerify(dom->sandboxBridge, (const char *const *)ports->pdata) == 0)
+            return 0;
+        if (i == CLONE_HOOK_VERIFY_TRIES)
+            return -1;
+        CLONE_DEBUG("sandbox of clone '%s' not verified yet (%s), trying again",
+                    domain, virCloneGetLastErrorMessage());
+        g_usleep(CLONE_HOOK_VERIFY_DELAY_US);
+    }
+}
+
+
+static int
+cloneHookRemoveFile(const char *domain, const char *path)
+{
+    GStatBuf st;
+
+    if (g_lstat(path, &st) < 0) {
+        if (errno == ENOENT)
+            return 0;
+        virCloneReportSystemError(errno, _("cannot remove overlay '%1$s' of ephemeral clone '%2$s'"),
+                                  path, domain);
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        virCloneReportError(VIR_CLONE_ERR_DISK,
+                            _("overlay '%1$s' of ephemeral clone '%2$s' is not a regular file: it is kept"),
+                            path, domain);
+        return -1;
+    }
+    if (g_unlink(path) < 0 && errno != ENOENT) {
+        virCloneReportSystemError(errno, _("cannot remove overlay '%1$s' of ephemeral clone '%2$s'"),
+                                  path, domain);
+        return -1;
+    }
+    CLONE_INFO("removed overlay '%s' of ephemeral clone '%s'", path, domain);
+    return 0;
+}
+
+
+static gboolean
+cloneHookStrArrayContains(GPtrArray *array, const char *s)
+{
+    for (guint i = 0; i < array->len; i++)
+        if (g_str_equal(g_ptr_array_index(array, i), s))
+            return TRUE;
+    return FALSE;
+}
+
+
+/* The overlays named in the metadata that are still the top image of a
+ * disk.  An overlay that is not has been forked (this clone was cloned):
+ * it backs the clone of the clone, and stays. */
+static int
+cloneHookRemoveOverlays(const char *domain, cloneHookDomain *dom)
+{
+    int ret = 0;
+
+    for (guint i = 0; i < dom->overlays->len; i++) {
+        const char *path = g_ptr_array_index(dom->overlays, i);
+
+        if (!g_path_is_absolute(path) || !cloneHookStrArrayContains(dom->diskTops, path)) {
+            CLONE_WARN("overlay '%s' of ephemeral clone '%s' is kept: it is not the top image of a disk of the clone, so another clone may use it as its backing file",
+                       path, domain);
+            continue;
+        }
+        if (cloneHookRemoveFile(domain, path) < 0)
+            ret = -1;
+    }
+    return ret;
+}
+
+
+static int
+cloneHookRelease(const char *domain, cloneHookDomain *dom)
+{
+    int ret = 0;
+
+    if (dom->ephemeral && cloneHookRemoveOverlays(domain, dom) < 0)
+        ret = -1;
+    if (dom->sandboxBridge) {
+        /* the first error is the one reported */
+        virCloneSavedError *first = ret < 0 ? virCloneSaveLastError() : NULL;
+
+        if (cloneSandboxBridgeRemoveIfUnused(dom->sandboxBridge) < 0)
+            ret = -1;
+        virCloneRestoreLastError(first);
+    }
+    return ret;
+}
+
+
+/* Called on the destination, with the incoming XML. */
+static int
+cloneHookMigrate(const char *domain, cloneHookDomain *dom)
+{
+    if (!dom->sandboxBridge)
+        return 0;
+    virCloneReportError(VIR_CLONE_ERR_OPERATION_INVALID,
+                        _("sandbox clone '%1$s' cannot be migrated off this host"), domain);
+    return -1;
+}
+
+
+typedef int (*cloneHookFunc)(const char *domain, cloneHookDomain *dom);
+
+/* NULL: nothing to do, and the XML is not even parsed */
+static const cloneHookFunc cloneHookFuncs[CLONE_HOOK_OP_LAST] = {
+    [CLONE_HOOK_OP_PREPARE] = cloneHookPrepare,
+    [CLONE_HOOK_OP_START] = cloneHookPrepare,
+    [CLONE_HOOK_OP_STARTED] = cloneHookStarted,
+    [CLONE_HOOK_OP_RELEASE] = cloneHookRelease,
+    [CLONE_HOOK_OP_MIGRATE] = cloneHookMigrate,
+};
+
+
+int
+cloneHookRun(const char *domain, const char *op, const char *xml)
+{
+    g_autoptr(cloneHookDomain) dom = NULL;
+    int type = cloneHookOpTypeFromString(op);
+    int rc;
+
+    if (type < 0 || !cloneHookFuncs[type])
+        return 0;
+    if ((rc = cloneHookDomainParse(xml, &dom)) <= 0)
+        return rc;
+    if (!domain)
+        domain = dom->name ? dom->name : "?";
+    CLONE_DEBUG("hook %s for clone '%s' (sandbox bridge: %s)", op, domain,
+                dom->sandboxBridge ? dom->sandboxBridge : "none");
+    return cloneHookFuncs[type](domain, dom);
+}
