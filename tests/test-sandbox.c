@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include <gio/gio.h>
+#include <glib/gstdio.h>
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
@@ -303,6 +304,9 @@ testSandboxReachesNothing(void)
     TestEvents events = { .kinds = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL) };
     gint64 resumed;
     int watch;
+    g_autofree char *alertLog = NULL;
+    g_autofree char *policy = NULL;
+    g_autofree char *alerts = NULL;
 
     /* the source's probes arrive: the captures work */
     testCommand(src, "probe " GATEWAY_IP "," BRIDGE_IP);
@@ -314,9 +318,12 @@ testSandboxReachesNothing(void)
     testCaptureStop(inNs);
     testCaptureStop(onBridge);
 
-    /* the clone, paused, still probing in its memory */
-    clone = virDomainCloneLive(tgGuestDomain(src), "<clonepolicy><network mode='sandbox'/></clonepolicy>",
-                               VIR_DOMAIN_CLONE_LIVE_PAUSED);
+    /* the clone, paused, still probing in its memory; its policy also
+     * sends alerts to a log */
+    alertLog = g_build_filename(tgEnvRoot(env), "alerts.log", NULL);
+    policy = g_strdup_printf("<clonepolicy><network mode='sandbox'><alert log='%s'/></network>"
+                             "</clonepolicy>", alertLog);
+    clone = virDomainCloneLive(tgGuestDomain(src), policy, VIR_DOMAIN_CLONE_LIVE_PAUSED);
     if (!clone)
         g_error("sandbox clone: %s", virCloneGetLastErrorMessage());
     testCommand(src, "probe off");
@@ -344,10 +351,22 @@ testSandboxReachesNothing(void)
     g_assert_true(testEventSeen(&events, "tcp " GATEWAY_IP ":80"));
     g_assert_true(testEventSeen(&events, "arp " GATEWAY_IP ":-1"));
     g_assert_cmpint(events.firstUs - resumed, <, 2 * G_USEC_PER_SEC);
+    /* the policy's alert log got them too, from the watcher started with
+     * the clone */
+    g_assert_true(g_file_get_contents(alertLog, &alerts, NULL, NULL));
+    g_test_message("alert log: %zu bytes", strlen(alerts));
+    g_assert_nonnull(strstr(alerts, "\"udp\""));
+    g_assert_nonnull(strstr(alerts, GATEWAY_IP));
     virDomainCloneSandboxUnwatch(watch);
     g_hash_table_unref(events.kinds);
     g_mutex_clear(&events.lock);
     virDomainDestroy(clone);
+    /* without libvirtd's hook, reaping removes the unused sandbox bridge
+     * and the ended watcher's run directory */
+    g_usleep(G_USEC_PER_SEC);
+    g_assert_cmpint(virConnectCloneLiveReap(tgEnvConn(env), 0), ==, 0);
+    g_assert_false(g_file_test("/sys/class/net/" CLONE_TEST_SANDBOX_BRIDGE, G_FILE_TEST_EXISTS));
+    g_unlink(alertLog);
 }
 
 

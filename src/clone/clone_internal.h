@@ -17,6 +17,9 @@
 
 #define CLONE_EXPORT __attribute__((visibility("default")))
 
+/* runtime state of clones (sandbox alert watchers), root only */
+#define CLONE_RUN_DIR "/run/libvirt-clone"
+
 /* XML namespace of the metadata that marks a domain as a clone */
 #define CLONE_METADATA_NS "http://libvirt.org/schemas/clone/1.0"
 #define CLONE_METADATA_PREFIX "clone"

@@ -33,6 +33,7 @@ struct _cloneJob {
 
     virDomainPtr clone;
     gboolean cloneDefined;
+    char *watchPidfile;          /* the sandbox alert watcher, if started */
     cloneMigMon *srcMon;
     cloneMigMon *cloneMon;
     cloneMigSettings *srcSaved;

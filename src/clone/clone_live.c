@@ -9,10 +9,13 @@
 #include "clone_disk.h"
 #include "clone_lock.h"
 #include "clone_sandbox_net.h"
+#include "clone_sandbox_watch.h"
 
 #include <libvirt/libvirt-qemu.h>
 #include <libxml/parser.h>
 #include <libxml/xpath.h>
+#include <errno.h>
+#include <glib/gstdio.h>
 
 CLONE_ENUM_DECL(clonePhase);
 CLONE_ENUM_IMPL(clonePhase, VIR_DOMAIN_CLONE_LIVE_PHASE_LAST,
@@ -52,6 +55,7 @@ cloneJobFree(cloneJob *job)
     g_clear_pointer(&job->clone, virDomainFree);
     clonePolicyFree(job->policy);
     g_free(job->srcXML);
+    g_free(job->watchPidfile);
     g_free(job->name);
     g_free(job->uuid);
     g_free(job->stamp);
@@ -479,9 +483,12 @@ clonePhaseStartClone(cloneJob *job)
 }
 
 
+static void cloneSandboxStopAlerts(cloneJob *job);
+
 static void
 clonePhaseStartCloneUndo(cloneJob *job)
 {
+    cloneSandboxStopAlerts(job);
     if (!job->clone)
         return;
     if (virDomainDestroy(job->clone) < 0)
@@ -642,11 +649,46 @@ cloneSandboxCheck(cloneJob *job)
 }
 
 
+/* A sandbox whose policy wants alerts in a log or a command does not run
+ * unwatched: the watcher (virt-clone-live sandbox-watch --daemon) is bound
+ * to the clone's taps before the clone runs; it ends by itself with them. */
+static int
+cloneSandboxStartAlerts(cloneJob *job)
+{
+    g_autofree char *dir = NULL;
+
+    if (!job->plan->sandboxBridge || (!job->policy->alertLog && !job->policy->alertCommand))
+        return 0;
+    dir = g_build_filename(CLONE_RUN_DIR, job->uuid, NULL);
+    if (g_mkdir_with_parents(dir, 0700) < 0) {
+        virCloneReportSystemError(errno, _("cannot create directory '%1$s'"), dir);
+        return -1;
+    }
+    job->watchPidfile = g_build_filename(dir, "sandbox-watch.pid", NULL);
+    return cloneSandboxDaemonStartForDomain(job->clone, job->watchPidfile, job->policy->alertLog,
+                                            job->policy->alertCommand, NULL);
+}
+
+
+static void
+cloneSandboxStopAlerts(cloneJob *job)
+{
+    g_autofree char *dir = NULL;
+
+    if (!job->watchPidfile)
+        return;
+    cloneSandboxDaemonStop(job->watchPidfile);
+    dir = g_path_get_dirname(job->watchPidfile);
+    g_rmdir(dir);
+    g_clear_pointer(&job->watchPidfile, g_free);
+}
+
+
 static int
 clonePhaseFinishClone(cloneJob *job)
 {
     if (cloneTransferWaitClone(job) < 0 || cloneSetLinks(job, FALSE) < 0 ||
-        cloneSandboxCheck(job) < 0)
+        cloneSandboxCheck(job) < 0 || cloneSandboxStartAlerts(job) < 0)
         return -1;
     if (!(job->flags & VIR_DOMAIN_CLONE_LIVE_PAUSED) && virDomainResume(job->clone) < 0) {
         virCloneReportLibvirtError(VIR_CLONE_ERR_LIBVIRT,

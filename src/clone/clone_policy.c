@@ -126,6 +126,8 @@ clonePolicyFree(clonePolicy *policy)
     g_free(policy->nameTemplate);
     g_free(policy->uuid);
     g_free(policy->hostname);
+    g_free(policy->alertLog);
+    g_free(policy->alertCommand);
     g_clear_pointer(&policy->nics, g_ptr_array_unref);
     g_free(policy->overlayDir);
     g_free(policy->overlayFormat);
@@ -621,6 +623,29 @@ clonePolicyParseInterface(xmlNodePtr node, clonePolicyParseCtxt *ctxt)
 }
 
 
+/* <alert log='/abs/file' command='prog args'/>: a sandbox's escape
+ * attempts go to a log and/or a command, from a watcher the clone starts */
+static int
+clonePolicyParseAlert(xmlNodePtr node, clonePolicyParseCtxt *ctxt)
+{
+    g_autofree char *log = clonePolicyAttr(node, "log");
+    g_autofree char *command = clonePolicyAttr(node, "command");
+
+    if (ctxt->policy->network != CLONE_NETWORK_SANDBOX)
+        return clonePolicyError(node, _("<alert> needs network mode '%1$s'"), "sandbox");
+    if (!log && !command)
+        return clonePolicyError(node, _("<alert> needs '%1$s' or '%2$s'"), "log", "command");
+    if (log && (log[0] != '/' || strpbrk(log, "\r\n")))
+        return clonePolicyError(node, _("the alert log '%1$s' is not an absolute path without line breaks"),
+                                log);
+    if (command && (!*g_strstrip(command) || strpbrk(command, "\r\n")))
+        return clonePolicyError(node, _("the alert command '%1$s' is empty or has line breaks"), command);
+    ctxt->policy->alertLog = g_steal_pointer(&log);
+    ctxt->policy->alertCommand = g_steal_pointer(&command);
+    return 0;
+}
+
+
 static int
 clonePolicyParseDisks(xmlNodePtr node, clonePolicyParseCtxt *ctxt)
 {
@@ -751,6 +776,7 @@ clonePolicyParseChain(xmlNodePtr node, clonePolicyParseCtxt *ctxt)
 static const char *const clonePolicyModeAttrs[] = { "mode", NULL };
 static const char *const clonePolicyNameAttrs[] = { "template", NULL };
 static const char *const clonePolicyInterfaceAttrs[] = { "source", "mac", NULL };
+static const char *const clonePolicyAlertAttrs[] = { "log", "command", NULL };
 static const char *const clonePolicyDisksAttrs[] = { "dir", "format", NULL };
 static const char *const clonePolicyDiskAttrs[] = { "target", "action", NULL };
 static const char *const clonePolicyMemoryAttrs[] = {
@@ -770,6 +796,7 @@ static const clonePolicyElement clonePolicyIdentityElements[] = {
 static const clonePolicyElement clonePolicyNetworkElements[] = {
     { .name = "interface", .attrs = clonePolicyInterfaceAttrs,
       .parse = clonePolicyParseInterface, .repeat = TRUE },
+    { .name = "alert", .attrs = clonePolicyAlertAttrs, .parse = clonePolicyParseAlert },
 };
 
 static const clonePolicyElement clonePolicyDisksElements[] = {
@@ -1086,7 +1113,7 @@ clonePolicyFormatNetwork(GString *s, const clonePolicy *p)
 {
     const char *mode = cloneNetworkModeTypeToString(p->network);
 
-    if (p->nics->len == 0) {
+    if (p->nics->len == 0 && !p->alertLog && !p->alertCommand) {
         g_string_append_printf(s, "  <network mode='%s'/>\n", mode);
         return;
     }
@@ -1096,6 +1123,20 @@ clonePolicyFormatNetwork(GString *s, const clonePolicy *p)
 
         g_string_append_printf(s, "    <interface source='%s' mac='%s'/>\n", n->sourceMac,
                                n->mode == CLONE_MAC_SET ? n->mac : cloneMacModeTypeToString(n->mode));
+    }
+    if (p->alertLog || p->alertCommand) {
+        g_string_append(s, "    <alert");
+        if (p->alertLog) {
+            g_string_append(s, " log='");
+            clonePolicyAppendEscaped(s, p->alertLog);
+            g_string_append_c(s, '\'');
+        }
+        if (p->alertCommand) {
+            g_string_append(s, " command='");
+            clonePolicyAppendEscaped(s, p->alertCommand);
+            g_string_append_c(s, '\'');
+        }
+        g_string_append(s, "/>\n");
     }
     g_string_append(s, "  </network>\n");
 }

@@ -118,6 +118,10 @@ struct _clonePolicy {
     /* <network mode=...> with <interface/> children */
     cloneNetworkMode network;
     GPtrArray *nics;           /* of clonePolicyNic; NICs not listed: auto */
+    /* <alert log=... command=.../>, sandbox only: where escape attempts
+     * are delivered besides the API and sandbox-watch */
+    char *alertLog;            /* absolute path: JSON lines appended */
+    char *alertCommand;        /* run per event, the event as JSON on stdin */
 
     /* <disks dir=... format=...> with <disk/> children */
     char *overlayDir;          /* NULL: beside each image */

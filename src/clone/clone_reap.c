@@ -11,6 +11,7 @@
  */
 #include "clone_domxml.h"
 #include "clone_sandbox_net.h"
+#include "clone_sandbox_watch.h"
 
 #include <errno.h>
 #include <glib/gstdio.h>
@@ -84,6 +85,33 @@ cloneReapOne(virDomainPtr dom, const cloneMetadata *meta)
 }
 
 
+/* Run directories (CLONE_RUN_DIR/UUID) of clones @conn no longer has,
+ * whose alert watcher has ended. */
+static void
+cloneReapRunDirs(virConnectPtr conn)
+{
+    g_autoptr(GDir) dir = g_dir_open(CLONE_RUN_DIR, 0, NULL);
+    const char *uuid;
+
+    while (dir && (uuid = g_dir_read_name(dir))) {
+        g_autofree char *path = g_build_filename(CLONE_RUN_DIR, uuid, NULL);
+        g_autofree char *pidfile = g_build_filename(path, "sandbox-watch.pid", NULL);
+        virDomainPtr dom = virDomainLookupByUUIDString(conn, uuid);
+
+        if (dom) {
+            virDomainFree(dom);
+            continue;
+        }
+        virResetLastError();
+        if (!g_uuid_string_is_valid(uuid) || cloneSandboxDaemonPid(pidfile) > 0)
+            continue;
+        g_unlink(pidfile);
+        if (g_rmdir(path) < 0 && errno != ENOENT)
+            CLONE_WARN("cannot remove '%s': %s", path, g_strerror(errno));
+    }
+}
+
+
 /**
  * virConnectCloneLiveReap:
  * @conn: a connection
@@ -94,7 +122,8 @@ cloneReapOne(virDomainPtr dom, const cloneMetadata *meta)
  * clone's own overlays are removed.  Clones without a TTL and domains that
  * are not clones are left alone.  The sandbox bridge is removed when no
  * clone uses it any more (under libvirtd the hook does that when a clone
- * stops; under the embedded driver nothing else does).
+ * stops; under the embedded driver nothing else does), and so are the run
+ * directories (alert watchers) of clones that no longer exist.
  *
  * Returns the number of clones destroyed, or -1 with the thread's last
  * error set (the clones destroyed before the error stay destroyed).
@@ -129,6 +158,7 @@ virConnectCloneLiveReap(virConnectPtr conn, unsigned int flags)
     }
     if (cloneSandboxBridgeRemoveIfUnused(CLONE_SANDBOX_DEFAULT_BRIDGE) < 0)
         goto cleanup;
+    cloneReapRunDirs(conn);
     ret = reaped;
 
  cleanup:
