@@ -481,6 +481,23 @@ testAutoFallback(void)
 
 /* ---- every example policy ---------------------------------------------------- */
 
+/* ip link add NAME type bridge / ip link del NAME (argv, no shell) */
+static void
+testIpLink(const char *op, const char *name, gboolean bridge)
+{
+    const char *add[] = { "ip", "link", "add", name, "type", "bridge", NULL };
+    const char *del[] = { "ip", "link", "del", name, NULL };
+    const char *up[] = { "ip", "link", "set", name, "up", NULL };
+    int status = 0;
+
+    g_assert_true(g_spawn_sync(NULL, (char **)(g_str_equal(op, "add") ? add : del), NULL,
+                               G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, &status, NULL));
+    g_assert_true(g_spawn_check_wait_status(status, NULL));
+    if (bridge)
+        g_assert_true(g_spawn_sync(NULL, (char **)up, NULL, G_SPAWN_SEARCH_PATH,
+                                   NULL, NULL, NULL, NULL, &status, NULL));
+}
+
 /* Removes a clone made by a test: the domain (and its definition) and the
  * overlays named in its metadata. */
 static void
@@ -513,8 +530,12 @@ static void
 testExamples(void)
 {
     const char *dir = g_getenv("EXAMPLES_DIR");
-    TgGuestOpts opts = { .name_prefix = "ex", .mode = TG_MODE_IDLE, .with_genid = TRUE };
-    g_autoptr(TgGuest) src = testGuestStart(&opts);
+    g_autofree char *bridge = g_strdup_printf("lvctex%u", (guint)getpid());
+    /* a tap NIC (slirp's state migrates, a sandbox could not move it), on
+     * a bridge of the test's own without uplink or address */
+    TgGuestOpts opts = { .name_prefix = "ex", .mode = TG_MODE_IDLE, .with_genid = TRUE,
+                         .nic_bridge = bridge };
+    g_autoptr(TgGuest) src = (testIpLink("add", bridge, TRUE), testGuestStart(&opts));
     g_autoptr(GDir) d = NULL;
     g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
     const char *name;
@@ -553,8 +574,12 @@ testExamples(void)
         cloned++;
         testDiscardClone(clone);
     }
-    g_assert_cmpuint(cloned, >=, 2);
+    g_assert_cmpuint(cloned, >=, 4);
     testSourceAlive(src);
+    g_clear_pointer(&src, tgGuestFree);
+    testIpLink("del", bridge, FALSE);
+    /* the sandbox example's bridge, now unused */
+    g_assert_cmpint(virConnectCloneLiveReap(tgEnvConn(env), 0), >=, 0);
 }
 
 

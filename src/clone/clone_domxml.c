@@ -961,14 +961,19 @@ static int
 cloneDiskFork(cloneRewriteCtx *ctx, xmlNodePtr disk, const cloneDiskInfo *info, cloneDisk *d)
 {
     g_autofree char *dir = NULL;
+    g_autofree char *srcDir = NULL;
 
     if (cloneDiskCheckFork(ctx, disk, info) < 0)
         return -1;
     d->srcPath = g_strdup(info->path);
     d->srcFormat = g_strdup(info->format);
     dir = ctx->overlayDir ? g_strdup(ctx->overlayDir) : g_path_get_dirname(d->srcPath);
+    /* the source's next top stays with the source's images (wiping the
+     * clones' directory must not take the source's active image with it);
+     * only a block device's directory (/dev/...) cannot hold it */
+    srcDir = g_str_has_prefix(d->srcPath, "/dev/") ? g_strdup(dir) : g_path_get_dirname(d->srcPath);
     d->cloneOverlay = g_strdup_printf("%s/%s-%s.qcow2", dir, ctx->p->name, d->target);
-    d->sourceOverlay = g_strdup_printf("%s/%s-%s.%s.qcow2", dir, ctx->srcName, d->target,
+    d->sourceOverlay = g_strdup_printf("%s/%s-%s.%s.qcow2", srcDir, ctx->srcName, d->target,
                                        ctx->p->stamp);
     if (cloneClaimFile(ctx, d->cloneOverlay, d->srcPath) < 0 ||
         cloneClaimFile(ctx, d->sourceOverlay, d->srcPath) < 0)
@@ -1961,4 +1966,26 @@ cloneMetadataParse(const char *xml)
         xmlFree(v);
     }
     return g_steal_pointer(&meta);
+}
+
+
+GStrv
+cloneXMLStrings(const char *xml, const char *xpath)
+{
+    g_autoptr(GStrvBuilder) b = g_strv_builder_new();
+    g_autoptr(xmlDoc) doc = NULL;
+    g_autoptr(xmlXPathContext) ctxt = NULL;
+    g_autoptr(xmlXPathObject) o = NULL;
+
+    if (xml && (doc = xmlReadMemory(xml, (int)strlen(xml), "domain.xml", NULL,
+                                    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING))) {
+        ctxt = xmlXPathNewContext(doc);
+        o = xmlXPathEvalExpression(BAD_CAST xpath, ctxt);
+    }
+    for (int i = 0; o && o->nodesetval && i < o->nodesetval->nodeNr; i++) {
+        g_autofree char *v = (char *)xmlNodeGetContent(o->nodesetval->nodeTab[i]);
+
+        g_strv_builder_add(b, v ? v : "");
+    }
+    return g_strv_builder_end(b);
 }

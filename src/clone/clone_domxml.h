@@ -101,6 +101,11 @@ struct _cloneRewriteParams {
 
 cloneDomainPlan *cloneDomainRewrite(const char *srcXML, const cloneRewriteParams *p);
 
+/* The string values of the nodes @xpath selects in @xml (attributes or
+ * element text), in document order; an empty array when the XML does not
+ * parse or nothing matches. */
+GStrv cloneXMLStrings(const char *xml, const char *xpath);
+
 /* Removes <qemu:commandline> (for the persistent definition). */
 char *cloneDomainXMLStripCommandline(const char *xml);
 

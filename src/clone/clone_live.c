@@ -167,11 +167,9 @@ cloneCheckMigratable(cloneJob *job)
 static guint
 cloneXMLCount(const char *xml, const char *xpath)
 {
-    g_autoptr(xmlDoc) doc = xmlReadMemory(xml, (int)strlen(xml), "domain.xml", NULL, XML_PARSE_NONET);
-    g_autoptr(xmlXPathContext) ctxt = doc ? xmlXPathNewContext(doc) : NULL;
-    g_autoptr(xmlXPathObject) o = ctxt ? xmlXPathEvalExpression(BAD_CAST xpath, ctxt) : NULL;
+    g_auto(GStrv) found = cloneXMLStrings(xml, xpath);
 
-    return o && o->nodesetval ? (guint)o->nodesetval->nodeNr : 0;
+    return g_strv_length(found);
 }
 
 
@@ -275,23 +273,17 @@ cloneChainLimit(cloneJob *job, const char *target)
 static int
 clonePhaseChain(cloneJob *job)
 {
-    g_autoptr(xmlDoc) doc = xmlReadMemory(job->srcXML, (int)strlen(job->srcXML), "src.xml",
-                                          NULL, XML_PARSE_NONET);
-    g_autoptr(xmlXPathContext) ctxt = doc ? xmlXPathNewContext(doc) : NULL;
-    g_autoptr(xmlXPathObject) targets = NULL;
+    g_auto(GStrv) targets = cloneXMLStrings(job->srcXML,
+        "/domain/devices/disk[source][not(readonly)]/target/@dev");
     gboolean changed = FALSE;
 
-    if (!ctxt)
-        return 0;
-    targets = xmlXPathEvalExpression(BAD_CAST "/domain/devices/disk[source][not(readonly)]/target/@dev", ctxt);
-    for (int i = 0; targets && targets->nodesetval && i < targets->nodesetval->nodeNr; i++) {
-        g_autofree char *target = (char *)xmlNodeGetContent(targets->nodesetval->nodeTab[i]);
+    for (guint i = 0; targets[i]; i++) {
         int rc;
 
-        if ((rc = cloneChainBusy(job, target)) < 0)
+        if ((rc = cloneChainBusy(job, targets[i])) < 0)
             return -1;
         changed |= rc > 0;
-        if ((rc = cloneChainLimit(job, target)) < 0)
+        if ((rc = cloneChainLimit(job, targets[i])) < 0)
             return -1;
         changed |= rc > 0;
     }
@@ -544,29 +536,23 @@ static int
 cloneSetLinks(cloneJob *job, gboolean up)
 {
     g_autofree char *xml = virDomainGetXMLDesc(job->clone, 0);
-    g_autoptr(xmlDoc) doc = NULL;
-    xmlXPathContextPtr ctxt;
-    xmlXPathObjectPtr o;
-    int ret = 0;
+    g_auto(GStrv) aliases = NULL;
 
-    if (!xml || !(doc = xmlReadMemory(xml, (int)strlen(xml), "clone.xml", NULL, XML_PARSE_NONET))) {
+    if (!xml) {
         virCloneReportLibvirtError(VIR_CLONE_ERR_LIBVIRT, _("cannot read the XML of clone '%1$s'"),
                                    job->name);
         return -1;
     }
-    ctxt = xmlXPathNewContext(doc);
-    o = xmlXPathEvalExpression(BAD_CAST "/domain/devices/interface/alias/@name", ctxt);
-    for (int i = 0; o && o->nodesetval && i < o->nodesetval->nodeNr && ret == 0; i++) {
-        g_autofree xmlChar *alias = xmlNodeGetContent(o->nodesetval->nodeTab[i]);
+    aliases = cloneXMLStrings(xml, "/domain/devices/interface/alias/@name");
+    for (guint i = 0; aliases[i]; i++) {
         g_autoptr(JsonObject) args = json_object_new();
 
-        json_object_set_string_member(args, "name", (const char *)alias);
+        json_object_set_string_member(args, "name", aliases[i]);
         json_object_set_boolean_member(args, "up", up);
-        ret = cloneQmpRun(job->clone, "set_link", args, NULL);
+        if (cloneQmpRun(job->clone, "set_link", args, NULL) < 0)
+            return -1;
     }
-    xmlXPathFreeObject(o);
-    xmlXPathFreeContext(ctxt);
-    return ret;
+    return 0;
 }
 
 
@@ -610,23 +596,13 @@ static GStrv
 cloneTapNames(cloneJob *job)
 {
     g_autofree char *xml = virDomainGetXMLDesc(job->clone, 0);
-    g_autoptr(xmlDoc) doc = xml ? xmlReadMemory(xml, (int)strlen(xml), "clone.xml", NULL, XML_PARSE_NONET) : NULL;
-    g_autoptr(xmlXPathContext) ctxt = doc ? xmlXPathNewContext(doc) : NULL;
-    g_autoptr(xmlXPathObject) o = NULL;
-    g_autoptr(GStrvBuilder) b = g_strv_builder_new();
 
-    if (!ctxt) {
+    if (!xml) {
         virCloneReportLibvirtError(VIR_CLONE_ERR_LIBVIRT, _("cannot read the XML of clone '%1$s'"),
                                    job->name);
         return NULL;
     }
-    o = xmlXPathEvalExpression(BAD_CAST "/domain/devices/interface/target/@dev", ctxt);
-    for (int i = 0; o && o->nodesetval && i < o->nodesetval->nodeNr; i++) {
-        g_autofree char *dev = (char *)xmlNodeGetContent(o->nodesetval->nodeTab[i]);
-
-        g_strv_builder_add(b, dev);
-    }
-    return g_strv_builder_end(b);
+    return cloneXMLStrings(xml, "/domain/devices/interface/target/@dev");
 }
 
 

@@ -37,16 +37,11 @@ static GHashTable *
 cloneReapTops(virDomainPtr dom)
 {
     g_autofree char *xml = virDomainGetXMLDesc(dom, 0);
-    g_autoptr(xmlDoc) doc = xml ? xmlReadMemory(xml, (int)strlen(xml), "domain.xml", NULL, XML_PARSE_NONET) : NULL;
-    g_autoptr(xmlXPathContext) ctxt = doc ? xmlXPathNewContext(doc) : NULL;
-    g_autoptr(xmlXPathObject) o = NULL;
+    g_auto(GStrv) files = cloneXMLStrings(xml, "/domain/devices/disk/source/@file");
     GHashTable *tops = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 
-    if (!ctxt)
-        return tops;
-    o = xmlXPathEvalExpression(BAD_CAST "/domain/devices/disk/source/@file", ctxt);
-    for (int i = 0; o && o->nodesetval && i < o->nodesetval->nodeNr; i++)
-        g_hash_table_add(tops, (char *)xmlNodeGetContent(o->nodesetval->nodeTab[i]));
+    for (guint i = 0; files[i]; i++)
+        g_hash_table_add(tops, g_strdup(files[i]));
     return tops;
 }
 
