@@ -523,6 +523,17 @@ testDiscardClone(virDomainPtr clone)
 }
 
 
+/* The <disks dir> of a policy, as a list. */
+static GStrv
+cloneTestPolicyDirs(const char *policy)
+{
+    g_autofree char *dir = testXPathString(policy, "string(/clonepolicy/disks/@dir)");
+    const char *list[] = { dir, NULL };
+
+    return g_strdupv(*dir ? (char **)list : (char *[]){ NULL });
+}
+
+
 /* clone-live --policy examples/xml/EACH.xml on the test guest: a policy
  * whose features exist clones; one that asks for what does not exist yet
  * is refused before anything starts, with nothing left behind. */
@@ -538,6 +549,7 @@ testExamples(void)
     g_autoptr(TgGuest) src = (testIpLink("add", bridge, TRUE), testGuestStart(&opts));
     g_autoptr(GDir) d = NULL;
     g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+    g_autoptr(GPtrArray) newDirs = g_ptr_array_new_with_free_func(g_free);
     const char *name;
     guint cloned = 0;
 
@@ -556,7 +568,13 @@ testExamples(void)
         g_autofree char *imgdir = g_path_get_dirname(tgGuestDiskPath(src));
         g_autoptr(GHashTable) files = testListDir(imgdir);
         guint before = testNumDomains();
-        g_autoptr(virDomain) clone = virDomainCloneLive(tgGuestDomain(src), xml, 0);
+        g_auto(GStrv) dirs = cloneTestPolicyDirs(xml);
+        g_autoptr(virDomain) clone = NULL;
+
+        for (guint j = 0; dirs[j]; j++)
+            if (!g_file_test(dirs[j], G_FILE_TEST_EXISTS))
+                g_ptr_array_add(newDirs, g_strdup(dirs[j]));
+        clone = virDomainCloneLive(tgGuestDomain(src), xml, 0);
 
         if (!clone) {
             virCloneErrorPtr err = virCloneGetLastError();
@@ -576,6 +594,9 @@ testExamples(void)
     }
     g_assert_cmpuint(cloned, >=, 4);
     testSourceAlive(src);
+    /* overlay directories the examples' <disks dir> made for this test */
+    for (guint i = 0; i < newDirs->len; i++)
+        g_rmdir(g_ptr_array_index(newDirs, i));
     g_clear_pointer(&src, tgGuestFree);
     testIpLink("del", bridge, FALSE);
     /* the sandbox example's bridge, now unused */
