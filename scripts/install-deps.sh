@@ -34,7 +34,9 @@ apt-get install -y -q --no-install-recommends \
     libxml2-dev libxml2-utils libglib2.0-dev libjson-glib-dev \
     libnl-3-dev libnl-route-3-dev \
     busybox-static cpio gzip iproute2 tcpdump \
-    python3-dev python3-pytest clang-format valgrind
+    python3-dev python3-pytest clang-format valgrind \
+    python3-docutils man-db groff-base \
+    golang-go golang-github-libvirt-libvirt-go-dev
 
 # Guest kernel and its modules: unpack Debian's kernel image package (without
 # installing it as the host's kernel) for tests/guest/build-guest.sh.

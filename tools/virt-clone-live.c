@@ -45,7 +45,7 @@ vclLog(int priority, const char *message, void *opaque)
     else if (priority == VIR_CLONE_LOG_INFO && !g->quiet)
         fprintf(stderr, _("note: %s\n"), message);
     else if (g->debug)
-        fprintf(stderr, "debug: %s\n", message);
+        fprintf(stderr, _("debug: %s\n"), message);
 }
 
 

@@ -8,6 +8,7 @@
 #include "clone_chain.h"
 #include "clone_disk.h"
 #include "clone_lock.h"
+#include "clone_lookup.h"
 #include "clone_sandbox_net.h"
 #include "clone_sandbox_watch.h"
 
@@ -306,12 +307,10 @@ clonePhaseChain(cloneJob *job)
 static gboolean
 cloneNameFree(cloneJob *job, const char *name)
 {
-    virDomainPtr dom = virDomainLookupByName(virDomainGetConnect(job->src), name);
+    virDomainPtr dom = cloneLookupDomain(virDomainGetConnect(job->src), name, NULL);
 
-    if (!dom) {
-        virResetLastError();
+    if (!dom)
         return TRUE;
-    }
     virDomainFree(dom);
     return FALSE;
 }
@@ -378,8 +377,8 @@ static int
 clonePhasePlan(cloneJob *job)
 {
     if (job->policy->uuid) {
-        virDomainPtr dom = virDomainLookupByUUIDString(virDomainGetConnect(job->src),
-                                                       job->policy->uuid);
+        virDomainPtr dom = cloneLookupDomain(virDomainGetConnect(job->src), NULL,
+                                             job->policy->uuid);
 
         if (dom) {
             virCloneReportError(VIR_CLONE_ERR_INVALID_ARG,
@@ -388,7 +387,6 @@ clonePhasePlan(cloneJob *job)
             virDomainFree(dom);
             return -1;
         }
-        virResetLastError();
         job->uuid = g_strdup(job->policy->uuid);
     } else {
         job->uuid = g_uuid_string_random();

@@ -10,6 +10,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "clone_domxml.h"
+#include "clone_lookup.h"
 #include "clone_sandbox_net.h"
 #include "clone_sandbox_watch.h"
 
@@ -91,13 +92,12 @@ cloneReapRunDirs(virConnectPtr conn)
     while (dir && (uuid = g_dir_read_name(dir))) {
         g_autofree char *path = g_build_filename(CLONE_RUN_DIR, uuid, NULL);
         g_autofree char *pidfile = g_build_filename(path, "sandbox-watch.pid", NULL);
-        virDomainPtr dom = virDomainLookupByUUIDString(conn, uuid);
+        virDomainPtr dom = cloneLookupDomain(conn, NULL, uuid);
 
         if (dom) {
             virDomainFree(dom);
             continue;
         }
-        virResetLastError();
         if (!g_uuid_string_is_valid(uuid) || cloneSandboxDaemonPid(pidfile) > 0)
             continue;
         g_unlink(pidfile);
