@@ -1,0 +1,124 @@
+/*
+ * clone_wrapper.c: C side of the Go binding of libvirt-clone.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "clone_wrapper.h"
+#include "_cgo_export.h"
+
+
+static void
+lvcGoErrorFill(lvcGoError *err)
+{
+    virCloneErrorPtr last = virCloneGetLastError();
+
+    if (!last) {
+        err->code = VIR_CLONE_ERR_INTERNAL;
+        err->libvirtCode = 0;
+        err->message = NULL;
+        return;
+    }
+    err->code = last->code;
+    err->libvirtCode = last->libvirtCode;
+    err->message = last->message ? strdup(last->message) : NULL;
+}
+
+
+static void
+lvcGoProgressTrampoline(virDomainPtr source, int phase, unsigned int percent,
+                        void *opaque)
+{
+    (void)source;
+    lvcGoProgress((uintptr_t)opaque, phase, percent);
+}
+
+
+static char *
+lvcGoStatsString(virTypedParameterPtr params, int nparams, const char *name)
+{
+    const char *value = NULL;
+
+    if (virTypedParamsGetString(params, nparams, name, &value) != 1 || !value)
+        return NULL;
+    return strdup(value);
+}
+
+
+static unsigned long long
+lvcGoStatsULLong(virTypedParameterPtr params, int nparams, const char *name)
+{
+    unsigned long long value = 0;
+
+    if (virTypedParamsGetULLong(params, nparams, name, &value) != 1)
+        return 0;
+    return value;
+}
+
+
+static void
+lvcGoStatsFill(lvcGoStats *stats, virTypedParameterPtr params, int nparams)
+{
+    memset(stats, 0, sizeof(*stats));
+    stats->strategy = lvcGoStatsString(params, nparams, VIR_DOMAIN_CLONE_LIVE_STATS_STRATEGY);
+    stats->name = lvcGoStatsString(params, nparams, VIR_DOMAIN_CLONE_LIVE_STATS_NAME);
+    stats->uuid = lvcGoStatsString(params, nparams, VIR_DOMAIN_CLONE_LIVE_STATS_UUID);
+    stats->sourcePauseUs = lvcGoStatsULLong(params, nparams, VIR_DOMAIN_CLONE_LIVE_STATS_SOURCE_PAUSE);
+    stats->downtimeMs = lvcGoStatsULLong(params, nparams, VIR_DOMAIN_CLONE_LIVE_STATS_DOWNTIME);
+    stats->totalUs = lvcGoStatsULLong(params, nparams, VIR_DOMAIN_CLONE_LIVE_STATS_TOTAL);
+    stats->cloneStartUs = lvcGoStatsULLong(params, nparams, VIR_DOMAIN_CLONE_LIVE_STATS_CLONE_START);
+    stats->diskForkUs = lvcGoStatsULLong(params, nparams, VIR_DOMAIN_CLONE_LIVE_STATS_DISK_FORK);
+    stats->bytes = lvcGoStatsULLong(params, nparams, VIR_DOMAIN_CLONE_LIVE_STATS_BYTES);
+    stats->passes = lvcGoStatsULLong(params, nparams, VIR_DOMAIN_CLONE_LIVE_STATS_PASSES);
+    stats->fallbacks = lvcGoStatsULLong(params, nparams, VIR_DOMAIN_CLONE_LIVE_STATS_FALLBACKS);
+}
+
+
+virDomainPtr
+lvcGoCloneLive(virDomainPtr dom, const char *policyXML, int progress,
+               uintptr_t handle, lvcGoStats *stats, unsigned int flags,
+               lvcGoError *err)
+{
+    virTypedParameterPtr params = NULL;
+    int nparams = 0;
+    virDomainPtr clone;
+
+    clone = virDomainCloneLiveFull(dom, policyXML,
+                                   progress ? lvcGoProgressTrampoline : NULL,
+                                   (void *)handle,
+                                   stats ? &params : NULL,
+                                   stats ? &nparams : NULL,
+                                   flags);
+    if (!clone) {
+        lvcGoErrorFill(err);
+        return NULL;
+    }
+    if (stats)
+        lvcGoStatsFill(stats, params, nparams);
+    virTypedParamsFree(params, nparams);
+    return clone;
+}
+
+
+char *
+lvcGoPolicyNormalize(const char *policyXML, unsigned int flags, lvcGoError *err)
+{
+    char *ret = virDomainCloneLivePolicyNormalize(policyXML, flags);
+
+    if (!ret)
+        lvcGoErrorFill(err);
+    return ret;
+}
+
+
+int
+lvcGoReap(virConnectPtr conn, unsigned int flags, lvcGoError *err)
+{
+    int ret = virConnectCloneLiveReap(conn, flags);
+
+    if (ret < 0)
+        lvcGoErrorFill(err);
+    return ret;
+}

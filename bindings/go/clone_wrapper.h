@@ -1,0 +1,51 @@
+/*
+ * clone_wrapper.h: C side of the Go binding of libvirt-clone.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * libvirt-clone's last error is thread-local, and a goroutine may move to
+ * another OS thread between two cgo calls.  Each wrapper therefore makes the
+ * call and, on failure, copies the thread's last error into @err within the
+ * same cgo call.
+ */
+#ifndef LIBVIRT_CLONE_GO_WRAPPER_H
+#define LIBVIRT_CLONE_GO_WRAPPER_H
+
+#include <stdint.h>
+#include <libvirt-clone/libvirt-clone.h>
+
+typedef struct {
+    int code;           /* virCloneErrorNumber */
+    int libvirtCode;    /* virErrorNumber, or 0 */
+    char *message;      /* malloc()ed copy, or NULL; the caller frees it */
+} lvcGoError;
+
+/* The statistics of virDomainCloneLiveFull(); absent ones are 0 / NULL. */
+typedef struct {
+    char *strategy;     /* malloc()ed copies, or NULL; the caller frees them */
+    char *name;
+    char *uuid;
+    unsigned long long sourcePauseUs;
+    unsigned long long downtimeMs;
+    unsigned long long totalUs;
+    unsigned long long cloneStartUs;
+    unsigned long long diskForkUs;
+    unsigned long long bytes;
+    unsigned long long passes;
+    unsigned long long fallbacks;
+} lvcGoStats;
+
+/* virDomainCloneLiveFull().  With @progress non-zero, the progress callback
+ * is lvcGoProgress(@handle, phase, percent) (a runtime/cgo.Handle); with
+ * @stats non-NULL, the statistics are copied there. */
+virDomainPtr lvcGoCloneLive(virDomainPtr dom, const char *policyXML,
+                            int progress, uintptr_t handle,
+                            lvcGoStats *stats, unsigned int flags,
+                            lvcGoError *err);
+
+char *lvcGoPolicyNormalize(const char *policyXML, unsigned int flags,
+                           lvcGoError *err);
+
+int lvcGoReap(virConnectPtr conn, unsigned int flags, lvcGoError *err);
+
+#endif /* LIBVIRT_CLONE_GO_WRAPPER_H */

@@ -1,0 +1,16 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+
+//go:build libvirtorg
+
+package libvirtclone
+
+import libvirt "libvirt.org/go/libvirt"
+
+// Domain is the Domain of libvirt's Go binding (an alias, not a new type).
+type Domain = libvirt.Domain
+
+// Connect is the Connect of libvirt's Go binding (an alias, not a new type).
+type Connect = libvirt.Connect
+
+// libvirtImportPath is the import path of the binding this package uses.
+const libvirtImportPath = "libvirt.org/go/libvirt"
