@@ -33,6 +33,10 @@ typedef struct {
 void
 cloneJobProgress(cloneJob *job, int phase, guint percent)
 {
+    /* "copied so far" never goes back, although QEMU's remaining count
+     * grows while the guest dirties pages */
+    if (phase == job->lastPhase && percent < job->lastPercent)
+        percent = job->lastPercent;
     if (!job->cb || (phase == job->lastPhase && percent == job->lastPercent))
         return;
     job->lastPhase = phase;
@@ -720,7 +724,8 @@ static const clonePhaseDef clonePhases[] = {
 static void
 cloneRollback(cloneJob *job, size_t failed, size_t downTo)
 {
-    g_autoptr(virCloneSavedError) saved = virCloneSaveLastError();
+    /* restores the first error when the undos are done */
+    G_GNUC_UNUSED g_autoptr(virCloneSavedError) saved = virCloneSaveLastError();
 
     for (size_t i = failed + 1; i-- > downTo;) {
         if (clonePhases[i].undo) {

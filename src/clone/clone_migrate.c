@@ -269,6 +269,7 @@ cloneTransferPrecopy(cloneJob *job)
     cloneMigMonReset(job->srcMon);
     if (cloneMigrationPrepare(job, caps, params) < 0 || cloneMigrationGo(job) < 0)
         return -1;
+    cloneJobProgress(job, VIR_DOMAIN_CLONE_LIVE_PHASE_COPY_RAM, 0);
     rc = cloneWaitStatus(job, job->src, job->srcMon, preSwitchover,
                          clonePrecopyHook, cloneDeadline(job));
     if (rc != 0)
@@ -323,6 +324,7 @@ cloneTransferBackground(cloneJob *job)
     }
     if (cloneForkDisks(job) < 0 || cloneMigrationGo(job) < 0)
         return -1;
+    cloneJobProgress(job, VIR_DOMAIN_CLONE_LIVE_PHASE_COPY_RAM, 0);
     if (cloneWaitStatus(job, job->src, job->srcMon, completed,
                         cloneBackgroundHook, cloneDeadline(job)) < 0)
         return -1;

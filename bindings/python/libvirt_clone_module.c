@@ -1,0 +1,588 @@
+/*
+ * libvirt_clone_module.c: the C half of the Python binding (_libvirt_clone)
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Private: use the libvirt_clone module (libvirt_clone.py), which wraps
+ * these functions.  Handles cross the boundary the way libvirt-python's own
+ * modules (libvirtmod, libvirtmod_qemu) pass them:
+ *
+ *  - a libvirt.virDomain keeps its virDomainPtr in "_o", a PyCapsule named
+ *    "virDomainPtr" (a virConnect: "_o", "virConnectPtr");
+ *  - such a capsule has no destructor: the reference it carries belongs to
+ *    the libvirt.virDomain object around it, whose __del__ calls
+ *    libvirtmod.virDomainFree(capsule).  A capsule made here must have no
+ *    destructor either, or the domain would be freed twice.
+ *
+ * The clone returned by virDomainCloneLiveFull() is a new reference; it is
+ * handed to a new libvirt.virDomain(conn, _obj=capsule) here, in C, so that
+ * no Python code runs between the C call and the moment the wrapper owns it.
+ *
+ * The GIL is released while the library works (clone, reap); the progress
+ * callback takes it back (PyGILState_Ensure) for each call into Python.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <limits.h>
+#include <stdlib.h>
+
+#include <libvirt/libvirt.h>
+
+#include "libvirt-clone/libvirt-clone.h"
+
+#define LC_DOMAIN_CAPSULE "virDomainPtr"
+#define LC_CONNECT_CAPSULE "virConnectPtr"
+
+PyMODINIT_FUNC PyInit__libvirt_clone(void);
+
+/* Module state: the process has one libvirt and one libvirt_clone, so a
+ * static pair is enough (the module does not support subinterpreters). */
+static PyObject *lcDomainClass;   /* libvirt.virDomain */
+static PyObject *lcErrorClass;    /* libvirt_clone.libvirtCloneError, once set */
+
+/* Nonzero while this thread runs a progress callback: the library must not
+ * be re-entered from it (its last error and the source's lock are the
+ * calling thread's). */
+static _Thread_local int lcInCallback;
+
+
+/* ---- errors ------------------------------------------------------------- */
+
+/* Raise the calling thread's last libvirt-clone error as the registered
+ * error class: cls(message, code, libvirt_code).  Returns NULL. */
+static PyObject *
+lcRaiseLastError(const char *fallback)
+{
+    virCloneErrorPtr err = virCloneGetLastError();
+    int code = err ? err->code : VIR_CLONE_ERR_INTERNAL;
+    int libvirtCode = err ? err->libvirtCode : 0;
+    const char *msg = err && err->message ? err->message : fallback;
+    PyObject *exc;
+
+    if (!lcErrorClass) {
+        PyErr_SetString(PyExc_RuntimeError, msg);
+        return NULL;
+    }
+    exc = PyObject_CallFunction(lcErrorClass, "sii", msg, code, libvirtCode);
+    if (!exc)
+        return NULL;
+    PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+    Py_DECREF(exc);
+    return NULL;
+}
+
+
+static int
+lcCheckNotInCallback(void)
+{
+    if (lcInCallback) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "libvirt_clone must not be called from a clone's progress callback");
+        return -1;
+    }
+    return 0;
+}
+
+
+/* flags: a Python int in [0, UINT_MAX]; unknown bits are the library's to
+ * reject. */
+static int
+lcFlags(PyObject *obj, unsigned int *flags)
+{
+    unsigned long v;
+
+    if (!PyLong_Check(obj)) {
+        PyErr_Format(PyExc_TypeError, "flags must be an int, not %.100s",
+                     Py_TYPE(obj)->tp_name);
+        return -1;
+    }
+    v = PyLong_AsUnsignedLong(obj);
+    if (v == (unsigned long)-1 && PyErr_Occurred())
+        return -1;
+    if (v > UINT_MAX) {
+        PyErr_SetString(PyExc_OverflowError, "flags do not fit in an unsigned int");
+        return -1;
+    }
+    *flags = (unsigned int)v;
+    return 0;
+}
+
+
+/* The pointer in obj._o, a capsule named @name (as libvirt-python makes). */
+static void *
+lcUnwrap(PyObject *obj, const char *name, const char *what)
+{
+    PyObject *cap = PyObject_GetAttrString(obj, "_o");
+    void *ptr;
+
+    if (!cap) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_TypeError, "expected a libvirt.%s, not %.100s", what,
+                     Py_TYPE(obj)->tp_name);
+        return NULL;
+    }
+    if (cap == Py_None) {
+        Py_DECREF(cap);
+        PyErr_Format(PyExc_ValueError, "this libvirt.%s has been freed", what);
+        return NULL;
+    }
+    ptr = PyCapsule_GetPointer(cap, name);
+    Py_DECREF(cap);
+    if (!ptr) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_TypeError, "expected a libvirt.%s, not %.100s", what,
+                     Py_TYPE(obj)->tp_name);
+    }
+    return ptr;
+}
+
+
+/* ---- progress ----------------------------------------------------------- */
+
+typedef struct {
+    PyObject *callback;       /* borrowed; called as callback(phase, percent) */
+    PyObject *exc;            /* the first exception it raised (owned), or NULL */
+} lcProgress;
+
+
+static void
+lcSaveException(lcProgress *p)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    p->exc = PyErr_GetRaisedException();
+#else
+    PyObject *type;
+    PyObject *value;
+    PyObject *tb;
+
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    if (tb && value)
+        PyException_SetTraceback(value, tb);
+    Py_XDECREF(type);
+    Py_XDECREF(tb);
+    p->exc = value;
+#endif
+}
+
+
+/* Called by the library, without the GIL, in the thread that called
+ * clone_live().  After the callback has raised once it is not called again;
+ * the exception is re-raised when the clone returns. */
+static void
+lcProgressCb(virDomainPtr source, int phase, unsigned int percent, void *opaque)
+{
+    lcProgress *p = opaque;
+    PyGILState_STATE gil;
+    PyObject *ret;
+
+    (void)source;
+    gil = PyGILState_Ensure();
+    if (!p->exc) {
+        lcInCallback = 1;
+        ret = PyObject_CallFunction(p->callback, "iI", phase, percent);
+        lcInCallback = 0;
+        if (ret)
+            Py_DECREF(ret);
+        else
+            lcSaveException(p);
+    }
+    PyGILState_Release(gil);
+}
+
+
+/* ---- statistics --------------------------------------------------------- */
+
+static PyObject *
+lcTypedParamValue(const virTypedParameter *p)
+{
+    switch (p->type) {
+    case VIR_TYPED_PARAM_INT:
+        return PyLong_FromLong(p->value.i);
+    case VIR_TYPED_PARAM_UINT:
+        return PyLong_FromUnsignedLong(p->value.ui);
+    case VIR_TYPED_PARAM_LLONG:
+        return PyLong_FromLongLong(p->value.l);
+    case VIR_TYPED_PARAM_ULLONG:
+        return PyLong_FromUnsignedLongLong(p->value.ul);
+    case VIR_TYPED_PARAM_DOUBLE:
+        return PyFloat_FromDouble(p->value.d);
+    case VIR_TYPED_PARAM_BOOLEAN:
+        return PyBool_FromLong(p->value.b);
+    case VIR_TYPED_PARAM_STRING:
+        return PyUnicode_DecodeUTF8(p->value.s, (Py_ssize_t)strlen(p->value.s), "replace");
+    default:
+        Py_RETURN_NONE;
+    }
+}
+
+
+static PyObject *
+lcStatsToDict(const virTypedParameter *params, int n)
+{
+    PyObject *dict = PyDict_New();
+
+    if (!dict)
+        return NULL;
+    for (int i = 0; i < n; i++) {
+        PyObject *v = lcTypedParamValue(&params[i]);
+
+        if (!v || PyDict_SetItemString(dict, params[i].field, v) < 0) {
+            Py_XDECREF(v);
+            Py_DECREF(dict);
+            return NULL;
+        }
+        Py_DECREF(v);
+    }
+    return dict;
+}
+
+
+/* ---- functions ---------------------------------------------------------- */
+
+/* libvirt.virDomain(conn, _obj=capsule) owning @clone; frees @clone if it
+ * cannot. */
+static PyObject *
+lcWrapDomain(PyObject *conn, virDomainPtr clone)
+{
+    PyObject *cap = PyCapsule_New(clone, LC_DOMAIN_CAPSULE, NULL);
+    PyObject *args = NULL;
+    PyObject *kwargs = NULL;
+    PyObject *ret = NULL;
+
+    if (!cap)
+        goto error;
+    if (!(args = Py_BuildValue("(O)", conn)) ||
+        !(kwargs = Py_BuildValue("{s:O}", "_obj", cap)))
+        goto error;
+    ret = PyObject_Call(lcDomainClass, args, kwargs);
+    if (!ret)
+        goto error;
+    Py_DECREF(cap);
+    Py_DECREF(args);
+    Py_DECREF(kwargs);
+    return ret;
+
+ error:
+    /* no wrapper took the reference (libvirt.virDomain.__init__ fails
+     * only before it stores _obj): drop it here; the capsule has no
+     * destructor */
+    virDomainFree(clone);
+    Py_XDECREF(cap);
+    Py_XDECREF(args);
+    Py_XDECREF(kwargs);
+    return NULL;
+}
+
+
+PyDoc_STRVAR(lcCloneLive_doc,
+"clone_live(dom, policy, flags, progress, want_stats) -> (virDomain, dict | None)\n\n"
+"Private: see libvirt_clone.clone_live().");
+
+static PyObject *
+lcCloneLive(PyObject *self, PyObject *args, PyObject *kwargs)
+{
+    static char *kwlist[] = { "dom", "policy", "flags", "progress", "want_stats", NULL };
+    PyObject *pydom;
+    const char *policy = NULL;
+    PyObject *pyflags;
+    PyObject *callback = Py_None;
+    int wantStats = 0;
+    unsigned int flags;
+    virDomainPtr dom;
+    virDomainPtr clone;
+    virTypedParameterPtr stats = NULL;
+    int nstats = 0;
+    lcProgress progress = { NULL, NULL };
+    PyObject *conn = NULL;
+    PyObject *wrapped = NULL;
+    PyObject *pystats = NULL;
+
+    (void)self;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OzO|Op:clone_live", kwlist,
+                                     &pydom, &policy, &pyflags, &callback, &wantStats))
+        return NULL;
+    if (lcCheckNotInCallback() < 0 || lcFlags(pyflags, &flags) < 0)
+        return NULL;
+    if (callback != Py_None && !PyCallable_Check(callback)) {
+        PyErr_SetString(PyExc_TypeError, "progress must be callable or None");
+        return NULL;
+    }
+    if (!(dom = lcUnwrap(pydom, LC_DOMAIN_CAPSULE, "virDomain")))
+        return NULL;
+    if (!(conn = PyObject_CallMethod(pydom, "connect", NULL)))
+        return NULL;
+    progress.callback = callback;
+
+    /* our own reference: the Python object may lose its pointer while the
+     * GIL is released */
+    virDomainRef(dom);
+    Py_BEGIN_ALLOW_THREADS
+    clone = virDomainCloneLiveFull(dom, policy,
+                                   callback != Py_None ? lcProgressCb : NULL, &progress,
+                                   wantStats ? &stats : NULL, wantStats ? &nstats : NULL,
+                                   flags);
+    virDomainFree(dom);
+    Py_END_ALLOW_THREADS
+
+    if (!clone) {
+        lcRaiseLastError("the clone failed");
+        if (progress.exc) {
+            /* the callback failed first: show it as the context */
+            PyObject *cloneExc;
+#if PY_VERSION_HEX >= 0x030C0000
+            cloneExc = PyErr_GetRaisedException();
+            PyException_SetContext(cloneExc, progress.exc);
+            PyErr_SetRaisedException(cloneExc);
+#else
+            PyObject *type;
+            PyObject *tb;
+
+            PyErr_Fetch(&type, &cloneExc, &tb);
+            PyErr_NormalizeException(&type, &cloneExc, &tb);
+            PyException_SetContext(cloneExc, progress.exc);  /* steals */
+            PyErr_Restore(type, cloneExc, tb);
+#endif
+            progress.exc = NULL;
+        }
+        goto cleanup;
+    }
+
+    wrapped = lcWrapDomain(conn, clone);
+    if (wrapped && wantStats)
+        pystats = lcStatsToDict(stats, nstats);
+    if (!wrapped || (wantStats && !pystats)) {
+        /* the clone runs and is returned to no one: a MemoryError at most */
+        Py_CLEAR(wrapped);
+        goto cleanup;
+    }
+
+    if (progress.exc) {
+        /* the clone is made; hand it over with the callback's exception */
+        if (PyObject_SetAttrString(progress.exc, "clone", wrapped) < 0)
+            PyErr_Clear();
+        PyErr_SetObject((PyObject *)Py_TYPE(progress.exc), progress.exc);
+        Py_CLEAR(wrapped);
+        goto cleanup;
+    }
+
+ cleanup:
+    virTypedParamsFree(stats, nstats);
+    Py_XDECREF(progress.exc);
+    Py_XDECREF(conn);
+    if (!wrapped) {
+        Py_XDECREF(pystats);
+        return NULL;
+    }
+    return Py_BuildValue("(NN)", wrapped, pystats ? pystats : Py_NewRef(Py_None));
+}
+
+
+PyDoc_STRVAR(lcPolicyNormalize_doc,
+"policy_normalize(xml, flags) -> str\n\nPrivate: see libvirt_clone.policy_normalize().");
+
+static PyObject *
+lcPolicyNormalize(PyObject *self, PyObject *args)
+{
+    const char *xml = NULL;
+    PyObject *pyflags;
+    unsigned int flags;
+    char *out;
+    PyObject *ret;
+
+    (void)self;
+    if (!PyArg_ParseTuple(args, "zO:policy_normalize", &xml, &pyflags))
+        return NULL;
+    if (lcCheckNotInCallback() < 0 || lcFlags(pyflags, &flags) < 0)
+        return NULL;
+    if (!(out = virDomainCloneLivePolicyNormalize(xml, flags)))
+        return lcRaiseLastError("invalid clone policy");
+    ret = PyUnicode_FromString(out);
+    free(out);
+    return ret;
+}
+
+
+PyDoc_STRVAR(lcReap_doc, "reap(conn, flags) -> int\n\nPrivate: see libvirt_clone.reap().");
+
+static PyObject *
+lcReap(PyObject *self, PyObject *args)
+{
+    PyObject *pyconn;
+    PyObject *pyflags;
+    unsigned int flags;
+    virConnectPtr conn;
+    int n;
+
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OO:reap", &pyconn, &pyflags))
+        return NULL;
+    if (lcCheckNotInCallback() < 0 || lcFlags(pyflags, &flags) < 0)
+        return NULL;
+    if (!(conn = lcUnwrap(pyconn, LC_CONNECT_CAPSULE, "virConnect")))
+        return NULL;
+
+    virConnectRef(conn);
+    Py_BEGIN_ALLOW_THREADS
+    n = virConnectCloneLiveReap(conn, flags);
+    virConnectClose(conn);
+    Py_END_ALLOW_THREADS
+    if (n < 0)
+        return lcRaiseLastError("reaping failed");
+    return PyLong_FromLong(n);
+}
+
+
+PyDoc_STRVAR(lcPhaseToString_doc,
+"phase_to_string(phase) -> str | None\n\nThe library's name of a phase (\"copy-ram\").");
+
+static PyObject *
+lcPhaseToString(PyObject *self, PyObject *arg)
+{
+    long phase;
+    const char *s;
+
+    (void)self;
+    phase = PyLong_AsLong(arg);
+    if (phase == -1 && PyErr_Occurred())
+        return NULL;
+    if (phase < INT_MIN || phase > INT_MAX || !(s = virDomainCloneLivePhaseToString((int)phase)))
+        Py_RETURN_NONE;
+    return PyUnicode_FromString(s);
+}
+
+
+PyDoc_STRVAR(lcSetErrorClass_doc,
+"set_error_class(cls)\n\nPrivate: the class errors are raised as, called "
+"as cls(message, code, libvirt_code).");
+
+static PyObject *
+lcSetErrorClass(PyObject *self, PyObject *cls)
+{
+    (void)self;
+    if (!PyType_Check(cls) || !PyType_IsSubtype((PyTypeObject *)cls,
+                                                (PyTypeObject *)PyExc_Exception)) {
+        PyErr_SetString(PyExc_TypeError, "an Exception subclass is needed");
+        return NULL;
+    }
+    Py_XSETREF(lcErrorClass, Py_NewRef(cls));
+    Py_RETURN_NONE;
+}
+
+
+static PyMethodDef lcMethods[] = {
+    { "clone_live", (PyCFunction)(void (*)(void))lcCloneLive, METH_VARARGS | METH_KEYWORDS,
+      lcCloneLive_doc },
+    { "policy_normalize", lcPolicyNormalize, METH_VARARGS, lcPolicyNormalize_doc },
+    { "reap", lcReap, METH_VARARGS, lcReap_doc },
+    { "phase_to_string", lcPhaseToString, METH_O, lcPhaseToString_doc },
+    { "set_error_class", lcSetErrorClass, METH_O, lcSetErrorClass_doc },
+    { NULL, NULL, 0, NULL },
+};
+
+
+static struct PyModuleDef lcModule = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "_libvirt_clone",
+    .m_doc = "C half of the libvirt_clone module (private).",
+    .m_size = -1,
+    .m_methods = lcMethods,
+};
+
+
+static int
+lcAddConstants(PyObject *m)
+{
+    static const struct {
+        const char *name;
+        long value;
+    } ints[] = {
+#define LC_INT(x) { #x, (long)(x) }
+        LC_INT(VIR_DOMAIN_CLONE_LIVE_PAUSED),
+        LC_INT(VIR_DOMAIN_CLONE_LIVE_PERSISTENT),
+        LC_INT(VIR_DOMAIN_CLONE_LIVE_WAIT),
+        LC_INT(VIR_DOMAIN_CLONE_LIVE_PRECOPY),
+        LC_INT(VIR_DOMAIN_CLONE_LIVE_BACKGROUND),
+
+        LC_INT(VIR_DOMAIN_CLONE_LIVE_PHASE_PREPARE),
+        LC_INT(VIR_DOMAIN_CLONE_LIVE_PHASE_START_CLONE),
+        LC_INT(VIR_DOMAIN_CLONE_LIVE_PHASE_COPY_RAM),
+        LC_INT(VIR_DOMAIN_CLONE_LIVE_PHASE_SWITCHOVER),
+        LC_INT(VIR_DOMAIN_CLONE_LIVE_PHASE_FINISH),
+        LC_INT(VIR_DOMAIN_CLONE_LIVE_PHASE_DONE),
+        LC_INT(VIR_DOMAIN_CLONE_LIVE_PHASE_ROLLBACK),
+
+        LC_INT(VIR_CLONE_ERR_OK),
+        LC_INT(VIR_CLONE_ERR_INTERNAL),
+        LC_INT(VIR_CLONE_ERR_INVALID_ARG),
+        LC_INT(VIR_CLONE_ERR_NO_DOMAIN),
+        LC_INT(VIR_CLONE_ERR_OPERATION_INVALID),
+        LC_INT(VIR_CLONE_ERR_UNSUPPORTED),
+        LC_INT(VIR_CLONE_ERR_BUSY),
+        LC_INT(VIR_CLONE_ERR_POLICY),
+        LC_INT(VIR_CLONE_ERR_LIBVIRT),
+        LC_INT(VIR_CLONE_ERR_QEMU),
+        LC_INT(VIR_CLONE_ERR_MIGRATION),
+        LC_INT(VIR_CLONE_ERR_DISK),
+        LC_INT(VIR_CLONE_ERR_SYSTEM),
+        LC_INT(VIR_CLONE_ERR_TIMEOUT),
+
+        LC_INT(LIBVIRT_CLONE_VERSION_MAJOR),
+        LC_INT(LIBVIRT_CLONE_VERSION_MINOR),
+        LC_INT(LIBVIRT_CLONE_VERSION_MICRO),
+#undef LC_INT
+    };
+    static const struct {
+        const char *name;
+        const char *value;
+    } strs[] = {
+#define LC_STR(x) { #x, x }
+        LC_STR(VIR_DOMAIN_CLONE_LIVE_STATS_STRATEGY),
+        LC_STR(VIR_DOMAIN_CLONE_LIVE_STATS_NAME),
+        LC_STR(VIR_DOMAIN_CLONE_LIVE_STATS_UUID),
+        LC_STR(VIR_DOMAIN_CLONE_LIVE_STATS_SOURCE_PAUSE),
+        LC_STR(VIR_DOMAIN_CLONE_LIVE_STATS_DOWNTIME),
+        LC_STR(VIR_DOMAIN_CLONE_LIVE_STATS_TOTAL),
+        LC_STR(VIR_DOMAIN_CLONE_LIVE_STATS_CLONE_START),
+        LC_STR(VIR_DOMAIN_CLONE_LIVE_STATS_DISK_FORK),
+        LC_STR(VIR_DOMAIN_CLONE_LIVE_STATS_BYTES),
+        LC_STR(VIR_DOMAIN_CLONE_LIVE_STATS_PASSES),
+        LC_STR(VIR_DOMAIN_CLONE_LIVE_STATS_FALLBACKS),
+#undef LC_STR
+    };
+
+    for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
+        if (PyModule_AddIntConstant(m, ints[i].name, ints[i].value) < 0)
+            return -1;
+    }
+    for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
+        if (PyModule_AddStringConstant(m, strs[i].name, strs[i].value) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+
+PyMODINIT_FUNC
+PyInit__libvirt_clone(void)
+{
+    PyObject *m = NULL;
+    PyObject *libvirt = NULL;
+
+    /* libvirt-python's own module: its virDomain wraps our clones */
+    if (!(libvirt = PyImport_ImportModule("libvirt")))
+        return NULL;
+    Py_XSETREF(lcDomainClass, PyObject_GetAttrString(libvirt, "virDomain"));
+    Py_DECREF(libvirt);
+    if (!lcDomainClass)
+        return NULL;
+
+    if (!(m = PyModule_Create(&lcModule)))
+        return NULL;
+    if (lcAddConstants(m) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}
