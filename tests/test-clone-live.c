@@ -873,8 +873,11 @@ testKillClone(gconstpointer data)
     g_autoptr(GHashTable) files = testListDir(dir);
     g_autofree char *cloneName = g_strdup_printf("%s-victim", tgGuestName(src));
     g_autofree char *fullPolicy =
-        g_strdup_printf("<clonepolicy><name>%s</name><memory strategy='%s' downtime-limit='2000'/>"
-                        "</clonepolicy>", cloneName, strategy);
+        /* 64 MiB/s: the copy takes seconds, so that the progress callback
+         * sees it under way however fast the machine (unlimited, a copy
+         * over the socketpair can end between two polls) */
+        g_strdup_printf("<clonepolicy><name>%s</name><memory strategy='%s' downtime-limit='2000'"
+                        " bandwidth='64'/></clonepolicy>", cloneName, strategy);
     testKillData k = { .cloneName = cloneName };
     guint before = testNumDomains();
     g_autoptr(virDomain) clone = NULL;
