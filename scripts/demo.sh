@@ -122,8 +122,12 @@ fi
 if command virsh -c "$uri" dumpxml demo-clone | grep -q lvcsandbox0; then
     say "the sandbox: the clone's NIC is on an isolated port of a bridge without uplink or address"
     command virsh -c "$uri" domiflist demo-clone
-    ip -br addr show dev lvcsandbox0
-    bridge -d link show master lvcsandbox0 | grep -o '^[0-9]*: [^:]*\|isolated [a-z]*'
+    addrs=$(ip -br addr show dev lvcsandbox0 | awk '{$1=""; $2=""; print}' | xargs)
+    echo "addresses of lvcsandbox0: ${addrs:-none}"
+    # "bridge link show master X" does not filter in this iproute2: ask per port
+    for port in $(ip -o link show master lvcsandbox0 | awk -F': ' '{print $2}' | cut -d@ -f1); do
+        echo "port $port: $(ip -d link show dev "$port" | grep -o 'isolated [a-z]*')"
+    done
     say "what the clone tries (it still believes it is 10.78.0.10), for 5 s: virt-clone-live sandbox-watch demo-clone"
     vcl sandbox-watch demo-clone --timeout 5 || true
 fi
