@@ -340,11 +340,19 @@ cloneSourceResume(cloneJob *job)
     gint64 resumeUs = 0;
     gint64 end;
 
-    if (virDomainResume(job->src) < 0) {
-        virCloneReportLibvirtError(VIR_CLONE_ERR_LIBVIRT,
-                                   _("cannot resume domain '%1$s'"), virDomainGetName(job->src));
-        return -1;
+    /* QEMU reports 'completed' a moment before it leaves the migration's
+     * finishing state, and refuses 'cont' until then ("Migration is not
+     * finalized yet"): retry for a short, bounded while */
+    end = g_get_monotonic_time() + 500 * G_TIME_SPAN_MILLISECOND;
+    while (virDomainResume(job->src) < 0) {
+        if (g_get_monotonic_time() > end) {
+            virCloneReportLibvirtError(VIR_CLONE_ERR_LIBVIRT,
+                                       _("cannot resume domain '%1$s'"), virDomainGetName(job->src));
+            return -1;
+        }
+        g_usleep(G_TIME_SPAN_MILLISECOND);
     }
+    virResetLastError();
     job->srcPausedByUs = FALSE;
     end = g_get_monotonic_time() + 200 * G_TIME_SPAN_MILLISECOND;
     while (cloneMigMonHasEvents(job->srcMon) && g_get_monotonic_time() < end) {
