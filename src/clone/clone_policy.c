@@ -13,6 +13,7 @@
  */
 #include "clone_policy.h"
 
+#include <arpa/inet.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 
@@ -26,6 +27,9 @@ CLONE_ENUM_IMPL(cloneHostnameMode, CLONE_HOSTNAME_MODE_LAST, "keep", "set");
 CLONE_ENUM_IMPL(cloneMachineIdMode, CLONE_MACHINE_ID_MODE_LAST, "keep", "regenerate");
 CLONE_ENUM_IMPL(cloneTpmMode, CLONE_TPM_MODE_LAST, "refuse", "clone");
 CLONE_ENUM_IMPL(cloneChainAction, CLONE_CHAIN_ACTION_LAST, "flatten", "refuse");
+CLONE_ENUM_IMPL(cloneAgentFailure, CLONE_AGENT_FAILURE_LAST, "fail", "warn");
+CLONE_ENUM_IMPL(cloneGuestMacMode, CLONE_GUEST_MAC_LAST, "auto", "set", "keep");
+CLONE_ENUM_IMPL(cloneIpMode, CLONE_IP_MODE_LAST, "auto", "keep", "none", "dhcp", "static");
 
 CLONE_ENUM_IMPL(cloneNetworkMode, CLONE_NETWORK_LAST,
                 "disconnected", "inherit", "sandbox");
@@ -43,6 +47,8 @@ clonePolicyNicFree(gpointer data)
 
     g_free(nic->sourceMac);
     g_free(nic->mac);
+    g_free(nic->ipAddress);
+    g_free(nic->ipGateway);
     g_free(nic);
 }
 
@@ -80,6 +86,30 @@ clonePolicyFindNic(const clonePolicy *policy, const char *sourceMac)
             return n;
     }
     return NULL;
+}
+
+
+gboolean
+clonePolicyGuestSetsMac(const clonePolicy *policy)
+{
+    if (policy->guestMac == CLONE_GUEST_MAC_AUTO)
+        return policy->network == CLONE_NETWORK_INHERIT;
+    return policy->guestMac == CLONE_GUEST_MAC_SET;
+}
+
+
+cloneIpMode
+clonePolicyIpMode(const clonePolicy *policy, const char *sourceMac,
+                  const clonePolicyNic **nic_out)
+{
+    const clonePolicyNic *nic = clonePolicyFindNic(policy, sourceMac);
+    cloneIpMode mode = nic && nic->ip != CLONE_IP_AUTO ? nic->ip : policy->ip;
+
+    if (nic_out)
+        *nic_out = nic;
+    if (mode == CLONE_IP_AUTO)
+        return policy->network == CLONE_NETWORK_INHERIT ? CLONE_IP_DHCP : CLONE_IP_KEEP;
+    return mode;
 }
 
 
@@ -145,6 +175,8 @@ clonePolicyNewDefault(void)
     policy->genid = CLONE_GENID_AUTO;
     policy->hostnameMode = CLONE_HOSTNAME_KEEP;
     policy->machineId = CLONE_MACHINE_ID_KEEP;
+    policy->agentOnFailure = CLONE_AGENT_FAIL;
+    policy->agentTimeoutS = CLONE_POLICY_DEFAULT_AGENT_TIMEOUT_S;
     policy->network = CLONE_NETWORK_DISCONNECTED;
     policy->nics = g_ptr_array_new_with_free_func(clonePolicyNicFree);
     policy->overlayFormat = g_strdup("qcow2");
@@ -449,6 +481,8 @@ clonePolicyHostnameProblem(const char *hostname)
 typedef struct {
     clonePolicy *policy;
     xmlNodePtr hostname;       /* for the checks once the document is read */
+    xmlNodePtr network;
+    xmlNodePtr dhcp;           /* the first <interface><ip mode='dhcp'> */
 } clonePolicyParseCtxt;
 
 typedef int (*clonePolicyParseFunc)(xmlNodePtr node, clonePolicyParseCtxt *ctxt);
@@ -553,14 +587,41 @@ clonePolicyParseMachineId(xmlNodePtr node, clonePolicyParseCtxt *ctxt)
 
 
 static int
+clonePolicyParseGuestAgent(xmlNodePtr node, clonePolicyParseCtxt *ctxt)
+{
+    clonePolicy *p = ctxt->policy;
+    int onFailure = p->agentOnFailure;
+
+    if (clonePolicyParseEnum(node, "on-failure", cloneAgentFailureTypeToString,
+                             CLONE_AGENT_FAILURE_LAST, &onFailure) < 0 ||
+        clonePolicyParseUInt(node, "timeout", 1, 600, &p->agentTimeoutS) < 0)
+        return -1;
+    p->agentOnFailure = onFailure;
+    return 0;
+}
+
+
+static int
 clonePolicyParseNetwork(xmlNodePtr node, clonePolicyParseCtxt *ctxt)
 {
-    int mode = ctxt->policy->network;
+    clonePolicy *p = ctxt->policy;
+    int mode = p->network;
+    int guestMac = p->guestMac;
+    int ip = p->ip;
 
     if (clonePolicyParseEnum(node, "mode", cloneNetworkModeTypeToString,
-                             CLONE_NETWORK_LAST, &mode) < 0)
+                             CLONE_NETWORK_LAST, &mode) < 0 ||
+        clonePolicyParseEnum(node, "guest-mac", cloneGuestMacModeTypeToString,
+                             CLONE_GUEST_MAC_LAST, &guestMac) < 0 ||
+        clonePolicyParseEnum(node, "ip", cloneIpModeTypeToString,
+                             CLONE_IP_MODE_LAST, &ip) < 0)
         return -1;
-    ctxt->policy->network = mode;
+    if (ip == CLONE_IP_STATIC)
+        return clonePolicyError(node, "%s", _("ip='static' is given per interface, with <interface><ip mode='static' address=... prefix=.../>"));
+    p->network = mode;
+    p->guestMac = guestMac;
+    p->ip = ip;
+    ctxt->network = node;
     return 0;
 }
 
@@ -604,9 +665,10 @@ clonePolicyParseInterface(xmlNodePtr node, clonePolicyParseCtxt *ctxt)
     g_autofree char *mac = NULL;
     clonePolicyNic *nic;
 
-    if (!(source = clonePolicyRequiredAttr(node, "source")) ||
-        !(mac = clonePolicyRequiredAttr(node, "mac")))
+    if (!(source = clonePolicyRequiredAttr(node, "source")))
         return -1;
+    if (!(mac = clonePolicyAttr(node, "mac")))
+        mac = g_strdup("auto");
     if (clonePolicyCheckMac(node, "source", source) < 0)
         return -1;
     if (clonePolicyFindNic(ctxt->policy, source))
@@ -619,6 +681,68 @@ clonePolicyParseInterface(xmlNodePtr node, clonePolicyParseCtxt *ctxt)
     }
     nic->sourceMac = g_ascii_strdown(source, -1);
     g_ptr_array_add(ctxt->policy->nics, nic);
+    return 0;
+}
+
+
+/* An IPv4 or IPv6 address in @attr, or NULL when absent; *@family gets
+ * AF_INET or AF_INET6. */
+static int
+clonePolicyParseAddress(xmlNodePtr node, const char *attr, char **out, int *family)
+{
+    g_autofree char *v = clonePolicyAttr(node, attr);
+    unsigned char buf[sizeof(struct in6_addr)];
+
+    *out = NULL;
+    if (!v)
+        return 0;
+    if (inet_pton(AF_INET, v, buf) == 1)
+        *family = AF_INET;
+    else if (inet_pton(AF_INET6, v, buf) == 1)
+        *family = AF_INET6;
+    else
+        return clonePolicyError(node, _("invalid IP address '%1$s' in attribute '%2$s' of <%3$s>"),
+                                v, attr, (const char *)node->name);
+    *out = g_steal_pointer(&v);
+    return 0;
+}
+
+
+/* <interface ...><ip mode='...' address='...' prefix='...' gateway='...'/> */
+static int
+clonePolicyParseIp(xmlNodePtr node, clonePolicyParseCtxt *ctxt)
+{
+    clonePolicyNic *nic = g_ptr_array_index(ctxt->policy->nics, ctxt->policy->nics->len - 1);
+    g_autofree char *prefix = clonePolicyAttr(node, "prefix");
+    g_autofree char *modeAttr = clonePolicyAttr(node, "mode");
+    int mode = CLONE_IP_AUTO;
+    int family = 0;
+    int gwFamily = 0;
+
+    if (clonePolicyParseEnum(node, "mode", cloneIpModeTypeToString,
+                             CLONE_IP_MODE_LAST, &mode) < 0 ||
+        clonePolicyParseAddress(node, "address", &nic->ipAddress, &family) < 0 ||
+        clonePolicyParseAddress(node, "gateway", &nic->ipGateway, &gwFamily) < 0)
+        return -1;
+    if (!modeAttr)
+        return clonePolicyError(node, _("<ip> needs the attribute '%1$s'"), "mode");
+    nic->ip = mode;
+    if (mode != CLONE_IP_STATIC) {
+        if (nic->ipAddress || prefix || nic->ipGateway)
+            return clonePolicyError(node, _("<ip mode='%1$s'> has no address, prefix or gateway: they belong to mode 'static'"),
+                                    cloneIpModeTypeToString(mode));
+        if (mode == CLONE_IP_DHCP && !ctxt->dhcp)
+            ctxt->dhcp = node;
+        return 0;
+    }
+    if (!nic->ipAddress || !prefix)
+        return clonePolicyError(node, "%s", _("<ip mode='static'> needs an address and a prefix"));
+    if (clonePolicyParseUInt(node, "prefix", 1, family == AF_INET ? 32 : 128,
+                             &nic->ipPrefix) < 0)
+        return -1;
+    if (nic->ipGateway && gwFamily != family)
+        return clonePolicyError(node, _("the gateway '%1$s' and the address '%2$s' are not of one IP version"),
+                                nic->ipGateway, nic->ipAddress);
     return 0;
 }
 
@@ -775,7 +899,10 @@ clonePolicyParseChain(xmlNodePtr node, clonePolicyParseCtxt *ctxt)
 
 static const char *const clonePolicyModeAttrs[] = { "mode", NULL };
 static const char *const clonePolicyNameAttrs[] = { "template", NULL };
+static const char *const clonePolicyNetworkAttrs[] = { "mode", "guest-mac", "ip", NULL };
 static const char *const clonePolicyInterfaceAttrs[] = { "source", "mac", NULL };
+static const char *const clonePolicyIpAttrs[] = { "mode", "address", "prefix", "gateway", NULL };
+static const char *const clonePolicyGuestAgentAttrs[] = { "on-failure", "timeout", NULL };
 static const char *const clonePolicyAlertAttrs[] = { "log", "command", NULL };
 static const char *const clonePolicyDisksAttrs[] = { "dir", "format", NULL };
 static const char *const clonePolicyDiskAttrs[] = { "target", "action", NULL };
@@ -791,11 +918,19 @@ static const clonePolicyElement clonePolicyIdentityElements[] = {
     { .name = "hostname", .attrs = clonePolicyModeAttrs, .parse = clonePolicyParseHostname,
       .text = TRUE },
     { .name = "machine-id", .attrs = clonePolicyModeAttrs, .parse = clonePolicyParseMachineId },
+    { .name = "guest-agent", .attrs = clonePolicyGuestAgentAttrs,
+      .parse = clonePolicyParseGuestAgent },
+};
+
+static const clonePolicyElement clonePolicyInterfaceElements[] = {
+    { .name = "ip", .attrs = clonePolicyIpAttrs, .parse = clonePolicyParseIp },
 };
 
 static const clonePolicyElement clonePolicyNetworkElements[] = {
     { .name = "interface", .attrs = clonePolicyInterfaceAttrs,
-      .parse = clonePolicyParseInterface, .repeat = TRUE },
+      .parse = clonePolicyParseInterface, .repeat = TRUE,
+      .children = clonePolicyInterfaceElements,
+      .nchildren = G_N_ELEMENTS(clonePolicyInterfaceElements) },
     { .name = "alert", .attrs = clonePolicyAlertAttrs, .parse = clonePolicyParseAlert },
 };
 
@@ -808,7 +943,7 @@ static const clonePolicyElement clonePolicyElements[] = {
     { .name = "name", .attrs = clonePolicyNameAttrs, .parse = clonePolicyParseName, .text = TRUE },
     { .name = "identity", .children = clonePolicyIdentityElements,
       .nchildren = G_N_ELEMENTS(clonePolicyIdentityElements) },
-    { .name = "network", .attrs = clonePolicyModeAttrs, .parse = clonePolicyParseNetwork,
+    { .name = "network", .attrs = clonePolicyNetworkAttrs, .parse = clonePolicyParseNetwork,
       .children = clonePolicyNetworkElements,
       .nchildren = G_N_ELEMENTS(clonePolicyNetworkElements) },
     { .name = "disks", .attrs = clonePolicyDisksAttrs, .parse = clonePolicyParseDisks,
@@ -948,6 +1083,12 @@ clonePolicyCheckWhole(clonePolicyParseCtxt *ctxt)
     if (p->hostname && strstr(p->hostname, "%{n}") && !numbered)
         return clonePolicyError(ctxt->hostname, _("the host name '%1$s' uses %%{n}, but the clone's name has no number: use a name template with %%{n}"),
                                 p->hostname);
+    if (p->network != CLONE_NETWORK_INHERIT && (p->ip == CLONE_IP_DHCP || ctxt->dhcp))
+        return clonePolicyError(ctxt->dhcp ? ctxt->dhcp : ctxt->network,
+                                _("DHCP needs network mode 'inherit': with mode '%1$s' no DHCP server answers"),
+                                cloneNetworkModeTypeToString(p->network));
+    if (p->network == CLONE_NETWORK_INHERIT && p->guestMac == CLONE_GUEST_MAC_KEEP)
+        return clonePolicyError(ctxt->network, "%s", _("guest-mac='keep' with network mode 'inherit' puts the source's MAC addresses on the source's network: the guest must take its new MACs (guest-mac='set' or 'auto')"));
     return 0;
 }
 
@@ -1104,6 +1245,8 @@ clonePolicyFormatIdentity(GString *s, const clonePolicy *p)
     }
     g_string_append_printf(s, "    <machine-id mode='%s'/>\n",
                            cloneMachineIdModeTypeToString(p->machineId));
+    g_string_append_printf(s, "    <guest-agent on-failure='%s' timeout='%u'/>\n",
+                           cloneAgentFailureTypeToString(p->agentOnFailure), p->agentTimeoutS);
     g_string_append(s, "  </identity>\n");
 }
 
@@ -1111,18 +1254,30 @@ clonePolicyFormatIdentity(GString *s, const clonePolicy *p)
 static void
 clonePolicyFormatNetwork(GString *s, const clonePolicy *p)
 {
-    const char *mode = cloneNetworkModeTypeToString(p->network);
-
+    g_string_append_printf(s, "  <network mode='%s' guest-mac='%s' ip='%s'",
+                           cloneNetworkModeTypeToString(p->network),
+                           cloneGuestMacModeTypeToString(p->guestMac),
+                           cloneIpModeTypeToString(p->ip));
     if (p->nics->len == 0 && !p->alertLog && !p->alertCommand) {
-        g_string_append_printf(s, "  <network mode='%s'/>\n", mode);
+        g_string_append(s, "/>\n");
         return;
     }
-    g_string_append_printf(s, "  <network mode='%s'>\n", mode);
+    g_string_append(s, ">\n");
     for (guint i = 0; i < p->nics->len; i++) {
         const clonePolicyNic *n = g_ptr_array_index(p->nics, i);
 
-        g_string_append_printf(s, "    <interface source='%s' mac='%s'/>\n", n->sourceMac,
+        g_string_append_printf(s, "    <interface source='%s' mac='%s'", n->sourceMac,
                                n->mode == CLONE_MAC_SET ? n->mac : cloneMacModeTypeToString(n->mode));
+        if (n->ip == CLONE_IP_AUTO) {
+            g_string_append(s, "/>\n");
+            continue;
+        }
+        g_string_append_printf(s, ">\n      <ip mode='%s'", cloneIpModeTypeToString(n->ip));
+        if (n->ipAddress)
+            g_string_append_printf(s, " address='%s' prefix='%u'", n->ipAddress, n->ipPrefix);
+        if (n->ipGateway)
+            g_string_append_printf(s, " gateway='%s'", n->ipGateway);
+        g_string_append(s, "/>\n    </interface>\n");
     }
     if (p->alertLog || p->alertCommand) {
         g_string_append(s, "    <alert");

@@ -56,7 +56,7 @@ CLONE_ENUM_DECL(cloneGenidMode);
 
 typedef enum {
     CLONE_HOSTNAME_KEEP = 0,
-    CLONE_HOSTNAME_SET,        /* carried out by the identity issue */
+    CLONE_HOSTNAME_SET,        /* by the guest agent */
 
     CLONE_HOSTNAME_MODE_LAST
 } cloneHostnameMode;
@@ -64,11 +64,44 @@ CLONE_ENUM_DECL(cloneHostnameMode);
 
 typedef enum {
     CLONE_MACHINE_ID_KEEP = 0,
-    CLONE_MACHINE_ID_REGENERATE, /* carried out by the identity issue */
+    CLONE_MACHINE_ID_REGENERATE, /* by the guest agent, if the guest has one */
 
     CLONE_MACHINE_ID_MODE_LAST
 } cloneMachineIdMode;
 CLONE_ENUM_DECL(cloneMachineIdMode);
+
+/* What happens when a step inside the guest cannot be carried out (no
+ * guest agent, a timeout, a command that fails). */
+typedef enum {
+    CLONE_AGENT_FAIL = 0,      /* the clone fails and is rolled back */
+    CLONE_AGENT_WARN,          /* a warning; links whose guest MAC is still
+                                * the source's stay down */
+
+    CLONE_AGENT_FAILURE_LAST
+} cloneAgentFailure;
+CLONE_ENUM_DECL(cloneAgentFailure);
+
+/* <network guest-mac=...>: the MAC inside the guest */
+typedef enum {
+    CLONE_GUEST_MAC_AUTO = 0,  /* set with network mode inherit */
+    CLONE_GUEST_MAC_SET,       /* each NIC's new MAC is set inside the guest */
+    CLONE_GUEST_MAC_KEEP,      /* the guest keeps using the source's MACs */
+
+    CLONE_GUEST_MAC_LAST
+} cloneGuestMacMode;
+CLONE_ENUM_DECL(cloneGuestMacMode);
+
+/* <network ip=...> and <interface><ip mode=...>: the guest's addresses */
+typedef enum {
+    CLONE_IP_AUTO = 0,         /* dhcp with network mode inherit, else keep */
+    CLONE_IP_KEEP,             /* the source's addresses stay in the guest */
+    CLONE_IP_NONE,             /* removed, no new ones */
+    CLONE_IP_DHCP,             /* removed, then a DHCP client in the guest */
+    CLONE_IP_STATIC,           /* removed, then the policy's (interface only) */
+
+    CLONE_IP_MODE_LAST
+} cloneIpMode;
+CLONE_ENUM_DECL(cloneIpMode);
 
 typedef enum {
     CLONE_TPM_REFUSE = 0,      /* a domain with a vTPM is refused (default) */
@@ -93,6 +126,10 @@ struct _clonePolicyNic {
     char *sourceMac;
     cloneMacMode mode;
     char *mac;                 /* CLONE_MAC_SET only */
+    cloneIpMode ip;            /* CLONE_IP_AUTO: the <network ip=...> */
+    char *ipAddress;           /* CLONE_IP_STATIC: IPv4 or IPv6 address */
+    guint ipPrefix;
+    char *ipGateway;           /* NULL: no default route */
 };
 
 /* <disk target='vdb' action='...'/> */
@@ -114,9 +151,14 @@ struct _clonePolicy {
     cloneHostnameMode hostnameMode;
     char *hostname;
     cloneMachineIdMode machineId;
+    /* <guest-agent on-failure=... timeout=.../> */
+    cloneAgentFailure agentOnFailure;
+    guint agentTimeoutS;       /* per step */
 
     /* <network mode=...> with <interface/> children */
     cloneNetworkMode network;
+    cloneGuestMacMode guestMac;
+    cloneIpMode ip;            /* never CLONE_IP_STATIC */
     GPtrArray *nics;           /* of clonePolicyNic; NICs not listed: auto */
     /* <alert log=... command=.../>, sandbox only: where escape attempts
      * are delivered besides the API and sandbox-watch */
@@ -156,6 +198,7 @@ struct _clonePolicy {
 #define CLONE_POLICY_DEFAULT_TIMEOUT_S 600
 #define CLONE_POLICY_DEFAULT_AUTO_PASSES 6
 #define CLONE_POLICY_DEFAULT_CHAIN_DEPTH 16
+#define CLONE_POLICY_DEFAULT_AGENT_TIMEOUT_S 10
 
 void clonePolicyFree(clonePolicy *policy);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(clonePolicy, clonePolicyFree);
@@ -179,3 +222,12 @@ char *clonePolicyExpandName(const clonePolicy *policy, const char *source, guint
 /* The host name to set inside the clone whose name has the number @n
  * (%{n} replaced), or NULL when the policy keeps the source's. */
 char *clonePolicyExpandHostname(const clonePolicy *policy, guint n);
+
+/* Whether the guest sets the new MACs of its NICs itself (guest-mac,
+ * auto resolved by the network mode). */
+gboolean clonePolicyGuestSetsMac(const clonePolicy *policy);
+
+/* The address mode of the NIC with @sourceMac (auto resolved); @nic_out
+ * (optional) gets the policy's <interface>, NULL when not listed. */
+cloneIpMode clonePolicyIpMode(const clonePolicy *policy, const char *sourceMac,
+                              const clonePolicyNic **nic_out);
