@@ -54,6 +54,26 @@ if [ ! -e "$kdir/root/boot" ]; then
     rm -rf "$tmp"
 fi
 
+# The guest's qemu-guest-agent: unpack Debian's package (backports' if it has
+# one, else bookworm's; not installed on the host) for build-guest.sh, which
+# copies qemu-ga and the host's copies of the libraries it links into the
+# initramfs: install those libraries (the package's Depends) on the host.
+qdir=/var/lib/libvirt-clone/qga
+if [ ! -x "$qdir/root/usr/sbin/qemu-ga" ] || [ ! -s "$qdir/depends" ]; then
+    tmp=$(mktemp -d)
+    chmod 755 "$tmp"
+    (cd "$tmp" && apt-get download -q -t bookworm-backports qemu-guest-agent)
+    rm -rf "$qdir"
+    mkdir -p "$qdir/root"
+    dpkg -x "$tmp"/qemu-guest-agent_*.deb "$qdir/root"
+    dpkg-deb -f "$tmp"/qemu-guest-agent_*.deb Version > "$qdir/version"
+    dpkg-deb -f "$tmp"/qemu-guest-agent_*.deb Depends > "$qdir/depends"
+    rm -rf "$tmp"
+fi
+# first alternative of each dependency, without its version
+mapfile -t qdeps < <(tr ',' '\n' < "$qdir/depends" | sed -nE 's/^ *([^ |(]+).*/\1/p')
+apt-get install -y -q --no-install-recommends "${qdeps[@]}"
+
 # libvirtd without systemd needs these.
 getent group kvm >/dev/null || groupadd -r kvm
 getent passwd libvirt-qemu >/dev/null || useradd -r -g kvm -d /var/lib/libvirt -s /usr/sbin/nologin libvirt-qemu

@@ -31,6 +31,10 @@ G_DEFINE_QUARK(tg-error-quark, tg_error)
 #define TG_POLL_MS 50
 #define TG_ROOT_BASE_MAX 40     /* keeps QEMU's socket paths < 108 bytes */
 #define TG_DEFAULT_BOOT_TIMEOUT_MS 90000
+#define TG_QUERY_TIMEOUT_MS 20000
+#define TG_AGENT_RETRY_MS 200
+#define TG_AGENT_NAME "org.qemu.guest_agent.0"
+#define TG_TPM_PCRS 24
 /* q35 keeps guest RAM below 4 GiB (at physical 0..size) only when it is
  * smaller than this; beyond it, RAM is split around the PCI hole */
 #define TG_Q35_LOWMEM_LIMIT 0xb0000000ull
@@ -338,10 +342,14 @@ tgEnvWriteConfig(TgEnv *env, GError **err)
 {
     g_autofree char *etc = g_build_filename(env->root, "etc", NULL);
     g_autofree char *conf = g_build_filename(etc, "qemu.conf", NULL);
+    /* swtpm too runs as root: its default user (tss) cannot enter the
+     * root (mode 0700), where its state and log live */
     static const char text[] =
         "# written by tests/testutils-guest.c\n"
         "user = \"root\"\n"
         "group = \"root\"\n"
+        "swtpm_user = \"root\"\n"
+        "swtpm_group = \"root\"\n"
         "stdio_handler = \"file\"\n";
 
     if (g_mkdir_with_parents(etc, 0755) < 0) {
@@ -712,6 +720,12 @@ tgCmdline(const TgGuestOpts *o)
                                o->disk_hz == TG_DISK_HZ_UNLIMITED ? 0 : o->disk_hz);
     if (o->mount9p_tag)
         g_string_append_printf(s, " clonetest.mount9p=%s", o->mount9p_tag);
+    if (o->hostname)
+        g_string_append_printf(s, " clonetest.hostname=%s", o->hostname);
+    if (o->echo)
+        g_string_append(s, " clonetest.echo=1");
+    if (o->dhcp)
+        g_string_append(s, " clonetest.dhcp=1");
     if (o->extra_cmdline)
         g_string_append_printf(s, " %s", o->extra_cmdline);
     return g_string_free(s, FALSE);
@@ -772,6 +786,15 @@ tgXmlAppendDevices(GString *xml, TgEnv *env, const TgGuestOpts *o,
                        "    </interface>\n");
     g_string_append(xml, esc);
     g_string_append(xml, nic);
+    /* libvirt places the agent's socket itself (under the root) */
+    if (o->with_agent)
+        g_string_append(xml, "    <channel type='unix'>\n"
+                             "      <target type='virtio' name='" TG_AGENT_NAME "'/>\n"
+                             "    </channel>\n");
+    if (o->with_tpm)
+        g_string_append(xml, "    <tpm model='tpm-crb'>\n"
+                             "      <backend type='emulator' version='2.0'/>\n"
+                             "    </tpm>\n");
     if (o->extra_devices_xml)
         g_string_append(xml, o->extra_devices_xml);
     g_string_append(xml, "  </devices>\n");
@@ -981,6 +1004,25 @@ tgLineU64(const char *line, const char *key, guint base, guint64 *val)
 }
 
 
+/* Copy the value of @key (up to the next blank) to @buf; FALSE if there
+ * is none or it does not fit. */
+static gboolean
+tgLineWord(const char *line, const char *key, char *buf, size_t size)
+{
+    const char *v = tgLineValue(line, key);
+    size_t len;
+
+    if (!v)
+        return FALSE;
+    len = strcspn(v, " ");
+    if (len == 0 || len >= size)
+        return FALSE;
+    memcpy(buf, v, len);
+    buf[len] = '\0';
+    return TRUE;
+}
+
+
 static TgMode
 tgLineMode(const char *line)
 {
@@ -1022,6 +1064,22 @@ tgParseReady(const char *line, TgReady *ready)
     tgLineU64(line, "disk_id", 16, &ready->disk_id);
     tgLineU64(line, "boot", 10, &ready->boot);
     tgLineU64(line, "t", 10, &ready->t_ms);
+    return 0;
+}
+
+
+int
+tgParseIdentity(const char *line, TgIdentity *id)
+{
+    memset(id, 0, sizeof(*id));
+    if (!g_str_has_prefix(line, "CLONETEST identity ") ||
+        !tgLineWord(line, "hostname", id->hostname, sizeof(id->hostname)) ||
+        !tgLineWord(line, "machine_id", id->machine_id, sizeof(id->machine_id)) ||
+        !tgLineWord(line, "boot_id", id->boot_id, sizeof(id->boot_id)) ||
+        !tgLineWord(line, "mac", id->mac, sizeof(id->mac)) ||
+        !tgLineWord(line, "ipv4", id->ipv4, sizeof(id->ipv4)) ||
+        !tgLineWord(line, "genid", id->genid, sizeof(id->genid)))
+        return -1;
     return 0;
 }
 
@@ -1203,6 +1261,134 @@ tgSerialCommand(TgGuest *g, const char *cmd, guint timeout_ms, GError **err)
         return -1;
     }
     return 0;
+}
+
+
+/* ---- guest queries ----------------------------------------------------- */
+
+/* Send @cmd, wait for its ack, then for the line matching @regex. */
+static int
+tgGuestQuery(TgGuest *g, const char *cmd, const char *regex, char **line,
+             GError **err)
+{
+    if (tgSerialCommand(g, cmd, TG_QUERY_TIMEOUT_MS, err) < 0 ||
+        tgSerialWait(g, regex, TG_QUERY_TIMEOUT_MS, line, err) < 0)
+        return -1;
+    return 0;
+}
+
+
+int
+tgGuestIdentity(TgGuest *g, TgIdentity *id, GError **err)
+{
+    g_autofree char *line = NULL;
+
+    if (tgGuestQuery(g, "identity", "^CLONETEST identity ", &line, err) < 0)
+        return -1;
+    if (tgParseIdentity(line, id) < 0) {
+        g_set_error(err, TG_ERROR, 0, "%s: malformed identity line '%s'", g->name, line);
+        return -1;
+    }
+    return 0;
+}
+
+
+static gboolean
+tgIsHex(const char *s, size_t len)
+{
+    size_t i;
+
+    for (i = 0; i < len; i++) {
+        if (!g_ascii_isxdigit(s[i]))
+            return FALSE;
+    }
+    return s[len] == '\0';
+}
+
+
+int
+tgGuestTpmPcrs(TgGuest *g, char ***pcrs_out, GError **err)
+{
+    g_autofree char *line = NULL;
+    g_auto(GStrv) words = NULL;
+    g_autoptr(GPtrArray) pcrs = g_ptr_array_new_with_free_func(g_free);
+    guint i;
+
+    if (tgGuestQuery(g, "tpm pcrs", "^CLONETEST tpm (pcrs|none)", &line, err) < 0)
+        return -1;
+    if (g_str_equal(line, "CLONETEST tpm none")) {
+        g_set_error(err, TG_ERROR, 0, "%s has no TPM", g->name);
+        return -1;
+    }
+    words = g_strsplit(line + strlen("CLONETEST tpm pcrs "), " ", -1);
+    for (i = 0; words[i] && i < TG_TPM_PCRS; i++) {
+        g_autofree char *key = g_strdup_printf("%u=", i);
+
+        if (!g_str_has_prefix(words[i], key) || !tgIsHex(words[i] + strlen(key), 64))
+            break;
+        g_ptr_array_add(pcrs, g_ascii_strdown(words[i] + strlen(key), -1));
+    }
+    if (pcrs->len != TG_TPM_PCRS || words[i]) {
+        g_set_error(err, TG_ERROR, 0, "%s: malformed PCR line '%s'", g->name, line);
+        return -1;
+    }
+    g_ptr_array_add(pcrs, NULL);
+    *pcrs_out = (char **)g_ptr_array_free(g_steal_pointer(&pcrs), FALSE);
+    return 0;
+}
+
+
+int
+tgGuestKmsgFind(TgGuest *g, const char *substr, gboolean *found, char **line,
+                GError **err)
+{
+    g_autofree char *cmd = g_strdup_printf("kmsg %s", substr);
+    g_autofree char *reply = NULL;
+    const char *msg;
+
+    if (strpbrk(substr, "\r\n") || !*substr) {
+        g_set_error(err, TG_ERROR, 0, "kmsg: '%s' is empty or spans lines", substr);
+        return -1;
+    }
+    if (tgGuestQuery(g, cmd, "^CLONETEST kmsg found=[01] line=", &reply, err) < 0)
+        return -1;
+    *found = g_str_has_prefix(reply, "CLONETEST kmsg found=1 ");
+    msg = strstr(reply, " line=") + strlen(" line=");
+    if (line)
+        *line = *found ? g_strdup(msg) : NULL;
+    return 0;
+}
+
+
+/* ---- guest agent ------------------------------------------------------- */
+
+int
+tgGuestAgentCommand(TgGuest *g, const char *json, guint timeout_ms,
+                    char **reply, GError **err)
+{
+    gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+
+    for (;;) {
+        char *out = virDomainQemuAgentCommand(g->dom, json,
+                                              VIR_DOMAIN_QEMU_AGENT_COMMAND_DEFAULT, 0);
+        virErrorPtr e;
+
+        if (out) {
+            if (reply)
+                *reply = g_strdup(out);
+            free(out);
+            return 0;
+        }
+        /* "not connected" (qemu-ga has not opened its port yet) or "not
+         * responding": retry; anything else is the command's answer */
+        e = virGetLastError();
+        if (!e || e->code != VIR_ERR_AGENT_UNRESPONSIVE ||
+            g_get_monotonic_time() >= deadline) {
+            tgVirError(err, "%s: guest agent command %s failed", g->name, json);
+            return -1;
+        }
+        g_usleep(TG_AGENT_RETRY_MS * 1000);
+    }
 }
 
 

@@ -54,6 +54,13 @@ typedef struct {
     const char *nic_bridge;        /* NIC on this host bridge (default: user) */
     gboolean transient;            /* create, not define + start */
     guint boot_timeout_ms;         /* wait for "CLONETEST ready", 90000 */
+    gboolean with_agent;           /* virtio channel org.qemu.guest_agent.0:
+                                    * the guest runs qemu-ga on it */
+    gboolean with_tpm;             /* TPM 2.0 (CRB) backed by swtpm */
+    const char *hostname;          /* the guest's host name, "clonetest" */
+    gboolean echo;                 /* TCP echo service on the guest's port 7 */
+    gboolean dhcp;                 /* eth0 by DHCP, in the background after
+                                    * boot (clonetest.ip/gw are ignored) */
 } TgGuestOpts;
 
 /* A "CLONETEST ready" line. */
@@ -76,6 +83,18 @@ typedef struct {
     TgMode mode;
     gboolean disk_on;
 } TgStat;
+
+/* A "CLONETEST identity" line; a value the guest does not have is "none". */
+typedef struct {
+    char hostname[65];
+    char machine_id[33];           /* /etc/machine-id: 32 hex digits */
+    char boot_id[37];              /* the kernel's boot ID (a UUID) */
+    char mac[18];                  /* eth0's */
+    char ipv4[256];                /* eth0's: "ADDR/PREFIX,..." */
+    char genid[33];                /* VM generation ID as the guest reads it
+                                    * from its memory: 32 hex digits, the
+                                    * GUID's first three fields little-endian */
+} TgIdentity;
 
 /* ---- environment: one embedded-driver root per process ----------------- */
 
@@ -141,6 +160,31 @@ int tgLastStat(TgGuest *g, TgStat *st, GError **err);
 /* Line parsers; return 0, or -1 if @line is not such a line. */
 int tgParseStat(const char *line, TgStat *st);
 int tgParseReady(const char *line, TgReady *ready);
+int tgParseIdentity(const char *line, TgIdentity *id);
+
+/* ---- guest queries (serial commands, see tests/guest/README.md) -------- */
+
+/* "identity": the guest's host name, machine ID, boot ID, eth0 MAC and
+ * IPv4 addresses and VM generation ID. */
+int tgGuestIdentity(TgGuest *g, TgIdentity *id, GError **err);
+
+/* "tpm pcrs": the 24 SHA-256 PCRs as lower-case hex strings (@pcrs_out,
+ * NULL-terminated, g_strfreev() it); an error if the guest has no TPM. */
+int tgGuestTpmPcrs(TgGuest *g, char ***pcrs_out, GError **err);
+
+/* "kmsg SUBSTR": whether the kernel's log buffer has a message containing
+ * @substr, and the first such message (@line, optional; NULL if none). */
+int tgGuestKmsgFind(TgGuest *g, const char *substr, gboolean *found,
+                    char **line, GError **err);
+
+/* ---- guest agent ------------------------------------------------------- */
+
+/* Send @json to the guest's qemu-ga (TgGuestOpts.with_agent) through
+ * virDomainQemuAgentCommand and give its reply in @reply (optional).
+ * libvirt answers "not connected" until qemu-ga has opened its port, a few
+ * seconds after the ready line: retry until then, up to @timeout_ms. */
+int tgGuestAgentCommand(TgGuest *g, const char *json, guint timeout_ms,
+                        char **reply, GError **err);
 
 /* ---- state capture ----------------------------------------------------- */
 

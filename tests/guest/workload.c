@@ -9,15 +9,22 @@
  * - Keeps a ClonetestStatus page up to date.
  * - Appends 4 KiB ClonetestRecords to a raw block device with O_DIRECT and
  *   O_DSYNC, continuing after the contiguous valid run found at boot.
- * - Reports on stdout ("CLONETEST ..." lines) and takes commands on stdin.
+ * - Reports on stdout ("CLONETEST ..." lines) and takes commands on stdin,
+ *   among them queries of the guest's identity (host name, machine ID, boot
+ *   ID, MAC and IPv4 addresses, VM generation ID), its kernel log and its
+ *   TPM.
+ * - Reaps the background jobs that init leaves to it (PID 1), and gets the
+ *   kernel's CRNG initialised (see crng_thread()).
  *
  * See tests/guest/README.md for the protocol.
  */
 #ifndef _GNU_SOURCE
 # define _GNU_SOURCE
 #endif
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
 #include <inttypes.h>
 #include <linux/fs.h>
 #include <pthread.h>
@@ -30,6 +37,7 @@
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/reboot.h>
+#include <sys/wait.h>
 #include <arpa/inet.h>
 #include <net/if.h>
 #include <net/if_arp.h>
@@ -83,7 +91,7 @@ static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
 static void __attribute__((format(printf, 1, 2)))
 say(const char *fmt, ...)
 {
-    char line[512];
+    char line[2048];            /* "tpm pcrs" is ~1.7 KB */
     int len;
     va_list ap;
 
@@ -614,6 +622,380 @@ probe_set(const char *list)
 }
 
 
+/* ---- identity ---------------------------------------------------------- */
+
+#define FW_CFG_DIR "/sys/firmware/qemu_fw_cfg"
+#define FW_CFG_VMGENID_ADDR FW_CFG_DIR "/by_name/etc/vmgenid_addr/raw"
+#define GENID_SIZE 16
+
+/* First line of a small file, without its line end; -1 with errno set if
+ * it cannot be read. */
+static int
+read_first_line(const char *path, char *buf, size_t size)
+{
+    ssize_t len;
+    int fd;
+
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+        return -1;
+    len = read(fd, buf, size - 1);
+    if (len < 0) {
+        int err = errno;
+
+        close(fd);
+        errno = err;
+        return -1;
+    }
+    close(fd);
+    buf[len] = '\0';
+    buf[strcspn(buf, "\r\n")] = '\0';
+    return 0;
+}
+
+
+static int
+is_hex(const char *s, size_t len)
+{
+    size_t i;
+
+    for (i = 0; i < len; i++) {
+        if (!isxdigit((unsigned char)s[i]))
+            return 0;
+    }
+    return s[len] == '\0';
+}
+
+
+static void
+hex_encode(const uint8_t *data, size_t len, char *out)
+{
+    size_t i;
+
+    for (i = 0; i < len; i++)
+        sprintf(out + 2 * i, "%02x", data[i]);
+}
+
+
+/* eth0's IPv4 addresses as "A/P,B/P,...", or "none".  getifaddrs() asks
+ * the kernel over netlink: it works in a static binary (no NSS). */
+static void
+identity_ipv4(char *out, size_t size)
+{
+    struct ifaddrs *list;
+    struct ifaddrs *ifa;
+    size_t used = 0;
+
+    snprintf(out, size, "none");
+    if (getifaddrs(&list) < 0)
+        return;
+    for (ifa = list; ifa; ifa = ifa->ifa_next) {
+        char addr[INET_ADDRSTRLEN];
+        uint32_t mask = 0xffffffff;
+        int n;
+
+        if (!ifa->ifa_addr || ifa->ifa_addr->sa_family != AF_INET ||
+            strcmp(ifa->ifa_name, "eth0") != 0)
+            continue;
+        inet_ntop(AF_INET, &((struct sockaddr_in *)ifa->ifa_addr)->sin_addr,
+                  addr, sizeof(addr));
+        if (ifa->ifa_netmask)
+            mask = ntohl(((struct sockaddr_in *)ifa->ifa_netmask)->sin_addr.s_addr);
+        n = snprintf(out + used, size - used, "%s%s/%d", used ? "," : "", addr,
+                     __builtin_popcount(mask));
+        if (n < 0 || (size_t)n >= size - used)
+            break;
+        used += n;
+    }
+    freeifaddrs(list);
+}
+
+
+/* The VM generation ID as the guest sees it, in @hex (2 * GENID_SIZE + 1
+ * bytes): the 16 bytes at the guest-physical address that the firmware
+ * wrote into fw_cfg's etc/vmgenid_addr.  QEMU points it at the GUID itself
+ * (VMGENID_GUID_OFFSET, 40 bytes into the page the firmware allocated),
+ * writes every new ID there and the kernel's vmgenid driver reads it there
+ * (ACPI ADDR gives the same address).  Read through a /dev/mem mapping:
+ * the page is firmware-reserved, not System RAM, so STRICT_DEVMEM allows
+ * it, but read() of /dev/mem refuses it (EFAULT: it lies above the end of
+ * System RAM).  Returns 1, 0 if the domain has no vmgenid device, or
+ * -errno. */
+static int
+identity_genid(char *hex)
+{
+    uint8_t addr_le[8];
+    uint8_t guid[GENID_SIZE];
+    uint64_t addr = 0;
+    size_t page_size = sysconf(_SC_PAGESIZE);
+    size_t off;
+    void *page;
+    ssize_t n;
+    int fd;
+    int i;
+
+    if (access(FW_CFG_DIR, F_OK) < 0)
+        return -errno;          /* qemu_fw_cfg not loaded */
+    if ((fd = open(FW_CFG_VMGENID_ADDR, O_RDONLY | O_CLOEXEC)) < 0)
+        return errno == ENOENT ? 0 : -errno;
+    n = read(fd, addr_le, sizeof(addr_le));
+    close(fd);
+    if (n != (ssize_t)sizeof(addr_le))
+        return n < 0 ? -errno : -EIO;
+    for (i = 7; i >= 0; i--)
+        addr = addr << 8 | addr_le[i];
+    if (addr == 0)
+        return -ENXIO;          /* the firmware did not link it */
+    off = addr % page_size;
+    if (off + sizeof(guid) > page_size)
+        return -EINVAL;         /* QEMU allocates it a page of its own */
+
+    if ((fd = open("/dev/mem", O_RDONLY | O_CLOEXEC)) < 0)
+        return -errno;
+    page = mmap(NULL, page_size, PROT_READ, MAP_SHARED, fd, (off_t)(addr - off));
+    close(fd);
+    if (page == MAP_FAILED)
+        return -errno;
+    memcpy(guid, (const uint8_t *)page + off, sizeof(guid));
+    munmap(page, page_size);
+    hex_encode(guid, sizeof(guid), hex);
+    return 1;
+}
+
+
+static void
+cmd_identity(const char *cmd)
+{
+    char host[256] = "";
+    char machine_id[64];
+    char boot_id[64];
+    char mac[64];
+    char ipv4[256];
+    char genid[2 * GENID_SIZE + 1] = "none";
+    int rc;
+
+    if ((rc = identity_genid(genid)) < 0) {
+        say("nak %s (genid: %s)", cmd, strerror(-rc));
+        return;
+    }
+    gethostname(host, sizeof(host) - 1);
+    if (read_first_line("/etc/machine-id", machine_id, sizeof(machine_id)) < 0 ||
+        !is_hex(machine_id, 32))
+        snprintf(machine_id, sizeof(machine_id), "none");
+    if (read_first_line("/proc/sys/kernel/random/boot_id", boot_id, sizeof(boot_id)) < 0)
+        snprintf(boot_id, sizeof(boot_id), "none");
+    if (read_first_line("/sys/class/net/eth0/address", mac, sizeof(mac)) < 0 || !mac[0])
+        snprintf(mac, sizeof(mac), "none");
+    identity_ipv4(ipv4, sizeof(ipv4));
+
+    say("ack %s", cmd);
+    say("identity hostname=%s machine_id=%s boot_id=%s mac=%s ipv4=%s genid=%s",
+        host[0] ? host : "none", machine_id, boot_id, mac, ipv4, genid);
+}
+
+
+/* ---- kernel log -------------------------------------------------------- */
+
+/* "kmsg TEXT": the first record of the kernel's log buffer (from its
+ * start) whose message contains TEXT.  /dev/kmsg gives one record a read:
+ * "PRIO,SEQ,USEC,FLAGS;MESSAGE\n" then " KEY=VALUE" lines. */
+static void
+cmd_kmsg(const char *cmd, const char *needle)
+{
+    char rec[8192];
+    char found[1024] = "";
+    int match = 0;
+    ssize_t n;
+    int fd;
+
+    if ((fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC)) < 0) {
+        say("nak %s (/dev/kmsg: %s)", cmd, strerror(errno));
+        return;
+    }
+    while (!match) {
+        char *text;
+
+        n = read(fd, rec, sizeof(rec) - 1);
+        if (n < 0 && (errno == EPIPE || errno == EINTR))
+            continue;           /* EPIPE: overwritten while we read */
+        if (n <= 0)
+            break;              /* EAGAIN: the end */
+        rec[n] = '\0';
+        if (!(text = strchr(rec, ';')))
+            continue;
+        text++;
+        text[strcspn(text, "\n")] = '\0';
+        if (strstr(text, needle)) {
+            snprintf(found, sizeof(found), "%s", text);
+            match = 1;
+        }
+    }
+    if (!match && n < 0 && errno != EAGAIN) {
+        say("nak %s (/dev/kmsg: %s)", cmd, strerror(errno));
+        close(fd);
+        return;
+    }
+    close(fd);
+    say("ack %s", cmd);
+    say("kmsg found=%d line=%s", match, found);
+}
+
+
+/* ---- TPM --------------------------------------------------------------- */
+
+#define TPM_SYSFS "/sys/class/tpm/tpm0"
+#define TPM_PCRS 24
+#define SHA256_SIZE 32
+
+#define TPM_ST_SESSIONS 0x8002
+#define TPM_CC_PCR_EXTEND 0x00000182
+#define TPM_RS_PW 0x40000009
+#define TPM_ALG_SHA256 0x000b
+
+/* "tpm pcrs": " 0=HEX 1=HEX ... 23=HEX" (SHA-256 bank, lower case) in
+ * @out; returns 1, 0 if there is no TPM, or -errno. */
+static int
+tpm_read_pcrs(char *out, size_t size)
+{
+    size_t used = 0;
+    int i;
+
+    if (access(TPM_SYSFS, F_OK) < 0)
+        return errno == ENOENT ? 0 : -errno;
+    for (i = 0; i < TPM_PCRS; i++) {
+        char path[128];
+        char val[160];
+        int n;
+
+        snprintf(path, sizeof(path), TPM_SYSFS "/pcr-sha256/%d", i);
+        if (read_first_line(path, val, sizeof(val)) < 0)
+            return -errno;
+        if (!is_hex(val, 2 * SHA256_SIZE))
+            return -EPROTO;
+        for (char *c = val; *c; c++)
+            *c = tolower((unsigned char)*c);
+        n = snprintf(out + used, size - used, " %d=%s", i, val);
+        if (n < 0 || (size_t)n >= size - used)
+            return -ENOBUFS;
+        used += n;
+    }
+    return 1;
+}
+
+
+static void
+cmd_tpm_pcrs(const char *cmd)
+{
+    char pcrs[TPM_PCRS * (4 + 2 * SHA256_SIZE) + 1];
+    int rc = tpm_read_pcrs(pcrs, sizeof(pcrs));
+
+    if (rc < 0) {
+        say("nak %s (%s)", cmd, strerror(-rc));
+        return;
+    }
+    say("ack %s", cmd);
+    if (rc == 0)
+        say("tpm none");
+    else
+        say("tpm pcrs%s", pcrs);
+}
+
+
+static uint8_t *
+put_be16(uint8_t *p, uint16_t v)
+{
+    p[0] = v >> 8;
+    p[1] = v;
+    return p + 2;
+}
+
+
+static uint8_t *
+put_be32(uint8_t *p, uint32_t v)
+{
+    p[0] = v >> 24;
+    p[1] = v >> 16;
+    p[2] = v >> 8;
+    p[3] = v;
+    return p + 4;
+}
+
+
+/* TPM2_PCR_Extend(@pcr, SHA-256 @digest) with an empty password session
+ * (TPM_RS_PW); returns the TPM's response code, or -errno. */
+static long
+tpm_extend(unsigned int pcr, const uint8_t *digest)
+{
+    uint8_t req[128];
+    uint8_t rsp[4096];
+    uint8_t *p = req;
+    ssize_t n;
+    int fd;
+
+    p = put_be16(p, TPM_ST_SESSIONS);
+    p = put_be32(p, 0);                 /* commandSize, below */
+    p = put_be32(p, TPM_CC_PCR_EXTEND);
+    p = put_be32(p, pcr);               /* pcrHandle: PCR n is handle n */
+    p = put_be32(p, 9);                 /* authorizationSize */
+    p = put_be32(p, TPM_RS_PW);         /* sessionHandle */
+    p = put_be16(p, 0);                 /* nonceCaller: empty */
+    *p++ = 0;                           /* sessionAttributes */
+    p = put_be16(p, 0);                 /* hmac (password): empty */
+    p = put_be32(p, 1);                 /* TPML_DIGEST_VALUES.count */
+    p = put_be16(p, TPM_ALG_SHA256);
+    memcpy(p, digest, SHA256_SIZE);
+    p += SHA256_SIZE;
+    put_be32(req + 2, p - req);
+
+    if ((fd = open("/dev/tpmrm0", O_RDWR | O_CLOEXEC)) < 0 &&
+        (fd = open("/dev/tpm0", O_RDWR | O_CLOEXEC)) < 0)
+        return -errno;
+    n = write(fd, req, p - req);
+    if (n == p - req)
+        n = read(fd, rsp, sizeof(rsp));
+    else if (n >= 0) {
+        n = -1;                 /* the driver takes a command whole */
+        errno = EIO;
+    }
+    if (n < 0) {
+        int err = errno;
+
+        close(fd);
+        return -err;
+    }
+    close(fd);
+    if (n < 10)
+        return -EPROTO;
+    return (long)((uint32_t)rsp[6] << 24 | rsp[7] << 16 | rsp[8] << 8 | rsp[9]);
+}
+
+
+/* "tpm extend N HEX": ack if the TPM accepted it, else nak with the code. */
+static void
+cmd_tpm_extend(const char *cmd, const char *args)
+{
+    uint8_t digest[SHA256_SIZE];
+    char hex[2 * SHA256_SIZE + 2];
+    unsigned int pcr;
+    long rc;
+    int i;
+
+    if (sscanf(args, "%u %65s", &pcr, hex) != 2 || pcr >= TPM_PCRS ||
+        !is_hex(hex, 2 * SHA256_SIZE)) {
+        say("nak %s (usage: tpm extend PCR SHA256HEX)", cmd);
+        return;
+    }
+    for (i = 0; i < SHA256_SIZE; i++)
+        sscanf(hex + 2 * i, "%2hhx", &digest[i]);
+    rc = tpm_extend(pcr, digest);
+    if (rc < 0)
+        say("nak %s (%s)", cmd, strerror(-rc));
+    else if (rc != 0)
+        say("nak %s (rc=0x%lx)", cmd, rc);
+    else
+        say("ack %s", cmd);
+}
+
+
 /* Ask the memory loop for @mode and wait (up to 2 s) until it is in effect,
  * so that an ack means "done", not "requested". */
 static void
@@ -630,6 +1012,21 @@ set_mode(int mode)
 static void
 handle_command(const char *cmd)
 {
+    /* these answer (ack or nak, then their line) themselves */
+    if (strcmp(cmd, "identity") == 0) {
+        cmd_identity(cmd);
+        return;
+    } else if (strncmp(cmd, "kmsg ", 5) == 0) {
+        cmd_kmsg(cmd, cmd + 5);
+        return;
+    } else if (strcmp(cmd, "tpm pcrs") == 0) {
+        cmd_tpm_pcrs(cmd);
+        return;
+    } else if (strncmp(cmd, "tpm extend ", 11) == 0) {
+        cmd_tpm_extend(cmd, cmd + 11);
+        return;
+    }
+
     if (strcmp(cmd, "idle") == 0) {
         set_mode(MODE_IDLE);
     } else if (strcmp(cmd, "busy") == 0) {
@@ -712,6 +1109,38 @@ control_thread(void *opaque)
 }
 
 
+/* The kernel's CRNG becomes ready once it has 256 bits of entropy; a
+ * guest under TCG with no hardware RNG gets there only when something
+ * blocks for random bytes (then jitter entropy, ~1 s).  Until then the
+ * kernel neither prints "crng init done" nor, on a VM generation ID
+ * change, "crng reseeded due to virtual machine fork".  Block once. */
+static void *
+crng_thread(void *opaque)
+{
+    uint8_t b;
+
+    (void)opaque;
+    while (getrandom(&b, sizeof(b), 0) < 0 && errno == EINTR)
+        ;
+    return NULL;
+}
+
+
+/* As PID 1 we adopt init's background jobs (qemu-ga, udhcpc, the echo
+ * server) and their orphans: reap them.  The workload itself starts no
+ * child processes. */
+static void *
+reap_thread(void *opaque)
+{
+    (void)opaque;
+    for (;;) {
+        if (waitpid(-1, NULL, 0) < 0 && errno != EINTR)
+            sleep_ms(1000);     /* ECHILD: none for now */
+    }
+    return NULL;
+}
+
+
 static void
 spawn(void *(*fn)(void *), const char *what)
 {
@@ -760,5 +1189,7 @@ main(void)
     if (cfg.probe[0] && probe_set(cfg.probe) < 0)
         say("nak clonetest.probe=%s (bad address)", cfg.probe);
     spawn(probe_thread, "probe thread");
+    spawn(reap_thread, "reap thread");
+    spawn(crng_thread, "crng thread");
     memory_loop();
 }
