@@ -156,7 +156,7 @@ testDefaults(void)
     g_assert_cmpuint(p->bandwidthMiBs, ==, 0);
     g_assert_cmpuint(p->timeoutS, ==, CLONE_POLICY_DEFAULT_TIMEOUT_S);
     g_assert_cmpuint(p->autoMaxPasses, ==, CLONE_POLICY_DEFAULT_AUTO_PASSES);
-    g_assert_cmpint(p->tpm, ==, CLONE_TPM_REFUSE);
+    g_assert_cmpint(p->tpm, ==, CLONE_TPM_AUTO);
     g_assert_false(p->persistent);
     g_assert_cmpuint(p->ttlS, ==, 0);
     g_assert_cmpuint(p->chainMaxDepth, ==, CLONE_POLICY_DEFAULT_CHAIN_DEPTH);

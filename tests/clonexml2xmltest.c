@@ -21,6 +21,7 @@ typedef enum {
     TEST_DERIVED_MAC = 1 << 0,  /* no newMac callback: MACs from the UUID */
     TEST_POLICY_NAME = 1 << 1,  /* the metadata names the policy */
     TEST_FILE_DIR = 1 << 2,     /* logs and NVRAM go to one directory */
+    TEST_EPHEMERAL = 1 << 3,    /* a transient clone */
 } testFlags;
 
 typedef struct {
@@ -82,6 +83,7 @@ static const testCase cases[] = {
     { "tpm", 0 },
     { "tpm-clone", 0 },
     { "tpm-clone-state-dir", 0 },
+    { "tpm-clone-ephemeral", TEST_EPHEMERAL },
     { "tpm-passthrough", 0 },
     { "genid-keep", 0 },
     { "uuid-policy", 0 },
@@ -310,6 +312,7 @@ testRewrite(gconstpointer data)
         .newMac = (tc->flags & TEST_DERIVED_MAC) ? NULL : testMac,
         .policyName = (tc->flags & TEST_POLICY_NAME) ? tc->name : NULL,
         .fileDir = (tc->flags & TEST_FILE_DIR) ? "/var/lib/clones/files" : NULL,
+        .ephemeral = (tc->flags & TEST_EPHEMERAL) != 0,
     };
 
     g_assert_nonnull(xml);

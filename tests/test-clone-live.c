@@ -28,6 +28,7 @@
 #include "libvirt-clone/libvirt-clone.h"
 #include "guestcheck.h"
 #include "testutils-guest.h"
+#include "testutils-net.h"
 
 #define BOOT_MS 120000
 #define STAT_MS 20000
@@ -482,22 +483,6 @@ testAutoFallback(void)
 /* ---- every example policy ---------------------------------------------------- */
 
 /* ip link add NAME type bridge / ip link del NAME (argv, no shell) */
-static void
-testIpLink(const char *op, const char *name, gboolean bridge)
-{
-    const char *add[] = { "ip", "link", "add", name, "type", "bridge", NULL };
-    const char *del[] = { "ip", "link", "del", name, NULL };
-    const char *up[] = { "ip", "link", "set", name, "up", NULL };
-    int status = 0;
-
-    g_assert_true(g_spawn_sync(NULL, (char **)(g_str_equal(op, "add") ? add : del), NULL,
-                               G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, &status, NULL));
-    g_assert_true(g_spawn_check_wait_status(status, NULL));
-    if (bridge)
-        g_assert_true(g_spawn_sync(NULL, (char **)up, NULL, G_SPAWN_SEARCH_PATH,
-                                   NULL, NULL, NULL, NULL, &status, NULL));
-}
-
 /* Removes a clone made by a test: the domain (and its definition) and the
  * overlays named in its metadata. */
 static void
@@ -541,12 +526,15 @@ static void
 testExamples(void)
 {
     const char *dir = g_getenv("EXAMPLES_DIR");
-    g_autofree char *bridge = g_strdup_printf("lvctex%u", (guint)getpid());
     /* a tap NIC (slirp's state migrates, a sandbox could not move it), on
-     * a bridge of the test's own without uplink or address */
+     * a bridge of the test's own without uplink, with a DHCP server for
+     * the examples that join the source's network; the guest agent does
+     * their identity steps */
+    g_autoptr(TnBridge) br = tnBridgeNew("lvctex", "02:00:0a:4f:00:01", "10.79.0.1/24");
     TgGuestOpts opts = { .name_prefix = "ex", .mode = TG_MODE_IDLE, .with_genid = TRUE,
-                         .nic_bridge = bridge };
-    g_autoptr(TgGuest) src = (testIpLink("add", bridge, TRUE), testGuestStart(&opts));
+                         .with_agent = TRUE, .nic_bridge = tnBridgeName(br) };
+    g_autoptr(TgGuest) src = (tnBridgeDhcp(br, "10.79.0.100", "10.79.0.150", "10.79.0.1"),
+                              testGuestStart(&opts));
     g_autoptr(GDir) d = NULL;
     g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
     g_autoptr(GPtrArray) newDirs = g_ptr_array_new_with_free_func(g_free);
@@ -598,7 +586,7 @@ testExamples(void)
     for (guint i = 0; i < newDirs->len; i++)
         g_rmdir(g_ptr_array_index(newDirs, i));
     g_clear_pointer(&src, tgGuestFree);
-    testIpLink("del", bridge, FALSE);
+    g_clear_pointer(&br, tnBridgeFree);
     /* the sandbox example's bridge, now unused */
     g_assert_cmpint(virConnectCloneLiveReap(tgEnvConn(env), 0), >=, 0);
 }

@@ -26,6 +26,7 @@
 
 #include "libvirt-clone/libvirt-clone.h"
 #include "testutils-guest.h"
+#include "testutils-net.h"
 
 #define GUEST_IP "10.77.0.10"
 #define GATEWAY_IP "10.77.0.1"
@@ -52,41 +53,14 @@ testSilence(void *opaque G_GNUC_UNUSED, virErrorPtr err G_GNUC_UNUSED)
 }
 
 
-/* Runs a command (argv, no shell); failure is fatal unless @mayFail. */
-static gboolean
-testRun(gboolean mayFail, const char *first, ...)
-{
-    g_autoptr(GPtrArray) argv = g_ptr_array_new();
-    g_autoptr(GError) err = NULL;
-    g_autofree char *errout = NULL;
-    const char *a;
-    int status = 0;
-    va_list ap;
-
-    va_start(ap, first);
-    for (a = first; a; a = va_arg(ap, const char *))
-        g_ptr_array_add(argv, (gpointer)a);
-    va_end(ap);
-    g_ptr_array_add(argv, NULL);
-    if (!g_spawn_sync(NULL, (char **)argv->pdata, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL,
-                      NULL, NULL, NULL, &errout, &status, &err) ||
-        !g_spawn_check_wait_status(status, NULL)) {
-        if (!mayFail)
-            g_error("%s failed: %s", first, err ? err->message : errout);
-        return FALSE;
-    }
-    return TRUE;
-}
-
-
 static void
 testNetDown(void)
 {
     if (!net.bridge)
         return;
-    testRun(TRUE, "ip", "link", "del", net.vethHost, NULL);
-    testRun(TRUE, "ip", "link", "del", net.bridge, NULL);
-    testRun(TRUE, "ip", "netns", "del", net.netns, NULL);
+    tnRun(TRUE, "ip", "link", "del", net.vethHost, NULL);
+    tnRun(TRUE, "ip", "link", "del", net.bridge, NULL);
+    tnRun(TRUE, "ip", "netns", "del", net.netns, NULL);
     g_clear_pointer(&net.bridge, g_free);
     g_clear_pointer(&net.netns, g_free);
     g_clear_pointer(&net.vethHost, g_free);
@@ -110,7 +84,7 @@ testNetReapStale(void)
             continue;
         proc = g_strdup_printf("/proc/%s", digits);
         if (!g_file_test(proc, G_FILE_TEST_EXISTS))
-            testRun(TRUE, "ip", "link", "del", name, NULL);
+            tnRun(TRUE, "ip", "link", "del", name, NULL);
     }
     g_clear_pointer(&d, g_dir_close);
     d = g_dir_open("/run/netns", 0, NULL);
@@ -118,7 +92,7 @@ testNetReapStale(void)
         g_autofree char *proc = g_strdup_printf("/proc/%s", name + strlen("lvcthost"));
 
         if (g_str_has_prefix(name, "lvcthost") && !g_file_test(proc, G_FILE_TEST_EXISTS))
-            testRun(TRUE, "ip", "netns", "del", name, NULL);
+            tnRun(TRUE, "ip", "netns", "del", name, NULL);
     }
 }
 
@@ -134,16 +108,16 @@ testNetUp(void)
     net.netns = g_strdup_printf("lvcthost%u", id);
     net.vethHost = g_strdup_printf("lvctva%u", id);
     net.vethNs = g_strdup_printf("lvctvb%u", id);
-    testRun(FALSE, "ip", "link", "add", net.bridge, "type", "bridge", "stp_state", "0", NULL);
-    testRun(FALSE, "ip", "addr", "add", BRIDGE_IP "/24", "dev", net.bridge, NULL);
-    testRun(FALSE, "ip", "link", "set", net.bridge, "up", NULL);
-    testRun(FALSE, "ip", "netns", "add", net.netns, NULL);
-    testRun(FALSE, "ip", "link", "add", net.vethHost, "type", "veth", "peer", "name", net.vethNs, NULL);
-    testRun(FALSE, "ip", "link", "set", net.vethHost, "master", net.bridge, "up", NULL);
-    testRun(FALSE, "ip", "link", "set", net.vethNs, "netns", net.netns, NULL);
-    testRun(FALSE, "ip", "-n", net.netns, "addr", "add", GATEWAY_IP "/24", "dev", net.vethNs, NULL);
-    testRun(FALSE, "ip", "-n", net.netns, "link", "set", net.vethNs, "up", NULL);
-    testRun(FALSE, "ip", "-n", net.netns, "link", "set", "lo", "up", NULL);
+    tnRun(FALSE, "ip", "link", "add", net.bridge, "type", "bridge", "stp_state", "0", NULL);
+    tnRun(FALSE, "ip", "addr", "add", BRIDGE_IP "/24", "dev", net.bridge, NULL);
+    tnRun(FALSE, "ip", "link", "set", net.bridge, "up", NULL);
+    tnRun(FALSE, "ip", "netns", "add", net.netns, NULL);
+    tnRun(FALSE, "ip", "link", "add", net.vethHost, "type", "veth", "peer", "name", net.vethNs, NULL);
+    tnRun(FALSE, "ip", "link", "set", net.vethHost, "master", net.bridge, "up", NULL);
+    tnRun(FALSE, "ip", "link", "set", net.vethNs, "netns", net.netns, NULL);
+    tnRun(FALSE, "ip", "-n", net.netns, "addr", "add", GATEWAY_IP "/24", "dev", net.vethNs, NULL);
+    tnRun(FALSE, "ip", "-n", net.netns, "link", "set", net.vethNs, "up", NULL);
+    tnRun(FALSE, "ip", "-n", net.netns, "link", "set", "lo", "up", NULL);
 }
 
 
@@ -382,16 +356,16 @@ testSandboxForeignPort(void)
     virCloneErrorPtr err;
 
     /* the bridge as the library makes it, plus a foreign port */
-    testRun(TRUE, "ip", "link", "add", CLONE_TEST_SANDBOX_BRIDGE, "type", "bridge", NULL);
-    testRun(FALSE, "ip", "link", "add", veth, "type", "veth", "peer", "name", peer, NULL);
-    testRun(FALSE, "ip", "link", "set", veth, "master", CLONE_TEST_SANDBOX_BRIDGE, "up", NULL);
+    tnRun(TRUE, "ip", "link", "add", CLONE_TEST_SANDBOX_BRIDGE, "type", "bridge", NULL);
+    tnRun(FALSE, "ip", "link", "add", veth, "type", "veth", "peer", "name", peer, NULL);
+    tnRun(FALSE, "ip", "link", "set", veth, "master", CLONE_TEST_SANDBOX_BRIDGE, "up", NULL);
     g_assert_null(virDomainCloneLive(tgGuestDomain(src), "<clonepolicy><network mode='sandbox'/></clonepolicy>", 0));
     err = virCloneGetLastError();
     g_test_message("refused: %s", err->message);
     g_assert_nonnull(strstr(err->message, veth));
     g_assert_cmpint(virConnectNumOfDomains(tgEnvConn(env)), ==, before);
-    testRun(TRUE, "ip", "link", "del", veth, NULL);
-    testRun(TRUE, "ip", "link", "del", CLONE_TEST_SANDBOX_BRIDGE, NULL);
+    tnRun(TRUE, "ip", "link", "del", veth, NULL);
+    tnRun(TRUE, "ip", "link", "del", CLONE_TEST_SANDBOX_BRIDGE, NULL);
 }
 
 

@@ -97,6 +97,27 @@ vclStatULL(virTypedParameterPtr s, int n, const char *name)
 }
 
 
+/* The steps inside the guest and the network, in the text summary: only
+ * what happened (a policy without such steps adds no line). */
+static void
+vclPrintGuestSummary(virTypedParameterPtr s, int n)
+{
+    unsigned long long steps = vclStatULL(s, n, VIR_DOMAIN_CLONE_LIVE_STATS_GUEST_STEPS);
+    unsigned long long failed = vclStatULL(s, n, VIR_DOMAIN_CLONE_LIVE_STATS_GUEST_FAILED);
+    unsigned long long identityUs = vclStatULL(s, n, VIR_DOMAIN_CLONE_LIVE_STATS_GUEST_IDENTITY);
+    unsigned long long networkUs = vclStatULL(s, n, VIR_DOMAIN_CLONE_LIVE_STATS_NETWORK_UP);
+
+    if (steps)
+        printf(_("  guest steps:         %llu\n"), steps);
+    if (failed)
+        printf(_("  guest steps failed:  %llu\n"), failed);
+    if (identityUs)
+        printf(_("  guest identity:      %.1f ms\n"), identityUs / 1000.0);
+    if (networkUs)
+        printf(_("  network up:          %.1f ms after the resume\n"), networkUs / 1000.0);
+}
+
+
 static void
 vclPrintSummary(vclGlobal *g, const char *source, virTypedParameterPtr s, int n)
 {
@@ -104,7 +125,9 @@ vclPrintSummary(vclGlobal *g, const char *source, virTypedParameterPtr s, int n)
         printf("{\"source\": \"%s\", \"clone\": \"%s\", \"uuid\": \"%s\", \"strategy\": \"%s\", "
                "\"source_pause_ms\": %.3f, \"downtime_ms\": %llu, \"total_ms\": %.1f, "
                "\"clone_start_ms\": %.1f, \"disk_fork_ms\": %.1f, \"bytes\": %llu, "
-               "\"passes\": %llu, \"fallbacks\": %llu}\n",
+               "\"passes\": %llu, \"fallbacks\": %llu, \"guest_steps\": %llu, "
+               "\"guest_steps_failed\": %llu, \"guest_identity_ms\": %.1f, "
+               "\"network_up_ms\": %.1f}\n",
                source, vclStatStr(s, n, VIR_DOMAIN_CLONE_LIVE_STATS_NAME),
                vclStatStr(s, n, VIR_DOMAIN_CLONE_LIVE_STATS_UUID),
                vclStatStr(s, n, VIR_DOMAIN_CLONE_LIVE_STATS_STRATEGY),
@@ -115,7 +138,11 @@ vclPrintSummary(vclGlobal *g, const char *source, virTypedParameterPtr s, int n)
                vclStatULL(s, n, VIR_DOMAIN_CLONE_LIVE_STATS_DISK_FORK) / 1000.0,
                vclStatULL(s, n, VIR_DOMAIN_CLONE_LIVE_STATS_BYTES),
                vclStatULL(s, n, VIR_DOMAIN_CLONE_LIVE_STATS_PASSES),
-               vclStatULL(s, n, VIR_DOMAIN_CLONE_LIVE_STATS_FALLBACKS));
+               vclStatULL(s, n, VIR_DOMAIN_CLONE_LIVE_STATS_FALLBACKS),
+               vclStatULL(s, n, VIR_DOMAIN_CLONE_LIVE_STATS_GUEST_STEPS),
+               vclStatULL(s, n, VIR_DOMAIN_CLONE_LIVE_STATS_GUEST_FAILED),
+               vclStatULL(s, n, VIR_DOMAIN_CLONE_LIVE_STATS_GUEST_IDENTITY) / 1000.0,
+               vclStatULL(s, n, VIR_DOMAIN_CLONE_LIVE_STATS_NETWORK_UP) / 1000.0);
         return;
     }
     if (g->quiet) {
@@ -132,6 +159,7 @@ vclPrintSummary(vclGlobal *g, const char *source, virTypedParameterPtr s, int n)
            vclStatULL(s, n, VIR_DOMAIN_CLONE_LIVE_STATS_TOTAL) / 1e6);
     printf(_("  bytes copied:        %.1f MiB\n"),
            vclStatULL(s, n, VIR_DOMAIN_CLONE_LIVE_STATS_BYTES) / 1048576.0);
+    vclPrintGuestSummary(s, n);
 }
 
 

@@ -63,17 +63,21 @@ func (p Phase) String() string {
 
 // Stats are the statistics of a clone (VIR_DOMAIN_CLONE_LIVE_STATS_*).
 type Stats struct {
-	Strategy    string        // "precopy" or "background"
-	Name        string        // the clone's name
-	UUID        string        // the clone's UUID
-	SourcePause time.Duration // the source's pause, from QEMU's STOP to RESUME event
-	Downtime    time.Duration // the downtime QEMU reported (millisecond precision)
-	Total       time.Duration // from the call to a running (or paused, if asked) clone
-	CloneStart  time.Duration // starting the clone's QEMU
-	DiskFork    time.Duration // forking the disks
-	Bytes       uint64        // bytes sent from the source to the clone
-	Passes      uint64        // pre-copy passes over RAM
-	Fallbacks   uint64        // pre-copy attempts abandoned for the background strategy
+	Strategy         string        // "precopy" or "background"
+	Name             string        // the clone's name
+	UUID             string        // the clone's UUID
+	SourcePause      time.Duration // the source's pause, from QEMU's STOP to RESUME event
+	Downtime         time.Duration // the downtime QEMU reported (millisecond precision)
+	Total            time.Duration // from the call to a running (or paused, if asked) clone
+	CloneStart       time.Duration // starting the clone's QEMU
+	DiskFork         time.Duration // forking the disks
+	Bytes            uint64        // bytes sent from the source to the clone
+	Passes           uint64        // pre-copy passes over RAM
+	Fallbacks        uint64        // pre-copy attempts abandoned for the background strategy
+	GuestSteps       uint64        // steps the guest agent carried out inside the clone (MACs, addresses, ...)
+	GuestStepsFailed uint64        // steps inside the guest that failed, let go by on-failure='warn'
+	GuestIdentity    time.Duration // the steps inside the guest, before the links came up
+	NetworkUp        time.Duration // from the clone's resume to links and addresses up; 0: links down
 }
 
 // CloneLive makes a running copy of the running domain dom, on the same
@@ -195,17 +199,21 @@ func takeStats(cs *C.lvcGoStats) Stats {
 	us := func(v C.ulonglong) time.Duration { return time.Duration(v) * time.Microsecond }
 
 	return Stats{
-		Strategy:    str(&cs.strategy),
-		Name:        str(&cs.name),
-		UUID:        str(&cs.uuid),
-		SourcePause: us(cs.sourcePauseUs),
-		Downtime:    time.Duration(cs.downtimeMs) * time.Millisecond,
-		Total:       us(cs.totalUs),
-		CloneStart:  us(cs.cloneStartUs),
-		DiskFork:    us(cs.diskForkUs),
-		Bytes:       uint64(cs.bytes),
-		Passes:      uint64(cs.passes),
-		Fallbacks:   uint64(cs.fallbacks),
+		Strategy:         str(&cs.strategy),
+		Name:             str(&cs.name),
+		UUID:             str(&cs.uuid),
+		SourcePause:      us(cs.sourcePauseUs),
+		Downtime:         time.Duration(cs.downtimeMs) * time.Millisecond,
+		Total:            us(cs.totalUs),
+		CloneStart:       us(cs.cloneStartUs),
+		DiskFork:         us(cs.diskForkUs),
+		Bytes:            uint64(cs.bytes),
+		Passes:           uint64(cs.passes),
+		Fallbacks:        uint64(cs.fallbacks),
+		GuestSteps:       uint64(cs.guestSteps),
+		GuestStepsFailed: uint64(cs.guestStepsFailed),
+		GuestIdentity:    us(cs.guestIdentityUs),
+		NetworkUp:        us(cs.networkUpUs),
 	}
 }
 

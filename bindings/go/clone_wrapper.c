@@ -73,6 +73,10 @@ lvcGoStatsFill(lvcGoStats *stats, virTypedParameterPtr params, int nparams)
     stats->bytes = lvcGoStatsULLong(params, nparams, VIR_DOMAIN_CLONE_LIVE_STATS_BYTES);
     stats->passes = lvcGoStatsULLong(params, nparams, VIR_DOMAIN_CLONE_LIVE_STATS_PASSES);
     stats->fallbacks = lvcGoStatsULLong(params, nparams, VIR_DOMAIN_CLONE_LIVE_STATS_FALLBACKS);
+    stats->guestSteps = lvcGoStatsULLong(params, nparams, VIR_DOMAIN_CLONE_LIVE_STATS_GUEST_STEPS);
+    stats->guestStepsFailed = lvcGoStatsULLong(params, nparams, VIR_DOMAIN_CLONE_LIVE_STATS_GUEST_FAILED);
+    stats->guestIdentityUs = lvcGoStatsULLong(params, nparams, VIR_DOMAIN_CLONE_LIVE_STATS_GUEST_IDENTITY);
+    stats->networkUpUs = lvcGoStatsULLong(params, nparams, VIR_DOMAIN_CLONE_LIVE_STATS_NETWORK_UP);
 }
 
 

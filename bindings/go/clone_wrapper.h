@@ -33,6 +33,10 @@ typedef struct {
     unsigned long long bytes;
     unsigned long long passes;
     unsigned long long fallbacks;
+    unsigned long long guestSteps;
+    unsigned long long guestStepsFailed;
+    unsigned long long guestIdentityUs;
+    unsigned long long networkUpUs;
 } lvcGoStats;
 
 /* virDomainCloneLiveFull().  With @progress non-zero, the progress callback

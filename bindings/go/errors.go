@@ -36,6 +36,7 @@ const (
 	ErrDisk             = ErrorNumber(C.VIR_CLONE_ERR_DISK)              // a disk could not be forked
 	ErrSystem           = ErrorNumber(C.VIR_CLONE_ERR_SYSTEM)            // a system call failed
 	ErrTimeout          = ErrorNumber(C.VIR_CLONE_ERR_TIMEOUT)           // an operation took too long
+	ErrGuest            = ErrorNumber(C.VIR_CLONE_ERR_GUEST)             // a step inside the guest failed, or no guest agent
 )
 
 var errorNumberText = map[ErrorNumber]string{
@@ -53,6 +54,7 @@ var errorNumberText = map[ErrorNumber]string{
 	ErrDisk:             "disk fork failed",
 	ErrSystem:           "system error",
 	ErrTimeout:          "timed out",
+	ErrGuest:            "step inside the guest failed",
 }
 
 // Error describes the code in a few words.

@@ -65,6 +65,7 @@ VIR_CLONE_ERR_MIGRATION = _lc.VIR_CLONE_ERR_MIGRATION
 VIR_CLONE_ERR_DISK = _lc.VIR_CLONE_ERR_DISK
 VIR_CLONE_ERR_SYSTEM = _lc.VIR_CLONE_ERR_SYSTEM
 VIR_CLONE_ERR_TIMEOUT = _lc.VIR_CLONE_ERR_TIMEOUT
+VIR_CLONE_ERR_GUEST = _lc.VIR_CLONE_ERR_GUEST
 
 # names of the statistics of clone_live_stats()
 VIR_DOMAIN_CLONE_LIVE_STATS_STRATEGY = _lc.VIR_DOMAIN_CLONE_LIVE_STATS_STRATEGY
@@ -78,6 +79,10 @@ VIR_DOMAIN_CLONE_LIVE_STATS_DISK_FORK = _lc.VIR_DOMAIN_CLONE_LIVE_STATS_DISK_FOR
 VIR_DOMAIN_CLONE_LIVE_STATS_BYTES = _lc.VIR_DOMAIN_CLONE_LIVE_STATS_BYTES
 VIR_DOMAIN_CLONE_LIVE_STATS_PASSES = _lc.VIR_DOMAIN_CLONE_LIVE_STATS_PASSES
 VIR_DOMAIN_CLONE_LIVE_STATS_FALLBACKS = _lc.VIR_DOMAIN_CLONE_LIVE_STATS_FALLBACKS
+VIR_DOMAIN_CLONE_LIVE_STATS_GUEST_STEPS = _lc.VIR_DOMAIN_CLONE_LIVE_STATS_GUEST_STEPS
+VIR_DOMAIN_CLONE_LIVE_STATS_GUEST_FAILED = _lc.VIR_DOMAIN_CLONE_LIVE_STATS_GUEST_FAILED
+VIR_DOMAIN_CLONE_LIVE_STATS_GUEST_IDENTITY = _lc.VIR_DOMAIN_CLONE_LIVE_STATS_GUEST_IDENTITY
+VIR_DOMAIN_CLONE_LIVE_STATS_NETWORK_UP = _lc.VIR_DOMAIN_CLONE_LIVE_STATS_NETWORK_UP
 
 # the version of libvirt-clone this module was built against
 LIBVIRT_CLONE_VERSION = (_lc.LIBVIRT_CLONE_VERSION_MAJOR,
@@ -183,7 +188,7 @@ def clone_live_stats(dom: libvirt.virDomain, policy: Optional[str] = None,
     ``stats`` maps the names of the VIR_DOMAIN_CLONE_LIVE_STATS_* constants
     to their values: "strategy", "name" and "uuid" are str, the others
     (times in microseconds, "downtime_ms", "bytes", "passes",
-    "fallbacks") int."""
+    "fallbacks", "guest_steps", "guest_steps_failed") int."""
     clone, stats = _lc.clone_live(dom, policy, flags, _progress_adapter(progress), True)
     return clone, stats
 

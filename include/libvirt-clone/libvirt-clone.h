@@ -123,6 +123,19 @@ typedef void (*virDomainCloneLiveProgressCallback)(virDomainPtr source,
 /* number of pre-copy attempts abandoned for the background strategy by the
  * automatic choice (ullong) (Since: 0.1.0) */
 #define VIR_DOMAIN_CLONE_LIVE_STATS_FALLBACKS "fallbacks"
+/* steps carried out inside the guest by its agent: new MACs, addresses
+ * removed, host name, machine-id, new addresses (ullong) (Since: 0.4.0) */
+#define VIR_DOMAIN_CLONE_LIVE_STATS_GUEST_STEPS "guest_steps"
+/* steps inside the guest that failed and were let go, as the policy's
+ * <guest-agent on-failure='warn'/> allows (ullong) (Since: 0.4.0) */
+#define VIR_DOMAIN_CLONE_LIVE_STATS_GUEST_FAILED "guest_steps_failed"
+/* time the steps inside the guest took before the links came up, in
+ * microseconds (ullong) (Since: 0.4.0) */
+#define VIR_DOMAIN_CLONE_LIVE_STATS_GUEST_IDENTITY "guest_identity_us"
+/* time from the clone's resume until its links were up and, where the
+ * policy asks for them, its new addresses in place, in microseconds; 0
+ * when its links stay down (ullong) (Since: 0.4.0) */
+#define VIR_DOMAIN_CLONE_LIVE_STATS_NETWORK_UP "network_up_us"
 
 virDomainPtr virDomainCloneLive(virDomainPtr dom,
                                 const char *policyXML,
@@ -165,6 +178,7 @@ typedef enum {
     VIR_CLONE_ERR_DISK,              /* a disk could not be forked (Since: 0.1.0) */
     VIR_CLONE_ERR_SYSTEM,            /* a system call failed (Since: 0.1.0) */
     VIR_CLONE_ERR_TIMEOUT,           /* an operation took too long (Since: 0.1.0) */
+    VIR_CLONE_ERR_GUEST,             /* a step inside the guest failed, or no guest agent (Since: 0.4.0) */
 
 #ifdef VIR_ENUM_SENTINELS
     VIR_CLONE_ERR_LAST

@@ -604,13 +604,17 @@ cloneRewriteTpm(cloneRewriteCtx *ctx, xmlNodePtr tpm, guint idx G_GNUC_UNUSED)
                             ctx->srcName, type ? type : "?");
         return -1;
     }
-    if (ctx->policy->tpm == CLONE_TPM_REFUSE) {
+    if (clonePolicyTpmMode(ctx->policy) == CLONE_TPM_REFUSE) {
         virCloneReportError(VIR_CLONE_ERR_POLICY,
                             _("domain '%1$s' has a vTPM and the clone policy says <tpm mode='refuse'/>: with mode 'clone' the clone gets a copy of the source's TPM, its keys included"),
                             ctx->srcName);
         return -1;
     }
     ctx->plan->tpmClone = TRUE;
+    /* libvirt removes a transient domain's TPM state when it stops, unless
+     * persistent_state='yes': an ephemeral clone's must go with it */
+    if (ctx->p->ephemeral)
+        xmlUnsetProp(backend, BAD_CAST "persistent_state");
     return cloneRewriteTpmState(ctx, backend);
 }
 

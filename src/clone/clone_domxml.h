@@ -76,6 +76,8 @@ struct _cloneDomainPlan {
     char *tpmStateFrom;     /* <backend><source path=...>: the source's state */
     char *tpmStateTo;       /* the clone's, as in its XML */
     gboolean tpmStateIsDir; /* <source type='dir'> (else a single file) */
+    gboolean tpmStateCreated; /* the copy was made by this clone (clone_tpm.c):
+                               * rollback removes it */
 };
 void cloneDomainPlanFree(cloneDomainPlan *plan);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(cloneDomainPlan, cloneDomainPlanFree);

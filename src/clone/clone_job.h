@@ -23,6 +23,7 @@ struct _cloneJob {
 
     char *srcXML;
     char *name;
+    guint nameNumber;            /* %{n} of the name template, 0: none */
     char *uuid;
     char *stamp;
     cloneDomainPlan *plan;
@@ -58,6 +59,12 @@ struct _cloneJob {
     guint64 passes;
     gint64 downtimeMs;
     guint fallbacks;
+    gint64 cloneResumedAt;       /* monotonic, when the clone's vCPUs ran */
+    gint64 guestStepsUs;         /* identity steps inside the guest */
+    gint64 networkUpUs;          /* resume -> links up and addresses there */
+    guint guestSteps;            /* steps inside the guest carried out */
+    guint guestFailures;         /* steps that failed (on-failure='warn') */
+    gboolean agentMissing;       /* no agent channel: no step can run */
 };
 
 void cloneJobProgress(cloneJob *job, int phase, guint percent);

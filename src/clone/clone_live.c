@@ -7,10 +7,12 @@
 #include "clone_job.h"
 #include "clone_chain.h"
 #include "clone_disk.h"
+#include "clone_identity.h"
 #include "clone_lock.h"
 #include "clone_lookup.h"
 #include "clone_sandbox_net.h"
 #include "clone_sandbox_watch.h"
+#include "clone_tpm.h"
 
 #include <libvirt/libvirt-qemu.h>
 #include <libxml/parser.h>
@@ -169,15 +171,6 @@ cloneCheckMigratable(cloneJob *job)
 }
 
 
-static guint
-cloneXMLCount(const char *xml, const char *xpath)
-{
-    g_auto(GStrv) found = cloneXMLStrings(xml, xpath);
-
-    return g_strv_length(found);
-}
-
-
 /* Policy features that are parsed but not carried out yet are refused (or,
  * for steps inside the guest, announced), never silently ignored. */
 static int
@@ -188,10 +181,6 @@ clonePolicyCheckSupported(const clonePolicy *policy)
                             _("the postcopy strategy is reserved and not supported yet: use auto, precopy or background"));
         return -1;
     }
-    if (policy->hostnameMode == CLONE_HOSTNAME_SET)
-        CLONE_WARN("the policy sets the hostname inside the guest: not carried out yet, the clone keeps the source's");
-    if (policy->machineId == CLONE_MACHINE_ID_REGENERATE)
-        CLONE_WARN("the policy regenerates the machine-id inside the guest: not carried out yet, the clone keeps the source's");
     return 0;
 }
 
@@ -212,12 +201,9 @@ clonePhaseCheck(cloneJob *job)
         return -1;
     }
     job->tcg = strstr(job->srcXML, "<domain type='qemu'") != NULL;
-    if (job->policy->tpm == CLONE_TPM_CLONE && cloneXMLCount(job->srcXML, "/domain/devices/tpm") > 0) {
-        virCloneReportError(VIR_CLONE_ERR_UNSUPPORTED,
-                            _("domain '%1$s' has a vTPM: cloning a vTPM is not supported yet"),
-                            virDomainGetName(job->src));
+    /* before the chain phase may flatten anything */
+    if (cloneTpmCheck(job->srcXML, virDomainGetName(job->src), job->policy) < 0)
         return -1;
-    }
     return cloneCheckStrategy(job);
 }
 
@@ -368,6 +354,7 @@ clonePlanName(cloneJob *job)
             return -1;
         }
         job->name = g_steal_pointer(&name);
+        job->nameNumber = numbered ? n : 0;
         job->plan = g_steal_pointer(&plan);
         return 0;
     }
@@ -398,7 +385,7 @@ clonePhasePlan(cloneJob *job)
     job->stamp = g_strdup_printf("%" G_GINT64_MODIFIER "x", g_get_real_time());
     if (clonePlanName(job) < 0)
         return -1;
-    if (cloneCheckMigratable(job) < 0)
+    if (cloneCheckMigratable(job) < 0 || cloneIdentityCheck(job) < 0)
         return -1;
     return 0;
 }
@@ -411,7 +398,8 @@ clonePhaseFiles(cloneJob *job)
 {
     if (cloneDiskCheckNewFiles(job->plan) < 0 ||
         cloneDiskCreateOverlays(job->src, job->plan, job->createdDirs) < 0 ||
-        cloneDiskCopyFiles(job->plan) < 0)
+        cloneDiskCopyFiles(job->plan) < 0 ||
+        cloneTpmCopyState(virDomainGetConnect(job->src), job->plan) < 0)
         return -1;
     return 0;
 }
@@ -423,6 +411,7 @@ clonePhaseFilesUndo(cloneJob *job)
     if (!job->plan)
         return;
     cloneDiskRemoveCloneFiles(job->plan);
+    cloneTpmRemoveState(virDomainGetConnect(job->src), job->plan);
     /* after the fork the source runs on its new tops: they stay */
     if (!job->disksForked) {
         cloneDiskRemoveSourceOverlays(job->plan);
@@ -558,14 +547,17 @@ cloneSetLinks(cloneJob *job, gboolean up)
 }
 
 
+/* Brings up the links of the clone's NICs but those whose MAC is in
+ * @keepDown; returns how many came up, or -1. */
 static int
-cloneLinksUp(cloneJob *job)
+cloneLinksUp(cloneJob *job, GHashTable *keepDown)
 {
     g_autofree char *xml = virDomainGetXMLDesc(job->clone, 0);
     g_autoptr(xmlDoc) doc = NULL;
     xmlXPathContextPtr ctxt;
     xmlXPathObjectPtr o;
     int ret = 0;
+    int up = 0;
 
     if (!xml || !(doc = xmlReadMemory(xml, (int)strlen(xml), "clone.xml", NULL, XML_PARSE_NONET)))
         return -1;
@@ -573,8 +565,23 @@ cloneLinksUp(cloneJob *job)
     o = xmlXPathEvalExpression(BAD_CAST "/domain/devices/interface", ctxt);
     for (int i = 0; o && o->nodesetval && i < o->nodesetval->nodeNr && ret == 0; i++) {
         xmlNodePtr nic = o->nodesetval->nodeTab[i];
-        xmlBufferPtr buf = xmlBufferCreate();
+        xmlBufferPtr buf;
+        gboolean skip = FALSE;
 
+        for (xmlNodePtr c = nic->children; c; c = c->next) {
+            g_autofree char *mac = NULL;
+
+            if (c->type != XML_ELEMENT_NODE || !xmlStrEqual(c->name, BAD_CAST "mac"))
+                continue;
+            mac = (char *)xmlGetProp(c, BAD_CAST "address");
+            skip = mac && g_hash_table_contains(keepDown, mac);
+        }
+        if (skip) {
+            CLONE_WARN("clone '%s': a NIC keeps its link down: the guest still uses the source's MAC on it",
+                       job->name);
+            continue;
+        }
+        buf = xmlBufferCreate();
         for (xmlNodePtr c = nic->children; c; c = c->next)
             if (c->type == XML_ELEMENT_NODE && xmlStrEqual(c->name, BAD_CAST "link"))
                 xmlSetProp(c, BAD_CAST "state", BAD_CAST "up");
@@ -585,11 +592,12 @@ cloneLinksUp(cloneJob *job)
                                        _("cannot bring up the links of clone '%1$s'"), job->name);
             ret = -1;
         }
+        up++;
         xmlBufferFree(buf);
     }
     xmlXPathFreeObject(o);
     xmlXPathFreeContext(ctxt);
-    return ret;
+    return ret < 0 ? -1 : up;
 }
 
 
@@ -665,19 +673,32 @@ cloneSandboxStopAlerts(cloneJob *job)
 static int
 clonePhaseFinishClone(cloneJob *job)
 {
+    g_autoptr(GHashTable) keepDown = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    int up;
+
     if (cloneTransferWaitClone(job) < 0 || cloneSetLinks(job, FALSE) < 0 ||
         cloneSandboxCheck(job) < 0 || cloneSandboxStartAlerts(job) < 0)
         return -1;
-    if (!(job->flags & VIR_DOMAIN_CLONE_LIVE_PAUSED) && virDomainResume(job->clone) < 0) {
+    if (job->flags & VIR_DOMAIN_CLONE_LIVE_PAUSED)
+        return 0;
+    if (virDomainResume(job->clone) < 0) {
         virCloneReportLibvirtError(VIR_CLONE_ERR_LIBVIRT,
                                    _("cannot resume clone '%1$s'"), job->name);
         return -1;
     }
+    job->cloneResumedAt = g_get_monotonic_time();
+    /* the source's identity leaves the guest while its links are down */
+    if (cloneIdentityGuestSteps(job, keepDown) < 0)
+        return -1;
+    if (job->policy->network != CLONE_NETWORK_INHERIT &&
+        job->policy->network != CLONE_NETWORK_SANDBOX)
+        return 0;
     /* sandbox: up on the verified, isolated bridge, so that what the guest
      * tries is seen (and goes nowhere) */
-    if ((job->policy->network == CLONE_NETWORK_INHERIT ||
-         job->policy->network == CLONE_NETWORK_SANDBOX) && cloneLinksUp(job) < 0)
+    if ((up = cloneLinksUp(job, keepDown)) < 0 || cloneIdentityAddresses(job, keepDown) < 0)
         return -1;
+    if (up > 0)
+        job->networkUpUs = g_get_monotonic_time() - job->cloneResumedAt;
     return 0;
 }
 
@@ -801,6 +822,13 @@ cloneJobStats(cloneJob *job, virTypedParameterPtr *stats, int *nstats)
     virTypedParamsAddULLong(stats, nstats, &max, VIR_DOMAIN_CLONE_LIVE_STATS_BYTES, job->bytes);
     virTypedParamsAddULLong(stats, nstats, &max, VIR_DOMAIN_CLONE_LIVE_STATS_PASSES, job->passes);
     virTypedParamsAddULLong(stats, nstats, &max, VIR_DOMAIN_CLONE_LIVE_STATS_FALLBACKS, job->fallbacks);
+    virTypedParamsAddULLong(stats, nstats, &max, VIR_DOMAIN_CLONE_LIVE_STATS_GUEST_STEPS, job->guestSteps);
+    virTypedParamsAddULLong(stats, nstats, &max, VIR_DOMAIN_CLONE_LIVE_STATS_GUEST_FAILED,
+                            job->guestFailures);
+    virTypedParamsAddULLong(stats, nstats, &max, VIR_DOMAIN_CLONE_LIVE_STATS_GUEST_IDENTITY,
+                            (unsigned long long)job->guestStepsUs);
+    virTypedParamsAddULLong(stats, nstats, &max, VIR_DOMAIN_CLONE_LIVE_STATS_NETWORK_UP,
+                            (unsigned long long)job->networkUpUs);
 }
 
 

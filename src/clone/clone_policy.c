@@ -25,7 +25,7 @@ CLONE_ENUM_IMPL(cloneMacMode, CLONE_MAC_MODE_LAST, "auto", "keep", "set");
 CLONE_ENUM_IMPL(cloneGenidMode, CLONE_GENID_MODE_LAST, "auto", "keep");
 CLONE_ENUM_IMPL(cloneHostnameMode, CLONE_HOSTNAME_MODE_LAST, "keep", "set");
 CLONE_ENUM_IMPL(cloneMachineIdMode, CLONE_MACHINE_ID_MODE_LAST, "keep", "regenerate");
-CLONE_ENUM_IMPL(cloneTpmMode, CLONE_TPM_MODE_LAST, "refuse", "clone");
+CLONE_ENUM_IMPL(cloneTpmMode, CLONE_TPM_MODE_LAST, "auto", "refuse", "clone");
 CLONE_ENUM_IMPL(cloneChainAction, CLONE_CHAIN_ACTION_LAST, "flatten", "refuse");
 CLONE_ENUM_IMPL(cloneAgentFailure, CLONE_AGENT_FAILURE_LAST, "fail", "warn");
 CLONE_ENUM_IMPL(cloneGuestMacMode, CLONE_GUEST_MAC_LAST, "auto", "set", "keep");
@@ -86,6 +86,15 @@ clonePolicyFindNic(const clonePolicy *policy, const char *sourceMac)
             return n;
     }
     return NULL;
+}
+
+
+cloneTpmMode
+clonePolicyTpmMode(const clonePolicy *policy)
+{
+    if (policy->tpm != CLONE_TPM_AUTO)
+        return policy->tpm;
+    return policy->network == CLONE_NETWORK_SANDBOX ? CLONE_TPM_CLONE : CLONE_TPM_REFUSE;
 }
 
 
@@ -185,7 +194,7 @@ clonePolicyNewDefault(void)
     policy->downtimeLimitMs = CLONE_POLICY_DEFAULT_DOWNTIME_MS;
     policy->timeoutS = CLONE_POLICY_DEFAULT_TIMEOUT_S;
     policy->autoMaxPasses = CLONE_POLICY_DEFAULT_AUTO_PASSES;
-    policy->tpm = CLONE_TPM_REFUSE;
+    policy->tpm = CLONE_TPM_AUTO;
     policy->chainMaxDepth = CLONE_POLICY_DEFAULT_CHAIN_DEPTH;
     policy->chainAtLimit = CLONE_CHAIN_FLATTEN;
     return policy;
@@ -483,6 +492,7 @@ typedef struct {
     xmlNodePtr hostname;       /* for the checks once the document is read */
     xmlNodePtr network;
     xmlNodePtr dhcp;           /* the first <interface><ip mode='dhcp'> */
+    xmlNodePtr staticIp;       /* the first <interface><ip mode='static'> */
 } clonePolicyParseCtxt;
 
 typedef int (*clonePolicyParseFunc)(xmlNodePtr node, clonePolicyParseCtxt *ctxt);
@@ -735,6 +745,8 @@ clonePolicyParseIp(xmlNodePtr node, clonePolicyParseCtxt *ctxt)
             ctxt->dhcp = node;
         return 0;
     }
+    if (!ctxt->staticIp)
+        ctxt->staticIp = node;
     if (!nic->ipAddress || !prefix)
         return clonePolicyError(node, "%s", _("<ip mode='static'> needs an address and a prefix"));
     if (clonePolicyParseUInt(node, "prefix", 1, family == AF_INET ? 32 : 128,
@@ -1087,6 +1099,8 @@ clonePolicyCheckWhole(clonePolicyParseCtxt *ctxt)
         return clonePolicyError(ctxt->dhcp ? ctxt->dhcp : ctxt->network,
                                 _("DHCP needs network mode 'inherit': with mode '%1$s' no DHCP server answers"),
                                 cloneNetworkModeTypeToString(p->network));
+    if (p->network == CLONE_NETWORK_DISCONNECTED && ctxt->staticIp)
+        return clonePolicyError(ctxt->staticIp, "%s", _("a static address needs the link up: network mode 'inherit' or 'sandbox'"));
     if (p->network == CLONE_NETWORK_INHERIT && p->guestMac == CLONE_GUEST_MAC_KEEP)
         return clonePolicyError(ctxt->network, "%s", _("guest-mac='keep' with network mode 'inherit' puts the source's MAC addresses on the source's network: the guest must take its new MACs (guest-mac='set' or 'auto')"));
     return 0;

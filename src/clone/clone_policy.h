@@ -104,7 +104,8 @@ typedef enum {
 CLONE_ENUM_DECL(cloneIpMode);
 
 typedef enum {
-    CLONE_TPM_REFUSE = 0,      /* a domain with a vTPM is refused (default) */
+    CLONE_TPM_AUTO = 0,        /* clone for a sandbox, else refuse (default) */
+    CLONE_TPM_REFUSE,          /* a domain with a vTPM is refused */
     CLONE_TPM_CLONE,           /* the clone gets the source's TPM state */
 
     CLONE_TPM_MODE_LAST
@@ -222,6 +223,10 @@ char *clonePolicyExpandName(const clonePolicy *policy, const char *source, guint
 /* The host name to set inside the clone whose name has the number @n
  * (%{n} replaced), or NULL when the policy keeps the source's. */
 char *clonePolicyExpandHostname(const clonePolicy *policy, guint n);
+
+/* <tpm mode=...> with auto resolved: clone in a sandbox (isolated and
+ * ephemeral, nobody to show the TPM's identity to), else refuse. */
+cloneTpmMode clonePolicyTpmMode(const clonePolicy *policy);
 
 /* Whether the guest sets the new MACs of its NICs itself (guest-mac,
  * auto resolved by the network mode). */

@@ -54,7 +54,7 @@ def clone_disk(dom):
 def test_constants():
     """Every constant of the C header is exported, with its value."""
     names = [n for n in dir(_libvirt_clone) if n.startswith("VIR_")]
-    assert len(names) == 37      # 5 flags, 7 phases, 14 error codes, 11 stats
+    assert len(names) == 42      # 5 flags, 7 phases, 15 error codes, 15 stats
     for n in names:
         assert getattr(lc, n) == getattr(_libvirt_clone, n), n
         assert n in lc.__all__
@@ -62,6 +62,8 @@ def test_constants():
     assert lc.VIR_DOMAIN_CLONE_LIVE_BACKGROUND == 16
     assert lc.VIR_CLONE_ERR_POLICY == 7
     assert lc.VIR_DOMAIN_CLONE_LIVE_STATS_SOURCE_PAUSE == "source_pause_us"
+    assert lc.VIR_DOMAIN_CLONE_LIVE_STATS_NETWORK_UP == "network_up_us"
+    assert lc.VIR_CLONE_ERR_GUEST == 14
     assert lc.LIBVIRT_CLONE_VERSION >= (0, 3, 0)
     # phases: ints equal to the constants, named as the library names them
     assert lc.Phase.COPY_RAM == lc.VIR_DOMAIN_CLONE_LIVE_PHASE_COPY_RAM

@@ -1,0 +1,324 @@
+/*
+ * clone_tpm.c: the vTPM (swtpm) of a clone
+ *
+ * QEMU's tpm-emulator backend migrates swtpm's whole state (permanent,
+ * volatile and save-state blobs) and its post_load pushes it into the
+ * destination's swtpm, which writes the permanent part to its own storage:
+ * a clone has the source's TPM as it was at the switch-over.  libvirt
+ * starts the clone (a plain start with "-incoming defer", not an incoming
+ * migration for libvirt) with swtpm on the clone's own storage, and runs
+ * swtpm_setup (a new EK and certificates, about 1 s) if that storage is
+ * missing or empty.  The source's state is copied there first so that it
+ * does not; the migration then overwrites the copy.  Destroying a
+ * transient domain deletes its swtpm storage (unless persistent_state='yes'),
+ * so an ephemeral clone's TPM goes with it.  Findings and source references:
+ * docs/identity.md ("vTPM").
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "clone_tpm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gstdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define CLONE_SWTPM_SYSTEM_DIR "/var/lib/libvirt/swtpm"
+
+
+/* ---- check ------------------------------------------------------------------ */
+
+int
+cloneTpmCheck(const char *srcXML, const char *srcName, const clonePolicy *policy)
+{
+    g_auto(GStrv) backends = cloneXMLStrings(srcXML, "/domain/devices/tpm/backend/@type");
+
+    for (guint i = 0; backends[i]; i++) {
+        if (!g_str_equal(backends[i], "emulator")) {
+            virCloneReportError(VIR_CLONE_ERR_UNSUPPORTED,
+                                _("domain '%1$s' cannot be live-cloned: its vTPM has the backend '%2$s', which serves the source only; only an emulated TPM (swtpm) can be cloned"),
+                                srcName, backends[i]);
+            return -1;
+        }
+    }
+    if (!backends[0] || clonePolicyTpmMode(policy) == CLONE_TPM_CLONE)
+        return 0;
+    virCloneReportError(VIR_CLONE_ERR_POLICY,
+                        _("domain '%1$s' has a vTPM and the clone policy refuses it (<tpm mode='refuse'/>, the default for a clone that is not a sandbox): a clone would get a copy of the source's TPM, its keys and measurements included; <tpm mode='clone'/> allows that"),
+                        srcName);
+    return -1;
+}
+
+
+/* ---- where libvirt keeps swtpm state ----------------------------------------- */
+
+static char *
+cloneTpmEmbedRoot(GUri *uri)
+{
+    g_autoptr(GHashTable) params = NULL;
+    const char *query = g_uri_get_query(uri);
+    const char *root;
+
+    if (!query ||
+        !(params = g_uri_parse_params(query, -1, "&", G_URI_PARAMS_NONE, NULL)) ||
+        !(root = g_hash_table_lookup(params, "root")) || !g_path_is_absolute(root))
+        return NULL;
+    return g_strdup(root);
+}
+
+
+char *
+cloneTpmStorageDir(virConnectPtr conn)
+{
+    g_autofree char *str = virConnectGetURI(conn);
+    g_autoptr(GUri) uri = NULL;
+    g_autofree char *root = NULL;
+    const char *scheme;
+    const char *host;
+    const char *path;
+
+    if (!str) {
+        virResetLastError();
+        return NULL;
+    }
+    if (!(uri = g_uri_parse(str, G_URI_FLAGS_PARSE_RELAXED, NULL)))
+        return NULL;
+    scheme = g_uri_get_scheme(uri);
+    host = g_uri_get_host(uri);
+    path = g_uri_get_path(uri);
+    if ((g_strcmp0(scheme, "qemu") != 0 && g_strcmp0(scheme, "qemu+unix") != 0) ||
+        (host && *host))
+        return NULL;
+    if (g_str_equal(path, "/system"))
+        return g_strdup(CLONE_SWTPM_SYSTEM_DIR);
+    if (g_str_equal(path, "/session"))
+        return g_build_filename(g_get_user_config_dir(), "libvirt", "qemu", "swtpm", NULL);
+    if (g_str_equal(path, "/embed") && (root = cloneTpmEmbedRoot(uri)))
+        return g_build_filename(root, "lib", "swtpm", NULL);
+    return NULL;
+}
+
+
+/* The source's state and the clone's: a directory per UUID in libvirt's
+ * swtpm storage, or the <source path> of the backend and its counterpart
+ * in the clone's XML.  FALSE if the storage of @conn is unknown. */
+static gboolean
+cloneTpmPaths(virConnectPtr conn, const cloneDomainPlan *plan,
+              char **from, char **to, gboolean *isDir)
+{
+    g_autofree char *base = NULL;
+
+    if (plan->tpmStateFrom) {
+        *from = g_strdup(plan->tpmStateFrom);
+        *to = g_strdup(plan->tpmStateTo);
+        *isDir = plan->tpmStateIsDir;
+        return TRUE;
+    }
+    if (!(base = cloneTpmStorageDir(conn)))
+        return FALSE;
+    *from = g_build_filename(base, plan->sourceUUID, NULL);
+    *to = g_build_filename(base, plan->cloneUUID, NULL);
+    *isDir = TRUE;
+    return TRUE;
+}
+
+
+/* ---- copy ----------------------------------------------------------------------- */
+
+static int
+cloneTpmCopyData(int in, int out, const char *from, const char *to)
+{
+    char buf[64 * 1024];
+
+    for (;;) {
+        ssize_t n = read(in, buf, sizeof(buf));
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            virCloneReportSystemError(errno, _("cannot read '%1$s'"), from);
+            return -1;
+        }
+        if (n == 0)
+            return 0;
+        for (ssize_t done = 0; done < n;) {
+            ssize_t w = write(out, buf + done, n - done);
+
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w < 0) {
+                virCloneReportSystemError(errno, _("cannot write '%1$s'"), to);
+                return -1;
+            }
+            done += w;
+        }
+    }
+}
+
+
+/* Sets @created as soon as @to exists, so that a failed copy is removed. */
+static int
+cloneTpmCopyFile(const char *from, const char *to, gboolean *created)
+{
+    struct stat st;
+    int in = -1;
+    int out = -1;
+    int ret = -1;
+
+    if ((in = open(from, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0 || fstat(in, &st) < 0) {
+        virCloneReportSystemError(errno, _("cannot read the vTPM state '%1$s'"), from);
+        goto cleanup;
+    }
+    if ((out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0) {
+        virCloneReportSystemError(errno, _("cannot create the clone's vTPM state '%1$s'"), to);
+        goto cleanup;
+    }
+    *created = TRUE;
+    if (cloneTpmCopyData(in, out, from, to) < 0)
+        goto cleanup;
+    if (fchown(out, st.st_uid, st.st_gid) < 0 || fchmod(out, st.st_mode & 07777) < 0 ||
+        fsync(out) < 0) {
+        virCloneReportSystemError(errno, _("cannot write '%1$s'"), to);
+        goto cleanup;
+    }
+    ret = 0;
+
+ cleanup:
+    if (in >= 0)
+        close(in);
+    if (out >= 0)
+        close(out);
+    return ret;
+}
+
+
+static int cloneTpmCopyDir(const char *from, const char *to, gboolean *created);
+
+static int
+cloneTpmCopyEntry(const char *from, const char *to)
+{
+    gboolean created = FALSE;   /* the caller removes the whole copy */
+    GStatBuf st;
+
+    if (g_lstat(from, &st) < 0) {
+        if (errno == ENOENT)   /* swtpm renamed a temporary file */
+            return 0;
+        virCloneReportSystemError(errno, _("cannot read the vTPM state '%1$s'"), from);
+        return -1;
+    }
+    if (S_ISDIR(st.st_mode))
+        return cloneTpmCopyDir(from, to, &created);
+    if (S_ISREG(st.st_mode))
+        return cloneTpmCopyFile(from, to, &created);
+    CLONE_WARN("vTPM state '%s' is neither a file nor a directory: not copied", from);
+    return 0;
+}
+
+
+/* Copies the directory @from to the new directory @to: directories and
+ * regular files (swtpm keeps nothing else there), owners and modes. */
+static int
+cloneTpmCopyDir(const char *from, const char *to, gboolean *created)
+{
+    g_autoptr(GError) gerr = NULL;
+    g_autoptr(GDir) dir = NULL;
+    const char *name;
+    GStatBuf st;
+
+    if (g_stat(from, &st) < 0) {
+        virCloneReportSystemError(errno, _("cannot read the vTPM state '%1$s'"), from);
+        return -1;
+    }
+    if (!(dir = g_dir_open(from, 0, &gerr))) {
+        virCloneReportError(VIR_CLONE_ERR_SYSTEM, _("cannot read the vTPM state '%1$s': %2$s"),
+                            from, gerr->message);
+        return -1;
+    }
+    if (g_mkdir(to, 0700) < 0) {
+        virCloneReportSystemError(errno, _("cannot create the clone's vTPM state '%1$s'"), to);
+        return -1;
+    }
+    *created = TRUE;
+    if (chown(to, st.st_uid, st.st_gid) < 0 || chmod(to, st.st_mode & 07777) < 0) {
+        virCloneReportSystemError(errno, _("cannot set the owner and mode of '%1$s'"), to);
+        return -1;
+    }
+    while ((name = g_dir_read_name(dir))) {
+        g_autofree char *f = g_build_filename(from, name, NULL);
+        g_autofree char *t = g_build_filename(to, name, NULL);
+
+        if (cloneTpmCopyEntry(f, t) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+
+int
+cloneTpmCopyState(virConnectPtr conn, cloneDomainPlan *plan)
+{
+    g_autofree char *from = NULL;
+    g_autofree char *to = NULL;
+    gboolean isDir = FALSE;
+
+    if (!plan->tpmClone)
+        return 0;
+    if (!cloneTpmPaths(conn, plan, &from, &to, &isDir)) {
+        CLONE_WARN("the vTPM state of this connection is not on this host: libvirt makes a TPM for clone %s that the migration then replaces",
+                   plan->cloneUUID);
+        return 0;
+    }
+    if (!g_file_test(from, G_FILE_TEST_EXISTS)) {
+        CLONE_WARN("the vTPM state '%s' of the source does not exist: libvirt makes a TPM for clone %s that the migration then replaces",
+                   from, plan->cloneUUID);
+        return 0;
+    }
+    CLONE_DEBUG("copying the vTPM state '%s' to '%s'", from, to);
+    if (isDir)
+        return cloneTpmCopyDir(from, to, &plan->tpmStateCreated);
+    return cloneTpmCopyFile(from, to, &plan->tpmStateCreated);
+}
+
+
+/* ---- removal ----------------------------------------------------------------------- */
+
+static void
+cloneTpmRemoveTree(const char *path)
+{
+    g_autoptr(GDir) dir = NULL;
+    const char *name;
+    GStatBuf st;
+
+    if (g_lstat(path, &st) < 0) {
+        if (errno != ENOENT)
+            CLONE_WARN("cannot remove '%s': %s", path, g_strerror(errno));
+        return;
+    }
+    if (S_ISDIR(st.st_mode) && (dir = g_dir_open(path, 0, NULL))) {
+        while ((name = g_dir_read_name(dir))) {
+            g_autofree char *child = g_build_filename(path, name, NULL);
+
+            cloneTpmRemoveTree(child);
+        }
+    }
+    if (g_remove(path) < 0 && errno != ENOENT)
+        CLONE_WARN("cannot remove '%s': %s", path, g_strerror(errno));
+}
+
+
+void
+cloneTpmRemoveState(virConnectPtr conn, cloneDomainPlan *plan)
+{
+    g_autofree char *from = NULL;
+    g_autofree char *to = NULL;
+    gboolean isDir = FALSE;
+
+    if (!plan->tpmStateCreated)
+        return;
+    if (cloneTpmPaths(conn, plan, &from, &to, &isDir)) {
+        CLONE_DEBUG("removing the clone's vTPM state '%s'", to);
+        cloneTpmRemoveTree(to);
+    }
+    plan->tpmStateCreated = FALSE;
+}

@@ -1,0 +1,560 @@
+/*
+ * test-identity.c: a live clone's identity inside the guest, on a real
+ * guest
+ *
+ * The test builds a network of its own, not isolated: a bridge with a host
+ * address (10.78.0.1) and busybox's DHCP server on it.  The source guest
+ * sits on that bridge (10.78.0.10, static), runs the QEMU guest agent and a
+ * TCP echo service on port 7, and has a VM generation ID.  A raw packet
+ * socket on the host records every frame the host's interfaces receive,
+ * with the interface it came in on, from before the clone until the end.
+ *
+ *  - network: the clone (network mode inherit, host name and machine-id
+ *    from the policy) gets its new MAC inside the guest while its link is
+ *    down, loses the source's address and takes one from the DHCP server;
+ *    source and clone both answer on the network with distinct MACs and
+ *    addresses; a TCP connection to the source opened before the clone
+ *    still works; and no frame with the source's MAC ever came in on the
+ *    clone's tap.  The generation ID seen inside the guest differs, and
+ *    the clone's kernel logged the reseed of its RNG.
+ *  - no agent: a source without a guest agent channel is refused before
+ *    anything starts (on-failure='fail'), or cloned with a warning and its
+ *    link kept down (on-failure='warn').
+ *  - rollback: a step that fails inside the guest (a default route through
+ *    a gateway that is not on the link) fails the clone, which is rolled
+ *    back; the source keeps running.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+
+#include "libvirt-clone/libvirt-clone.h"
+#include "testutils-guest.h"
+#include "testutils-net.h"
+
+#define BRIDGE_IP "10.78.0.1"
+#define BRIDGE_MAC "02:00:0a:4e:00:01"
+#define SOURCE_IP "10.78.0.10"
+#define DHCP_FIRST "10.78.0.100"
+#define DHCP_LAST "10.78.0.150"
+#define ECHO_PORT 7
+
+static TgEnv *env;
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(virDomain, virDomainFree)
+
+static TnBridge *net;
+
+
+static void
+testSilence(void *opaque G_GNUC_UNUSED, virErrorPtr err G_GNUC_UNUSED)
+{
+}
+
+
+/* ---- frames the host receives, per interface -------------------------------- */
+
+typedef struct {
+    int fd;
+    GThread *thread;
+    gint stop;
+    GMutex lock;
+    guint8 watched[2][ETH_ALEN];   /* source MAC, clone MAC */
+    GHashTable *counts[2];         /* ifindex -> frames from watched[i] */
+} TestCapture;
+
+
+static gpointer
+testCaptureRun(gpointer data)
+{
+    TestCapture *c = data;
+    guint8 buf[2048];
+
+    while (!g_atomic_int_get(&c->stop)) {
+        struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+        struct sockaddr_ll from;
+        socklen_t len = sizeof(from);
+        ssize_t n;
+
+        if (poll(&pfd, 1, 100) <= 0)
+            continue;
+        n = recvfrom(c->fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&from, &len);
+        /* frames the host sends out are not frames a guest sent */
+        if (n < ETH_HLEN || from.sll_pkttype == PACKET_OUTGOING)
+            continue;
+        g_mutex_lock(&c->lock);
+        for (guint i = 0; i < 2; i++) {
+            gpointer key = GINT_TO_POINTER(from.sll_ifindex);
+
+            if (memcmp(buf + ETH_ALEN, c->watched[i], ETH_ALEN) == 0)
+                g_hash_table_insert(c->counts[i], key,
+                                    GUINT_TO_POINTER(GPOINTER_TO_UINT(g_hash_table_lookup(c->counts[i], key)) + 1));
+        }
+        g_mutex_unlock(&c->lock);
+    }
+    return NULL;
+}
+
+
+static void
+testParseMac(const char *text, guint8 *mac)
+{
+    g_assert_cmpint(sscanf(text, "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx",
+                           &mac[0], &mac[1], &mac[2], &mac[3], &mac[4], &mac[5]), ==, 6);
+}
+
+
+static TestCapture *
+testCaptureStart(const char *sourceMac)
+{
+    TestCapture *c = g_new0(TestCapture, 1);
+
+    c->fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL));
+    g_assert_cmpint(c->fd, >=, 0);
+    testParseMac(sourceMac, c->watched[0]);
+    for (guint i = 0; i < 2; i++)
+        c->counts[i] = g_hash_table_new(NULL, NULL);
+    g_mutex_init(&c->lock);
+    c->thread = g_thread_new("capture", testCaptureRun, c);
+    return c;
+}
+
+
+static void
+testCaptureWatchClone(TestCapture *c, const char *cloneMac)
+{
+    g_mutex_lock(&c->lock);
+    testParseMac(cloneMac, c->watched[1]);
+    g_mutex_unlock(&c->lock);
+}
+
+
+/* Frames from watched MAC @which that came in on @ifname. */
+static guint
+testCaptureCount(TestCapture *c, guint which, const char *ifname)
+{
+    guint ifindex = if_nametoindex(ifname);
+    guint n;
+
+    g_assert_cmpuint(ifindex, >, 0);
+    g_mutex_lock(&c->lock);
+    n = GPOINTER_TO_UINT(g_hash_table_lookup(c->counts[which], GINT_TO_POINTER(ifindex)));
+    g_mutex_unlock(&c->lock);
+    return n;
+}
+
+
+static void
+testCaptureStop(TestCapture *c)
+{
+    g_atomic_int_set(&c->stop, 1);
+    g_thread_join(c->thread);
+    close(c->fd);
+    for (guint i = 0; i < 2; i++)
+        g_hash_table_unref(c->counts[i]);
+    g_mutex_clear(&c->lock);
+    g_free(c);
+}
+
+
+/* ---- TCP echo ------------------------------------------------------------------ */
+
+static int
+testEchoConnect(const char *ip)
+{
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(ECHO_PORT) };
+    struct timeval tv = { .tv_sec = 5 };
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpint(inet_pton(AF_INET, ip, &sa.sin_addr), ==, 1);
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        g_test_message("connect to %s:%d: %s", ip, ECHO_PORT, g_strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+
+/* Sends @msg and reads it back. */
+static gboolean
+testEcho(int fd, const char *msg)
+{
+    char buf[128] = { 0 };
+    size_t len = strlen(msg);
+    size_t got = 0;
+
+    if (send(fd, msg, len, MSG_NOSIGNAL) != (ssize_t)len)
+        return FALSE;
+    while (got < len) {
+        ssize_t n = recv(fd, buf + got, sizeof(buf) - 1 - got, 0);
+
+        if (n <= 0) {
+            g_test_message("echo of '%s': %s", msg, n < 0 ? g_strerror(errno) : "closed");
+            return FALSE;
+        }
+        got += (size_t)n;
+    }
+    return memcmp(buf, msg, len) == 0;
+}
+
+
+/* A new connection to @ip answers. */
+static gboolean
+testEchoOnce(const char *ip, const char *msg)
+{
+    int fd = -1;
+    gboolean ok = FALSE;
+
+    /* the guest's address may need a moment to be announced */
+    for (guint i = 0; i < 10 && fd < 0; i++) {
+        if ((fd = testEchoConnect(ip)) < 0)
+            g_usleep(G_USEC_PER_SEC / 2);
+    }
+    if (fd >= 0) {
+        ok = testEcho(fd, msg);
+        close(fd);
+    }
+    return ok;
+}
+
+
+/* ---- guests ---------------------------------------------------------------------- */
+
+static TgGuest *
+testSource(gboolean agent)
+{
+    TgGuestOpts opts = {
+        .name_prefix = "idn", .mode = TG_MODE_IDLE, .memory_mib = 256, .buffer_mib = 16,
+        .disk_records_off = TRUE, .with_genid = TRUE, .with_agent = agent,
+        .nic_bridge = tnBridgeName(net), .hostname = "idsource", .echo = TRUE,
+        .extra_cmdline = "clonetest.ip=" SOURCE_IP "/24 clonetest.gw=" BRIDGE_IP,
+    };
+    g_autoptr(GError) err = NULL;
+    TgGuest *g = tgGuestStart(env, &opts, &err);
+
+    if (!g)
+        g_error("cannot start the test guest: %s", err->message);
+    return g;
+}
+
+
+static void
+testIdentity(TgGuest *g, TgIdentity *id)
+{
+    g_autoptr(GError) err = NULL;
+
+    if (tgGuestIdentity(g, id, &err) < 0)
+        g_error("identity of %s: %s", tgGuestName(g), err->message);
+    g_test_message("%s: hostname=%s machine_id=%s mac=%s ipv4=%s genid=%s", tgGuestName(g),
+                   id->hostname, id->machine_id, id->mac, id->ipv4, id->genid);
+}
+
+
+/* The first match of @xpath-like @pattern (a GRegex with one group) in the
+ * domain's live XML. */
+static char *
+testXMLGet(virDomainPtr dom, const char *pattern)
+{
+    g_autofree char *xml = virDomainGetXMLDesc(dom, 0);
+    g_autoptr(GRegex) re = g_regex_new(pattern, 0, 0, NULL);
+    g_autoptr(GMatchInfo) m = NULL;
+
+    g_assert_nonnull(xml);
+    if (!g_regex_match(re, xml, 0, &m))
+        return NULL;
+    return g_match_info_fetch(m, 1);
+}
+
+
+static unsigned long long
+testStat(virTypedParameterPtr stats, int n, const char *name)
+{
+    unsigned long long v = 0;
+
+    g_assert_cmpint(virTypedParamsGetULLong(stats, n, name, &v), ==, 1);
+    return v;
+}
+
+
+static guint
+testDomainCount(void)
+{
+    virDomainPtr *doms = NULL;
+    int n = virConnectListAllDomains(tgEnvConn(env), &doms, 0);
+
+    g_assert_cmpint(n, >=, 0);
+    for (int i = 0; i < n; i++)
+        virDomainFree(doms[i]);
+    g_free(doms);
+    return (guint)n;
+}
+
+
+/* ---- the tests -------------------------------------------------------------------- */
+
+static const char *policyInherit =
+    "<clonepolicy>\n"
+    "  <name template='%{source}-c%{n}'/>\n"
+    "  <identity>\n"
+    "    <hostname mode='set'>idclone%{n}</hostname>\n"
+    "    <machine-id mode='regenerate'/>\n"
+    "  </identity>\n"
+    "  <network mode='inherit'/>\n"
+    "</clonepolicy>\n";
+
+
+static void
+testNetworkIdentity(void)
+{
+    g_autoptr(TgGuest) src = testSource(TRUE);
+    g_autoptr(TgGuest) cg = NULL;
+    g_autoptr(virDomain) clone = NULL;
+    g_autoptr(GError) err = NULL;
+    g_autofree char *srcTap = NULL;
+    g_autofree char *cloneTap = NULL;
+    g_autofree char *cloneMac = NULL;
+    g_autofree char *genidXML = NULL;
+    g_autofree char *kline = NULL;
+    virTypedParameterPtr stats = NULL;
+    int nstats = 0;
+    TgIdentity before = { 0 };
+    TgIdentity after = { 0 };
+    TgIdentity cid = { 0 };
+    TestCapture *cap;
+    gboolean found = FALSE;
+    int conn;
+
+    testIdentity(src, &before);
+    g_assert_cmpstr(before.ipv4, ==, SOURCE_IP "/24");
+    g_assert_cmpstr(before.hostname, ==, "idsource");
+    srcTap = testXMLGet(tgGuestDomain(src), "<target dev='([^']+)'/>");
+    g_assert_nonnull(srcTap);
+
+    cap = testCaptureStart(before.mac);
+    conn = testEchoConnect(SOURCE_IP);
+    g_assert_cmpint(conn, >=, 0);
+    g_assert_true(testEcho(conn, "before the clone\n"));
+    /* the capture sees the source */
+    g_usleep(G_USEC_PER_SEC / 2);
+    g_assert_cmpuint(testCaptureCount(cap, 0, srcTap), >, 0);
+
+    clone = virDomainCloneLiveFull(tgGuestDomain(src), policyInherit, NULL, NULL,
+                                   &stats, &nstats, 0);
+    if (!clone)
+        g_error("clone: %s", virCloneGetLastErrorMessage());
+    g_test_message("clone %s: %llu steps inside the guest in %.1f ms; network up %.1f ms after the resume",
+                   virDomainGetName(clone),
+                   testStat(stats, nstats, VIR_DOMAIN_CLONE_LIVE_STATS_GUEST_STEPS),
+                   testStat(stats, nstats, VIR_DOMAIN_CLONE_LIVE_STATS_GUEST_IDENTITY) / 1000.0,
+                   testStat(stats, nstats, VIR_DOMAIN_CLONE_LIVE_STATS_NETWORK_UP) / 1000.0);
+    g_assert_cmpuint(testStat(stats, nstats, VIR_DOMAIN_CLONE_LIVE_STATS_GUEST_FAILED), ==, 0);
+    /* MAC, addresses, host name, machine-id, DHCP */
+    g_assert_cmpuint(testStat(stats, nstats, VIR_DOMAIN_CLONE_LIVE_STATS_GUEST_STEPS), ==, 5);
+    g_assert_cmpuint(testStat(stats, nstats, VIR_DOMAIN_CLONE_LIVE_STATS_NETWORK_UP), >, 0);
+    virTypedParamsFree(stats, nstats);
+
+    cloneMac = testXMLGet(clone, "<mac address='([^']+)'/>");
+    cloneTap = testXMLGet(clone, "<target dev='([^']+)'/>");
+    g_assert_nonnull(cloneMac);
+    g_assert_nonnull(cloneTap);
+    testCaptureWatchClone(cap, cloneMac);
+    if (!(cg = tgGuestAdopt(env, clone, &err)))
+        g_error("adopt: %s", err->message);
+
+    /* inside the clone: its own MAC, address, host name, machine-id */
+    testIdentity(cg, &cid);
+    g_assert_cmpstr(cid.mac, ==, cloneMac);
+    g_assert_cmpstr(cid.mac, !=, before.mac);
+    g_assert_true(g_str_has_prefix(cid.ipv4, "10.78.0.1"));
+    g_assert_cmpstr(cid.ipv4, !=, before.ipv4);
+    g_assert_cmpstr(cid.hostname, ==, "idclone1");
+    g_assert_cmpuint(strlen(cid.machine_id), ==, 32);
+    g_assert_cmpstr(cid.machine_id, !=, before.machine_id);
+    g_assert_cmpstr(cid.boot_id, ==, before.boot_id);   /* one boot, copied */
+
+    /* generation ID: new in the clone, as libvirt says, and the guest reseeded */
+    genidXML = testXMLGet(clone, "<genid>([^<]+)</genid>");
+    g_assert_nonnull(genidXML);
+    g_assert_cmpstr(cid.genid, !=, before.genid);
+    g_assert_cmpstr(cid.genid, !=, "none");
+    if (tgGuestKmsgFind(cg, "crng reseeded due to virtual machine fork", &found, &kline, &err) < 0)
+        g_error("kmsg: %s", err->message);
+    g_assert_true(found);
+    g_test_message("clone's kernel: %s", kline);
+    g_clear_pointer(&kline, g_free);
+    if (tgGuestKmsgFind(src, "crng reseeded due to virtual machine fork", &found, &kline, &err) < 0)
+        g_error("kmsg: %s", err->message);
+    g_assert_false(found);
+
+    /* the source: as before, and its connection undisturbed */
+    testIdentity(src, &after);
+    g_assert_cmpstr(after.mac, ==, before.mac);
+    g_assert_cmpstr(after.ipv4, ==, before.ipv4);
+    g_assert_cmpstr(after.hostname, ==, before.hostname);
+    g_assert_cmpstr(after.machine_id, ==, before.machine_id);
+    g_assert_cmpstr(after.genid, ==, before.genid);
+    g_assert_true(testEcho(conn, "after the clone\n"));
+    close(conn);
+
+    /* both answer, each at its own address */
+    {
+        g_auto(GStrv) parts = g_strsplit(cid.ipv4, "/", 2);
+
+        g_assert_true(testEchoOnce(parts[0], "to the clone\n"));
+        g_assert_true(testEchoOnce(SOURCE_IP, "to the source\n"));
+    }
+
+    /* on the wire: the clone spoke, never with the source's MAC */
+    g_usleep(G_USEC_PER_SEC);
+    g_assert_cmpuint(testCaptureCount(cap, 1, cloneTap), >, 0);
+    g_assert_cmpuint(testCaptureCount(cap, 0, cloneTap), ==, 0);
+    g_assert_cmpuint(testCaptureCount(cap, 1, srcTap), ==, 0);
+    g_test_message("frames in from the clone's tap: %u with its MAC, %u with the source's",
+                   testCaptureCount(cap, 1, cloneTap), testCaptureCount(cap, 0, cloneTap));
+    testCaptureStop(cap);
+}
+
+
+static GPtrArray *warnings;
+
+static void
+testLogCb(int priority, const char *message, void *opaque G_GNUC_UNUSED)
+{
+    if (priority == VIR_CLONE_LOG_WARN)
+        g_ptr_array_add(warnings, g_strdup(message));
+}
+
+
+static void
+testNoAgent(void)
+{
+    g_autoptr(TgGuest) src = testSource(FALSE);
+    g_autoptr(virDomain) clone = NULL;
+    g_autoptr(TgGuest) cg = NULL;
+    g_autoptr(GError) err = NULL;
+    g_autofree char *cloneTap = NULL;
+    g_autofree char *link = NULL;
+    g_autofree char *srcMac = testXMLGet(tgGuestDomain(src), "<mac address='([^']+)'/>");
+    const char *warnPolicy =
+        "<clonepolicy><identity><guest-agent on-failure='warn'/></identity>"
+        "<network mode='inherit'/></clonepolicy>";
+    guint domains = testDomainCount();
+    virTypedParameterPtr stats = NULL;
+    int nstats = 0;
+    TestCapture *cap;
+    const virCloneError *e;
+
+    /* refused before anything starts */
+    clone = virDomainCloneLive(tgGuestDomain(src), policyInherit, 0);
+    g_assert_null(clone);
+    e = virCloneGetLastError();
+    g_assert_nonnull(e);
+    g_assert_cmpint(e->code, ==, VIR_CLONE_ERR_GUEST);
+    g_assert_nonnull(strstr(e->message, "guest agent"));
+    g_test_message("refused: %s", e->message);
+    g_assert_cmpuint(testDomainCount(), ==, domains);
+    g_assert_cmpint(virDomainIsActive(tgGuestDomain(src)), ==, 1);
+
+    /* with a warning, and the link stays down: nothing of the source's MAC
+     * gets out of the clone */
+    cap = testCaptureStart(srcMac);
+    warnings = g_ptr_array_new_with_free_func(g_free);
+    virCloneSetLogFunc(testLogCb, NULL);
+    clone = virDomainCloneLiveFull(tgGuestDomain(src), warnPolicy, NULL, NULL, &stats, &nstats, 0);
+    virCloneSetLogFunc(NULL, NULL);
+    if (!clone)
+        g_error("clone: %s", virCloneGetLastErrorMessage());
+    for (guint i = 0; i < warnings->len; i++)
+        g_test_message("warning: %s", (char *)g_ptr_array_index(warnings, i));
+    g_assert_cmpuint(warnings->len, >=, 2);   /* no agent; a link stays down */
+    g_assert_cmpuint(testStat(stats, nstats, VIR_DOMAIN_CLONE_LIVE_STATS_GUEST_FAILED), >=, 1);
+    g_assert_cmpuint(testStat(stats, nstats, VIR_DOMAIN_CLONE_LIVE_STATS_NETWORK_UP), ==, 0);
+    virTypedParamsFree(stats, nstats);
+    g_clear_pointer(&warnings, g_ptr_array_unref);
+    link = testXMLGet(clone, "<link state='([^']+)'/>");
+    g_assert_cmpstr(link, ==, "down");
+    cloneTap = testXMLGet(clone, "<target dev='([^']+)'/>");
+    if (!(cg = tgGuestAdopt(env, g_steal_pointer(&clone), &err)))
+        g_error("adopt: %s", err->message);
+    /* the clone runs (and would talk, if its link were up) */
+    g_assert_cmpint(tgSerialCommand(cg, "report", 10000, &err), ==, 0);
+    g_usleep(2 * G_USEC_PER_SEC);
+    g_assert_cmpuint(testCaptureCount(cap, 0, cloneTap), ==, 0);
+    testCaptureStop(cap);
+}
+
+
+static void
+testStepFailsRollback(void)
+{
+    g_autoptr(TgGuest) src = testSource(TRUE);
+    g_autofree char *srcMac = testXMLGet(tgGuestDomain(src), "<mac address='([^']+)'/>");
+    g_autofree char *policy = g_strdup_printf(
+        "<clonepolicy><network mode='inherit'>"
+        "<interface source='%s'><ip mode='static' address='10.78.0.50' prefix='24' gateway='192.0.2.1'/></interface>"
+        "</network></clonepolicy>", srcMac);
+    guint domains = testDomainCount();
+    g_autoptr(virDomain) clone = NULL;
+    g_autoptr(GError) err = NULL;
+    TgStat st;
+    const virCloneError *e;
+
+    clone = virDomainCloneLive(tgGuestDomain(src), policy, 0);
+    g_assert_null(clone);
+    e = virCloneGetLastError();
+    g_assert_nonnull(e);
+    g_test_message("failed as it should: %s", e->message);
+    g_assert_cmpint(e->code, ==, VIR_CLONE_ERR_GUEST);
+    g_assert_nonnull(strstr(e->message, "192.0.2.1"));
+    g_assert_cmpuint(testDomainCount(), ==, domains);
+    /* the source runs on */
+    g_assert_cmpint(tgSerialCommand(src, "report", 10000, &err), ==, 0);
+    g_assert_cmpint(tgSerialWaitStat(src, 10000, &st, &err), ==, 0);
+    g_assert_true(testEchoOnce(SOURCE_IP, "still there\n"));
+}
+
+
+int
+main(int argc, char **argv)
+{
+    g_autoptr(GError) err = NULL;
+    int ret;
+
+    g_test_init(&argc, &argv, NULL);
+    if (getuid() != 0) {
+        g_test_skip("needs root (bridges, packet capture, libvirt's embedded driver)");
+        return g_test_run();
+    }
+    virSetErrorFunc(NULL, testSilence);
+    if (!(env = tgEnvNew(&err)))
+        g_error("%s", err->message);
+    /* a MAC of its own: udhcpd keeps sending from the MAC it found at its start */
+    net = tnBridgeNew("lvcid", BRIDGE_MAC, BRIDGE_IP "/24");
+    tnBridgeDhcp(net, DHCP_FIRST, DHCP_LAST, BRIDGE_IP);
+    g_test_add_func("/identity/network", testNetworkIdentity);
+    g_test_add_func("/identity/no-agent", testNoAgent);
+    g_test_add_func("/identity/step-fails-rollback", testStepFailsRollback);
+    ret = g_test_run();
+    g_clear_pointer(&net, tnBridgeFree);
+    tgEnvFree(env);
+    return ret;
+}
