@@ -168,47 +168,6 @@ testBackingFile(const char *image)
 }
 
 
-/* Files in the directory of the source's images, to find leftovers. */
-static GHashTable *
-testListDir(const char *dir)
-{
-    GHashTable *set = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
-    const char *name;
-
-    while (d && (name = g_dir_read_name(d)))
-        g_hash_table_add(set, g_strdup(name));
-    return set;
-}
-
-
-static void
-testNoNewFiles(const char *dir, GHashTable *before)
-{
-    g_autoptr(GHashTable) after = testListDir(dir);
-    GHashTableIter it;
-    gpointer name;
-    guint extra = 0;
-
-    g_hash_table_iter_init(&it, after);
-    while (g_hash_table_iter_next(&it, &name, NULL)) {
-        if (!g_hash_table_contains(before, name)) {
-            g_test_message("left behind: %s/%s", dir, (char *)name);
-            extra++;
-        }
-    }
-    g_assert_cmpuint(extra, ==, 0);
-}
-
-
-static guint
-testNumDomains(void)
-{
-    return (guint)virConnectNumOfDomains(tgEnvConn(env)) +
-           (guint)virConnectNumOfDefinedDomains(tgEnvConn(env));
-}
-
-
 /* ---- point-in-time checks on a paused clone ------------------------------ */
 
 static void
@@ -459,7 +418,7 @@ testAutoFallback(void)
     const char *strategy = NULL;
     unsigned long long fallbacks = 0;
     g_auto(GuestRamReport) ram = { 0 };
-    guint before = testNumDomains();
+    guint before = tgNumDomains(env);
     const char *policy = "<clonepolicy><memory strategy='auto' bandwidth='64' max-passes='2'/></clonepolicy>";
 
     cdom = virDomainCloneLiveFull(tgGuestDomain(src), policy, NULL, NULL, &stats, &nstats,
@@ -472,7 +431,7 @@ testAutoFallback(void)
     g_assert_cmpstr(strategy, ==, "background");
     g_assert_cmpuint(fallbacks, ==, 1);
     /* exactly one clone domain more: the abandoned attempt left nothing */
-    g_assert_cmpuint(testNumDomains(), ==, before + 1);
+    g_assert_cmpuint(tgNumDomains(env), ==, before + 1);
     clone = testAdopt(cdom);
     testSourceAlive(src);
     testCheckCloneState(clone, &ram);
@@ -554,8 +513,8 @@ testExamples(void)
         g_autofree char *path = g_build_filename(dir, g_ptr_array_index(names, i), NULL);
         g_autofree char *xml = testLoadFileOrDie(path);
         g_autofree char *imgdir = g_path_get_dirname(tgGuestDiskPath(src));
-        g_autoptr(GHashTable) files = testListDir(imgdir);
-        guint before = testNumDomains();
+        g_autoptr(GHashTable) files = tgListDir(imgdir);
+        guint before = tgNumDomains(env);
         g_auto(GStrv) dirs = cloneTestPolicyDirs(xml);
         g_autoptr(virDomain) clone = NULL;
 
@@ -570,8 +529,8 @@ testExamples(void)
             g_test_message("%s: refused: %s", (char *)g_ptr_array_index(names, i), err->message);
             g_assert_cmpint(err->code, ==, VIR_CLONE_ERR_UNSUPPORTED);
             g_assert_nonnull(strstr(err->message, "not supported yet"));
-            g_assert_cmpuint(testNumDomains(), ==, before);
-            testNoNewFiles(imgdir, files);
+            g_assert_cmpuint(tgNumDomains(env), ==, before);
+            g_assert_cmpuint(tgNewEntries(imgdir, files), ==, 0);
             continue;
         }
         g_test_message("%s: cloned to %s", (char *)g_ptr_array_index(names, i),
@@ -732,11 +691,11 @@ testRefuseShutoff(void)
     guint before;
 
     g_assert_cmpint(virDomainDestroy(tgGuestDomain(src)), ==, 0);
-    files = testListDir(dir);
-    before = testNumDomains();
+    files = tgListDir(dir);
+    before = tgNumDomains(env);
     testExpectFailure(tgGuestDomain(src), NULL, 0, VIR_CLONE_ERR_OPERATION_INVALID, "is not running");
-    testNoNewFiles(dir, files);
-    g_assert_cmpuint(testNumDomains(), ==, before);
+    g_assert_cmpuint(tgNewEntries(dir, files), ==, 0);
+    g_assert_cmpuint(tgNumDomains(env), ==, before);
 }
 
 
@@ -772,11 +731,11 @@ testRefuseBlocker(void)
     opts.extra_devices_xml = fs;
     src = testGuestStart(&opts);
     dir = g_path_get_dirname(tgGuestDiskPath(src));
-    files = testListDir(dir);
-    before = testNumDomains();
+    files = tgListDir(dir);
+    before = tgNumDomains(env);
     testExpectFailure(tgGuestDomain(src), NULL, 0, VIR_CLONE_ERR_UNSUPPORTED, "blocks migration");
-    testNoNewFiles(dir, files);
-    g_assert_cmpuint(testNumDomains(), ==, before);
+    g_assert_cmpuint(tgNewEntries(dir, files), ==, 0);
+    g_assert_cmpuint(tgNumDomains(env), ==, before);
     testSourceAlive(src);
     g_rmdir(share);
 }
@@ -796,9 +755,9 @@ testRefuseBlockJob(void)
 
     g_assert_cmpint(virDomainBlockCopy(tgGuestDomain(src), "vda", xml, NULL, 0,
                                        VIR_DOMAIN_BLOCK_COPY_TRANSIENT_JOB), ==, 0);
-    files = testListDir(dir);
+    files = tgListDir(dir);
     testExpectFailure(tgGuestDomain(src), NULL, 0, VIR_CLONE_ERR_BUSY, "block job");
-    testNoNewFiles(dir, files);
+    g_assert_cmpuint(tgNewEntries(dir, files), ==, 0);
     g_assert_cmpint(virDomainBlockJobAbort(tgGuestDomain(src), "vda", 0), ==, 0);
     g_unlink(dest);
 }
@@ -858,7 +817,7 @@ testKillClone(gconstpointer data)
     TgGuestOpts opts = { .name_prefix = "kill", .mode = TG_MODE_BUSY };
     g_autoptr(TgGuest) src = testGuestStart(&opts);
     g_autofree char *dir = g_path_get_dirname(tgGuestDiskPath(src));
-    g_autoptr(GHashTable) files = testListDir(dir);
+    g_autoptr(GHashTable) files = tgListDir(dir);
     g_autofree char *cloneName = g_strdup_printf("%s-victim", tgGuestName(src));
     g_autofree char *fullPolicy =
         /* 64 MiB/s: the copy takes seconds, so that the progress callback
@@ -867,7 +826,7 @@ testKillClone(gconstpointer data)
         g_strdup_printf("<clonepolicy><name>%s</name><memory strategy='%s' downtime-limit='2000'"
                         " bandwidth='64'/></clonepolicy>", cloneName, strategy);
     testKillData k = { .cloneName = cloneName };
-    guint before = testNumDomains();
+    guint before = tgNumDomains(env);
     g_autoptr(virDomain) clone = NULL;
     g_autofree char *top = NULL;
     g_autofree char *back = NULL;
@@ -877,7 +836,7 @@ testKillClone(gconstpointer data)
     g_assert_true(k.killed);
     g_assert_null(clone);
     g_test_message("failed as expected: %s", virCloneGetLastErrorMessage());
-    g_assert_cmpuint(testNumDomains(), ==, before);
+    g_assert_cmpuint(tgNumDomains(env), ==, before);
     testSourceAlive(src);
 
     /* no clone files; the source's chain is consistent: its top exists and,
@@ -896,7 +855,7 @@ testKillClone(gconstpointer data)
         g_assert_cmpstr(back, ==, tgGuestDiskPath(src));
         g_hash_table_add(files, g_steal_pointer(&base));
     }
-    testNoNewFiles(dir, files);
+    g_assert_cmpuint(tgNewEntries(dir, files), ==, 0);
 }
 
 

@@ -295,20 +295,6 @@ testStat(virTypedParameterPtr stats, int n, const char *name)
 }
 
 
-static guint
-testDomainCount(void)
-{
-    virDomainPtr *doms = NULL;
-    int n = virConnectListAllDomains(tgEnvConn(env), &doms, 0);
-
-    g_assert_cmpint(n, >=, 0);
-    for (int i = 0; i < n; i++)
-        virDomainFree(doms[i]);
-    g_free(doms);
-    return (guint)n;
-}
-
-
 /* ---- the tests -------------------------------------------------------------------- */
 
 static const char *policyInherit =
@@ -457,7 +443,7 @@ testNoAgent(void)
     const char *warnPolicy =
         "<clonepolicy><identity><guest-agent on-failure='warn'/></identity>"
         "<network mode='inherit'/></clonepolicy>";
-    guint domains = testDomainCount();
+    guint domains = tgNumDomains(env);
     virTypedParameterPtr stats = NULL;
     int nstats = 0;
     TestCapture *cap;
@@ -471,7 +457,7 @@ testNoAgent(void)
     g_assert_cmpint(e->code, ==, VIR_CLONE_ERR_GUEST);
     g_assert_nonnull(strstr(e->message, "guest agent"));
     g_test_message("refused: %s", e->message);
-    g_assert_cmpuint(testDomainCount(), ==, domains);
+    g_assert_cmpuint(tgNumDomains(env), ==, domains);
     g_assert_cmpint(virDomainIsActive(tgGuestDomain(src)), ==, 1);
 
     /* with a warning, and the link stays down: nothing of the source's MAC
@@ -512,7 +498,7 @@ testStepFailsRollback(void)
         "<clonepolicy><network mode='inherit'>"
         "<interface source='%s'><ip mode='static' address='10.78.0.50' prefix='24' gateway='192.0.2.1'/></interface>"
         "</network></clonepolicy>", srcMac);
-    guint domains = testDomainCount();
+    guint domains = tgNumDomains(env);
     g_autoptr(virDomain) clone = NULL;
     g_autoptr(GError) err = NULL;
     TgStat st;
@@ -525,7 +511,7 @@ testStepFailsRollback(void)
     g_test_message("failed as it should: %s", e->message);
     g_assert_cmpint(e->code, ==, VIR_CLONE_ERR_GUEST);
     g_assert_nonnull(strstr(e->message, "192.0.2.1"));
-    g_assert_cmpuint(testDomainCount(), ==, domains);
+    g_assert_cmpuint(tgNumDomains(env), ==, domains);
     /* the source runs on */
     g_assert_cmpint(tgSerialCommand(src, "report", 10000, &err), ==, 0);
     g_assert_cmpint(tgSerialWaitStat(src, 10000, &st, &err), ==, 0);

@@ -172,43 +172,6 @@ testUUID(virDomainPtr dom)
 }
 
 
-static GHashTable *
-testListDir(const char *dir)
-{
-    GHashTable *set = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
-    const char *name;
-
-    while (d && (name = g_dir_read_name(d)))
-        g_hash_table_add(set, g_strdup(name));
-    return set;
-}
-
-
-static void
-testNoNewEntries(const char *dir, GHashTable *before)
-{
-    g_autoptr(GHashTable) after = testListDir(dir);
-    GHashTableIter it;
-    gpointer name;
-
-    g_hash_table_iter_init(&it, after);
-    while (g_hash_table_iter_next(&it, &name, NULL)) {
-        if (!g_hash_table_contains(before, name))
-            g_test_message("left behind: %s/%s", dir, (char *)name);
-    }
-    g_assert_cmpuint(g_hash_table_size(after), ==, g_hash_table_size(before));
-}
-
-
-static guint
-testNumDomains(void)
-{
-    return (guint)virConnectNumOfDomains(tgEnvConn(env)) +
-           (guint)virConnectNumOfDefinedDomains(tgEnvConn(env));
-}
-
-
 /* The first <disk> of @xml: its source and backing chain. */
 static char *
 testDiskElement(const char *xml)
@@ -278,13 +241,13 @@ testRefuse(const char *policy)
     virDomainPtr dom = tgGuestDomain(src);
     g_autofree char *diskDir = g_path_get_dirname(tgGuestDiskPath(src));
     g_autofree char *swtpmDir = g_build_filename(tgEnvRoot(env), "lib", "swtpm", NULL);
-    g_autoptr(GHashTable) files = testListDir(diskDir);
-    g_autoptr(GHashTable) states = testListDir(swtpmDir);
+    g_autoptr(GHashTable) files = tgListDir(diskDir);
+    g_autoptr(GHashTable) states = tgListDir(swtpmDir);
     g_autofree char *chain = testDiskChain(src);
     g_autofree char *chainAfter = NULL;
     g_auto(GStrv) pcrs = testPcrs(src);
     g_auto(GStrv) pcrsAfter = NULL;
-    guint before = testNumDomains();
+    guint before = tgNumDomains(env);
     int maxPhase = -1;
     virCloneErrorPtr err;
     int state = VIR_DOMAIN_NOSTATE;
@@ -299,9 +262,9 @@ testRefuse(const char *policy)
     /* the check phase refused: no phase after "prepare" began */
     g_assert_cmpint(maxPhase, ==, VIR_DOMAIN_CLONE_LIVE_PHASE_PREPARE);
 
-    g_assert_cmpuint(testNumDomains(), ==, before);
-    testNoNewEntries(diskDir, files);
-    testNoNewEntries(swtpmDir, states);
+    g_assert_cmpuint(tgNumDomains(env), ==, before);
+    g_assert_cmpuint(tgNewEntries(diskDir, files), ==, 0);
+    g_assert_cmpuint(tgNewEntries(swtpmDir, states), ==, 0);
     chainAfter = testDiskChain(src);
     g_assert_cmpstr(chainAfter, ==, chain);
     g_assert_cmpint(virDomainGetState(dom, &state, NULL, 0), ==, 0);

@@ -1642,3 +1642,45 @@ tgDiskToRaw(const char *qcow2_top, const char *raw_out, GError **err)
 
     return tgRun(argv, err);
 }
+
+
+/* ---- leftovers ------------------------------------------------------------ */
+
+GHashTable *
+tgListDir(const char *dir)
+{
+    GHashTable *set = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+    const char *name;
+
+    while (d && (name = g_dir_read_name(d)))
+        g_hash_table_add(set, g_strdup(name));
+    return set;
+}
+
+
+guint
+tgNewEntries(const char *dir, GHashTable *before)
+{
+    g_autoptr(GHashTable) after = tgListDir(dir);
+    GHashTableIter it;
+    gpointer name;
+    guint extra = 0;
+
+    g_hash_table_iter_init(&it, after);
+    while (g_hash_table_iter_next(&it, &name, NULL)) {
+        if (!g_hash_table_contains(before, name)) {
+            g_test_message("left behind: %s/%s", dir, (char *)name);
+            extra++;
+        }
+    }
+    return extra;
+}
+
+
+guint
+tgNumDomains(TgEnv *env)
+{
+    return (guint)virConnectNumOfDomains(tgEnvConn(env)) +
+           (guint)virConnectNumOfDefinedDomains(tgEnvConn(env));
+}

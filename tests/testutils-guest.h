@@ -186,6 +186,18 @@ int tgGuestKmsgFind(TgGuest *g, const char *substr, gboolean *found,
 int tgGuestAgentCommand(TgGuest *g, const char *json, guint timeout_ms,
                         char **reply, GError **err);
 
+/* ---- leftovers ------------------------------------------------------------ */
+
+/* The names in @dir (a set; empty if it cannot be read). */
+GHashTable *tgListDir(const char *dir);
+
+/* How many names @dir has that @before (from tgListDir) had not; each is
+ * reported with g_test_message("left behind: ..."). */
+guint tgNewEntries(const char *dir, GHashTable *before);
+
+/* Running and defined domains of the environment's connection. */
+guint tgNumDomains(TgEnv *env);
+
 /* ---- state capture ----------------------------------------------------- */
 
 /* Write guest physical memory [0, @bytes) to @path with QMP pmemsave

@@ -117,35 +117,11 @@ cloneIdentityCheck(cloneJob *job)
 
 /* ---- the agent ------------------------------------------------------------ */
 
-static char *
-cloneAgentBuild(const char *cmd, JsonObject *args)
-{
-    g_autoptr(JsonBuilder) b = json_builder_new();
-    g_autoptr(JsonGenerator) gen = json_generator_new();
-    g_autoptr(JsonNode) root = NULL;
-
-    json_builder_begin_object(b);
-    json_builder_set_member_name(b, "execute");
-    json_builder_add_string_value(b, cmd);
-    if (args) {
-        JsonNode *a = json_node_new(JSON_NODE_OBJECT);
-
-        json_node_set_object(a, args);
-        json_builder_set_member_name(b, "arguments");
-        json_builder_add_value(b, a);
-    }
-    json_builder_end_object(b);
-    root = json_builder_get_root(b);
-    json_generator_set_root(gen, root);
-    return json_generator_to_data(gen, NULL);
-}
-
-
 /* Runs one agent command; *@ret (optional) gets its "return" member. */
 static int
 cloneAgentRun(cloneJob *job, const char *cmd, JsonObject *args, JsonNode **ret)
 {
-    g_autofree char *json = cloneAgentBuild(cmd, args);
+    g_autofree char *json = cloneQmpBuild(cmd, args);
     g_autofree char *reply = NULL;
     g_autoptr(JsonParser) parser = json_parser_new();
     JsonObject *obj;

@@ -9,7 +9,9 @@
 #include <string.h>
 #include <unistd.h>
 
-static char *
+/* {"execute": @cmd, "arguments": @args}: a QMP command, and a guest agent
+ * command too (the agent speaks the same protocol). */
+char *
 cloneQmpBuild(const char *cmd, JsonObject *args)
 {
     g_autoptr(JsonBuilder) b = json_builder_new();

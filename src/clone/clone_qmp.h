@@ -9,6 +9,7 @@
 
 #include <json-glib/json-glib.h>
 
+char *cloneQmpBuild(const char *cmd, JsonObject *args);
 int cloneQmpRun(virDomainPtr dom, const char *cmd, JsonObject *args,
                 JsonNode **ret);
 int cloneQmpRunWithFd(virDomainPtr dom, const char *cmd, JsonObject *args,
