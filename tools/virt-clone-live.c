@@ -7,6 +7,7 @@
 
 #include <glib.h>
 #include <glib/gi18n.h>
+#include <json-glib/json-glib.h>
 #include <libintl.h>
 #include <locale.h>
 #include <stdio.h>
@@ -118,31 +119,64 @@ vclPrintGuestSummary(virTypedParameterPtr s, int n)
 }
 
 
+/* The summary as one JSON object (names escaped, whatever they hold). */
+static void
+vclPrintSummaryJSON(const char *source, virTypedParameterPtr s, int n)
+{
+    static const struct {
+        const char *member;
+        const char *stat;
+        double scale;          /* 0: an integer as it is */
+    } numbers[] = {
+        { "source_pause_ms", VIR_DOMAIN_CLONE_LIVE_STATS_SOURCE_PAUSE, 1000.0 },
+        { "downtime_ms", VIR_DOMAIN_CLONE_LIVE_STATS_DOWNTIME, 0 },
+        { "total_ms", VIR_DOMAIN_CLONE_LIVE_STATS_TOTAL, 1000.0 },
+        { "clone_start_ms", VIR_DOMAIN_CLONE_LIVE_STATS_CLONE_START, 1000.0 },
+        { "disk_fork_ms", VIR_DOMAIN_CLONE_LIVE_STATS_DISK_FORK, 1000.0 },
+        { "bytes", VIR_DOMAIN_CLONE_LIVE_STATS_BYTES, 0 },
+        { "passes", VIR_DOMAIN_CLONE_LIVE_STATS_PASSES, 0 },
+        { "fallbacks", VIR_DOMAIN_CLONE_LIVE_STATS_FALLBACKS, 0 },
+        { "guest_steps", VIR_DOMAIN_CLONE_LIVE_STATS_GUEST_STEPS, 0 },
+        { "guest_steps_failed", VIR_DOMAIN_CLONE_LIVE_STATS_GUEST_FAILED, 0 },
+        { "guest_identity_ms", VIR_DOMAIN_CLONE_LIVE_STATS_GUEST_IDENTITY, 1000.0 },
+        { "network_up_ms", VIR_DOMAIN_CLONE_LIVE_STATS_NETWORK_UP, 1000.0 },
+    };
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    g_autoptr(JsonGenerator) gen = json_generator_new();
+    g_autoptr(JsonNode) root = NULL;
+    g_autofree char *text = NULL;
+
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "source");
+    json_builder_add_string_value(b, source);
+    json_builder_set_member_name(b, "clone");
+    json_builder_add_string_value(b, vclStatStr(s, n, VIR_DOMAIN_CLONE_LIVE_STATS_NAME));
+    json_builder_set_member_name(b, "uuid");
+    json_builder_add_string_value(b, vclStatStr(s, n, VIR_DOMAIN_CLONE_LIVE_STATS_UUID));
+    json_builder_set_member_name(b, "strategy");
+    json_builder_add_string_value(b, vclStatStr(s, n, VIR_DOMAIN_CLONE_LIVE_STATS_STRATEGY));
+    for (size_t i = 0; i < G_N_ELEMENTS(numbers); i++) {
+        unsigned long long v = vclStatULL(s, n, numbers[i].stat);
+
+        json_builder_set_member_name(b, numbers[i].member);
+        if (numbers[i].scale > 0)
+            json_builder_add_double_value(b, (double)v / numbers[i].scale);
+        else
+            json_builder_add_int_value(b, (gint64)v);
+    }
+    json_builder_end_object(b);
+    root = json_builder_get_root(b);
+    json_generator_set_root(gen, root);
+    text = json_generator_to_data(gen, NULL);
+    printf("%s\n", text);
+}
+
+
 static void
 vclPrintSummary(vclGlobal *g, const char *source, virTypedParameterPtr s, int n)
 {
     if (g->json) {
-        printf("{\"source\": \"%s\", \"clone\": \"%s\", \"uuid\": \"%s\", \"strategy\": \"%s\", "
-               "\"source_pause_ms\": %.3f, \"downtime_ms\": %llu, \"total_ms\": %.1f, "
-               "\"clone_start_ms\": %.1f, \"disk_fork_ms\": %.1f, \"bytes\": %llu, "
-               "\"passes\": %llu, \"fallbacks\": %llu, \"guest_steps\": %llu, "
-               "\"guest_steps_failed\": %llu, \"guest_identity_ms\": %.1f, "
-               "\"network_up_ms\": %.1f}\n",
-               source, vclStatStr(s, n, VIR_DOMAIN_CLONE_LIVE_STATS_NAME),
-               vclStatStr(s, n, VIR_DOMAIN_CLONE_LIVE_STATS_UUID),
-               vclStatStr(s, n, VIR_DOMAIN_CLONE_LIVE_STATS_STRATEGY),
-               vclStatULL(s, n, VIR_DOMAIN_CLONE_LIVE_STATS_SOURCE_PAUSE) / 1000.0,
-               vclStatULL(s, n, VIR_DOMAIN_CLONE_LIVE_STATS_DOWNTIME),
-               vclStatULL(s, n, VIR_DOMAIN_CLONE_LIVE_STATS_TOTAL) / 1000.0,
-               vclStatULL(s, n, VIR_DOMAIN_CLONE_LIVE_STATS_CLONE_START) / 1000.0,
-               vclStatULL(s, n, VIR_DOMAIN_CLONE_LIVE_STATS_DISK_FORK) / 1000.0,
-               vclStatULL(s, n, VIR_DOMAIN_CLONE_LIVE_STATS_BYTES),
-               vclStatULL(s, n, VIR_DOMAIN_CLONE_LIVE_STATS_PASSES),
-               vclStatULL(s, n, VIR_DOMAIN_CLONE_LIVE_STATS_FALLBACKS),
-               vclStatULL(s, n, VIR_DOMAIN_CLONE_LIVE_STATS_GUEST_STEPS),
-               vclStatULL(s, n, VIR_DOMAIN_CLONE_LIVE_STATS_GUEST_FAILED),
-               vclStatULL(s, n, VIR_DOMAIN_CLONE_LIVE_STATS_GUEST_IDENTITY) / 1000.0,
-               vclStatULL(s, n, VIR_DOMAIN_CLONE_LIVE_STATS_NETWORK_UP) / 1000.0);
+        vclPrintSummaryJSON(source, s, n);
         return;
     }
     if (g->quiet) {

@@ -236,40 +236,39 @@ cloneAgentExec(cloneJob *job, const char *const *argv)
 }
 
 
+/* The guest's interfaces as its agent reports them, through libvirt's API
+ * for it. */
 static GPtrArray *
 cloneAgentInterfaces(cloneJob *job)
 {
-    g_autoptr(JsonNode) ret = NULL;
     g_autoptr(GPtrArray) ifs = g_ptr_array_new_with_free_func(cloneGuestIfFree);
-    JsonArray *arr;
+    virDomainInterfacePtr *list = NULL;
+    int n;
 
-    if (cloneAgentRun(job, "guest-network-get-interfaces", NULL, &ret) < 0)
+    if ((n = virDomainInterfaceAddresses(job->clone, &list,
+                                         VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_AGENT, 0)) < 0) {
+        virCloneReportLibvirtError(VIR_CLONE_ERR_GUEST,
+                                   _("cannot read the interfaces inside clone '%1$s' from its guest agent"),
+                                   job->name);
         return NULL;
-    arr = JSON_NODE_HOLDS_ARRAY(ret) ? json_node_get_array(ret) : NULL;
-    for (guint i = 0; arr && i < json_array_get_length(arr); i++) {
-        JsonObject *o = json_array_get_object_element(arr, i);
-        JsonArray *addrs;
-        cloneGuestIf *gif;
+    }
+    for (int i = 0; i < n; i++) {
+        cloneGuestIf *gif = g_new0(cloneGuestIf, 1);
 
-        if (!o || !json_object_has_member(o, "name"))
-            continue;
-        gif = g_new0(cloneGuestIf, 1);
-        gif->name = g_strdup(json_object_get_string_member(o, "name"));
-        gif->mac = g_strdup(json_object_get_string_member_with_default(o, "hardware-address", ""));
+        gif->name = g_strdup(list[i]->name);
+        gif->mac = g_strdup(list[i]->hwaddr ? list[i]->hwaddr : "");
         gif->addrs = g_ptr_array_new_with_free_func(g_free);
-        addrs = json_object_has_member(o, "ip-addresses") ?
-            json_object_get_array_member(o, "ip-addresses") : NULL;
-        for (guint j = 0; addrs && j < json_array_get_length(addrs); j++) {
-            JsonObject *a = json_array_get_object_element(addrs, j);
-            const char *ip = a ? json_object_get_string_member_with_default(a, "ip-address", NULL) : NULL;
+        for (unsigned int j = 0; j < list[i]->naddrs; j++) {
+            const virDomainIPAddress *a = &list[i]->addrs[j];
 
-            if (!ip || g_ascii_strncasecmp(ip, "fe80:", 5) == 0)
+            if (!a->addr || g_ascii_strncasecmp(a->addr, "fe80:", 5) == 0)
                 continue;
-            g_ptr_array_add(gif->addrs, g_strdup_printf("%s/%lld", ip,
-                (long long)json_object_get_int_member_with_default(a, "prefix", 0)));
+            g_ptr_array_add(gif->addrs, g_strdup_printf("%s/%u", a->addr, a->prefix));
         }
         g_ptr_array_add(ifs, gif);
+        virDomainInterfaceFree(list[i]);
     }
+    g_free(list);
     return g_steal_pointer(&ifs);
 }
 
@@ -388,6 +387,7 @@ cloneIdentityHostname(cloneJob *job)
     g_autofree char *hostname = clonePolicyExpandHostname(job->policy, job->nameNumber);
     g_autofree char *old = NULL;
     g_autofree char *line = NULL;
+    g_autofree char *now = NULL;
     const char *argv[] = { "hostname", hostname, NULL };
 
     if (!hostname)
@@ -401,6 +401,19 @@ cloneIdentityHostname(cloneJob *job)
             return -1;
     } else {
         virCloneResetLastError();
+    }
+    /* what the guest says now, through libvirt's API for it */
+    if (!(now = virDomainGetHostname(job->clone, VIR_DOMAIN_GET_HOSTNAME_AGENT))) {
+        virCloneReportLibvirtError(VIR_CLONE_ERR_GUEST,
+                                   _("cannot read the host name of clone '%1$s' from its guest agent"),
+                                   job->name);
+        return -1;
+    }
+    if (!g_str_equal(now, hostname)) {
+        virCloneReportError(VIR_CLONE_ERR_GUEST,
+                            _("clone '%1$s' calls itself '%2$s' after its host name was set to '%3$s'"),
+                            job->name, now, hostname);
+        return -1;
     }
     CLONE_DEBUG("clone '%s': host name '%s'", job->name, hostname);
     job->guestSteps++;

@@ -674,28 +674,32 @@ static int
 clonePhaseFinishClone(cloneJob *job)
 {
     g_autoptr(GHashTable) keepDown = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    gboolean paused = (job->flags & VIR_DOMAIN_CLONE_LIVE_PAUSED) != 0;
     int up;
 
     if (cloneTransferWaitClone(job) < 0 || cloneSetLinks(job, FALSE) < 0 ||
         cloneSandboxCheck(job) < 0 || cloneSandboxStartAlerts(job) < 0)
         return -1;
-    if (job->flags & VIR_DOMAIN_CLONE_LIVE_PAUSED)
-        return 0;
-    if (virDomainResume(job->clone) < 0) {
-        virCloneReportLibvirtError(VIR_CLONE_ERR_LIBVIRT,
-                                   _("cannot resume clone '%1$s'"), job->name);
-        return -1;
+    /* a paused clone has no steps inside its guest (cloneIdentityCheck) */
+    if (!paused) {
+        if (virDomainResume(job->clone) < 0) {
+            virCloneReportLibvirtError(VIR_CLONE_ERR_LIBVIRT,
+                                       _("cannot resume clone '%1$s'"), job->name);
+            return -1;
+        }
+        job->cloneResumedAt = g_get_monotonic_time();
+        /* the source's identity leaves the guest while its links are down */
+        if (cloneIdentityGuestSteps(job, keepDown) < 0)
+            return -1;
     }
-    job->cloneResumedAt = g_get_monotonic_time();
-    /* the source's identity leaves the guest while its links are down */
-    if (cloneIdentityGuestSteps(job, keepDown) < 0)
-        return -1;
     if (job->policy->network != CLONE_NETWORK_INHERIT &&
         job->policy->network != CLONE_NETWORK_SANDBOX)
         return 0;
     /* sandbox: up on the verified, isolated bridge, so that what the guest
      * tries is seen (and goes nowhere) */
-    if ((up = cloneLinksUp(job, keepDown)) < 0 || cloneIdentityAddresses(job, keepDown) < 0)
+    if ((up = cloneLinksUp(job, keepDown)) < 0 || paused)
+        return up < 0 ? -1 : 0;
+    if (cloneIdentityAddresses(job, keepDown) < 0)
         return -1;
     if (up > 0)
         job->networkUpUs = g_get_monotonic_time() - job->cloneResumedAt;
