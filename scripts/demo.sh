@@ -57,7 +57,9 @@ ip addr add 10.78.0.1/24 dev "$netbr"
 ip link set "$netbr" up
 mkdir -p "$root/etc" "$root/images"
 # the embedded driver reads ROOT/etc/qemu.conf, not /etc/libvirt/qemu.conf
-printf 'user = "root"\ngroup = "root"\n' > "$root/etc/qemu.conf"
+# stdio_handler "file": QEMU writes its own logs, no virtlogd (not running
+# on a machine without systemd)
+printf 'user = "root"\ngroup = "root"\nstdio_handler = "file"\n' > "$root/etc/qemu.conf"
 qemu-img create -q -f qcow2 "$root/images/demo.qcow2" 64M
 cat > "$root/demo.xml" <<XML
 <domain type='$accel'>

@@ -3,8 +3,8 @@
  * guest
  *
  * The test builds a network of its own, not isolated: a bridge with a host
- * address (10.78.0.1) and busybox's DHCP server on it.  The source guest
- * sits on that bridge (10.78.0.10, static), runs the QEMU guest agent and a
+ * address (10.81.0.1) and busybox's DHCP server on it.  The source guest
+ * sits on that bridge (10.81.0.10, static), runs the QEMU guest agent and a
  * TCP echo service on port 7, and has a VM generation ID.  A raw packet
  * socket on the host records every frame the host's interfaces receive,
  * with the interface it came in on, from before the clone until the end.
@@ -47,11 +47,11 @@
 #include "testutils-guest.h"
 #include "testutils-net.h"
 
-#define BRIDGE_IP "10.78.0.1"
-#define BRIDGE_MAC "02:00:0a:4e:00:01"
-#define SOURCE_IP "10.78.0.10"
-#define DHCP_FIRST "10.78.0.100"
-#define DHCP_LAST "10.78.0.150"
+#define BRIDGE_IP "10.81.0.1"
+#define BRIDGE_MAC "02:00:0a:51:00:01"
+#define SOURCE_IP "10.81.0.10"
+#define DHCP_FIRST "10.81.0.100"
+#define DHCP_LAST "10.81.0.150"
 #define ECHO_PORT 7
 
 static TgEnv *env;
@@ -370,7 +370,7 @@ testNetworkIdentity(void)
     testIdentity(cg, &cid);
     g_assert_cmpstr(cid.mac, ==, cloneMac);
     g_assert_cmpstr(cid.mac, !=, before.mac);
-    g_assert_true(g_str_has_prefix(cid.ipv4, "10.78.0.1"));
+    g_assert_true(g_str_has_prefix(cid.ipv4, "10.81.0.1"));
     g_assert_cmpstr(cid.ipv4, !=, before.ipv4);
     g_assert_cmpstr(cid.hostname, ==, "idclone1");
     g_assert_cmpuint(strlen(cid.machine_id), ==, 32);
@@ -496,7 +496,7 @@ testStepFailsRollback(void)
     g_autofree char *srcMac = testXMLGet(tgGuestDomain(src), "<mac address='([^']+)'/>");
     g_autofree char *policy = g_strdup_printf(
         "<clonepolicy><network mode='inherit'>"
-        "<interface source='%s'><ip mode='static' address='10.78.0.50' prefix='24' gateway='192.0.2.1'/></interface>"
+        "<interface source='%s'><ip mode='static' address='10.81.0.50' prefix='24' gateway='192.0.2.1'/></interface>"
         "</network></clonepolicy>", srcMac);
     guint domains = tgNumDomains(env);
     g_autoptr(virDomain) clone = NULL;
