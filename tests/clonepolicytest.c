@@ -270,6 +270,63 @@ testExpand(void)
 }
 
 
+static clonePolicy *
+testParseOrDie(const char *xml)
+{
+    clonePolicy *p = clonePolicyParse(xml);
+
+    if (!p)
+        g_error("%s: %s", xml, virCloneGetLastErrorMessage());
+    return p;
+}
+
+
+/* What "auto" resolves to, per network mode: the guest's MACs, its
+ * addresses per NIC, the vTPM. */
+static void
+testResolveAuto(void)
+{
+    g_autoptr(clonePolicy) def = testParseOrDie(NULL);
+    g_autoptr(clonePolicy) inherit = testParseOrDie(
+        "<clonepolicy><network mode='inherit'>"
+        "<interface source='52:54:00:00:00:01'><ip mode='keep'/></interface>"
+        "<interface source='52:54:00:00:00:02'><ip mode='static' address='192.0.2.2' prefix='24'/></interface>"
+        "<interface source='52:54:00:00:00:03'><ip mode='auto'/></interface>"
+        "</network></clonepolicy>");
+    g_autoptr(clonePolicy) inheritNone = testParseOrDie(
+        "<clonepolicy><network mode='inherit' ip='none'/></clonepolicy>");
+    g_autoptr(clonePolicy) sandbox = testParseOrDie("<clonepolicy><network mode='sandbox'/></clonepolicy>");
+    g_autoptr(clonePolicy) sandboxSet = testParseOrDie(
+        "<clonepolicy><network mode='sandbox' guest-mac='set'/><tpm mode='refuse'/></clonepolicy>");
+    const clonePolicyNic *nic = NULL;
+
+    /* disconnected: nothing inside the guest, no vTPM */
+    g_assert_false(clonePolicyGuestSetsMac(def));
+    g_assert_cmpint(clonePolicyIpMode(def, "52:54:00:00:00:09", &nic), ==, CLONE_IP_KEEP);
+    g_assert_null(nic);
+    g_assert_cmpint(clonePolicyTpmMode(def), ==, CLONE_TPM_REFUSE);
+
+    /* inherit: new MACs and DHCP unless a NIC says otherwise */
+    g_assert_true(clonePolicyGuestSetsMac(inherit));
+    g_assert_cmpint(clonePolicyIpMode(inherit, "52:54:00:00:00:01", NULL), ==, CLONE_IP_KEEP);
+    g_assert_cmpint(clonePolicyIpMode(inherit, "52:54:00:00:00:02", &nic), ==, CLONE_IP_STATIC);
+    g_assert_cmpstr(nic->ipAddress, ==, "192.0.2.2");
+    g_assert_cmpuint(nic->ipPrefix, ==, 24);
+    g_assert_null(nic->ipGateway);
+    g_assert_cmpint(clonePolicyIpMode(inherit, "52:54:00:00:00:03", NULL), ==, CLONE_IP_DHCP);
+    g_assert_cmpint(clonePolicyIpMode(inherit, "52:54:00:00:00:09", NULL), ==, CLONE_IP_DHCP);
+    g_assert_cmpint(clonePolicyIpMode(inheritNone, "52:54:00:00:00:09", NULL), ==, CLONE_IP_NONE);
+    g_assert_cmpint(clonePolicyTpmMode(inherit), ==, CLONE_TPM_REFUSE);
+
+    /* sandbox: the guest keeps its MACs and addresses; the vTPM is cloned */
+    g_assert_false(clonePolicyGuestSetsMac(sandbox));
+    g_assert_cmpint(clonePolicyIpMode(sandbox, "52:54:00:00:00:09", NULL), ==, CLONE_IP_KEEP);
+    g_assert_cmpint(clonePolicyTpmMode(sandbox), ==, CLONE_TPM_CLONE);
+    g_assert_true(clonePolicyGuestSetsMac(sandboxSet));
+    g_assert_cmpint(clonePolicyTpmMode(sandboxSet), ==, CLONE_TPM_REFUSE);
+}
+
+
 /* Line numbers past 65535 (libxml2 needs XML_PARSE_BIG_LINES for them). */
 static void
 testBigLineNumber(void)
@@ -328,6 +385,7 @@ main(int argc, char **argv)
     g_test_add_func("/policy/fields", testFields);
     g_test_add_func("/policy/find-nic", testFindNicCase);
     g_test_add_func("/policy/expand", testExpand);
+    g_test_add_func("/policy/resolve-auto", testResolveAuto);
     g_test_add_func("/policy/big-line-number", testBigLineNumber);
     g_test_add_func("/policy/normalize", testNormalize);
     ret = g_test_run();
