@@ -40,6 +40,8 @@
 #include <libxml/xpath.h>
 
 #include "libvirt-clone/libvirt-clone.h"
+#include "bench-util.h"
+#include "clone_domxml.h"
 #include "testutils-guest.h"
 
 /* the library's pre-copy settings (src/clone/clone_migrate.c, clone_policy.h) */
@@ -57,7 +59,6 @@
 #define BENCH_FOREIGN_MAX_CORES 0.15
 #define BENCH_QUIET_MAX_S 3600
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(virDomain, virDomainFree)
 
 #define BENCH_ERROR bench_error_quark()
 static GQuark bench_error_quark(void);
@@ -226,35 +227,6 @@ rowError(Row *r, const char *msg)
 
 /* ---- small helpers ------------------------------------------------------ */
 
-static gint64 benchT0;
-
-static void G_GNUC_PRINTF(1, 2)
-benchLog(const char *fmt, ...)
-{
-    g_autofree char *msg = NULL;
-    va_list ap;
-    gint64 t = g_get_monotonic_time() - benchT0;
-
-    va_start(ap, fmt);
-    msg = g_strdup_vprintf(fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "[%4d:%02d] %s\n", (int)(t / G_USEC_PER_SEC / 60),
-            (int)(t / G_USEC_PER_SEC % 60), msg);
-}
-
-
-static void
-benchLibLog(int priority, const char *message, void *opaque G_GNUC_UNUSED)
-{
-    if (optVerbose || priority >= VIR_CLONE_LOG_WARN)
-        benchLog("  libvirt-clone: %s", message);
-}
-
-
-static void
-benchSilence(void *opaque G_GNUC_UNUSED, virErrorPtr err G_GNUC_UNUSED)
-{
-}
 
 
 static const char *
@@ -1074,34 +1046,6 @@ xpathCount(xmlXPathObjectPtr o)
 }
 
 
-/* Values of the attribute nodes (or text of the elements) @expr selects. */
-static GPtrArray *
-xmlStrings(const char *xml, const char *expr)
-{
-    GPtrArray *out = g_ptr_array_new_with_free_func(g_free);
-    xmlDocPtr doc = xml ? xmlReadMemory(xml, (int)strlen(xml), "domain.xml", NULL,
-                                        XML_PARSE_NONET) : NULL;
-    xmlXPathContextPtr ctxt;
-    xmlXPathObjectPtr o;
-
-    if (!doc)
-        return out;
-    ctxt = xmlXPathNewContext(doc);
-    o = xpathEval(ctxt, expr);
-    for (guint i = 0; i < xpathCount(o); i++) {
-        xmlChar *v = xmlNodeGetContent(o->nodesetval->nodeTab[i]);
-
-        if (v && *v)
-            g_ptr_array_add(out, g_strdup((const char *)v));
-        xmlFree(v);
-    }
-    xmlXPathFreeObject(o);
-    xmlXPathFreeContext(ctxt);
-    xmlFreeDoc(doc);
-    return out;
-}
-
-
 #define DOMAIN_FILES_XPATH "/domain/devices/disk/source/@file | /domain/devices/*/log/@file | " \
                            "/domain/os/nvram"
 #define DOMAIN_ALL_FILES_XPATH "//source/@file | //log/@file | /domain/os/nvram | " \
@@ -1115,8 +1059,8 @@ destroyCopy(Bench *b, virDomainPtr copy, virDomainPtr src)
 {
     g_autofree char *xml = virDomainGetXMLDesc(copy, 0);
     g_autofree char *srcXml = virDomainGetXMLDesc(src, 0);
-    g_autoptr(GPtrArray) files = xmlStrings(xml, DOMAIN_FILES_XPATH);
-    g_autoptr(GPtrArray) keep = xmlStrings(srcXml, DOMAIN_ALL_FILES_XPATH);
+    g_auto(GStrv) files = cloneXMLStrings(xml, DOMAIN_FILES_XPATH);
+    g_auto(GStrv) keep = cloneXMLStrings(srcXml, DOMAIN_ALL_FILES_XPATH);
     g_autofree char *rootSlash = g_strdup_printf("%s/", tgEnvRoot(b->env));
 
     if (virDomainIsActive(copy) == 1 && virDomainDestroy(copy) < 0)
@@ -1126,13 +1070,10 @@ destroyCopy(Bench *b, virDomainPtr copy, virDomainPtr src)
         virDomainUndefineFlags(copy, VIR_DOMAIN_UNDEFINE_NVRAM) < 0)
         benchLog("warning: cannot undefine %s: %s", virDomainGetName(copy),
                  virGetLastErrorMessage());
-    for (guint i = 0; i < files->len; i++) {
-        const char *f = g_ptr_array_index(files, i);
-        gboolean used = FALSE;
+    for (guint i = 0; files[i]; i++) {
+        const char *f = files[i];
 
-        for (guint j = 0; j < keep->len && !used; j++)
-            used = g_str_equal(f, g_ptr_array_index(keep, j));
-        if (!used && g_str_has_prefix(f, rootSlash))
+        if (*f && !g_strv_contains((const char *const *)keep, f) && g_str_has_prefix(f, rootSlash))
             unlinkQuiet(f);
     }
 }
@@ -2347,27 +2288,6 @@ printPhases(Bench *b, GString *out)
 }
 
 
-static char *
-cpuModel(void)
-{
-    g_autofree char *text = NULL;
-    g_auto(GStrv) lines = NULL;
-
-    if (!g_file_get_contents("/proc/cpuinfo", &text, NULL, NULL))
-        return g_strdup("unknown CPU");
-    lines = g_strsplit(text, "\n", -1);
-    for (guint i = 0; lines[i]; i++) {
-        if (g_str_has_prefix(lines[i], "model name")) {
-            const char *c = strchr(lines[i], ':');
-
-            if (c)
-                return g_strstrip(g_strdup(c + 1));
-        }
-    }
-    return g_strdup("unknown CPU");
-}
-
-
 static double
 memTotalGiB(void)
 {
@@ -2386,7 +2306,7 @@ printMachine(Bench *b, GString *out, gint64 elapsedUs)
 {
     unsigned long lib = 0;
     unsigned long hv = 0;
-    g_autofree char *cpu = cpuModel();
+    g_autofree char *cpu = benchCpuModel();
     g_autoptr(GDateTime) now = g_date_time_new_now_utc();
     g_autofree char *date = g_date_time_format(now, "%Y-%m-%d %H:%M UTC");
     struct utsname un;
@@ -2478,7 +2398,7 @@ main(int argc, char **argv)
     GThread *watcher;
     Bench b = { 0 };
 
-    benchT0 = g_get_monotonic_time();
+    benchLogStart();
     g_option_context_add_main_entries(ctx, optEntries, NULL);
     g_option_context_set_description(ctx,
         "Needs TG_GUEST_DIR (the build's tests/guest); bench/run.sh sets it.\n"
@@ -2487,6 +2407,7 @@ main(int argc, char **argv)
         fprintf(stderr, "%s\n", err->message);
         return 2;
     }
+    benchLogVerbose = optVerbose;
     if (optQuick) {
         optReps = 1;
         if (!optSizes)
@@ -2533,7 +2454,7 @@ main(int argc, char **argv)
     printTable(&b, out);
     printTargets(&b, out);
     printPhases(&b, out);
-    printMachine(&b, out, g_get_monotonic_time() - benchT0);
+    printMachine(&b, out, benchElapsedUs());
     fputs(out->str, stdout);
     fflush(stdout);
 

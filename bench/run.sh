@@ -1,8 +1,12 @@
 #!/bin/bash
-# bench/run.sh: build (if needed) and run the live-clone benchmark.
+# bench/run.sh: build (if needed) and run a benchmark.
 #
-#   bench/run.sh [--builddir DIR] [--output FILE.md] [--wait-quiet] [BENCH OPTIONS]
+#   bench/run.sh [--bench NAME] [--builddir DIR] [--output FILE.md] [--wait-quiet]
+#                [BENCH OPTIONS]
 #
+#   --bench NAME     clone (default): bench-clone, the live clone against the
+#                    alternatives; identity: bench-identity, the time from a
+#                    clone's resume to its network, against a cold boot
 #   --builddir DIR   meson build directory (default: <source>/build-bench; set up
 #                    with meson if it does not exist yet)
 #   --output FILE    also write the table (markdown) to FILE
@@ -10,9 +14,11 @@
 #                    and before each measurement until none has run for 15 s (a
 #                    benchmark on a busy 2-core machine measures the others)
 #
-# BENCH OPTIONS go to bench-clone: --quick, --reps N, --sizes 512,1024,
-# --modes idle,busy, --methods precopy,background,auto,raw,snapshot,save,
-# --timeout S, --buffer-mib N, --verbose.  See docs/benchmarks.md.
+# BENCH OPTIONS go to the benchmark.  bench-clone: --quick, --reps N,
+# --sizes 512,1024, --modes idle,busy, --methods
+# precopy,background,auto,raw,snapshot,save, --timeout S, --buffer-mib N,
+# --verbose.  bench-identity: --quick, --reps N, --methods dhcp,static,cold,
+# --verbose.  See docs/benchmarks.md.
 #
 # Must run as root (the embedded libvirt driver runs QEMU as root).  The table
 # goes to stdout, progress to stderr.
@@ -20,21 +26,29 @@ set -euo pipefail
 
 srcdir=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 builddir="$srcdir/build-bench"
+name=clone
 output=
 wait_quiet=0
 args=()
 
 while [ $# -gt 0 ]; do
     case "$1" in
+        --bench) name=$2; shift 2 ;;
+        --bench=*) name=${1#*=}; shift ;;
         --builddir) builddir=$2; shift 2 ;;
         --builddir=*) builddir=${1#*=}; shift ;;
         --output|-o) output=$2; shift 2 ;;
         --output=*) output=${1#*=}; shift ;;
         --wait-quiet) wait_quiet=1; args+=(--wait-quiet); shift ;;
-        -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) args+=("$1"); shift ;;
     esac
 done
+
+case "$name" in
+    clone|identity) ;;
+    *) echo "run.sh: unknown benchmark '$name' (clone, identity)" >&2; exit 2 ;;
+esac
 
 if [ "$(id -u)" != 0 ]; then
     echo "run.sh: run as root (libvirt's embedded driver starts QEMU as root)" >&2
@@ -48,7 +62,7 @@ fi
 # is built too
 meson compile -C "$builddir" >&2
 
-bench="$builddir/bench/bench-clone"
+bench="$builddir/bench/bench-$name"
 if [ ! -x "$bench" ]; then
     echo "run.sh: $bench was not built: is subdir('bench') in meson.build, and" \
          "can the test guest be built here (meson's summary: 'integration tests')?" >&2
