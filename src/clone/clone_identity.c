@@ -29,8 +29,6 @@
 
 #define CLONE_AGENT_CHANNEL "org.qemu.guest_agent.0"
 #define CLONE_AGENT_POLL_MS 50
-/* a command of a step takes a few milliseconds: ask early, then back off */
-#define CLONE_AGENT_EXEC_POLL_FIRST_MS 5
 
 typedef struct {
     char *name;
@@ -185,7 +183,6 @@ cloneAgentExec(cloneJob *job, const char *const *argv)
     g_autoptr(JsonNode) ret = NULL;
     g_autofree char *cmdline = g_strjoinv(" ", (char **)argv);
     gint64 deadline = g_get_monotonic_time() + job->policy->agentTimeoutS * G_USEC_PER_SEC;
-    guint pollMs = CLONE_AGENT_EXEC_POLL_FIRST_MS;
     gint64 pid;
 
     for (guint i = 1; argv[i]; i++)
@@ -234,8 +231,7 @@ cloneAgentExec(cloneJob *job, const char *const *argv)
                                 cmdline, job->name, job->policy->agentTimeoutS);
             return -1;
         }
-        g_usleep(pollMs * 1000);
-        pollMs = MIN(pollMs * 2, CLONE_AGENT_POLL_MS);
+        g_usleep(CLONE_AGENT_POLL_MS * 1000);
     }
 }
 
