@@ -38,32 +38,6 @@ static TgEnv *env;
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(virDomain, virDomainFree)
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(GuestRamReport, guestRamReportClear)
 
-static void
-testSilence(void *opaque G_GNUC_UNUSED, virErrorPtr err G_GNUC_UNUSED)
-{
-}
-
-
-static void
-testLog(int priority, const char *message, void *opaque G_GNUC_UNUSED)
-{
-    if (priority >= VIR_CLONE_LOG_INFO)
-        g_test_message("libvirt-clone: %s", message);
-}
-
-
-static TgGuest *
-testGuestStart(const TgGuestOpts *opts)
-{
-    g_autoptr(GError) err = NULL;
-    TgGuest *g = tgGuestStart(env, opts, &err);
-
-    if (!g)
-        g_error("cannot start the test guest: %s", err->message);
-    return g;
-}
-
-
 static TgGuest *
 testAdopt(virDomainPtr dom)
 {
@@ -275,7 +249,7 @@ testCloneConsistent(gconstpointer data)
 {
     const testCloneCase *tc = data;
     TgGuestOpts opts = { .name_prefix = "src", .mode = tc->mode, .with_genid = TRUE };
-    g_autoptr(TgGuest) src = testGuestStart(&opts);
+    g_autoptr(TgGuest) src = tgGuestStartOrDie(env, &opts);
     g_autoptr(TgGuest) clone = NULL;
     g_autoptr(virDomain) cdom = NULL;
     g_autofree char *srcTopBefore = testDiskSource(tgGuestDomain(src), 0);
@@ -410,7 +384,7 @@ static void
 testAutoFallback(void)
 {
     TgGuestOpts opts = { .name_prefix = "auto", .mode = TG_MODE_BUSY };
-    g_autoptr(TgGuest) src = testGuestStart(&opts);
+    g_autoptr(TgGuest) src = tgGuestStartOrDie(env, &opts);
     g_autoptr(TgGuest) clone = NULL;
     g_autoptr(virDomain) cdom = NULL;
     virTypedParameterPtr stats = NULL;
@@ -493,7 +467,7 @@ testExamples(void)
     TgGuestOpts opts = { .name_prefix = "ex", .mode = TG_MODE_IDLE, .with_genid = TRUE,
                          .with_agent = TRUE, .nic_bridge = tnBridgeName(br) };
     g_autoptr(TgGuest) src = (tnBridgeDhcp(br, "10.79.0.100", "10.79.0.150", "10.79.0.1"),
-                              testGuestStart(&opts));
+                              tgGuestStartOrDie(env, &opts));
     g_autoptr(GDir) d = NULL;
     g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
     g_autoptr(GPtrArray) newDirs = g_ptr_array_new_with_free_func(g_free);
@@ -560,7 +534,7 @@ testTtlReap(void)
 {
     TgGuestOpts opts = { .name_prefix = "ttl", .mode = TG_MODE_IDLE,
                          .memory_mib = 256, .buffer_mib = 16 };
-    g_autoptr(TgGuest) src = testGuestStart(&opts);
+    g_autoptr(TgGuest) src = tgGuestStartOrDie(env, &opts);
     const char *policies[] = {
         "<clonepolicy><lifecycle ttl='3'/></clonepolicy>",
         "<clonepolicy><lifecycle ttl='3600'/></clonepolicy>",
@@ -617,7 +591,7 @@ testFortyClones(void)
 {
     TgGuestOpts opts = { .name_prefix = "forty", .mode = TG_MODE_IDLE,
                          .memory_mib = 256, .buffer_mib = 16 };
-    g_autoptr(TgGuest) src = testGuestStart(&opts);
+    g_autoptr(TgGuest) src = tgGuestStartOrDie(env, &opts);
     guint maxDepth = 0;
     guint flattened = 0;
     guint prev = testChainDepth(tgGuestDomain(src));
@@ -685,7 +659,7 @@ static void
 testRefuseShutoff(void)
 {
     TgGuestOpts opts = { .name_prefix = "off", .mode = TG_MODE_IDLE };
-    g_autoptr(TgGuest) src = testGuestStart(&opts);
+    g_autoptr(TgGuest) src = tgGuestStartOrDie(env, &opts);
     g_autofree char *dir = g_path_get_dirname(tgGuestDiskPath(src));
     g_autoptr(GHashTable) files = NULL;
     guint before;
@@ -703,7 +677,7 @@ static void
 testRefuseUnknown(void)
 {
     TgGuestOpts opts = { .name_prefix = "gone", .mode = TG_MODE_IDLE, .transient = TRUE };
-    g_autoptr(TgGuest) src = testGuestStart(&opts);
+    g_autoptr(TgGuest) src = tgGuestStartOrDie(env, &opts);
     g_autoptr(virDomain) stale = virDomainLookupByName(tgEnvConn(env), tgGuestName(src));
 
     /* a handle whose domain no longer exists */
@@ -729,7 +703,7 @@ testRefuseBlocker(void)
     fs = g_strdup_printf("<filesystem type='mount' accessmode='passthrough'>"
                          "<source dir='%s'/><target dir='share'/></filesystem>", share);
     opts.extra_devices_xml = fs;
-    src = testGuestStart(&opts);
+    src = tgGuestStartOrDie(env, &opts);
     dir = g_path_get_dirname(tgGuestDiskPath(src));
     files = tgListDir(dir);
     before = tgNumDomains(env);
@@ -746,7 +720,7 @@ static void
 testRefuseBlockJob(void)
 {
     TgGuestOpts opts = { .name_prefix = "bjob", .mode = TG_MODE_IDLE, .transient = TRUE };
-    g_autoptr(TgGuest) src = testGuestStart(&opts);
+    g_autoptr(TgGuest) src = tgGuestStartOrDie(env, &opts);
     g_autofree char *dest = g_build_filename(tgEnvRoot(env), "mirror.qcow2", NULL);
     g_autofree char *xml = g_strdup_printf("<disk type='file'><source file='%s'/>"
                                            "<driver type='qcow2'/></disk>", dest);
@@ -815,7 +789,7 @@ testKillClone(gconstpointer data)
 {
     const char *strategy = data;
     TgGuestOpts opts = { .name_prefix = "kill", .mode = TG_MODE_BUSY };
-    g_autoptr(TgGuest) src = testGuestStart(&opts);
+    g_autoptr(TgGuest) src = tgGuestStartOrDie(env, &opts);
     g_autofree char *dir = g_path_get_dirname(tgGuestDiskPath(src));
     g_autoptr(GHashTable) files = tgListDir(dir);
     g_autofree char *cloneName = g_strdup_printf("%s-victim", tgGuestName(src));
@@ -884,7 +858,7 @@ testConcurrentClones(gconstpointer data)
 {
     unsigned int flags = GPOINTER_TO_UINT(data);
     TgGuestOpts opts = { .name_prefix = "conc", .mode = TG_MODE_IDLE };
-    g_autoptr(TgGuest) src = testGuestStart(&opts);
+    g_autoptr(TgGuest) src = tgGuestStartOrDie(env, &opts);
     testConcurrent c[2] = { { tgGuestDomain(src), flags, NULL, 0 },
                             { tgGuestDomain(src), flags, NULL, 0 } };
     GThread *t[2];
@@ -927,8 +901,8 @@ main(int argc, char **argv)
     int ret;
 
     g_test_init(&argc, &argv, NULL);
-    virSetErrorFunc(NULL, testSilence);
-    virCloneSetLogFunc(testLog, NULL);
+    virSetErrorFunc(NULL, tgQuietErrors);
+    virCloneSetLogFunc(tgLibLogToTest, NULL);
     if (!(env = tgEnvNew(&err))) {
         g_printerr("cannot set up the embedded driver: %s\n", err->message);
         return 1;

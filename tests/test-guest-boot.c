@@ -224,14 +224,10 @@ testBoot(void)
 static char *
 domainXmlMatch(virDomainPtr dom, const char *regex)
 {
-    g_autofree char *xml = virDomainGetXMLDesc(dom, 0);
-    g_autoptr(GRegex) re = g_regex_new(regex, 0, 0, NULL);
-    g_autoptr(GMatchInfo) match = NULL;
+    char *found = tgDomainXMLMatch(dom, regex);
 
-    g_assert_nonnull(xml);
-    g_assert_nonnull(re);
-    g_assert_true(g_regex_match(re, xml, 0, &match));
-    return g_match_info_fetch(match, 1);
+    g_assert_nonnull(found);
+    return found;
 }
 
 

@@ -61,12 +61,6 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(virDomain, virDomainFree)
 static TnBridge *net;
 
 
-static void
-testSilence(void *opaque G_GNUC_UNUSED, virErrorPtr err G_GNUC_UNUSED)
-{
-}
-
-
 /* ---- frames the host receives, per interface -------------------------------- */
 
 typedef struct {
@@ -248,12 +242,8 @@ testSource(gboolean agent)
         .nic_bridge = tnBridgeName(net), .hostname = "idsource", .echo = TRUE,
         .extra_cmdline = "clonetest.ip=" SOURCE_IP "/24 clonetest.gw=" BRIDGE_IP,
     };
-    g_autoptr(GError) err = NULL;
-    TgGuest *g = tgGuestStart(env, &opts, &err);
 
-    if (!g)
-        g_error("cannot start the test guest: %s", err->message);
-    return g;
+    return tgGuestStartOrDie(env, &opts);
 }
 
 
@@ -266,22 +256,6 @@ testIdentity(TgGuest *g, TgIdentity *id)
         g_error("identity of %s: %s", tgGuestName(g), err->message);
     g_test_message("%s: hostname=%s machine_id=%s mac=%s ipv4=%s genid=%s", tgGuestName(g),
                    id->hostname, id->machine_id, id->mac, id->ipv4, id->genid);
-}
-
-
-/* The first match of @xpath-like @pattern (a GRegex with one group) in the
- * domain's live XML. */
-static char *
-testXMLGet(virDomainPtr dom, const char *pattern)
-{
-    g_autofree char *xml = virDomainGetXMLDesc(dom, 0);
-    g_autoptr(GRegex) re = g_regex_new(pattern, 0, 0, NULL);
-    g_autoptr(GMatchInfo) m = NULL;
-
-    g_assert_nonnull(xml);
-    if (!g_regex_match(re, xml, 0, &m))
-        return NULL;
-    return g_match_info_fetch(m, 1);
 }
 
 
@@ -332,7 +306,7 @@ testNetworkIdentity(void)
     testIdentity(src, &before);
     g_assert_cmpstr(before.ipv4, ==, SOURCE_IP "/24");
     g_assert_cmpstr(before.hostname, ==, "idsource");
-    srcTap = testXMLGet(tgGuestDomain(src), "<target dev='([^']+)'/>");
+    srcTap = tgDomainXMLMatch(tgGuestDomain(src), "<target dev='([^']+)'/>");
     g_assert_nonnull(srcTap);
 
     cap = testCaptureStart(before.mac);
@@ -358,8 +332,8 @@ testNetworkIdentity(void)
     g_assert_cmpuint(testStat(stats, nstats, VIR_DOMAIN_CLONE_LIVE_STATS_NETWORK_UP), >, 0);
     virTypedParamsFree(stats, nstats);
 
-    cloneMac = testXMLGet(clone, "<mac address='([^']+)'/>");
-    cloneTap = testXMLGet(clone, "<target dev='([^']+)'/>");
+    cloneMac = tgDomainXMLMatch(clone, "<mac address='([^']+)'/>");
+    cloneTap = tgDomainXMLMatch(clone, "<target dev='([^']+)'/>");
     g_assert_nonnull(cloneMac);
     g_assert_nonnull(cloneTap);
     testCaptureWatchClone(cap, cloneMac);
@@ -378,7 +352,7 @@ testNetworkIdentity(void)
     g_assert_cmpstr(cid.boot_id, ==, before.boot_id);   /* one boot, copied */
 
     /* generation ID: new in the clone, as libvirt says, and the guest reseeded */
-    genidXML = testXMLGet(clone, "<genid>([^<]+)</genid>");
+    genidXML = tgDomainXMLMatch(clone, "<genid>([^<]+)</genid>");
     g_assert_nonnull(genidXML);
     g_assert_cmpstr(cid.genid, !=, before.genid);
     g_assert_cmpstr(cid.genid, !=, "none");
@@ -439,7 +413,7 @@ testNoAgent(void)
     g_autoptr(GError) err = NULL;
     g_autofree char *cloneTap = NULL;
     g_autofree char *link = NULL;
-    g_autofree char *srcMac = testXMLGet(tgGuestDomain(src), "<mac address='([^']+)'/>");
+    g_autofree char *srcMac = tgDomainXMLMatch(tgGuestDomain(src), "<mac address='([^']+)'/>");
     const char *warnPolicy =
         "<clonepolicy><identity><guest-agent on-failure='warn'/></identity>"
         "<network mode='inherit'/></clonepolicy>";
@@ -476,9 +450,9 @@ testNoAgent(void)
     g_assert_cmpuint(testStat(stats, nstats, VIR_DOMAIN_CLONE_LIVE_STATS_NETWORK_UP), ==, 0);
     virTypedParamsFree(stats, nstats);
     g_clear_pointer(&warnings, g_ptr_array_unref);
-    link = testXMLGet(clone, "<link state='([^']+)'/>");
+    link = tgDomainXMLMatch(clone, "<link state='([^']+)'/>");
     g_assert_cmpstr(link, ==, "down");
-    cloneTap = testXMLGet(clone, "<target dev='([^']+)'/>");
+    cloneTap = tgDomainXMLMatch(clone, "<target dev='([^']+)'/>");
     if (!(cg = tgGuestAdopt(env, g_steal_pointer(&clone), &err)))
         g_error("adopt: %s", err->message);
     /* the clone runs (and would talk, if its link were up) */
@@ -493,7 +467,7 @@ static void
 testStepFailsRollback(void)
 {
     g_autoptr(TgGuest) src = testSource(TRUE);
-    g_autofree char *srcMac = testXMLGet(tgGuestDomain(src), "<mac address='([^']+)'/>");
+    g_autofree char *srcMac = tgDomainXMLMatch(tgGuestDomain(src), "<mac address='([^']+)'/>");
     g_autofree char *policy = g_strdup_printf(
         "<clonepolicy><network mode='inherit'>"
         "<interface source='%s'><ip mode='static' address='10.81.0.50' prefix='24' gateway='192.0.2.1'/></interface>"
@@ -530,7 +504,7 @@ main(int argc, char **argv)
         g_test_skip("needs root (bridges, packet capture, libvirt's embedded driver)");
         return g_test_run();
     }
-    virSetErrorFunc(NULL, testSilence);
+    virSetErrorFunc(NULL, tgQuietErrors);
     if (!(env = tgEnvNew(&err)))
         g_error("%s", err->message);
     /* a MAC of its own: udhcpd keeps sending from the MAC it found at its start */

@@ -48,12 +48,6 @@ static TestNet net;
 
 
 static void
-testSilence(void *opaque G_GNUC_UNUSED, virErrorPtr err G_GNUC_UNUSED)
-{
-}
-
-
-static void
 testNetDown(void)
 {
     if (!net.bridge)
@@ -249,12 +243,8 @@ testSource(void)
         .nic_bridge = net.bridge,
         .extra_cmdline = "clonetest.ip=" GUEST_IP "/24 clonetest.gw=" GATEWAY_IP,
     };
-    g_autoptr(GError) err = NULL;
-    TgGuest *g = tgGuestStart(env, &opts, &err);
 
-    if (!g)
-        g_error("cannot start the test guest: %s", err->message);
-    return g;
+    return tgGuestStartOrDie(env, &opts);
 }
 
 
@@ -380,7 +370,7 @@ main(int argc, char **argv)
         g_test_skip("needs root (bridges, network namespaces)");
         return g_test_run();
     }
-    virSetErrorFunc(NULL, testSilence);
+    virSetErrorFunc(NULL, tgQuietErrors);
     if (!(env = tgEnvNew(&err))) {
         g_printerr("cannot set up the embedded driver: %s\n", err->message);
         return 1;

@@ -39,29 +39,14 @@ static TgGuest *source;   /* started by the first case that needs it */
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(virDomain, virDomainFree)
 
 
-static void
-testSilence(void *opaque G_GNUC_UNUSED, virErrorPtr err G_GNUC_UNUSED)
-{
-}
-
-
-static void
-testLog(int priority, const char *message, void *opaque G_GNUC_UNUSED)
-{
-    if (priority >= VIR_CLONE_LOG_INFO)
-        g_test_message("libvirt-clone: %s", message);
-}
-
-
 static TgGuest *
 testSource(void)
 {
     TgGuestOpts opts = { .name_prefix = "tpm", .mode = TG_MODE_IDLE,
                          .buffer_mib = 16, .with_tpm = TRUE };
-    g_autoptr(GError) err = NULL;
 
-    if (!source && !(source = tgGuestStart(env, &opts, &err)))
-        g_error("cannot start the test guest: %s", err->message);
+    if (!source)
+        source = tgGuestStartOrDie(env, &opts);
     return source;
 }
 
@@ -391,8 +376,8 @@ main(int argc, char **argv)
     int ret;
 
     g_test_init(&argc, &argv, NULL);
-    virSetErrorFunc(NULL, testSilence);
-    virCloneSetLogFunc(testLog, NULL);
+    virSetErrorFunc(NULL, tgQuietErrors);
+    virCloneSetLogFunc(tgLibLogToTest, NULL);
     if (!(env = tgEnvNew(&err))) {
         g_printerr("cannot set up the embedded driver: %s\n", err->message);
         return 1;

@@ -21,6 +21,7 @@
 #include <libvirt/libvirt-qemu.h>
 #include <libvirt/virterror.h>
 
+#include "libvirt-clone/libvirt-clone.h"
 #include "testutils-guest.h"
 
 #define TG_ERROR tg_error_quark()
@@ -1641,6 +1642,49 @@ tgDiskToRaw(const char *qcow2_top, const char *raw_out, GError **err)
                            qcow2_top, raw_out, NULL };
 
     return tgRun(argv, err);
+}
+
+
+/* ---- test programs --------------------------------------------------------- */
+
+TgGuest *
+tgGuestStartOrDie(TgEnv *env, const TgGuestOpts *opts)
+{
+    g_autoptr(GError) err = NULL;
+    TgGuest *g = tgGuestStart(env, opts, &err);
+
+    if (!g)
+        g_error("cannot start the test guest: %s", err->message);
+    return g;
+}
+
+
+char *
+tgDomainXMLMatch(virDomainPtr dom, const char *regex)
+{
+    g_autofree char *xml = virDomainGetXMLDesc(dom, 0);
+    g_autoptr(GRegex) re = g_regex_new(regex, 0, 0, NULL);
+    g_autoptr(GMatchInfo) m = NULL;
+
+    g_assert_nonnull(xml);
+    g_assert_nonnull(re);
+    if (!g_regex_match(re, xml, 0, &m))
+        return NULL;
+    return g_match_info_fetch(m, 1);
+}
+
+
+void
+tgQuietErrors(void *opaque G_GNUC_UNUSED, virErrorPtr err G_GNUC_UNUSED)
+{
+}
+
+
+void
+tgLibLogToTest(int priority, const char *message, void *opaque G_GNUC_UNUSED)
+{
+    if (priority >= VIR_CLONE_LOG_INFO)
+        g_test_message("libvirt-clone: %s", message);
 }
 
 

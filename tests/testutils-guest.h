@@ -28,6 +28,7 @@
 
 #include <glib.h>
 #include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
 
 typedef struct _TgEnv TgEnv;
 typedef struct _TgGuest TgGuest;
@@ -185,6 +186,22 @@ int tgGuestKmsgFind(TgGuest *g, const char *substr, gboolean *found,
  * seconds after the ready line: retry until then, up to @timeout_ms. */
 int tgGuestAgentCommand(TgGuest *g, const char *json, guint timeout_ms,
                         char **reply, GError **err);
+
+/* ---- test programs --------------------------------------------------------- */
+
+/* tgGuestStart(), failing the test program (g_error) when it fails. */
+TgGuest *tgGuestStartOrDie(TgEnv *env, const TgGuestOpts *opts);
+
+/* The first match of group 1 of @regex in @dom's live XML, or NULL. */
+char *tgDomainXMLMatch(virDomainPtr dom, const char *regex);
+
+/* virSetErrorFunc() callback that prints nothing: tests check the errors
+ * they expect, libvirt's default handler would print them on stderr. */
+void tgQuietErrors(void *opaque, virErrorPtr err);
+
+/* virCloneSetLogFunc() callback: the library's info, warnings and errors
+ * as test messages. */
+void tgLibLogToTest(int priority, const char *message, void *opaque);
 
 /* ---- leftovers ------------------------------------------------------------ */
 
