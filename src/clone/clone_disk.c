@@ -238,30 +238,78 @@ cloneDiskCheckNewFiles(cloneDomainPlan *plan)
 
 
 static int
-cloneCopyFile(const char *from, const char *to)
+cloneFileCopyData(int in, int out, const char *from, const char *to)
 {
-    g_autofree char *data = NULL;
-    g_autoptr(GError) gerr = NULL;
-    gsize len = 0;
-    int fd;
+    char buf[64 * 1024];
 
-    if (!g_file_get_contents(from, &data, &len, &gerr)) {
-        virCloneReportError(VIR_CLONE_ERR_DISK, _("cannot copy '%1$s': %2$s"), from, gerr->message);
-        return -1;
+    for (;;) {
+        ssize_t n = read(in, buf, sizeof(buf));
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            virCloneReportSystemError(errno, _("cannot read '%1$s'"), from);
+            return -1;
+        }
+        if (n == 0)
+            return 0;
+        for (ssize_t done = 0; done < n;) {
+            ssize_t w = write(out, buf + done, n - done);
+
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w < 0) {
+                virCloneReportSystemError(errno, _("cannot write '%1$s'"), to);
+                return -1;
+            }
+            done += w;
+        }
     }
-    if ((fd = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0) {
+}
+
+
+/**
+ * cloneFileCopy:
+ * @from: a regular file (not followed if a symlink)
+ * @to: the copy, which must not exist
+ * @keepOwner: give the copy @from's owner and mode (else root's, 0600)
+ * @created: set as soon as @to exists, so that a failed copy is removed
+ *
+ * Streams @from into a new @to and syncs it.
+ */
+int
+cloneFileCopy(const char *from, const char *to, gboolean keepOwner, gboolean *created)
+{
+    struct stat st;
+    int in = -1;
+    int out = -1;
+    int ret = -1;
+
+    if ((in = open(from, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0 || fstat(in, &st) < 0) {
+        virCloneReportSystemError(errno, _("cannot read '%1$s'"), from);
+        goto cleanup;
+    }
+    if ((out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0) {
         virCloneReportSystemError(errno, _("cannot create '%1$s'"), to);
-        return -1;
+        goto cleanup;
     }
-    if (write(fd, data, len) != (ssize_t)len || fsync(fd) < 0) {
-        int err = errno;
+    *created = TRUE;
+    if (cloneFileCopyData(in, out, from, to) < 0)
+        goto cleanup;
+    if ((keepOwner && (fchown(out, st.st_uid, st.st_gid) < 0 ||
+                       fchmod(out, st.st_mode & 07777) < 0)) ||
+        fsync(out) < 0) {
+        virCloneReportSystemError(errno, _("cannot write '%1$s'"), to);
+        goto cleanup;
+    }
+    ret = 0;
 
-        close(fd);
-        virCloneReportSystemError(err, _("cannot write '%1$s'"), to);
-        return -1;
-    }
-    close(fd);
-    return 0;
+ cleanup:
+    if (in >= 0)
+        close(in);
+    if (out >= 0)
+        close(out);
+    return ret;
 }
 
 
@@ -271,9 +319,9 @@ cloneDiskCopyFiles(cloneDomainPlan *plan)
     for (guint i = 0; i < plan->copies->len; i++) {
         cloneCopy *c = g_ptr_array_index(plan->copies, i);
 
-        if (cloneCopyFile(c->from, c->to) < 0)
+        /* a failed copy is removed by the rollback, as a complete one */
+        if (cloneFileCopy(c->from, c->to, FALSE, &c->created) < 0)
             return -1;
-        c->created = TRUE;
     }
     return 0;
 }

@@ -13,6 +13,7 @@ int cloneDiskCreateOverlays(virDomainPtr src, cloneDomainPlan *plan, GPtrArray *
 void cloneDiskRemoveDirs(GPtrArray *createdDirs);
 void cloneDiskRemoveCloneFiles(cloneDomainPlan *plan);
 void cloneDiskRemoveSourceOverlays(cloneDomainPlan *plan);
+int cloneFileCopy(const char *from, const char *to, gboolean keepOwner, gboolean *created);
 int cloneDiskCopyFiles(cloneDomainPlan *plan);
 int cloneDiskCheckNewFiles(cloneDomainPlan *plan);
 gboolean cloneDiskPlanFilesFree(const cloneDomainPlan *plan);

@@ -49,14 +49,21 @@ cloneGuestIfFree(gpointer data)
 }
 
 
+/* The guest is to take the NIC's new MAC: the policy says so and the clone's
+ * MAC is not the source's. */
+static gboolean
+cloneIdentityNicSetsMac(const cloneJob *job, const cloneNic *nic)
+{
+    return clonePolicyGuestSetsMac(job->policy) &&
+           g_ascii_strcasecmp(nic->mac, nic->sourceMac) != 0;
+}
+
+
 static gboolean
 cloneIdentityNicHasSteps(const cloneJob *job, const cloneNic *nic)
 {
-    gboolean newMac = g_ascii_strcasecmp(nic->mac, nic->sourceMac) != 0;
-
-    if (newMac && clonePolicyGuestSetsMac(job->policy))
-        return TRUE;
-    return clonePolicyIpMode(job->policy, nic->sourceMac, NULL) != CLONE_IP_KEEP;
+    return cloneIdentityNicSetsMac(job, nic) ||
+           clonePolicyIpMode(job->policy, nic->sourceMac, NULL) != CLONE_IP_KEEP;
 }
 
 
@@ -462,8 +469,7 @@ cloneIdentityVerify(cloneJob *job, GHashTable *keepDown)
         return -1;
     for (guint i = 0; i < job->plan->nics->len; i++) {
         const cloneNic *nic = g_ptr_array_index(job->plan->nics, i);
-        gboolean setMac = clonePolicyGuestSetsMac(job->policy) &&
-                          g_ascii_strcasecmp(nic->mac, nic->sourceMac) != 0;
+        gboolean setMac = cloneIdentityNicSetsMac(job, nic);
         const cloneGuestIf *gif;
 
         if (g_hash_table_contains(keepDown, nic->mac))
@@ -490,8 +496,7 @@ cloneIdentityVerify(cloneJob *job, GHashTable *keepDown)
 static int
 cloneIdentityNic(cloneJob *job, GPtrArray *ifs, const cloneNic *nic, GHashTable *keepDown)
 {
-    gboolean setMac = clonePolicyGuestSetsMac(job->policy) &&
-                      g_ascii_strcasecmp(nic->mac, nic->sourceMac) != 0;
+    gboolean setMac = cloneIdentityNicSetsMac(job, nic);
     gboolean flush = clonePolicyIpMode(job->policy, nic->sourceMac, NULL) != CLONE_IP_KEEP;
     const cloneGuestIf *gif;
 
@@ -526,10 +531,10 @@ cloneIdentityGuestSteps(cloneJob *job, GHashTable *keepDown)
     if (job->agentMissing || cloneAgentWait(job) < 0) {
         job->guestStepsUs = g_get_monotonic_time() - t0;
         /* nothing inside the guest can change: NICs with a new MAC stay down */
-        for (guint i = 0; clonePolicyGuestSetsMac(job->policy) && i < job->plan->nics->len; i++) {
+        for (guint i = 0; i < job->plan->nics->len; i++) {
             const cloneNic *nic = g_ptr_array_index(job->plan->nics, i);
 
-            if (g_ascii_strcasecmp(nic->mac, nic->sourceMac) != 0)
+            if (cloneIdentityNicSetsMac(job, nic))
                 g_hash_table_add(keepDown, g_strdup(nic->mac));
         }
         job->agentMissing = TRUE;

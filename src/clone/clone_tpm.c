@@ -17,6 +17,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "clone_tpm.h"
+#include "clone_disk.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -126,73 +127,6 @@ cloneTpmPaths(virConnectPtr conn, const cloneDomainPlan *plan,
 
 /* ---- copy ----------------------------------------------------------------------- */
 
-static int
-cloneTpmCopyData(int in, int out, const char *from, const char *to)
-{
-    char buf[64 * 1024];
-
-    for (;;) {
-        ssize_t n = read(in, buf, sizeof(buf));
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            virCloneReportSystemError(errno, _("cannot read '%1$s'"), from);
-            return -1;
-        }
-        if (n == 0)
-            return 0;
-        for (ssize_t done = 0; done < n;) {
-            ssize_t w = write(out, buf + done, n - done);
-
-            if (w < 0 && errno == EINTR)
-                continue;
-            if (w < 0) {
-                virCloneReportSystemError(errno, _("cannot write '%1$s'"), to);
-                return -1;
-            }
-            done += w;
-        }
-    }
-}
-
-
-/* Sets @created as soon as @to exists, so that a failed copy is removed. */
-static int
-cloneTpmCopyFile(const char *from, const char *to, gboolean *created)
-{
-    struct stat st;
-    int in = -1;
-    int out = -1;
-    int ret = -1;
-
-    if ((in = open(from, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0 || fstat(in, &st) < 0) {
-        virCloneReportSystemError(errno, _("cannot read the vTPM state '%1$s'"), from);
-        goto cleanup;
-    }
-    if ((out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0) {
-        virCloneReportSystemError(errno, _("cannot create the clone's vTPM state '%1$s'"), to);
-        goto cleanup;
-    }
-    *created = TRUE;
-    if (cloneTpmCopyData(in, out, from, to) < 0)
-        goto cleanup;
-    if (fchown(out, st.st_uid, st.st_gid) < 0 || fchmod(out, st.st_mode & 07777) < 0 ||
-        fsync(out) < 0) {
-        virCloneReportSystemError(errno, _("cannot write '%1$s'"), to);
-        goto cleanup;
-    }
-    ret = 0;
-
- cleanup:
-    if (in >= 0)
-        close(in);
-    if (out >= 0)
-        close(out);
-    return ret;
-}
-
-
 static int cloneTpmCopyDir(const char *from, const char *to, gboolean *created);
 
 static int
@@ -210,7 +144,7 @@ cloneTpmCopyEntry(const char *from, const char *to)
     if (S_ISDIR(st.st_mode))
         return cloneTpmCopyDir(from, to, &created);
     if (S_ISREG(st.st_mode))
-        return cloneTpmCopyFile(from, to, &created);
+        return cloneFileCopy(from, to, TRUE, &created);
     CLONE_WARN("vTPM state '%s' is neither a file nor a directory: not copied", from);
     return 0;
 }
@@ -277,7 +211,7 @@ cloneTpmCopyState(virConnectPtr conn, cloneDomainPlan *plan)
     CLONE_DEBUG("copying the vTPM state '%s' to '%s'", from, to);
     if (isDir)
         return cloneTpmCopyDir(from, to, &plan->tpmStateCreated);
-    return cloneTpmCopyFile(from, to, &plan->tpmStateCreated);
+    return cloneFileCopy(from, to, TRUE, &plan->tpmStateCreated);
 }
 
 
