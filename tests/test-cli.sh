@@ -112,6 +112,63 @@ printf '0 expired clones destroyed\n' > "$tmp"
 checkOut "reap: an empty root" 0 "$tmp" -- -c "$uri" reap
 check "reap: no arguments" 2 "reap takes no arguments" -- -c "$uri" reap extra
 
+# libvirt's own log: nowhere unless the user configured it (the command
+# reports each error itself); with --debug its warnings and errors, in
+# libvirt's format ("TIME: PID: error : FUNCTION:LINE : MESSAGE")
+libvirtStderr() {  # libvirtStderr ARGS...: the command's stderr, libvirt's logging not configured
+    env -u LIBVIRT_LOG_OUTPUTS -u LIBVIRT_DEBUG "$vcl" "$@" 2>&1 >/dev/null
+}
+err=$(libvirtStderr -c "$uri" clone-live nosuch)
+n=$((n + 1))
+if [ "$(wc -l <<<"$err")" = 1 ] && grep -q "^error: domain 'nosuch' not found: " <<<"$err"; then
+    echo "ok $n - libvirt's log stays off the terminal: one error line, the command's"
+else
+    echo "not ok $n - stderr is not only the command's error:"; sed 's/^/# /' <<<"$err"; fail=1
+fi
+err=$(libvirtStderr --debug -c "$uri" clone-live nosuch)
+n=$((n + 1))
+if grep -q ": error : .*Domain not found" <<<"$err" && grep -q "^error: domain 'nosuch' not found: " <<<"$err"; then
+    echo "ok $n - --debug: libvirt's errors on stderr too"
+else
+    echo "not ok $n - --debug shows no libvirt log line:"; sed 's/^/# /' <<<"$err"; fail=1
+fi
+err=$(LIBVIRT_LOG_OUTPUTS="1:file:$files/libvirt.log" "$vcl" -c "$uri" clone-live nosuch 2>&1 >/dev/null)
+n=$((n + 1))
+if grep -q ": error : .*Domain not found" "$files/libvirt.log" && [ "$(wc -l <<<"$err")" = 1 ]; then
+    echo "ok $n - LIBVIRT_LOG_OUTPUTS set by the user is kept"
+else
+    echo "not ok $n - LIBVIRT_LOG_OUTPUTS of the user not used"; fail=1
+fi
+
+# every message of the CLI with two or more arguments numbers them
+# ("'%1$s': %2$s"): a translation may need another order
+positional() {
+    local xgettext
+    xgettext=$(command -v xgettext) || { echo "# skip: no xgettext"; return 0; }
+    command -v python3 >/dev/null || { echo "# skip: no python3"; return 0; }
+    "$xgettext" --from-code=UTF-8 --keyword=_ --keyword=N_ --keyword=g_dngettext:2,3 \
+        -o "$files/tools.pot" "$tests"/../tools/*.c || return 1
+    python3 - "$files/tools.pot" <<'PY'
+import re, sys
+conv = re.compile(r"%(%|(\d+\$)?[-#0 +'I]*(\d+|\*)?(\.(\d+|\*))?(hh|h|ll|l|L|q|j|z|Z|t)?[diouxXeEfFgGaAcspn])")
+bad = 0
+for m in re.finditer(r'msgid ((?:"[^\n]*"\n)+)(?:msgid_plural ((?:"[^\n]*"\n)+))?', open(sys.argv[1]).read()):
+    for part in m.groups():
+        text = ''.join(re.findall(r'"(.*)"', part or ''))
+        args = [c for c in conv.findall(text) if c[0] != '%']
+        if len(args) >= 2 and any(not c[1] for c in args):
+            print("not positional: %s" % text)
+            bad = 1
+sys.exit(bad)
+PY
+}
+n=$((n + 1))
+if out=$(positional 2>&1); then
+    echo "ok $n - tools/: messages with two or more arguments use positional ones${out:+ $out}"
+else
+    echo "not ok $n - tools/: messages with non-positional arguments"; sed 's/^/# /' <<<"$out"; fail=1
+fi
+
 n=$((n + 1))
 if [ -z "$(ls "$root" | grep -v '^etc$\|^run$\|^cache$\|^lib$\|^log$')" ]; then
     echo "ok $n - nothing left in the root"

@@ -53,7 +53,7 @@ vclConnect(const char *uri)
     }
     vclLoopThread = g_thread_new("libvirt-events", vclLoopRun, NULL);
     if (!(conn = virConnectOpen(uri))) {
-        fprintf(stderr, _("error: cannot connect to '%s': %s\n"),
+        fprintf(stderr, _("error: cannot connect to '%1$s': %2$s\n"),
                 uri ? uri : _("the default hypervisor"), virGetLastErrorMessage());
         vclConnectClose(NULL);
         return NULL;
