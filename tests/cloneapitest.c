@@ -80,15 +80,26 @@ testBadPolicy(void)
 }
 
 
+/* A running domain of a driver without QEMU: the clone fails at the first
+ * QMP command, which the test driver cannot pass through, with libvirt's
+ * reason in the message; the source still runs, no domain was added. */
 static void
 testNoQemu(void)
 {
     virDomainPtr dom = virDomainLookupByName(conn, "test");
     int before = virConnectNumOfDomains(conn);
+    int state = -1;
 
+    g_assert_nonnull(dom);
+    g_assert_cmpint(virDomainGetState(dom, &state, NULL, 0), ==, 0);
+    g_assert_cmpint(state, ==, VIR_DOMAIN_RUNNING);
     g_assert_null(virDomainCloneLive(dom, NULL, 0));
-    g_assert_nonnull(virCloneGetLastError());
+    testExpectError(VIR_CLONE_ERR_QEMU, "domain 'test'");
+    testExpectError(VIR_CLONE_ERR_QEMU, "this function is not supported by the connection "
+                                        "driver: virDomainQemuMonitorCommand");
     g_assert_cmpint(virConnectNumOfDomains(conn), ==, before);
+    g_assert_cmpint(virDomainGetState(dom, &state, NULL, 0), ==, 0);
+    g_assert_cmpint(state, ==, VIR_DOMAIN_RUNNING);
     virDomainFree(dom);
 }
 
