@@ -28,6 +28,12 @@ apt-get install -y -q -t bookworm-backports --no-install-recommends \
     qemu-system-x86 qemu-utils libvirt-daemon libvirt-daemon-driver-qemu \
     libvirt-clients libvirt-dev libvirt0 python3-libvirt swtpm swtpm-tools
 
+# libvirt's default NAT network for a private qemu:///system
+# (tests/daemon/run-in-daemon.sh): the network driver, the network's
+# definition, dnsmasq for its DHCP and iptables (its firewall backend there)
+apt-get install -y -q -t bookworm-backports --no-install-recommends \
+    libvirt-daemon-driver-network libvirt-daemon-config-network dnsmasq-base iptables
+
 # Build tools and libraries from bookworm.
 apt-get install -y -q --no-install-recommends \
     build-essential meson ninja-build pkg-config gettext \

@@ -44,6 +44,9 @@ struct _TgEnv {
     char *root;
     int reaper_fd;              /* write end of the reaper's pipe, or -1 */
     char *guest_dir;
+    char *kernel;               /* the guest's kernel and initramfs */
+    char *initrd;
+    char *uri;                  /* TG_URI: a daemon's, not an embedded root */
     char *accel;
     const char *disk_cache;     /* "none" if the root supports O_DIRECT */
     virConnectPtr conn;
@@ -390,6 +393,8 @@ tgEnvLoadGuestDir(TgEnv *env, GError **err)
         return -1;
     }
     env->guest_dir = g_canonicalize_filename(dir, NULL);
+    env->kernel = g_build_filename(env->guest_dir, "vmlinuz", NULL);
+    env->initrd = g_build_filename(env->guest_dir, "initramfs.img", NULL);
     for (i = 0; i < G_N_ELEMENTS(files); i++) {
         g_autofree char *path = g_build_filename(env->guest_dir, files[i], NULL);
 
@@ -474,10 +479,44 @@ tgCapsCacheSave(TgEnv *env)
 }
 
 
+/* TG_URI: a daemon's QEMU runs as its own user (libvirt-qemu by default)
+ * and must reach the images and write memory dumps (tgDumpRam): the root
+ * becomes writable by all, sticky like /tmp, and the kernel and initramfs
+ * are copied into it (libvirt's DAC driver chowns them while a guest runs;
+ * the build's copies stay as they are). */
+static int
+tgEnvUseDaemon(TgEnv *env, const char *uri, GError **err)
+{
+    g_autofree char *kernel = g_build_filename(env->root, "vmlinuz", NULL);
+    g_autofree char *initrd = g_build_filename(env->root, "initramfs.img", NULL);
+    g_autofree char *data = NULL;
+    gsize len = 0;
+
+    env->uri = g_strdup(uri);
+    if (chmod(env->root, 01777) < 0) {
+        g_set_error(err, TG_ERROR, 0, "cannot chmod '%s': %s", env->root, g_strerror(errno));
+        return -1;
+    }
+    if (!g_file_get_contents(env->kernel, &data, &len, err) ||
+        !g_file_set_contents(kernel, data, len, err))
+        return -1;
+    g_clear_pointer(&data, g_free);
+    if (!g_file_get_contents(env->initrd, &data, &len, err) ||
+        !g_file_set_contents(initrd, data, len, err))
+        return -1;
+    g_free(env->kernel);
+    g_free(env->initrd);
+    env->kernel = g_steal_pointer(&kernel);
+    env->initrd = g_steal_pointer(&initrd);
+    return 0;
+}
+
+
 static int
 tgEnvOpen(TgEnv *env, GError **err)
 {
-    g_autofree char *uri = g_strdup_printf("qemu:///embed?root=%s", env->root);
+    g_autofree char *uri = env->uri ? g_strdup(env->uri)
+                                    : g_strdup_printf("qemu:///embed?root=%s", env->root);
 
     if (tgEventLoopStart(err) < 0)
         return -1;
@@ -494,6 +533,7 @@ tgEnvNew(GError **err)
 {
     static gint used;
     g_autoptr(TgEnv) env = g_new0(TgEnv, 1);
+    const char *uri = g_getenv("TG_URI");
 
     env->reaper_fd = -1;
 
@@ -505,9 +545,15 @@ tgEnvNew(GError **err)
     signal(SIGPIPE, SIG_IGN);
 
     if (tgEnvLoadGuestDir(env, err) < 0 ||
-        tgEnvMakeRoot(env, err) < 0 ||
-        tgEnvWriteConfig(env, err) < 0 ||
-        tgReaperStart(env, err) < 0)
+        tgEnvMakeRoot(env, err) < 0)
+        return NULL;
+    if (uri && *uri) {
+        if (tgEnvUseDaemon(env, uri, err) < 0)
+            return NULL;
+    } else if (tgEnvWriteConfig(env, err) < 0) {
+        return NULL;
+    }
+    if (tgReaperStart(env, err) < 0)
         return NULL;
 
     /* libvirt logs benign errors and warnings (dmidecode, "tainted") to
@@ -520,7 +566,8 @@ tgEnvNew(GError **err)
     }
     virSetErrorFunc(NULL, tgVirErrorSilence);
     tgEnvProbeDirectIO(env);
-    tgCapsCacheLoad(env);
+    if (!env->uri)
+        tgCapsCacheLoad(env);
     if (tgEnvOpen(env, err) < 0)
         return NULL;
     return g_steal_pointer(&env);
@@ -572,7 +619,8 @@ tgEnvFree(TgEnv *env)
     if (env->conn) {
         tgEnvRemoveDomains(env);
         virConnectClose(env->conn);
-        tgCapsCacheSave(env);
+        if (!env->uri)
+            tgCapsCacheSave(env);
     }
     tgEventLoopStop();
     if (env->root && g_strcmp0(g_getenv("TG_KEEP"), "1") != 0)
@@ -581,6 +629,9 @@ tgEnvFree(TgEnv *env)
         close(env->reaper_fd);
     g_free(env->root);
     g_free(env->guest_dir);
+    g_free(env->kernel);
+    g_free(env->initrd);
+    g_free(env->uri);
     g_free(env->accel);
     g_free(env);
 }
@@ -736,8 +787,6 @@ tgCmdline(const TgGuestOpts *o)
 static void
 tgXmlAppendOs(GString *xml, TgEnv *env, const TgGuestOpts *o)
 {
-    g_autofree char *kernel = g_build_filename(env->guest_dir, "vmlinuz", NULL);
-    g_autofree char *initrd = g_build_filename(env->guest_dir, "initramfs.img", NULL);
     g_autofree char *cmdline = tgCmdline(o);
     g_autofree char *esc = g_markup_printf_escaped(
         "  <os>\n"
@@ -745,7 +794,7 @@ tgXmlAppendOs(GString *xml, TgEnv *env, const TgGuestOpts *o)
         "    <kernel>%s</kernel>\n"
         "    <initrd>%s</initrd>\n"
         "    <cmdline>%s</cmdline>\n"
-        "  </os>\n", kernel, initrd, cmdline);
+        "  </os>\n", env->kernel, env->initrd, cmdline);
 
     g_string_append(xml, esc);
 }
@@ -776,7 +825,12 @@ tgXmlAppendDevices(GString *xml, TgEnv *env, const TgGuestOpts *o,
     /* QEMU's user-mode network (slirp) by default; a tap on a bridge of
      * the test's making when asked (slirp's state migrates, so a clone
      * cannot move such a NIC to another backend) */
-    if (o->nic_bridge)
+    if (o->nic_network)
+        nic = g_markup_printf_escaped("    <interface type='network'>\n"
+                                      "      <source network='%s'/>\n"
+                                      "      <model type='virtio'/>\n"
+                                      "    </interface>\n", o->nic_network);
+    else if (o->nic_bridge)
         nic = g_markup_printf_escaped("    <interface type='bridge'>\n"
                                       "      <source bridge='%s'/>\n"
                                       "      <model type='virtio'/>\n"

@@ -10,6 +10,15 @@
  *   TG_ACCEL       kvm|qemu: overrides TG_GUEST_DIR/accel
  *   TG_KEEP=1      keep the root (serial logs, ROOT/libvirt.log, QEMU logs
  *                  in ROOT/log/qemu) and do not start the reaper
+ *   TG_URI         a libvirt URI (e.g. qemu:///system of a private daemon,
+ *                  tests/daemon/run-in-daemon.sh) to use instead of an
+ *                  embedded root: the root then only holds the images, serial
+ *                  logs and a copy of the kernel and initramfs, readable by
+ *                  the daemon's QEMU user (TG_ROOT_BASE must be a directory
+ *                  that user can enter, e.g. /var/lib/libvirt/images); the
+ *                  daemon's own qemu.conf applies.  tgEnvFree() destroys and
+ *                  undefines EVERY domain of that connection: use a private
+ *                  daemon.
  *
  * libvirt initialises its embedded driver once per process and binds it to
  * one root for the life of the process: create ONE TgEnv per process (e.g. in
@@ -62,6 +71,8 @@ typedef struct {
     gboolean echo;                 /* TCP echo service on the guest's port 7 */
     gboolean dhcp;                 /* eth0 by DHCP, in the background after
                                     * boot (clonetest.ip/gw are ignored) */
+    const char *nic_network;       /* NIC on this libvirt network (before
+                                    * nic_bridge) */
 } TgGuestOpts;
 
 /* A "CLONETEST ready" line. */
