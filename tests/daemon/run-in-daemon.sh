@@ -22,14 +22,14 @@
 # How: the script re-runs itself in new mount, network and PID namespaces
 # (unshare(1)) as PID 1 there.  Empty directories of a work directory (under
 # /var/tmp) are bind-mounted over /etc/libvirt, /run/libvirt,
-# /var/lib/libvirt, /var/cache/libvirt, /var/log/libvirt and
-# /run/libvirt-clone, with the owners and modes of the host's directories
-# (so that QEMU as libvirt-qemu can reach them); sysfs is mounted again for
-# the new network namespace.  The host's daemon, configuration, state,
-# networks and firewall are never touched.  When PROGRAM ends, however it
-# ends, the kernel kills everything in the PID namespace (libvirtd, QEMU,
-# swtpm, dnsmasq) and the bridges go with the network namespace; the work
-# directory is removed from outside.
+# /var/lib/libvirt, /var/cache/libvirt, /var/log/libvirt, /var/log/swtpm
+# (libvirt's swtpm logs) and /run/libvirt-clone, with the owners and modes
+# of the host's directories (so that QEMU as libvirt-qemu can reach them);
+# sysfs is mounted again for the new network namespace.  The host's
+# daemon, configuration, state, networks and firewall are never touched.
+# When PROGRAM ends, however it ends, the kernel kills everything in the
+# PID namespace (libvirtd, QEMU, swtpm, dnsmasq) and the bridges go with
+# the network namespace; the work directory is removed from outside.
 #
 # The installed build: DESTDIR/PREFIX is laid over PREFIX with a read-only
 # overlay mount inside the mount namespace (the host's files under PREFIX
@@ -126,7 +126,7 @@ done
 
 # libvirt's directories, bind-mounted over by a private copy
 libvirt_dirs=(/etc/libvirt /run/libvirt /var/lib/libvirt /var/cache/libvirt /var/log/libvirt
-              /run/libvirt-clone)
+              /run/libvirt-clone /var/log/swtpm)
 
 # ---- outside: checks, the installed build, the namespaces ----------------------
 if [ -z "${LVC_DAEMON_INSIDE:-}" ]; then
@@ -148,9 +148,10 @@ if [ -z "${LVC_DAEMON_INSIDE:-}" ]; then
     getent passwd libvirt-qemu >/dev/null || skip "needs the user libvirt-qemu"
     unshare --mount --net --pid --fork --mount-proc true 2>/dev/null ||
         skip "cannot create mount, network and PID namespaces"
-    # the mount point of the project's run directory (the library makes it
-    # on first use anyway)
+    # mount points: the project's run directory and swtpm's logs (the
+    # library and libvirt make them on first use anyway)
     mkdir -p -m 0700 /run/libvirt-clone
+    mkdir -p -m 0711 /var/log/swtpm
 
     work=$(mktemp -d /var/tmp/lvc-daemon.XXXXXX)
     chmod 0755 "$work"
