@@ -5,7 +5,7 @@
 # of the build directory as libvirt-clone/libvirtclone, and libvirt's Go
 # binding comes from Debian's /usr/share/gocode.  Nothing is downloaded
 # (GOPROXY=off).  meson sets GOPATH, GOCACHE, PKG_CONFIG_PATH (the build's
-# meson-uninstalled .pc), LD_LIBRARY_PATH, CGO_CPPFLAGS and:
+# meson-uninstalled .pc), LD_LIBRARY_PATH and:
 #   LVC_GO_SRCDIR   this directory
 #   LVC_GO_HEADER   include/libvirt-clone/libvirt-clone.h
 #

@@ -25,9 +25,9 @@
 extern "C" {
 #endif
 
-#define LIBVIRT_CLONE_VERSION_MAJOR 0
-#define LIBVIRT_CLONE_VERSION_MINOR 3
-#define LIBVIRT_CLONE_VERSION_MICRO 0
+/* LIBVIRT_CLONE_VERSION_MAJOR, _MINOR and _MICRO, generated from the
+ * project's version in meson.build */
+#include <libvirt-clone/libvirt-clone-version.h>
 
 /**
  * virDomainCloneLiveFlags:
