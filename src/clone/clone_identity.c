@@ -180,10 +180,26 @@ cloneAgentWait(cloneJob *job)
 }
 
 
-/* Runs @argv inside the guest and waits for it; a non-zero exit is an
- * error carrying its standard error. */
+static char *
+cloneAgentExecData(JsonObject *o, const char *member)
+{
+    const char *b64 = json_object_get_string_member_with_default(o, member, NULL);
+    g_autofree guchar *bytes = NULL;
+    gsize len = 0;
+
+    if (!b64)
+        return g_strdup("");
+    bytes = g_base64_decode(b64, &len);
+    return g_strndup(bytes ? (const char *)bytes : "", len);
+}
+
+
+/* Runs @argv inside the guest and waits for it: 0 once it exited, whatever
+ * its status (*@code), with its standard output and error (@out, @errText:
+ * optional); -1 if the agent did not run it or it did not end in time. */
 static int
-cloneAgentExec(cloneJob *job, const char *const *argv)
+cloneAgentExecFull(cloneJob *job, const char *const *argv, gint64 *code, char **out,
+                   char **errText)
 {
     g_autoptr(JsonObject) args = json_object_new();
     g_autoptr(JsonArray) arr = json_array_new();
@@ -215,22 +231,12 @@ cloneAgentExec(cloneJob *job, const char *const *argv)
             return -1;
         o = JSON_NODE_HOLDS_OBJECT(st) ? json_node_get_object(st) : NULL;
         if (o && json_object_get_boolean_member_with_default(o, "exited", FALSE)) {
-            gint64 code = json_object_get_int_member_with_default(o, "exitcode", -1);
-            const char *err64 = json_object_get_string_member_with_default(o, "err-data", NULL);
-            g_autofree guchar *err = NULL;
-            gsize len = 0;
-            g_autofree char *text = NULL;
-
-            if (code == 0)
-                return 0;
-            if (err64)
-                err = g_base64_decode(err64, &len);
-            text = g_strchomp(g_strndup(err ? (const char *)err : "", len));
-            virCloneReportError(VIR_CLONE_ERR_GUEST,
-                                _("'%1$s' failed inside clone '%2$s' (exit status %3$lld): %4$s"),
-                                cmdline, job->name, (long long)code,
-                                *text ? text : _("no message"));
-            return -1;
+            *code = json_object_get_int_member_with_default(o, "exitcode", -1);
+            if (out)
+                *out = cloneAgentExecData(o, "out-data");
+            if (errText)
+                *errText = g_strchomp(cloneAgentExecData(o, "err-data"));
+            return 0;
         }
         if (g_get_monotonic_time() >= deadline) {
             virCloneReportError(VIR_CLONE_ERR_TIMEOUT,
@@ -240,6 +246,36 @@ cloneAgentExec(cloneJob *job, const char *const *argv)
         }
         g_usleep(CLONE_AGENT_POLL_MS * 1000);
     }
+}
+
+
+/* Runs @argv inside the guest and waits for it; a non-zero exit is an
+ * error carrying its standard error.  @out (optional) gets the standard
+ * output. */
+static int
+cloneAgentExecOut(cloneJob *job, const char *const *argv, char **out)
+{
+    g_autofree char *cmdline = g_strjoinv(" ", (char **)argv);
+    g_autofree char *text = NULL;
+    gint64 code = -1;
+
+    if (cloneAgentExecFull(job, argv, &code, out, &text) < 0)
+        return -1;
+    if (code == 0)
+        return 0;
+    virCloneReportError(VIR_CLONE_ERR_GUEST,
+                        _("'%1$s' failed inside clone '%2$s' (exit status %3$lld): %4$s"),
+                        cmdline, job->name, (long long)code, *text ? text : _("no message"));
+    if (out)
+        g_clear_pointer(out, g_free);
+    return -1;
+}
+
+
+static int
+cloneAgentExec(cloneJob *job, const char *const *argv)
+{
+    return cloneAgentExecOut(job, argv, NULL);
 }
 
 
@@ -298,13 +334,9 @@ cloneAgentFileRead(cloneJob *job, const char *path, char **content)
 {
     g_autoptr(JsonObject) oargs = json_object_new();
     g_autoptr(JsonNode) handle = NULL;
-    g_autoptr(JsonObject) rargs = json_object_new();
     g_autoptr(JsonObject) cargs = json_object_new();
-    g_autoptr(JsonNode) data = NULL;
-    const char *b64;
-    gsize len = 0;
-    g_autofree guchar *bytes = NULL;
-    int rc;
+    g_autoptr(GString) text = g_string_new(NULL);
+    int rc = 0;
 
     json_object_set_string_member(oargs, "path", path);
     json_object_set_string_member(oargs, "mode", "r");
@@ -312,16 +344,29 @@ cloneAgentFileRead(cloneJob *job, const char *path, char **content)
     if (cloneAgentRun(job, "guest-file-open", oargs, &handle) < 0 ||
         !JSON_NODE_HOLDS_VALUE(handle))
         return -1;
-    json_object_set_int_member(rargs, "handle", json_node_get_int(handle));
-    json_object_set_int_member(rargs, "count", 4096);
-    rc = cloneAgentRun(job, "guest-file-read", rargs, &data);
+    /* small files (host name, machine-id, netplan's YAML): up to 1 MiB */
+    for (guint i = 0; i < 256 && rc == 0; i++) {
+        g_autoptr(JsonObject) rargs = json_object_new();
+        g_autoptr(JsonNode) data = NULL;
+        JsonObject *o;
+        g_autofree guchar *bytes = NULL;
+        gsize len = 0;
+
+        json_object_set_int_member(rargs, "handle", json_node_get_int(handle));
+        json_object_set_int_member(rargs, "count", 4096);
+        if ((rc = cloneAgentRun(job, "guest-file-read", rargs, &data)) < 0 ||
+            !JSON_NODE_HOLDS_OBJECT(data))
+            break;
+        o = json_node_get_object(data);
+        bytes = g_base64_decode(json_object_get_string_member_with_default(o, "buf-b64", ""), &len);
+        g_string_append_len(text, bytes ? (const char *)bytes : "", (gssize)len);
+        if (len == 0 || json_object_get_boolean_member_with_default(o, "eof", TRUE))
+            break;
+    }
     json_object_set_int_member(cargs, "handle", json_node_get_int(handle));
     if (cloneAgentRun(job, "guest-file-close", cargs, NULL) < 0 || rc < 0)
         return -1;
-    b64 = JSON_NODE_HOLDS_OBJECT(data) ?
-        json_object_get_string_member_with_default(json_node_get_object(data), "buf-b64", "") : "";
-    bytes = g_base64_decode(b64, &len);
-    *content = g_strndup((const char *)bytes, len);
+    *content = g_string_free(g_steal_pointer(&text), FALSE);
     return 0;
 }
 
@@ -346,6 +391,703 @@ cloneAgentFileWrite(cloneJob *job, const char *path, const char *content)
     rc = cloneAgentRun(job, "guest-file-write", wargs, NULL);
     json_object_set_int_member(cargs, "handle", json_node_get_int(handle));
     if (cloneAgentRun(job, "guest-file-close", cargs, NULL) < 0 || rc < 0)
+        return -1;
+    return 0;
+}
+
+
+/* ---- network stacks: who manages a NIC, and what it needs ------------------- */
+
+CLONE_ENUM_IMPL(cloneNetstack, CLONE_NETSTACK_LAST,
+                "none", "systemd-networkd", "NetworkManager", "ifupdown", "unknown");
+
+/* One NIC that comes up in the clone, as the guest had it before the steps. */
+typedef struct {
+    char *mac;                 /* the clone's MAC */
+    char *sourceMac;
+    char *ifname;
+    cloneNetstack stack;
+    char *detail;              /* NM: connection UUID; networkd: network file;
+                                * unknown: the daemon */
+    char *clientId;            /* networkd: its DHCPv4 client ID, before */
+    gboolean netplan;          /* configured by netplan */
+    GPtrArray *srcAddrs;       /* the source's: "ADDR/PREFIX" */
+} cloneNetNic;
+
+/* What the steps learnt about the guest, kept from the steps (links down)
+ * to the addresses (links up) of one clone. */
+typedef struct {
+    GPtrArray *nics;           /* of cloneNetNic */
+    GHashTable *srcAddrs;      /* every address of the source, without prefix */
+    gboolean systemd;          /* the guest's init is systemd */
+    GHashTable *active;        /* systemd units that were active */
+} cloneNetState;
+
+/* cloneJob has no room for it: one entry per job between the two calls */
+static GMutex cloneNetStatesLock;
+static GHashTable *cloneNetStates;   /* cloneJob * -> cloneNetState * */
+
+/* the units asked about; those after the first four are network daemons
+ * the library does not know */
+static const char *const cloneNetUnits[] = {
+    "systemd-networkd.service", "NetworkManager.service", "networking.service",
+    "systemd-journald.service",
+    "dhcpcd.service", "connman.service", "wicked.service", "wickedd.service",
+    "systemd-networkd-wait-online.service",
+};
+#define CLONE_NET_UNITS_KNOWN 4
+/* processes of network daemons the library does not know, for guests
+ * without systemd */
+static const char *const cloneNetUnknownProcs[] = { "dhcpcd", "connmand", "wickedd", "NetworkManager" };
+
+
+static void
+cloneNetNicFree(gpointer data)
+{
+    cloneNetNic *n = data;
+
+    g_free(n->mac);
+    g_free(n->sourceMac);
+    g_free(n->ifname);
+    g_free(n->detail);
+    g_free(n->clientId);
+    g_clear_pointer(&n->srcAddrs, g_ptr_array_unref);
+    g_free(n);
+}
+
+
+static void
+cloneNetStateFree(gpointer data)
+{
+    cloneNetState *st = data;
+
+    g_clear_pointer(&st->nics, g_ptr_array_unref);
+    g_clear_pointer(&st->srcAddrs, g_hash_table_unref);
+    g_clear_pointer(&st->active, g_hash_table_unref);
+    g_free(st);
+}
+
+
+/* A new state for @job, replacing what an earlier job at the same address
+ * may have left (its links never came up). */
+static cloneNetState *
+cloneNetStateNew(cloneJob *job)
+{
+    cloneNetState *st = g_new0(cloneNetState, 1);
+
+    st->nics = g_ptr_array_new_with_free_func(cloneNetNicFree);
+    st->srcAddrs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    st->active = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    g_mutex_lock(&cloneNetStatesLock);
+    if (!cloneNetStates)
+        cloneNetStates = g_hash_table_new_full(NULL, NULL, NULL, cloneNetStateFree);
+    g_hash_table_insert(cloneNetStates, job, st);
+    g_mutex_unlock(&cloneNetStatesLock);
+    return st;
+}
+
+
+/* The state of @job, taken out of the table (NULL if the steps made none). */
+static cloneNetState *
+cloneNetStateTake(cloneJob *job)
+{
+    gpointer st = NULL;
+
+    g_mutex_lock(&cloneNetStatesLock);
+    if (cloneNetStates)
+        g_hash_table_steal_extended(cloneNetStates, job, NULL, &st);
+    g_mutex_unlock(&cloneNetStatesLock);
+    return st;
+}
+
+
+static void
+cloneNetStateDrop(cloneJob *job)
+{
+    cloneNetState *st = cloneNetStateTake(job);
+
+    if (st)
+        cloneNetStateFree(st);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(cloneNetState, cloneNetStateFree)
+
+
+static cloneNetNic *
+cloneNetNicByMac(cloneNetState *st, const char *mac)
+{
+    for (guint i = 0; st && i < st->nics->len; i++) {
+        cloneNetNic *n = g_ptr_array_index(st->nics, i);
+
+        if (g_ascii_strcasecmp(n->mac, mac) == 0)
+            return n;
+    }
+    return NULL;
+}
+
+
+char *
+cloneNetstackValue(const char *text, const char *key, char sep)
+{
+    g_auto(GStrv) lines = g_strsplit(text ? text : "", "\n", -1);
+    size_t klen = strlen(key);
+
+    for (guint i = 0; lines[i]; i++) {
+        const char *l = lines[i] + strspn(lines[i], " \t");
+
+        if (strncmp(l, key, klen) == 0 && l[klen] == sep)
+            return g_strstrip(g_strdup(l + klen + 1));
+    }
+    return NULL;
+}
+
+
+char *
+cloneNetstackReplaceMac(const char *text, const char *from, const char *to)
+{
+    g_autoptr(GString) out = g_string_new(NULL);
+    size_t flen = strlen(from);
+    gboolean found = FALSE;
+
+    for (const char *p = text; *p;) {
+        if (g_ascii_strncasecmp(p, from, flen) == 0) {
+            g_string_append(out, to);
+            p += flen;
+            found = TRUE;
+        } else {
+            g_string_append_c(out, *p++);
+        }
+    }
+    return found ? g_string_free(g_steal_pointer(&out), FALSE) : NULL;
+}
+
+
+const char *
+cloneNetstackSourceAddress(GPtrArray *addrs, GHashTable *source)
+{
+    for (guint i = 0; addrs && i < addrs->len; i++) {
+        const char *a = g_ptr_array_index(addrs, i);
+        g_autofree char *bare = g_strndup(a, strcspn(a, "/"));
+
+        if (g_hash_table_contains(source, bare))
+            return a;
+    }
+    return NULL;
+}
+
+
+cloneNetstack
+cloneNetstackDecide(const cloneNetstackFacts *f, char **detail)
+{
+    *detail = NULL;
+    if (f->nmDevice) {
+        g_autofree char *state = cloneNetstackValue(f->nmDevice, "GENERAL.STATE", ':');
+
+        /* 10 (unmanaged): NetworkManager leaves it to another */
+        if (state && !g_str_has_prefix(state, "10 ") && !g_str_equal(state, "10")) {
+            *detail = cloneNetstackValue(f->nmDevice, "GENERAL.CON-UUID", ':');
+            if (*detail && !**detail)
+                g_clear_pointer(detail, g_free);
+            return CLONE_NETSTACK_NETWORKMANAGER;
+        }
+    }
+    if (f->networkctl) {
+        g_autofree char *state = cloneNetstackValue(f->networkctl, "State", ':');
+
+        if (state && !strstr(state, "(unmanaged)")) {
+            *detail = cloneNetstackValue(f->networkctl, "Network File", ':');
+            return CLONE_NETSTACK_NETWORKD;
+        }
+    }
+    if (f->ifstate && *f->ifstate)
+        return CLONE_NETSTACK_IFUPDOWN;
+    if (f->unknownDaemon) {
+        *detail = g_strdup(f->unknownDaemon);
+        return CLONE_NETSTACK_UNKNOWN;
+    }
+    return CLONE_NETSTACK_NONE;
+}
+
+
+/* What runs in the guest: systemd's units (systemctl is-active prints one
+ * line per unit, whatever its exit status says), or for a guest without
+ * systemd the names of its processes (ps, procps' or busybox's). */
+static int
+cloneNetDaemons(cloneJob *job, cloneNetState *st, char **unknown)
+{
+    g_autofree char *init = NULL;
+    g_autofree char *out = NULL;
+    g_auto(GStrv) lines = NULL;
+    gint64 code = -1;
+
+    *unknown = NULL;
+    if (cloneAgentFileRead(job, "/proc/1/comm", &init) < 0)
+        return -1;
+    st->systemd = g_str_equal(g_strstrip(init), "systemd");
+    if (st->systemd) {
+        const char *argv[G_N_ELEMENTS(cloneNetUnits) + 3] = { "systemctl", "is-active" };
+
+        for (size_t i = 0; i < G_N_ELEMENTS(cloneNetUnits); i++)
+            argv[i + 2] = cloneNetUnits[i];
+        if (cloneAgentExecFull(job, argv, &code, &out, NULL) < 0)
+            return -1;
+        lines = g_strsplit(out, "\n", -1);
+        for (size_t i = 0; i < G_N_ELEMENTS(cloneNetUnits) && lines[i]; i++) {
+            if (!g_str_equal(g_strstrip(lines[i]), "active") &&
+                !g_str_equal(lines[i], "activating") && !g_str_equal(lines[i], "reloading"))
+                continue;
+            g_hash_table_add(st->active, g_strdup(cloneNetUnits[i]));
+            if (i >= CLONE_NET_UNITS_KNOWN && !*unknown &&
+                !g_str_equal(cloneNetUnits[i], "systemd-networkd-wait-online.service"))
+                *unknown = g_strdup(cloneNetUnits[i]);
+        }
+        CLONE_DEBUG("clone '%s': systemd units: %s", job->name, out);
+        return 0;
+    }
+    {
+        const char *ps[] = { "ps", "-e", "-o", "comm=", NULL };
+        const char *bbps[] = { "ps", "-o", "comm", NULL };
+
+        if ((cloneAgentExecFull(job, ps, &code, &out, NULL) < 0 || code != 0)) {
+            virCloneResetLastError();
+            g_clear_pointer(&out, g_free);
+            if (cloneAgentExecFull(job, bbps, &code, &out, NULL) < 0 || code != 0) {
+                /* a guest without ps: nothing known runs */
+                virCloneResetLastError();
+                return 0;
+            }
+        }
+    }
+    lines = g_strsplit(out, "\n", -1);
+    for (guint i = 0; lines[i] && !*unknown; i++)
+        for (size_t j = 0; j < G_N_ELEMENTS(cloneNetUnknownProcs) && !*unknown; j++)
+            if (g_str_equal(g_strstrip(lines[i]), cloneNetUnknownProcs[j]))
+                *unknown = g_strdup(cloneNetUnknownProcs[j]);
+    return 0;
+}
+
+
+/* netplan's YAML files that name the NIC's source MAC (match: macaddress:,
+ * or a macaddress: to set), in the directories netplan reads. */
+static int
+cloneNetplanFiles(cloneJob *job, const char *sourceMac, GPtrArray *files)
+{
+    const char *find[] = { "find", "/etc/netplan", "/run/netplan", "/lib/netplan",
+                           "-maxdepth", "1", "-name", "*.yaml", "-type", "f", NULL };
+    g_autofree char *out = NULL;
+    g_auto(GStrv) paths = NULL;
+    gint64 code = -1;
+
+    /* a directory that does not exist is an exit status 1, not an error */
+    if (cloneAgentExecFull(job, find, &code, &out, NULL) < 0)
+        return -1;
+    paths = g_strsplit(out, "\n", -1);
+    for (guint i = 0; paths[i]; i++) {
+        g_autofree char *yaml = NULL;
+        g_autofree char *rewritten = NULL;
+
+        if (!*g_strstrip(paths[i]))
+            continue;
+        if (cloneAgentFileRead(job, paths[i], &yaml) < 0)
+            return -1;
+        if ((rewritten = cloneNetstackReplaceMac(yaml, sourceMac, sourceMac)))
+            g_ptr_array_add(files, g_strdup(paths[i]));
+    }
+    return 0;
+}
+
+
+/* The facts about @ifname, asked of the daemons that run. */
+static int
+cloneNetDetectNic(cloneJob *job, cloneNetState *st, cloneNetNic *n, const char *unknown)
+{
+    g_autofree char *nm = NULL;
+    g_autofree char *nd = NULL;
+    g_autofree char *ifstate = NULL;
+    g_autofree char *ifstatePath = g_strdup_printf("/run/network/ifstate.%s", n->ifname);
+    cloneNetstackFacts facts = { .unknownDaemon = unknown };
+    gint64 code = -1;
+
+    if (g_hash_table_contains(st->active, "NetworkManager.service")) {
+        const char *argv[] = { "nmcli", "-t", "-f", "GENERAL.STATE,GENERAL.CON-UUID",
+                               "device", "show", n->ifname, NULL };
+
+        if (cloneAgentExecOut(job, argv, &nm) < 0)
+            return -1;
+        facts.nmDevice = nm;
+    }
+    if (g_hash_table_contains(st->active, "systemd-networkd.service")) {
+        const char *argv[] = { "networkctl", "status", "--no-pager", "--lines=0", n->ifname, NULL };
+
+        if (cloneAgentExecFull(job, argv, &code, &nd, NULL) < 0)
+            return -1;
+        facts.networkctl = nd;
+        n->clientId = cloneNetstackValue(nd, "DHCP4 Client ID", ':');
+    }
+    if (cloneAgentFileRead(job, ifstatePath, &ifstate) == 0)
+        facts.ifstate = g_strstrip(ifstate);
+    else
+        virCloneResetLastError();
+    n->stack = cloneNetstackDecide(&facts, &n->detail);
+    if (n->stack == CLONE_NETSTACK_NETWORKD && n->detail &&
+        strstr(n->detail, "/10-netplan-"))
+        n->netplan = TRUE;
+    if (n->stack == CLONE_NETSTACK_NETWORKMANAGER && n->detail) {
+        const char *argv[] = { "nmcli", "-t", "-f", "connection.id", "connection", "show",
+                               "uuid", n->detail, NULL };
+        g_autofree char *id = NULL;
+
+        if (cloneAgentExecOut(job, argv, &id) < 0)
+            return -1;
+        n->netplan = strstr(id, "netplan-") != NULL;
+    }
+    CLONE_INFO("clone '%s': interface %s is managed by %s%s%s%s", job->name, n->ifname,
+               cloneNetstackTypeToString(n->stack), n->netplan ? " (netplan)" : "",
+               n->detail ? ": " : "", n->detail ? n->detail : "");
+    return 0;
+}
+
+
+static gboolean
+cloneIdentityNicComesUp(const cloneJob *job, const cloneNic *nic)
+{
+    return (job->policy->network == CLONE_NETWORK_INHERIT ||
+            job->policy->network == CLONE_NETWORK_SANDBOX) &&
+           clonePolicyIpMode(job->policy, nic->sourceMac, NULL) != CLONE_IP_KEEP;
+}
+
+
+/* Before anything changes: the source's addresses (in the clone they are
+ * still there), and for each NIC whose link comes up the stack that
+ * manages it.  A stack the library does not know is a failed step: its
+ * NIC stays down. */
+static int
+cloneNetDetect(cloneJob *job, cloneNetState *st, GPtrArray *ifs, GHashTable *keepDown)
+{
+    g_autofree char *unknown = NULL;
+
+    for (guint i = 0; i < ifs->len; i++) {
+        const cloneGuestIf *gif = g_ptr_array_index(ifs, i);
+
+        for (guint j = 0; j < gif->addrs->len; j++) {
+            const char *a = g_ptr_array_index(gif->addrs, j);
+
+            if (!g_str_has_prefix(a, "127.") && !g_str_has_prefix(a, "::1/"))
+                g_hash_table_add(st->srcAddrs, g_strndup(a, strcspn(a, "/")));
+        }
+    }
+    if (cloneNetDaemons(job, st, &unknown) < 0) {
+        /* not knowing who manages them, no NIC comes up */
+        for (guint i = 0; i < job->plan->nics->len; i++) {
+            const cloneNic *nic = g_ptr_array_index(job->plan->nics, i);
+
+            if (cloneIdentityNicComesUp(job, nic))
+                g_hash_table_add(keepDown, g_strdup(nic->mac));
+        }
+        return cloneIdentityFailed(job, "network stack");
+    }
+    for (guint i = 0; i < job->plan->nics->len; i++) {
+        const cloneNic *nic = g_ptr_array_index(job->plan->nics, i);
+        const cloneGuestIf *gif = cloneGuestIfByMac(ifs, nic->sourceMac);
+        cloneNetNic *n;
+
+        if (!gif || !cloneIdentityNicComesUp(job, nic))
+            continue;
+        n = g_new0(cloneNetNic, 1);
+        n->mac = g_strdup(nic->mac);
+        n->sourceMac = g_strdup(nic->sourceMac);
+        n->ifname = g_strdup(gif->name);
+        n->srcAddrs = g_ptr_array_new_with_free_func(g_free);
+        for (guint j = 0; j < gif->addrs->len; j++)
+            g_ptr_array_add(n->srcAddrs, g_strdup(g_ptr_array_index(gif->addrs, j)));
+        g_ptr_array_add(st->nics, n);
+        if (cloneNetDetectNic(job, st, n, unknown) < 0) {
+            g_hash_table_add(keepDown, g_strdup(n->mac));
+            if (cloneIdentityFailed(job, "network stack") < 0)
+                return -1;
+            continue;
+        }
+        if (n->stack == CLONE_NETSTACK_UNKNOWN) {
+            virCloneReportError(VIR_CLONE_ERR_GUEST,
+                                _("interface '%1$s' inside clone '%2$s' is managed by '%3$s', a network daemon libvirt-clone does not know: its DHCP client may ask for the source's address with the source's identity, so the link does not come up"),
+                                n->ifname, job->name, n->detail);
+            g_hash_table_add(keepDown, g_strdup(n->mac));
+            if (cloneIdentityFailed(job, "network stack") < 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+
+/* netplan: the YAML that names the source's MAC names the clone's, and
+ * netplan generates the renderer's files again (networkd's .network or
+ * NetworkManager's keyfile keep the old match until then). */
+static int
+cloneNetplanRewrite(cloneJob *job, const cloneNetNic *n)
+{
+    g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func(g_free);
+    const char *generate[] = { "netplan", "generate", NULL };
+
+    if (cloneNetplanFiles(job, n->sourceMac, files) < 0)
+        return -1;
+    for (guint i = 0; i < files->len; i++) {
+        const char *path = g_ptr_array_index(files, i);
+        g_autofree char *yaml = NULL;
+        g_autofree char *rewritten = NULL;
+
+        if (cloneAgentFileRead(job, path, &yaml) < 0)
+            return -1;
+        if (!(rewritten = cloneNetstackReplaceMac(yaml, n->sourceMac, n->mac)))
+            continue;
+        if (cloneAgentFileWrite(job, path, rewritten) < 0)
+            return -1;
+        CLONE_DEBUG("clone '%s': %s names %s instead of %s", job->name, path, n->mac, n->sourceMac);
+    }
+    if (files->len == 0)
+        return 0;
+    return cloneAgentExec(job, generate);
+}
+
+
+/* ifupdown: its dhclient is stopped (its release goes nowhere: the link
+ * is down), and its lease files go: they hold the source's lease and the
+ * DUID of its client identifier (ifupdown runs dhclient with -I). */
+static int
+cloneNetIfupdownStop(cloneJob *job, const cloneNetNic *n)
+{
+    g_autofree char *lease4 = g_strdup_printf("/var/lib/dhcp/dhclient.%s.leases", n->ifname);
+    g_autofree char *lease6 = g_strdup_printf("/var/lib/dhcp/dhclient6.%s.leases", n->ifname);
+    const char *down[] = { "ifdown", "--force", n->ifname, NULL };
+    const char *rm[] = { "rm", "-f", lease4, lease6, NULL };
+
+    if (cloneAgentExec(job, down) < 0 || cloneAgentExec(job, rm) < 0)
+        return -1;
+    return 0;
+}
+
+
+/* NetworkManager: a connection that sets a MAC on activation other than
+ * "preserve" (the default) would put the source's MAC (permanent: the one
+ * the driver found at boot) or one derived from the source's secrets
+ * (stable) back on the NIC; its lease file holds the source's lease. */
+static int
+cloneNetNmPrepare(cloneJob *job, const cloneNetNic *n)
+{
+    g_autofree char *cloned = NULL;
+    g_autofree char *lease = NULL;
+    g_autofree char *dlease = NULL;
+    const char *rm[] = { "rm", "-f", NULL, NULL, NULL };
+    const char *get[] = { "nmcli", "-g", "802-3-ethernet.cloned-mac-address", "connection",
+                          "show", "uuid", n->detail, NULL };
+
+    if (!n->detail)
+        return 0;
+    if (cloneAgentExecOut(job, get, &cloned) < 0)
+        return -1;
+    g_strstrip(cloned);
+    if (*cloned && !g_str_equal(cloned, "preserve") && g_ascii_strcasecmp(cloned, n->mac) != 0) {
+        virCloneReportError(VIR_CLONE_ERR_GUEST,
+                            _("NetworkManager's connection %1$s of interface '%2$s' inside clone '%3$s' sets the MAC address '%4$s' when it comes up, not the clone's %5$s"),
+                            n->detail, n->ifname, job->name, cloned, n->mac);
+        return -1;
+    }
+    lease = g_strdup_printf("/var/lib/NetworkManager/internal-%s-%s.lease", n->detail, n->ifname);
+    dlease = g_strdup_printf("/var/lib/NetworkManager/dhclient-%s-%s.lease", n->detail, n->ifname);
+    rm[2] = lease;
+    rm[3] = dlease;
+    return cloneAgentExec(job, rm);
+}
+
+
+static int
+cloneNetRestart(cloneJob *job, const char *unit)
+{
+    const char *argv[] = { "systemctl", "restart", unit, NULL };
+
+    if (cloneAgentExec(job, argv) < 0)
+        return -1;
+    CLONE_DEBUG("clone '%s': %s restarted", job->name, unit);
+    return 0;
+}
+
+
+/* networkd after its restart: it manages the NIC (with netplan: the new
+ * match applies). */
+static int
+cloneNetNetworkdCheck(cloneJob *job, const cloneNetNic *n)
+{
+    const char *argv[] = { "networkctl", "status", "--no-pager", "--lines=0", n->ifname, NULL };
+    g_autofree char *out = NULL;
+    g_autofree char *state = NULL;
+    gint64 code = -1;
+
+    if (cloneAgentExecFull(job, argv, &code, &out, NULL) < 0)
+        return -1;
+    state = cloneNetstackValue(out, "State", ':');
+    if (!state || strstr(state, "(unmanaged)")) {
+        virCloneReportError(VIR_CLONE_ERR_GUEST,
+                            _("systemd-networkd does not manage interface '%1$s' inside clone '%2$s' after its restart (state: %3$s)"),
+                            n->ifname, job->name, state ? state : _("unknown"));
+        return -1;
+    }
+    return 0;
+}
+
+
+/* journald keeps writing under the machine-id it read at its start
+ * (/var/log/journal/ID or /run/log/journal/ID) while journalctl reads the
+ * directory of the current one: after a new machine-id the journal looks
+ * empty until journald restarts.  The check: a line logged now is read
+ * back by journalctl. */
+static int
+cloneNetJournal(cloneJob *job, const char *machineId)
+{
+    g_autofree char *marker = g_strdup_printf("libvirt-clone: clone %s, machine-id %s",
+                                              job->name, machineId);
+    const char *logger[] = { "logger", "-t", "libvirt-clone", marker, NULL };
+    const char *read[] = { "journalctl", "--no-pager", "-q", "-o", "cat", "-t", "libvirt-clone",
+                           "-n", "5", NULL };
+    gint64 deadline;
+
+    if (cloneNetRestart(job, "systemd-journald.service") < 0)
+        return -1;
+    if (cloneAgentExec(job, logger) < 0)
+        return -1;
+    deadline = g_get_monotonic_time() + job->policy->agentTimeoutS * G_USEC_PER_SEC;
+    for (;;) {
+        g_autofree char *out = NULL;
+
+        if (cloneAgentExecOut(job, read, &out) < 0)
+            return -1;
+        if (strstr(out, marker))
+            return 0;
+        if (g_get_monotonic_time() >= deadline)
+            break;
+        g_usleep(CLONE_AGENT_POLL_MS * 4 * 1000);
+    }
+    virCloneReportError(VIR_CLONE_ERR_GUEST,
+                        _("journalctl inside clone '%1$s' does not show what was logged after its new machine-id"),
+                        job->name);
+    return -1;
+}
+
+
+/* What systemd's host name service says: restarted if it ran (it read the
+ * machine-id once), then asked. */
+static int
+cloneNetHostnamed(cloneJob *job, const char *hostname, const char *machineId)
+{
+    const char *restart[] = { "systemctl", "try-restart", "systemd-hostnamed.service", NULL };
+    const char *status[] = { "hostnamectl", "status", NULL };
+    g_autofree char *out = NULL;
+    g_autofree char *name = NULL;
+    g_autofree char *id = NULL;
+
+    if (cloneAgentExec(job, restart) < 0 || cloneAgentExecOut(job, status, &out) < 0)
+        return -1;
+    name = cloneNetstackValue(out, "Static hostname", ':');
+    id = cloneNetstackValue(out, "Machine ID", ':');
+    if ((hostname && g_strcmp0(name, hostname) != 0) || (machineId && g_strcmp0(id, machineId) != 0)) {
+        virCloneReportError(VIR_CLONE_ERR_GUEST,
+                            _("systemd-hostnamed inside clone '%1$s' reports host name '%2$s' and machine-id '%3$s', not '%4$s' and '%5$s'"),
+                            job->name, name ? name : "", id ? id : "",
+                            hostname ? hostname : name ? name : "", machineId ? machineId : id ? id : "");
+        return -1;
+    }
+    return 0;
+}
+
+
+static gboolean
+cloneNetAny(cloneNetState *st, GHashTable *keepDown, cloneNetstack stack)
+{
+    for (guint i = 0; i < st->nics->len; i++) {
+        const cloneNetNic *n = g_ptr_array_index(st->nics, i);
+
+        if (n->stack == stack && !g_hash_table_contains(keepDown, n->mac))
+            return TRUE;
+    }
+    return FALSE;
+}
+
+
+/* A NIC whose stack could not be made to follow stays down. */
+static int
+cloneNetNicFailed(cloneJob *job, const cloneNetNic *n, GHashTable *keepDown, const char *step)
+{
+    g_hash_table_add(keepDown, g_strdup(n->mac));
+    return cloneIdentityFailed(job, step);
+}
+
+
+/* After the new MACs, host name and machine-id, with the links down: each
+ * network stack follows them before its NIC comes up. */
+static int
+cloneNetPrepare(cloneJob *job, cloneNetState *st, GHashTable *keepDown,
+                const char *hostname, const char *machineId)
+{
+    for (guint i = 0; i < st->nics->len; i++) {
+        cloneNetNic *n = g_ptr_array_index(st->nics, i);
+        int rc = 0;
+
+        if (g_hash_table_contains(keepDown, n->mac))
+            continue;
+        if (n->netplan)
+            rc = cloneNetplanRewrite(job, n);
+        if (rc == 0 && n->stack == CLONE_NETSTACK_IFUPDOWN)
+            rc = cloneNetIfupdownStop(job, n);
+        if (rc == 0 && n->stack == CLONE_NETSTACK_NETWORKMANAGER) {
+            const char *reload[] = { "nmcli", "connection", "reload", NULL };
+
+            if (n->netplan)
+                rc = cloneAgentExec(job, reload);
+            if (rc == 0)
+                rc = cloneNetNmPrepare(job, n);
+        }
+        if (rc < 0 && cloneNetNicFailed(job, n, keepDown, "network stack") < 0)
+            return -1;
+    }
+    /* the daemons read the machine-id (networkd's DUID, NetworkManager's
+     * DUIDs and stable IDs) and the host name when they start */
+    if (cloneNetAny(st, keepDown, CLONE_NETSTACK_NETWORKD)) {
+        int rc = cloneNetRestart(job, "systemd-networkd.service");
+
+        for (guint i = 0; i < st->nics->len; i++) {
+            cloneNetNic *n = g_ptr_array_index(st->nics, i);
+
+            if (n->stack != CLONE_NETSTACK_NETWORKD || g_hash_table_contains(keepDown, n->mac))
+                continue;
+            if ((rc < 0 || cloneNetNetworkdCheck(job, n) < 0) &&
+                cloneNetNicFailed(job, n, keepDown, "systemd-networkd") < 0)
+                return -1;
+        }
+        job->guestSteps++;
+    }
+    if (cloneNetAny(st, keepDown, CLONE_NETSTACK_NETWORKMANAGER)) {
+        if (cloneNetRestart(job, "NetworkManager.service") < 0) {
+            for (guint i = 0; i < st->nics->len; i++) {
+                cloneNetNic *n = g_ptr_array_index(st->nics, i);
+
+                if (n->stack == CLONE_NETSTACK_NETWORKMANAGER &&
+                    !g_hash_table_contains(keepDown, n->mac) &&
+                    cloneNetNicFailed(job, n, keepDown, "NetworkManager") < 0)
+                    return -1;
+            }
+        } else {
+            job->guestSteps++;
+        }
+    }
+    if (st->systemd && machineId && g_hash_table_contains(st->active, "systemd-journald.service")) {
+        if (cloneNetJournal(job, machineId) < 0) {
+            if (cloneIdentityFailed(job, "journal") < 0)
+                return -1;
+        } else {
+            job->guestSteps++;
+        }
+    }
+    if (st->systemd && (hostname || machineId) &&
+        cloneNetHostnamed(job, hostname, machineId) < 0 &&
+        cloneIdentityFailed(job, "hostnamed") < 0)
         return -1;
     return 0;
 }
@@ -389,7 +1131,7 @@ cloneIdentityNicFlush(cloneJob *job, const char *ifname)
 
 
 static int
-cloneIdentityHostname(cloneJob *job)
+cloneIdentityHostname(cloneJob *job, char **set)
 {
     g_autofree char *hostname = clonePolicyExpandHostname(job->policy, job->nameNumber);
     g_autofree char *old = NULL;
@@ -424,6 +1166,7 @@ cloneIdentityHostname(cloneJob *job)
     }
     CLONE_DEBUG("clone '%s': host name '%s'", job->name, hostname);
     job->guestSteps++;
+    *set = g_steal_pointer(&hostname);
     return 0;
 }
 
@@ -432,7 +1175,7 @@ cloneIdentityHostname(cloneJob *job)
  * lowercase hexadecimal digits and a newline.  A guest without one (or
  * with an empty one, filled on its next boot) is left alone. */
 static int
-cloneIdentityMachineId(cloneJob *job)
+cloneIdentityMachineId(cloneJob *job, char **set)
 {
     g_autofree char *old = NULL;
     g_autofree char *uuid = NULL;
@@ -455,6 +1198,7 @@ cloneIdentityMachineId(cloneJob *job)
         return -1;
     CLONE_DEBUG("clone '%s': machine-id %s (was %s)", job->name, id, old);
     job->guestSteps++;
+    *set = g_steal_pointer(&id);
     return 0;
 }
 
@@ -524,8 +1268,12 @@ int
 cloneIdentityGuestSteps(cloneJob *job, GHashTable *keepDown)
 {
     g_autoptr(GPtrArray) ifs = NULL;
+    g_autofree char *hostname = NULL;
+    g_autofree char *machineId = NULL;
     gint64 t0 = g_get_monotonic_time();
+    cloneNetState *st;
 
+    cloneNetStateDrop(job);
     if (!cloneIdentityHasGuestSteps(job))
         return 0;
     if (job->agentMissing || cloneAgentWait(job) < 0) {
@@ -542,34 +1290,46 @@ cloneIdentityGuestSteps(cloneJob *job, GHashTable *keepDown)
     }
     if (!(ifs = cloneAgentInterfaces(job)))
         return cloneIdentityFailed(job, "interfaces");
+    /* before anything changes: the source's addresses and network stacks */
+    st = cloneNetStateNew(job);
+    if (cloneNetDetect(job, st, ifs, keepDown) < 0)
+        goto error;
     for (guint i = 0; i < job->plan->nics->len; i++)
         if (cloneIdentityNic(job, ifs, g_ptr_array_index(job->plan->nics, i), keepDown) < 0)
-            return -1;
-    if (cloneIdentityHostname(job) < 0 && cloneIdentityFailed(job, "hostname") < 0)
-        return -1;
-    if (cloneIdentityMachineId(job) < 0 && cloneIdentityFailed(job, "machine-id") < 0)
-        return -1;
+            goto error;
+    if (cloneIdentityHostname(job, &hostname) < 0 && cloneIdentityFailed(job, "hostname") < 0)
+        goto error;
+    if (cloneIdentityMachineId(job, &machineId) < 0 && cloneIdentityFailed(job, "machine-id") < 0)
+        goto error;
+    if (cloneNetPrepare(job, st, keepDown, hostname, machineId) < 0)
+        goto error;
+    /* after the stacks: none of them put the source's MAC or an address back */
     if (cloneIdentityVerify(job, keepDown) < 0 && cloneIdentityFailed(job, "verify") < 0)
-        return -1;
+        goto error;
     job->guestStepsUs = g_get_monotonic_time() - t0;
     return 0;
+
+ error:
+    cloneNetStateDrop(job);
+    return -1;
 }
 
 
 /* ---- addresses, once the links are up ------------------------------------------ */
 
-/* DHCP clients, the first one the guest has runs: busybox's (which goes to
- * the background once it has a lease), ISC's, dhcpcd, systemd-networkd's,
- * NetworkManager's. */
+/* A NIC no daemon manages: a DHCP client of the library's choosing, the
+ * first the guest has.  busybox's udhcpc (in the background once it has a
+ * lease) and ISC's dhclient (with lease and pid files of its own: the
+ * default lease file holds the source's lease) send the interface's MAC,
+ * the new one, as client identifier. */
 static int
-cloneIdentityDhcp(cloneJob *job, const char *ifname)
+cloneIdentityDhcpOwn(cloneJob *job, const char *ifname)
 {
+    g_autofree char *lf = g_strdup_printf("/run/libvirt-clone-dhclient.%s.leases", ifname);
+    g_autofree char *pf = g_strdup_printf("/run/libvirt-clone-dhclient.%s.pid", ifname);
     const char *const udhcpc[] = { "udhcpc", "-i", ifname, "-b", "-t", "5", "-T", "1", NULL };
-    const char *const dhclient[] = { "dhclient", "-nw", ifname, NULL };
-    const char *const dhcpcd[] = { "dhcpcd", "-b", ifname, NULL };
-    const char *const networkctl[] = { "networkctl", "reconfigure", ifname, NULL };
-    const char *const nmcli[] = { "nmcli", "device", "reapply", ifname, NULL };
-    const char *const *const clients[] = { udhcpc, dhclient, dhcpcd, networkctl, nmcli };
+    const char *const dhclient[] = { "dhclient", "-nw", "-lf", lf, "-pf", pf, ifname, NULL };
+    const char *const *const clients[] = { udhcpc, dhclient };
     g_autoptr(GString) tried = g_string_new(NULL);
 
     for (size_t i = 0; i < G_N_ELEMENTS(clients); i++) {
@@ -581,6 +1341,50 @@ cloneIdentityDhcp(cloneJob *job, const char *ifname)
     virCloneReportError(VIR_CLONE_ERR_GUEST,
                         _("no DHCP client could run for interface '%1$s' inside clone '%2$s': %3$s"),
                         ifname, job->name, tried->str);
+    return -1;
+}
+
+
+/* DHCP as the NIC's stack does it; the stacks were prepared (restarted with
+ * the new machine-id, lease files removed) while the link was down. */
+static int
+cloneIdentityDhcp(cloneJob *job, const cloneNetNic *n, const char *ifname)
+{
+    cloneNetstack stack = n ? n->stack : CLONE_NETSTACK_NONE;
+
+    switch (stack) {
+    case CLONE_NETSTACK_NETWORKD:
+        /* the restarted networkd asks once it sees the carrier */
+        return 0;
+    case CLONE_NETSTACK_NETWORKMANAGER: {
+        const char *state[] = { "nmcli", "-g", "GENERAL.STATE", "device", "show", ifname, NULL };
+        const char *connect[] = { "nmcli", "--wait", "0", "device", "connect", ifname, NULL };
+        g_autofree char *out = NULL;
+
+        /* the restarted NetworkManager activates its connection on carrier
+         * when it may connect automatically; else it is asked to */
+        if (cloneAgentExecOut(job, state, &out) < 0)
+            return -1;
+        /* 30 (disconnected); others: activating, activated, or waiting for
+         * the carrier */
+        if (!g_str_has_prefix(out, "30 "))
+            return 0;
+        return cloneAgentExec(job, connect);
+    }
+    case CLONE_NETSTACK_IFUPDOWN: {
+        const char *up[] = { "ifup", ifname, NULL };
+
+        return cloneAgentExec(job, up);
+    }
+    case CLONE_NETSTACK_NONE:
+        return cloneIdentityDhcpOwn(job, ifname);
+    case CLONE_NETSTACK_UNKNOWN:
+    case CLONE_NETSTACK_LAST:
+        break;
+    }
+    virCloneReportError(VIR_CLONE_ERR_INTERNAL,
+                        _("no DHCP for interface '%1$s' inside clone '%2$s': unknown network stack"),
+                        ifname, job->name);
     return -1;
 }
 
@@ -602,36 +1406,182 @@ cloneIdentityStatic(cloneJob *job, const clonePolicyNic *pnic, const char *ifnam
 }
 
 
-/* Waits for an address on each interface in @pending (name -> NULL). */
+/* The NIC's link goes down again: its guest took one of the source's
+ * addresses. */
 static int
-cloneIdentityWaitAddresses(cloneJob *job, GHashTable *pending)
+cloneIdentityLinkDown(cloneJob *job, const char *mac)
+{
+    g_autofree char *xml = virDomainGetXMLDesc(job->clone, 0);
+    g_autofree char *xpath = g_strdup_printf("/domain/devices/interface[mac/@address='%s']", mac);
+    g_autoptr(xmlDoc) doc = NULL;
+    g_autoptr(xmlXPathContext) ctxt = NULL;
+    g_autoptr(xmlXPathObject) o = NULL;
+    xmlBufferPtr buf;
+    xmlNodePtr nic;
+    int rc;
+
+    if (!xml || !(doc = xmlReadMemory(xml, (int)strlen(xml), "clone.xml", NULL, XML_PARSE_NONET))) {
+        virCloneReportLibvirtError(VIR_CLONE_ERR_LIBVIRT, _("cannot read the XML of clone '%1$s'"),
+                                   job->name);
+        return -1;
+    }
+    ctxt = xmlXPathNewContext(doc);
+    o = xmlXPathEvalExpression(BAD_CAST xpath, ctxt);
+    if (!o || !o->nodesetval || o->nodesetval->nodeNr < 1) {
+        virCloneReportError(VIR_CLONE_ERR_INTERNAL, _("clone '%1$s' has no NIC with the MAC address %2$s"),
+                            job->name, mac);
+        return -1;
+    }
+    nic = o->nodesetval->nodeTab[0];
+    for (xmlNodePtr c = nic->children; c; c = c->next)
+        if (c->type == XML_ELEMENT_NODE && xmlStrEqual(c->name, BAD_CAST "link"))
+            xmlSetProp(c, BAD_CAST "state", BAD_CAST "down");
+    buf = xmlBufferCreate();
+    xmlNodeDump(buf, doc, nic, 0, 0);
+    rc = virDomainUpdateDeviceFlags(job->clone, (const char *)xmlBufferContent(buf),
+                                    VIR_DOMAIN_AFFECT_LIVE);
+    xmlBufferFree(buf);
+    if (rc < 0) {
+        virCloneReportLibvirtError(VIR_CLONE_ERR_LIBVIRT,
+                                   _("cannot bring down the link of clone '%1$s' with the MAC address %2$s"),
+                                   job->name, mac);
+        return -1;
+    }
+    return 0;
+}
+
+
+/* A NIC that got what it must not have: with on-failure='warn' its link
+ * goes down again. */
+static int
+cloneIdentityAddressFailed(cloneJob *job, const char *mac, GHashTable *keepDown)
+{
+    if (cloneIdentityFailed(job, "addresses") < 0)
+        return -1;
+    if (!g_hash_table_contains(keepDown, mac))
+        g_hash_table_add(keepDown, g_strdup(mac));
+    if (cloneIdentityLinkDown(job, mac) < 0) {
+        CLONE_WARN("clone '%s': %s", job->name, virCloneGetLastErrorMessage());
+        virCloneResetLastError();
+    }
+    CLONE_WARN("clone '%s': the NIC with the MAC address %s keeps its link down", job->name, mac);
+    return 0;
+}
+
+
+/* A NIC being given its address. */
+typedef struct {
+    char *ifname;
+    char *mac;                 /* the clone's */
+    const cloneNetNic *net;    /* NULL: not in the state */
+    char *want;                /* static: this address; NULL: a new one */
+    gboolean wantV4;           /* DHCP: the source had IPv4 here, a new IPv4 is awaited */
+} clonePendingNic;
+
+
+static void
+clonePendingNicFree(gpointer data)
+{
+    clonePendingNic *p = data;
+
+    g_free(p->ifname);
+    g_free(p->mac);
+    g_free(p->want);
+    g_free(p);
+}
+
+
+static gboolean
+clonePendingDone(const clonePendingNic *p, GPtrArray *addrs, GHashTable *source)
+{
+    for (guint i = 0; i < addrs->len; i++) {
+        const char *a = g_ptr_array_index(addrs, i);
+        g_autofree char *bare = g_strndup(a, strcspn(a, "/"));
+
+        if (g_hash_table_contains(source, bare))
+            continue;
+        if (p->want ? g_str_equal(bare, p->want) : (!p->wantV4 || !strchr(bare, ':')))
+            return TRUE;
+    }
+    return FALSE;
+}
+
+
+/* networkd's own view once it has the lease: its DHCPv4 client ID is not
+ * the source's (it would be, had it kept the DUID of the old machine-id). */
+static int
+cloneIdentityNetworkdClientId(cloneJob *job, const clonePendingNic *p)
+{
+    const char *argv[] = { "networkctl", "status", "--no-pager", "--lines=0", p->ifname, NULL };
+    g_autofree char *out = NULL;
+    g_autofree char *id = NULL;
+    gint64 code = -1;
+
+    if (!p->net || p->net->stack != CLONE_NETSTACK_NETWORKD || !p->net->clientId)
+        return 0;
+    if (cloneAgentExecFull(job, argv, &code, &out, NULL) < 0)
+        return -1;
+    id = cloneNetstackValue(out, "DHCP4 Client ID", ':');
+    if (id && g_str_equal(id, p->net->clientId)) {
+        virCloneReportError(VIR_CLONE_ERR_GUEST,
+                            _("systemd-networkd inside clone '%1$s' asks DHCP on '%2$s' with the source's client ID %3$s"),
+                            job->name, p->ifname, id);
+        return -1;
+    }
+    CLONE_DEBUG("clone '%s': networkd's DHCPv4 client ID on %s: %s (the source's: %s)",
+                job->name, p->ifname, id ? id : "none", p->net->clientId);
+    return 0;
+}
+
+
+/* Waits for a new address on each pending NIC.  One of the source's
+ * addresses is a failure: the guest's DHCP client asked with the source's
+ * identity, or its configuration is static. */
+static int
+cloneIdentityWaitAddresses(cloneJob *job, GPtrArray *pending, GHashTable *source,
+                           GHashTable *keepDown)
 {
     gint64 deadline = g_get_monotonic_time() + job->policy->agentTimeoutS * G_USEC_PER_SEC;
 
-    while (g_hash_table_size(pending) > 0) {
+    while (pending->len > 0) {
         g_autoptr(GPtrArray) ifs = cloneAgentInterfaces(job);
 
         if (!ifs)
-            return -1;
-        for (guint i = 0; i < ifs->len; i++) {
-            const cloneGuestIf *gif = g_ptr_array_index(ifs, i);
+            return cloneIdentityFailed(job, "addresses");
+        for (guint i = pending->len; i-- > 0;) {
+            const clonePendingNic *p = g_ptr_array_index(pending, i);
+            const cloneGuestIf *gif = cloneGuestIfByMac(ifs, p->mac);
+            const char *stolen;
 
-            if (gif->addrs->len > 0 && g_hash_table_remove(pending, gif->name))
-                CLONE_DEBUG("clone '%s': interface %s has %s", job->name, gif->name,
-                            (const char *)g_ptr_array_index(gif->addrs, 0));
+            if (!gif)
+                continue;
+            if ((stolen = cloneNetstackSourceAddress(gif->addrs, source))) {
+                virCloneReportError(VIR_CLONE_ERR_GUEST,
+                                    _("interface '%1$s' inside clone '%2$s' took the source's address %3$s: the clone would answer for the source"),
+                                    gif->name, job->name, stolen);
+                if (cloneIdentityAddressFailed(job, p->mac, keepDown) < 0)
+                    return -1;
+                g_ptr_array_remove_index(pending, i);
+                continue;
+            }
+            if (!clonePendingDone(p, gif->addrs, source))
+                continue;
+            CLONE_DEBUG("clone '%s': interface %s has %s", job->name, gif->name,
+                        (const char *)g_ptr_array_index(gif->addrs, 0));
+            if (cloneIdentityNetworkdClientId(job, p) < 0 &&
+                cloneIdentityAddressFailed(job, p->mac, keepDown) < 0)
+                return -1;
+            g_ptr_array_remove_index(pending, i);
         }
-        if (g_hash_table_size(pending) == 0)
+        if (pending->len == 0)
             break;
         if (g_get_monotonic_time() >= deadline) {
-            GHashTableIter it;
-            gpointer name;
+            const clonePendingNic *p = g_ptr_array_index(pending, 0);
 
-            g_hash_table_iter_init(&it, pending);
-            g_hash_table_iter_next(&it, &name, NULL);
             virCloneReportError(VIR_CLONE_ERR_TIMEOUT,
-                                _("interface '%1$s' inside clone '%2$s' got no address within %3$u s"),
-                                (const char *)name, job->name, job->policy->agentTimeoutS);
-            return -1;
+                                _("interface '%1$s' inside clone '%2$s' got no new address within %3$u s"),
+                                p->ifname, job->name, job->policy->agentTimeoutS);
+            return cloneIdentityFailed(job, "addresses");
         }
         g_usleep(CLONE_AGENT_POLL_MS * 2 * 1000);
     }
@@ -642,8 +1592,10 @@ cloneIdentityWaitAddresses(cloneJob *job, GHashTable *pending)
 int
 cloneIdentityAddresses(cloneJob *job, GHashTable *keepDown)
 {
+    g_autoptr(cloneNetState) st = cloneNetStateTake(job);
     g_autoptr(GPtrArray) ifs = NULL;
-    g_autoptr(GHashTable) pending = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    g_autoptr(GPtrArray) pending = g_ptr_array_new_with_free_func(clonePendingNicFree);
+    g_autoptr(GHashTable) noSource = g_hash_table_new(g_str_hash, g_str_equal);
     gboolean any = FALSE;
 
     for (guint i = 0; i < job->plan->nics->len && !any; i++) {
@@ -662,8 +1614,10 @@ cloneIdentityAddresses(cloneJob *job, GHashTable *keepDown)
         const clonePolicyNic *pnic = NULL;
         cloneIpMode mode = clonePolicyIpMode(job->policy, nic->sourceMac, &pnic);
         const cloneGuestIf *gif = cloneGuestIfByMac(ifs, nic->mac);
+        const cloneNetNic *net = cloneNetNicByMac(st, nic->mac);
         const char *up[] = { "ip", "link", "set", "dev", NULL, "up", NULL };
-        int rc;
+        clonePendingNic *p;
+        int rc = 0;
 
         if ((mode != CLONE_IP_DHCP && mode != CLONE_IP_STATIC) ||
             g_hash_table_contains(keepDown, nic->mac))
@@ -679,9 +1633,11 @@ cloneIdentityAddresses(cloneJob *job, GHashTable *keepDown)
             continue;
         }
         up[4] = gif->name;
-        rc = cloneAgentExec(job, up);
+        /* ifupdown brings it up itself (ifdown took it down) */
+        if (!net || net->stack != CLONE_NETSTACK_IFUPDOWN || mode != CLONE_IP_DHCP)
+            rc = cloneAgentExec(job, up);
         if (rc == 0)
-            rc = mode == CLONE_IP_DHCP ? cloneIdentityDhcp(job, gif->name)
+            rc = mode == CLONE_IP_DHCP ? cloneIdentityDhcp(job, net, gif->name)
                                        : cloneIdentityStatic(job, pnic, gif->name);
         if (rc < 0) {
             if (cloneIdentityFailed(job, mode == CLONE_IP_DHCP ? "dhcp" : "static address") < 0)
@@ -689,10 +1645,14 @@ cloneIdentityAddresses(cloneJob *job, GHashTable *keepDown)
             continue;
         }
         job->guestSteps++;
-        g_hash_table_add(pending, g_strdup(gif->name));
+        p = g_new0(clonePendingNic, 1);
+        p->ifname = g_strdup(gif->name);
+        p->mac = g_strdup(nic->mac);
+        p->net = net;
+        p->want = mode == CLONE_IP_STATIC ? g_strdup(pnic->ipAddress) : NULL;
+        for (guint j = 0; net && j < net->srcAddrs->len && !p->wantV4; j++)
+            p->wantV4 = !strchr(g_ptr_array_index(net->srcAddrs, j), ':');
+        g_ptr_array_add(pending, p);
     }
-    if (cloneIdentityWaitAddresses(job, pending) < 0 &&
-        cloneIdentityFailed(job, "addresses") < 0)
-        return -1;
-    return 0;
+    return cloneIdentityWaitAddresses(job, pending, st ? st->srcAddrs : noSource, keepDown);
 }

@@ -1,6 +1,7 @@
 /*
  * clone_identity.h: the clone's identity inside the guest, through the QEMU
- * guest agent: MACs, addresses, host name, machine-id
+ * guest agent: MACs, addresses, host name, machine-id, and what the
+ * guest's network stack needs to follow them
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -15,13 +16,57 @@ gboolean cloneIdentityHasGuestSteps(const cloneJob *job);
  * source and a running clone.  Fails, or warns, as the policy says. */
 int cloneIdentityCheck(cloneJob *job);
 
-/* With the clone running and its links down: give each NIC inside the
- * guest its new MAC, remove the source's addresses, set the host name and
- * a new machine-id.  On return @keepDown holds the clone MACs of the NICs
- * whose link must stay down (the guest still uses the source's MAC after
- * a step failed with on-failure='warn'). */
+/* With the clone running and its links down: read the source's addresses
+ * and find the network stack that manages each NIC, give each NIC inside
+ * the guest its new MAC, remove the source's addresses, set the host name
+ * and a new machine-id, and make the network stack and the journal follow
+ * them.  On return @keepDown holds the clone MACs of the NICs whose link
+ * must stay down (the guest still uses the source's MAC, or its network
+ * stack is unknown, after a step failed with on-failure='warn'). */
 int cloneIdentityGuestSteps(cloneJob *job, GHashTable *keepDown);
 
-/* Once the links are up: addresses from the policy (static) or a DHCP
- * client inside the guest, then waits for them. */
+/* Once the links are up: addresses from the policy (static) or DHCP by the
+ * NIC's network stack, then waits for them.  An address that is one of the
+ * source's is a failed step; with on-failure='warn' the NIC's link goes
+ * down again. */
 int cloneIdentityAddresses(cloneJob *job, GHashTable *keepDown);
+
+
+/* ---- network stacks: exposed for the unit test ------------------------------ */
+
+/* Who manages a NIC inside the guest. */
+typedef enum {
+    CLONE_NETSTACK_NONE = 0,        /* nobody: the library runs a DHCP client */
+    CLONE_NETSTACK_NETWORKD,        /* systemd-networkd (netplan's default renderer) */
+    CLONE_NETSTACK_NETWORKMANAGER,
+    CLONE_NETSTACK_IFUPDOWN,        /* ifupdown, with ISC dhclient for DHCP */
+    CLONE_NETSTACK_UNKNOWN,         /* a network daemon the library does not know */
+
+    CLONE_NETSTACK_LAST
+} cloneNetstack;
+CLONE_ENUM_DECL(cloneNetstack);
+
+/* What the guest said about one NIC; NULL: not asked (the daemon does not
+ * run) or nothing there. */
+typedef struct {
+    const char *nmDevice;      /* nmcli -t -f GENERAL.STATE,GENERAL.CON-UUID device show IF */
+    const char *networkctl;    /* networkctl status IF */
+    const char *ifstate;       /* /run/network/ifstate.IF (ifupdown) */
+    const char *unknownDaemon; /* a running network daemon of another kind */
+} cloneNetstackFacts;
+
+/* The stack that manages the NIC; *@detail gets NetworkManager's connection
+ * UUID, networkd's network file, or the unknown daemon's name (or NULL). */
+cloneNetstack cloneNetstackDecide(const cloneNetstackFacts *facts, char **detail);
+
+/* The value of the first line "KEY<sep>VALUE" of @text (leading blanks
+ * ignored), trimmed; NULL if there is none. */
+char *cloneNetstackValue(const char *text, const char *key, char sep);
+
+/* @text with every occurrence of the MAC @from (any case) replaced by @to;
+ * NULL if @text has none. */
+char *cloneNetstackReplaceMac(const char *text, const char *from, const char *to);
+
+/* The first of @addrs ("ADDR/PREFIX") whose address is in @source (a set of
+ * addresses without prefix), or NULL. */
+const char *cloneNetstackSourceAddress(GPtrArray *addrs, GHashTable *source);
