@@ -451,6 +451,14 @@ cloneTestPolicyDirs(const char *policy)
 }
 
 
+/* g_ptr_array_sort() passes pointers to the elements */
+static int
+testCompareNames(gconstpointer a, gconstpointer b)
+{
+    return g_strcmp0(*(const char *const *)a, *(const char *const *)b);
+}
+
+
 /* clone-live --policy examples/xml/EACH.xml on the test guest: every
  * example clones (each feature it uses is implemented), and the clone
  * runs. */
@@ -478,7 +486,7 @@ testExamples(void)
     while ((name = g_dir_read_name(d)))
         if (g_str_has_suffix(name, ".xml"))
             g_ptr_array_add(names, g_strdup(name));
-    g_ptr_array_sort(names, (GCompareFunc)g_strcmp0);
+    g_ptr_array_sort(names, testCompareNames);
     g_assert_cmpuint(names->len, >=, 4);
 
     for (guint i = 0; i < names->len; i++) {
