@@ -5,6 +5,12 @@
 # what happened: the clone runs from the source's memory, reaches nothing,
 # and everything it tries is reported.  Run as root.  Options after "--" go
 # to "virt-clone-live clone-live" (default: --sandbox).
+#
+# libvirt's own log (its version, "tainted: high-privileges" and other
+# warnings, which the embedded driver prints on the terminal when no log
+# output is configured) goes to /tmp/libvirt-clone-demo-libvirt.log;
+# virsh and virt-clone-live report every error themselves.  Set
+# LIBVIRT_LOG_OUTPUTS (e.g. 3:stderr) to see it on the terminal again.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -29,6 +35,11 @@ echo "accelerator: $accel ($( [ "$accel" = qemu ] && echo 'TCG: /dev/kvm cannot 
 
 root=/var/tmp/lvc-demo
 uri="qemu:///embed?root=$root"
+libvirtlog=/tmp/libvirt-clone-demo-libvirt.log
+if [ -z "${LIBVIRT_LOG_OUTPUTS:-}" ] && [ -z "${LIBVIRT_DEBUG:-}" ]; then
+    : >"$libvirtlog"
+    export LIBVIRT_LOG_OUTPUTS="3:file:$libvirtlog"
+fi
 netbr=lvcdemo0            # the demo guest's network: a bridge, the host at .1
 virsh() { command virsh -q -c "$uri" "$@"; }
 vcl() { "$build/tools/virt-clone-live" -c "$uri" "$@"; }
@@ -132,4 +143,9 @@ if command virsh -c "$uri" dumpxml demo-clone | grep -q lvcsandbox0; then
     done
     say "what the clone tries (it still believes it is 10.78.0.10), for 5 s: virt-clone-live sandbox-watch demo-clone"
     vcl sandbox-watch demo-clone --timeout 5 || true
+fi
+
+if [ "${LIBVIRT_LOG_OUTPUTS:-}" = "3:file:$libvirtlog" ]; then
+    echo
+    echo "libvirt's own log (its notes and warnings, kept off the terminal): $libvirtlog"
 fi
