@@ -131,12 +131,13 @@ main(int argc, char **argv)
     virCloneSetLogFunc(vclLog, &g);
 
     /* "virt-clone-live DOMAIN" means "virt-clone-live clone-live DOMAIN" */
-    cmd = vclFindCommand(argv[i]);
-    g_ptr_array_add(args, cmd ? argv[i] : (char *)"clone-live");
-    if (!cmd)
+    if ((cmd = vclFindCommand(argv[i])))
+        i++;
+    else
         cmd = &vclCommands[0];
-    for (int j = cmd == vclFindCommand(argv[i]) ? i + 1 : i; j < argc; j++)
-        g_ptr_array_add(args, argv[j]);
+    g_ptr_array_add(args, (char *)cmd->name);
+    for (; i < argc; i++)
+        g_ptr_array_add(args, argv[i]);
     g_ptr_array_add(args, NULL);
     return cmd->run(&g, (int)args->len - 1, (char **)args->pdata);
 }
