@@ -1,0 +1,739 @@
+/*
+ * testutils-distro.c: boot and drive the Debian test guest through libvirt.
+ * See testutils-distro.h.
+ */
+#ifndef _GNU_SOURCE
+# define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+#include <libvirt/libvirt-qemu.h>
+#include <libvirt/virterror.h>
+
+#include "testutils-distro.h"
+
+#define TGD_ERROR tgd_error_quark()
+GQuark tgd_error_quark(void);
+G_DEFINE_QUARK(tgd-error-quark, tgd_error)
+
+#define TGD_DEFAULT_DIR "/var/lib/libvirt-clone/debian-guest"
+#define TGD_DEFAULT_BOOT_TIMEOUT_MS 300000
+#define TGD_DEFAULT_MEMORY_MIB 1024
+#define TGD_EXEC_POLL_MS 100
+#define TGD_AGENT_NAME "org.qemu.guest_agent.0"
+
+struct _TgDistro {
+    TgEnv *env;
+    TgGuest *guest;             /* serial console and the domain */
+    gboolean owned;             /* made by tgDistroStart: delete its files */
+    char *overlay;
+    char *nvram;
+    char *serial_log;
+    TgDistroReady ready;
+    double boot_s;
+};
+
+
+/* ---- the image --------------------------------------------------------- */
+
+static GMutex tgdImageLock;
+static char *tgdImageDir;
+static GHashTable *tgdImageInfo;
+
+
+static int
+tgdLoadInfo(const char *dir, GError **err)
+{
+    g_autofree char *path = g_build_filename(dir, "info", NULL);
+    g_autofree char *text = NULL;
+    g_auto(GStrv) lines = NULL;
+    g_autoptr(GHashTable) info = g_hash_table_new_full(g_str_hash, g_str_equal,
+                                                       g_free, g_free);
+    const char *need[] = { "CMDLINE", "OVMF_CODE", "OVMF_VARS" };
+    size_t i;
+
+    if (!g_file_get_contents(path, &text, NULL, err)) {
+        g_prefix_error(err, "the Debian guest image is not built: ");
+        return -1;
+    }
+    lines = g_strsplit(text, "\n", -1);
+    for (i = 0; lines[i]; i++) {
+        char *eq = strchr(lines[i], '=');
+
+        if (eq)
+            g_hash_table_insert(info, g_strndup(lines[i], eq - lines[i]), g_strdup(eq + 1));
+    }
+    for (i = 0; i < G_N_ELEMENTS(need); i++) {
+        if (!g_hash_table_contains(info, need[i])) {
+            g_set_error(err, TGD_ERROR, 0, "%s has no %s", path, need[i]);
+            return -1;
+        }
+    }
+    tgdImageDir = g_strdup(dir);
+    tgdImageInfo = g_steal_pointer(&info);
+    return 0;
+}
+
+
+/* Run the build script (it prints the image's directory). */
+static char *
+tgdBuild(const char *script, GError **err)
+{
+    const char *argv[] = { script, NULL, NULL };
+    g_autofree char *out = NULL;
+    g_autoptr(GError) local = NULL;
+    int status = 0;
+
+    argv[1] = g_getenv("TG_DISTRO_DIR");
+    /* the script's progress goes to our stderr (the test's log) */
+    if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_DEFAULT, NULL, NULL,
+                      &out, NULL, &status, err))
+        return NULL;
+    if (!g_spawn_check_wait_status(status, &local)) {
+        g_set_error(err, TGD_ERROR, 0, "%s failed (%s): see its messages above",
+                    script, local->message);
+        return NULL;
+    }
+    return g_strdup(g_strstrip(out));
+}
+
+
+int
+tgDistroImageEnsure(GError **err)
+{
+    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&tgdImageLock);
+    const char *script = g_getenv("TG_DISTRO_BUILD");
+    const char *dir = g_getenv("TG_DISTRO_DIR");
+    g_autofree char *built = NULL;
+
+    if (tgdImageInfo)
+        return 0;
+    if (script && *script) {
+        if (!(built = tgdBuild(script, err)))
+            return -1;
+        dir = built;
+    }
+    if (!dir || !*dir)
+        dir = TGD_DEFAULT_DIR;
+    return tgdLoadInfo(dir, err);
+}
+
+
+const char *
+tgDistroImageDir(void)
+{
+    return tgdImageDir;
+}
+
+
+const char *
+tgDistroImageInfo(const char *key)
+{
+    return tgdImageInfo ? g_hash_table_lookup(tgdImageInfo, key) : NULL;
+}
+
+
+static char *
+tgdImageFile(const char *name)
+{
+    return g_build_filename(tgdImageDir, name, NULL);
+}
+
+
+/* ---- domain XML -------------------------------------------------------- */
+
+static void
+tgdOptsDefaults(const TgDistroOpts *in, TgDistroOpts *o)
+{
+    if (in)
+        *o = *in;
+    else
+        memset(o, 0, sizeof(*o));
+    if (!o->name_prefix)
+        o->name_prefix = "debtest";
+    if (!o->stack)
+        o->stack = "networkd";
+    if (!o->memory_mib)
+        o->memory_mib = TGD_DEFAULT_MEMORY_MIB;
+    if (!o->boot_timeout_ms)
+        o->boot_timeout_ms = TGD_DEFAULT_BOOT_TIMEOUT_MS;
+}
+
+
+/* Direct kernel boot: the image's kernel, initrd and command line.  UEFI:
+ * OVMF (no secure boot) and an NVRAM made from its template; the command
+ * line is grub's, so the stack travels as an SMBIOS OEM string. */
+static void
+tgdXmlAppendOs(GString *xml, const TgDistroOpts *o, const char *nvram)
+{
+    g_autofree char *esc = NULL;
+
+    if (o->uefi) {
+        esc = g_markup_printf_escaped(
+            "  <os>\n"
+            "    <type arch='x86_64' machine='q35'>hvm</type>\n"
+            "    <loader readonly='yes' type='pflash'>%s</loader>\n"
+            "    <nvram template='%s'>%s</nvram>\n"
+            "    <boot dev='hd'/>\n"
+            "    <smbios mode='sysinfo'/>\n"
+            "  </os>\n"
+            "  <sysinfo type='smbios'>\n"
+            "    <oemStrings>\n"
+            "      <entry>lvc.netstack=%s</entry>\n"
+            "    </oemStrings>\n"
+            "  </sysinfo>\n",
+            tgDistroImageInfo("OVMF_CODE"), tgDistroImageInfo("OVMF_VARS"),
+            nvram, o->stack);
+    } else {
+        g_autofree char *kernel = tgdImageFile("vmlinuz");
+        g_autofree char *initrd = tgdImageFile("initrd.img");
+        g_autofree char *cmdline = g_strdup_printf("%s lvc.netstack=%s%s%s",
+                                                   tgDistroImageInfo("CMDLINE"), o->stack,
+                                                   o->extra_cmdline ? " " : "",
+                                                   o->extra_cmdline ? o->extra_cmdline : "");
+
+        esc = g_markup_printf_escaped(
+            "  <os>\n"
+            "    <type arch='x86_64' machine='q35'>hvm</type>\n"
+            "    <kernel>%s</kernel>\n"
+            "    <initrd>%s</initrd>\n"
+            "    <cmdline>%s</cmdline>\n"
+            "  </os>\n", kernel, initrd, cmdline);
+    }
+    g_string_append(xml, esc);
+}
+
+
+static char *
+tgdXmlNic(const TgDistroOpts *o)
+{
+    g_autofree char *mac = o->mac ? g_markup_printf_escaped("      <mac address='%s'/>\n",
+                                                            o->mac) : g_strdup("");
+
+    switch (o->nic) {
+    case TG_DISTRO_NIC_NONE:
+        return g_strdup("");
+    case TG_DISTRO_NIC_BRIDGE:
+        return g_markup_printf_escaped("    <interface type='bridge'>\n%s"
+                                       "      <source bridge='%s'/>\n"
+                                       "      <model type='virtio'/>\n"
+                                       "    </interface>\n", mac, o->nic_source);
+    case TG_DISTRO_NIC_NETWORK:
+        return g_markup_printf_escaped("    <interface type='network'>\n%s"
+                                       "      <source network='%s'/>\n"
+                                       "      <model type='virtio'/>\n"
+                                       "    </interface>\n", mac, o->nic_source);
+    case TG_DISTRO_NIC_USER:
+    default:
+        return g_markup_printf_escaped("    <interface type='user'>\n%s"
+                                       "      <model type='virtio'/>\n"
+                                       "    </interface>\n", mac);
+    }
+}
+
+
+static void
+tgdXmlAppendDevices(GString *xml, const TgDistroOpts *o, const char *disk,
+                    const char *cache, const char *log)
+{
+    g_autofree char *esc = g_markup_printf_escaped(
+        "  <devices>\n"
+        "    <disk type='file' device='disk'>\n"
+        "      <driver name='qemu' type='qcow2' cache='%s'/>\n"
+        "      <source file='%s'/>\n"
+        "      <target dev='vda' bus='virtio'/>\n"
+        "    </disk>\n"
+        "    <controller type='usb' model='none'/>\n"
+        "    <serial type='pty'>\n"
+        "      <log file='%s' append='off'/>\n"
+        "      <target port='0'/>\n"
+        "    </serial>\n"
+        "    <console type='pty'>\n"
+        "      <target type='serial' port='0'/>\n"
+        "    </console>\n"
+        "    <channel type='unix'>\n"
+        "      <target type='virtio' name='" TGD_AGENT_NAME "'/>\n"
+        "    </channel>\n"
+        "    <rng model='virtio'>\n"
+        "      <backend model='random'>/dev/urandom</backend>\n"
+        "    </rng>\n"
+        "    <memballoon model='none'/>\n", cache, disk, log);
+    g_autofree char *nic = tgdXmlNic(o);
+
+    g_string_append(xml, esc);
+    g_string_append(xml, nic);
+    if (o->extra_devices_xml)
+        g_string_append(xml, o->extra_devices_xml);
+    g_string_append(xml, "  </devices>\n");
+}
+
+
+static char *
+tgdBuildXml(TgEnv *env, const TgDistroOpts *o, const char *name, const char *disk,
+            const char *cache, const char *nvram, const char *log)
+{
+    GString *xml = g_string_new(NULL);
+    g_autofree char *head = g_markup_printf_escaped(
+        "<domain type='%s'>\n"
+        "  <name>%s</name>\n"
+        "  <memory unit='MiB'>%u</memory>\n"
+        "  <vcpu>1</vcpu>\n", tgEnvAccel(env), name, o->memory_mib);
+
+    g_string_append(xml, head);
+    if (o->with_genid)
+        g_string_append(xml, "  <genid/>\n");
+    tgdXmlAppendOs(xml, o, nvram);
+    g_string_append(xml,
+                    "  <features><acpi/></features>\n"
+                    "  <cpu mode='custom' match='exact' check='none'>\n"
+                    "    <model fallback='forbid'>qemu64</model>\n"
+                    "  </cpu>\n"
+                    "  <clock offset='utc'/>\n"
+                    "  <on_poweroff>destroy</on_poweroff>\n"
+                    "  <on_reboot>restart</on_reboot>\n"
+                    "  <on_crash>destroy</on_crash>\n");
+    tgdXmlAppendDevices(xml, o, disk, cache, log);
+    /* QEMU runs as root here (TgEnv's qemu.conf); the image's files are
+     * shared with other users of the machine's image, e.g. a system
+     * libvirtd whose QEMU runs as libvirt-qemu: relabelling them would
+     * fail ("Setting different DAC user or group ... already in use") */
+    g_string_append(xml, "  <seclabel type='none' model='dac'/>\n");
+    g_string_append(xml, "</domain>\n");
+    return g_string_free(xml, FALSE);
+}
+
+
+/* ---- guests ------------------------------------------------------------ */
+
+static void G_GNUC_PRINTF(2, 3)
+tgdVirError(GError **err, const char *fmt, ...)
+{
+    g_autofree char *msg = NULL;
+    va_list ap;
+
+    va_start(ap, fmt);
+    msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    g_set_error(err, TGD_ERROR, 0, "%s: %s", msg, virGetLastErrorMessage());
+    virResetLastError();
+}
+
+
+/* qcow2 with cache='none' needs O_DIRECT on the root's file system. */
+static const char *
+tgdDiskCache(const char *dir)
+{
+    g_autofree char *probe = g_build_filename(dir, ".odirect-distro", NULL);
+    int fd = open(probe, O_RDWR | O_CREAT | O_DIRECT | O_CLOEXEC, 0600);
+
+    if (fd < 0)
+        return "writeback";
+    close(fd);
+    unlink(probe);
+    return "none";
+}
+
+
+static int
+tgdMakeOverlay(const char *overlay, GError **err)
+{
+    g_autofree char *base = tgdImageFile("disk.qcow2");
+    const char *argv[] = { "qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2",
+                           "-b", base, overlay, NULL };
+    g_autofree char *errout = NULL;
+    g_autoptr(GError) local = NULL;
+    int status = 0;
+
+    if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH |
+                      G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL, &errout,
+                      &status, err))
+        return -1;
+    if (!g_spawn_check_wait_status(status, &local)) {
+        g_set_error(err, TGD_ERROR, 0, "qemu-img create %s failed (%s): %s", overlay,
+                    local->message, g_strstrip(errout));
+        return -1;
+    }
+    return 0;
+}
+
+
+static virDomainPtr
+tgdCreateDomain(TgEnv *env, const char *xml, gboolean transient, const char *name,
+                GError **err)
+{
+    virConnectPtr conn = tgEnvConn(env);
+    virDomainPtr dom;
+
+    if (transient) {
+        if (!(dom = virDomainCreateXML(conn, xml, 0)))
+            tgdVirError(err, "cannot create %s", name);
+        return dom;
+    }
+    if (!(dom = virDomainDefineXML(conn, xml))) {
+        tgdVirError(err, "cannot define %s", name);
+        return NULL;
+    }
+    if (virDomainCreate(dom) < 0) {
+        tgdVirError(err, "cannot start %s", name);
+        virDomainUndefineFlags(dom, VIR_DOMAIN_UNDEFINE_NVRAM);
+        virDomainFree(dom);
+        return NULL;
+    }
+    return dom;
+}
+
+
+static int
+tgdParseReady(const char *line, TgDistroReady *r)
+{
+    g_auto(GStrv) words = g_strsplit(line, " ", -1);
+    guint i;
+
+    if (g_strv_length(words) < 3 || !g_str_equal(words[1], "ready"))
+        return -1;
+    g_strlcpy(r->state, words[2], sizeof(r->state));
+    for (i = 3; words[i]; i++) {
+        if (g_str_has_prefix(words[i], "stack="))
+            g_strlcpy(r->stack, words[i] + strlen("stack="), sizeof(r->stack));
+        else if (g_str_has_prefix(words[i], "machine-id="))
+            g_strlcpy(r->machine_id, words[i] + strlen("machine-id="), sizeof(r->machine_id));
+        else if (g_str_has_prefix(words[i], "uptime="))
+            r->uptime_s = g_ascii_strtod(words[i] + strlen("uptime="), NULL);
+    }
+    return 0;
+}
+
+
+int
+tgDistroWaitReady(TgDistro *d, guint timeout_ms, TgDistroReady *ready, GError **err)
+{
+    gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+    TgDistroReady r = { 0 };
+
+    for (;;) {
+        g_autofree char *line = NULL;
+        gint64 left = (deadline - g_get_monotonic_time()) / 1000;
+
+        if (tgSerialWait(d->guest, "^DEBTEST (ready|failed) ", MAX(left, 1), &line, err) < 0)
+            return -1;
+        if (g_str_has_prefix(line, "DEBTEST failed ")) {
+            if (r.failed[0])
+                g_strlcat(r.failed, " ", sizeof(r.failed));
+            g_strlcat(r.failed, line + strlen("DEBTEST failed "), sizeof(r.failed));
+            continue;
+        }
+        if (tgdParseReady(line, &r) < 0) {
+            g_set_error(err, TGD_ERROR, 0, "%s: bad ready line '%s'", tgDistroName(d), line);
+            return -1;
+        }
+        if (ready)
+            *ready = r;
+        return 0;
+    }
+}
+
+
+static TgDistro *
+tgdWrap(TgEnv *env, virDomainPtr dom, GError **err)
+{
+    g_autoptr(TgDistro) d = g_new0(TgDistro, 1);
+
+    d->env = env;
+    if (!(d->guest = tgGuestAdopt(env, dom, err)))
+        return NULL;
+    return g_steal_pointer(&d);
+}
+
+
+TgDistro *
+tgDistroStart(TgEnv *env, const TgDistroOpts *opts, GError **err)
+{
+    static gint counter;
+    TgDistroOpts o;
+    g_autofree char *name = NULL;
+    g_autofree char *overlay = NULL;
+    g_autofree char *nvram = NULL;
+    g_autofree char *log = NULL;
+    g_autofree char *xml = NULL;
+    g_autoptr(TgDistro) d = NULL;
+    virDomainPtr dom;
+    gint64 t0;
+
+    tgdOptsDefaults(opts, &o);
+    if (tgDistroImageEnsure(err) < 0)
+        return NULL;
+    name = g_strdup_printf("%s-%d-%d", o.name_prefix, (int)getpid(),
+                           g_atomic_int_add(&counter, 1));
+    overlay = g_strdup_printf("%s/%s.qcow2", tgEnvRoot(env), name);
+    nvram = g_strdup_printf("%s/%s_VARS.fd", tgEnvRoot(env), name);
+    log = g_strdup_printf("%s/%s-serial.log", tgEnvRoot(env), name);
+    if (tgdMakeOverlay(overlay, err) < 0)
+        return NULL;
+    xml = tgdBuildXml(env, &o, name, overlay, tgdDiskCache(tgEnvRoot(env)), nvram, log);
+
+    t0 = g_get_monotonic_time();
+    if (!(dom = tgdCreateDomain(env, xml, o.transient, name, err))) {
+        unlink(overlay);
+        return NULL;
+    }
+    d = tgdWrap(env, dom, err);
+    if (!d) {
+        virDomainDestroy(dom);
+        virDomainUndefineFlags(dom, VIR_DOMAIN_UNDEFINE_NVRAM);
+        virDomainFree(dom);
+        unlink(overlay);
+        return NULL;
+    }
+    virDomainFree(dom);
+    d->owned = TRUE;
+    d->overlay = g_steal_pointer(&overlay);
+    d->nvram = o.uefi ? g_steal_pointer(&nvram) : NULL;
+    d->serial_log = g_steal_pointer(&log);
+    if (tgDistroWaitReady(d, o.boot_timeout_ms, &d->ready, err) < 0)
+        return NULL;
+    d->boot_s = (g_get_monotonic_time() - t0) / 1e6;
+    return g_steal_pointer(&d);
+}
+
+
+TgDistro *
+tgDistroAdopt(TgEnv *env, virDomainPtr dom, GError **err)
+{
+    return tgdWrap(env, dom, err);
+}
+
+
+void
+tgDistroFree(TgDistro *d)
+{
+    if (!d)
+        return;
+    /* destroys and undefines the domain (libvirt removes a defined
+     * domain's NVRAM) */
+    tgGuestFree(d->guest);
+    if (d->owned) {
+        if (d->overlay)
+            unlink(d->overlay);
+        if (d->nvram)
+            unlink(d->nvram);
+        if (d->serial_log)
+            unlink(d->serial_log);
+    }
+    g_free(d->overlay);
+    g_free(d->nvram);
+    g_free(d->serial_log);
+    g_free(d);
+}
+
+
+virDomainPtr
+tgDistroDomain(TgDistro *d)
+{
+    return tgGuestDomain(d->guest);
+}
+
+
+const char *
+tgDistroName(TgDistro *d)
+{
+    return tgGuestName(d->guest);
+}
+
+
+TgGuest *
+tgDistroGuest(TgDistro *d)
+{
+    return d->guest;
+}
+
+
+const TgDistroReady *
+tgDistroReadyInfo(TgDistro *d)
+{
+    return &d->ready;
+}
+
+
+double
+tgDistroBootSeconds(TgDistro *d)
+{
+    return d->boot_s;
+}
+
+
+char *
+tgDistroNvramPath(TgDistro *d)
+{
+    return tgDomainXMLMatch(tgDistroDomain(d), "<nvram[^>]*>([^<]+)</nvram>");
+}
+
+
+/* ---- guest agent ------------------------------------------------------- */
+
+int
+tgDistroAgentCommand(TgDistro *d, const char *json, guint timeout_ms, char **reply,
+                     GError **err)
+{
+    return tgGuestAgentCommand(d->guest, json, timeout_ms, reply, err);
+}
+
+
+int
+tgDistroAgentPing(TgDistro *d, guint timeout_ms, GError **err)
+{
+    return tgDistroAgentCommand(d, "{\"execute\":\"guest-ping\"}", timeout_ms, NULL, err);
+}
+
+
+/* The "return" object of an agent reply. */
+static JsonObject *
+tgdReturnObject(JsonNode *root, const char *reply, GError **err)
+{
+    JsonObject *obj = root && JSON_NODE_HOLDS_OBJECT(root) ? json_node_get_object(root) : NULL;
+    JsonNode *ret = obj ? json_object_get_member(obj, "return") : NULL;
+
+    if (!ret || !JSON_NODE_HOLDS_OBJECT(ret)) {
+        g_set_error(err, TGD_ERROR, 0, "unexpected guest agent reply: %s", reply);
+        return NULL;
+    }
+    return json_node_get_object(ret);
+}
+
+
+static char *
+tgdExecJson(const char *const *argv)
+{
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    g_autoptr(JsonGenerator) gen = json_generator_new();
+    g_autoptr(JsonNode) root = NULL;
+    size_t i;
+
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "execute");
+    json_builder_add_string_value(b, "guest-exec");
+    json_builder_set_member_name(b, "arguments");
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "path");
+    json_builder_add_string_value(b, argv[0]);
+    json_builder_set_member_name(b, "arg");
+    json_builder_begin_array(b);
+    for (i = 1; argv[i]; i++)
+        json_builder_add_string_value(b, argv[i]);
+    json_builder_end_array(b);
+    json_builder_set_member_name(b, "capture-output");
+    json_builder_add_boolean_value(b, TRUE);
+    json_builder_end_object(b);
+    json_builder_end_object(b);
+    root = json_builder_get_root(b);
+    json_generator_set_root(gen, root);
+    return json_generator_to_data(gen, NULL);
+}
+
+
+static char *
+tgdBase64Member(JsonObject *obj, const char *member)
+{
+    const char *b64 = json_object_has_member(obj, member) ?
+                      json_object_get_string_member(obj, member) : NULL;
+    g_autofree guchar *raw = NULL;
+    gsize len = 0;
+
+    if (!b64)
+        return g_strdup("");
+    raw = g_base64_decode(b64, &len);
+    return g_strndup((const char *)raw, len);
+}
+
+
+/* guest-exec-status until the process has exited. */
+static int
+tgdExecWait(TgDistro *d, gint64 pid, gint64 deadline, int *exit_code, char **out,
+            char **errout, GError **err)
+{
+    g_autofree char *json = g_strdup_printf(
+        "{\"execute\":\"guest-exec-status\",\"arguments\":{\"pid\":%" G_GINT64_FORMAT "}}", pid);
+
+    for (;;) {
+        g_autofree char *reply = NULL;
+        g_autoptr(JsonNode) root = NULL;
+        JsonObject *ret;
+        gint64 left = (deadline - g_get_monotonic_time()) / 1000;
+
+        if (tgDistroAgentCommand(d, json, MAX(left, 1), &reply, err) < 0)
+            return -1;
+        if (!(root = json_from_string(reply, err)) ||
+            !(ret = tgdReturnObject(root, reply, err)))
+            return -1;
+        if (json_object_get_boolean_member_with_default(ret, "exited", FALSE)) {
+            if (json_object_has_member(ret, "signal"))
+                *exit_code = 128 + (int)json_object_get_int_member(ret, "signal");
+            else
+                *exit_code = (int)json_object_get_int_member_with_default(ret, "exitcode", -1);
+            if (out)
+                *out = tgdBase64Member(ret, "out-data");
+            if (errout)
+                *errout = tgdBase64Member(ret, "err-data");
+            return 0;
+        }
+        if (g_get_monotonic_time() >= deadline) {
+            g_set_error(err, TGD_ERROR, 0, "%s: guest process %" G_GINT64_FORMAT
+                        " has not exited in time", tgDistroName(d), pid);
+            return -1;
+        }
+        g_usleep(TGD_EXEC_POLL_MS * 1000);
+    }
+}
+
+
+int
+tgDistroExec(TgDistro *d, const char *const *argv, guint timeout_ms, int *exit_code,
+             char **out, char **errout, GError **err)
+{
+    gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+    g_autofree char *json = tgdExecJson(argv);
+    g_autofree char *reply = NULL;
+    g_autoptr(JsonNode) root = NULL;
+    JsonObject *ret;
+    int code = -1;
+
+    if (tgDistroAgentCommand(d, json, timeout_ms, &reply, err) < 0)
+        return -1;
+    if (!(root = json_from_string(reply, err)) ||
+        !(ret = tgdReturnObject(root, reply, err)))
+        return -1;
+    if (!json_object_has_member(ret, "pid")) {
+        g_set_error(err, TGD_ERROR, 0, "guest-exec gave no pid: %s", reply);
+        return -1;
+    }
+    if (tgdExecWait(d, json_object_get_int_member(ret, "pid"), deadline, &code,
+                    out, errout, err) < 0)
+        return -1;
+    if (exit_code)
+        *exit_code = code;
+    return 0;
+}
+
+
+char *
+tgDistroExecOut(TgDistro *d, const char *const *argv, guint timeout_ms, GError **err)
+{
+    g_autofree char *out = NULL;
+    g_autofree char *errout = NULL;
+    g_autofree char *cmd = g_strjoinv(" ", (char **)argv);
+    int code = -1;
+
+    if (tgDistroExec(d, argv, timeout_ms, &code, &out, &errout, err) < 0)
+        return NULL;
+    if (code != 0) {
+        g_set_error(err, TGD_ERROR, 0, "%s: '%s' exited with %d: %s%s", tgDistroName(d),
+                    cmd, code, g_strstrip(out), g_strstrip(errout));
+        return NULL;
+    }
+    return g_strdup(g_strstrip(out));
+}
