@@ -12,8 +12,10 @@ scripts/install-deps.sh
 build=${BUILD_DIR:-build-tests}
 san=${build}-sanitize
 
-meson setup --reconfigure "$build" -Dwerror=true -Dbuildtype=debugoptimized >/dev/null ||
-    meson setup "$build" -Dwerror=true -Dbuildtype=debugoptimized
+# -Dtest_faults: the fault-matrix tests stop or kill a clone at each phase
+meson setup --reconfigure "$build" -Dwerror=true -Dbuildtype=debugoptimized \
+    -Dtest_faults=true >/dev/null ||
+    meson setup "$build" -Dwerror=true -Dbuildtype=debugoptimized -Dtest_faults=true
 ninja -C "$build"
 
 meson setup --reconfigure "$san" -Dwerror=true -Db_sanitize=address,undefined \

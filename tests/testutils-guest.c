@@ -47,6 +47,8 @@ struct _TgEnv {
     char *kernel;               /* the guest's kernel and initramfs */
     char *initrd;
     char *uri;                  /* TG_URI: a daemon's, not an embedded root */
+    gboolean shared_root;       /* TG_ROOT: neither its domains nor the
+                                 * root are ours to remove */
     char *accel;
     const char *disk_cache;     /* "none" if the root supports O_DIRECT */
     virConnectPtr conn;
@@ -289,7 +291,7 @@ tgReaperStart(TgEnv *env, GError **err)
     int fds[2];
     pid_t pid;
 
-    if (g_strcmp0(g_getenv("TG_KEEP"), "1") == 0)
+    if (g_strcmp0(g_getenv("TG_KEEP"), "1") == 0 || env->shared_root)
         return 0;
     if (pipe2(fds, O_CLOEXEC) < 0) {
         g_set_error(err, TG_ERROR, 0, "pipe: %s", g_strerror(errno));
@@ -321,7 +323,16 @@ static int
 tgEnvMakeRoot(TgEnv *env, GError **err)
 {
     const char *base = g_getenv("TG_ROOT_BASE");
+    const char *shared = g_getenv("TG_ROOT");
     g_autofree char *tmpl = NULL;
+
+    /* TG_ROOT: an embedded root that another process owns (made, cleaned
+     * and removed by it); one process at a time opens it */
+    if (shared && *shared) {
+        env->root = g_strdup(shared);
+        env->shared_root = TRUE;
+        return 0;
+    }
 
     if (!base || !*base)
         base = "/var/tmp";
@@ -617,13 +628,14 @@ tgEnvFree(TgEnv *env)
     if (!env)
         return;
     if (env->conn) {
-        tgEnvRemoveDomains(env);
+        if (!env->shared_root)
+            tgEnvRemoveDomains(env);
         virConnectClose(env->conn);
         if (!env->uri)
             tgCapsCacheSave(env);
     }
     tgEventLoopStop();
-    if (env->root && g_strcmp0(g_getenv("TG_KEEP"), "1") != 0)
+    if (env->root && !env->shared_root && g_strcmp0(g_getenv("TG_KEEP"), "1") != 0)
         tgRemoveTree(env->root);
     if (env->reaper_fd >= 0)
         close(env->reaper_fd);
@@ -1576,10 +1588,11 @@ tgGuestFree(TgGuest *g)
         return;
     tgPtyClose(g);
     if (g->dom) {
-        tgDomainRemove(g->dom);
+        if (!g->env->shared_root)
+            tgDomainRemove(g->dom);
         virDomainFree(g->dom);
     }
-    if (g->owned) {
+    if (g->owned && !g->env->shared_root) {
         if (g->disk_path)
             unlink(g->disk_path);
         if (g->serial_log)

@@ -109,6 +109,9 @@ typedef struct {
 } TgIdentity;
 
 /* ---- environment: one embedded-driver root per process ----------------- */
+/* TG_ROOT=DIR: use the embedded root DIR that another process owns; its
+ * guests and files are left as they are when this process ends (see
+ * tests/test-faults.c, whose caller must open the root in between). */
 
 TgEnv *tgEnvNew(GError **err);
 void tgEnvFree(TgEnv *env);

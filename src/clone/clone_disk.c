@@ -118,7 +118,7 @@ cloneDiskRemoveDirs(GPtrArray *createdDirs)
     for (guint i = createdDirs->len; i-- > 0;) {
         const char *d = g_ptr_array_index(createdDirs, i);
 
-        if (g_rmdir(d) < 0 && errno != ENOENT)
+        if (g_rmdir(d) < 0 && errno != ENOENT && errno != ENOTEMPTY && errno != EEXIST)
             CLONE_WARN("cannot remove directory '%s': %s", d, g_strerror(errno));
     }
     g_ptr_array_set_size(createdDirs, 0);
@@ -179,27 +179,62 @@ cloneDiskRemoveCloneFiles(cloneDomainPlan *plan)
             cloneUnlink(c->to);
         c->created = FALSE;
     }
-    for (guint i = 0; plan->newFilesOwned && i < plan->newFiles->len; i++)
-        cloneUnlink(g_ptr_array_index(plan->newFiles, i));
-    plan->newFilesOwned = FALSE;
+    for (guint i = 0; i < plan->ownedFiles->len; i++)
+        cloneUnlink(g_ptr_array_index(plan->ownedFiles, i));
+    g_ptr_array_set_size(plan->ownedFiles, 0);
 }
 
 
-/* Removes the source's next tops; only valid before the disk fork. */
-void
-cloneDiskRemoveSourceOverlays(cloneDomainPlan *plan)
+/* The image files @dom's XML (live, and persistent if it has one) names,
+ * backing files included; NULL if libvirt cannot say. */
+static GHashTable *
+cloneDiskFilesInUse(virDomainPtr dom)
 {
+    g_autoptr(GHashTable) used = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    unsigned int flags[] = { 0, VIR_DOMAIN_XML_INACTIVE };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(flags); i++) {
+        g_autofree char *xml = NULL;
+        g_auto(GStrv) files = NULL;
+
+        if (!dom || !(xml = virDomainGetXMLDesc(dom, flags[i]))) {
+            virResetLastError();
+            return NULL;
+        }
+        files = cloneXMLStrings(xml, "/domain/devices/disk//source/@file");
+        for (guint j = 0; files[j]; j++)
+            g_hash_table_add(used, g_strdup(files[j]));
+    }
+    return g_steal_pointer(&used);
+}
+
+
+/* Removes the source's next tops that the source does not use.  Before
+ * the disk fork that is all of them, after it none; which one it was is
+ * asked of libvirt, not assumed.  When libvirt cannot say (the source is
+ * gone) they are removed only if the fork was never attempted. */
+void
+cloneDiskRemoveSourceOverlays(virDomainPtr src, cloneDomainPlan *plan, gboolean forkAttempted)
+{
+    g_autoptr(GHashTable) used = cloneDiskFilesInUse(src);
+
     for (guint i = 0; i < plan->disks->len; i++) {
         cloneDisk *d = g_ptr_array_index(plan->disks, i);
 
-        if (d->sourceOverlayCreated)
-            cloneUnlink(d->sourceOverlay);
+        if (!d->sourceOverlayCreated)
+            continue;
+        if (used ? g_hash_table_contains(used, d->sourceOverlay) : forkAttempted) {
+            CLONE_DEBUG("keeping '%s': the source runs on it", d->sourceOverlay);
+            continue;
+        }
+        cloneUnlink(d->sourceOverlay);
         d->sourceOverlayCreated = FALSE;
     }
 }
 
 
-/* None of the clone's files may exist yet: rollback removes them. */
+/* None of the clone's overlays and copies may exist yet: rollback removes
+ * them.  Files its QEMU writes (logs, sockets) may: they are reused. */
 gboolean
 cloneDiskPlanFilesFree(const cloneDomainPlan *plan)
 {
@@ -213,9 +248,6 @@ cloneDiskPlanFilesFree(const cloneDomainPlan *plan)
     for (guint i = 0; i < plan->copies->len; i++)
         if (g_file_test(((cloneCopy *)g_ptr_array_index(plan->copies, i))->to, G_FILE_TEST_EXISTS))
             return FALSE;
-    for (guint i = 0; i < plan->newFiles->len; i++)
-        if (g_file_test(g_ptr_array_index(plan->newFiles, i), G_FILE_TEST_EXISTS))
-            return FALSE;
     return TRUE;
 }
 
@@ -223,16 +255,22 @@ cloneDiskPlanFilesFree(const cloneDomainPlan *plan)
 int
 cloneDiskCheckNewFiles(cloneDomainPlan *plan)
 {
+    g_ptr_array_set_size(plan->ownedFiles, 0);
     for (guint i = 0; i < plan->newFiles->len; i++) {
         const char *path = g_ptr_array_index(plan->newFiles, i);
 
         if (g_file_test(path, G_FILE_TEST_EXISTS)) {
-            virCloneReportError(VIR_CLONE_ERR_DISK,
-                                _("file '%1$s' for the clone exists already"), path);
-            return -1;
+            if (!g_file_test(path, G_FILE_TEST_IS_REGULAR) &&
+                g_file_test(path, G_FILE_TEST_IS_DIR)) {
+                virCloneReportError(VIR_CLONE_ERR_DISK,
+                                    _("file '%1$s' for the clone is a directory"), path);
+                return -1;
+            }
+            CLONE_DEBUG("reusing '%s', left by an earlier domain of the same name", path);
+            continue;
         }
+        g_ptr_array_add(plan->ownedFiles, g_strdup(path));
     }
-    plan->newFilesOwned = TRUE;
     return 0;
 }
 

@@ -12,7 +12,7 @@ int cloneDiskCreateOverlay(const char *path, const char *backing,
 int cloneDiskCreateOverlays(virDomainPtr src, cloneDomainPlan *plan, GPtrArray *createdDirs);
 void cloneDiskRemoveDirs(GPtrArray *createdDirs);
 void cloneDiskRemoveCloneFiles(cloneDomainPlan *plan);
-void cloneDiskRemoveSourceOverlays(cloneDomainPlan *plan);
+void cloneDiskRemoveSourceOverlays(virDomainPtr src, cloneDomainPlan *plan, gboolean forkAttempted);
 int cloneFileCopy(const char *from, const char *to, gboolean keepOwner, gboolean *created);
 int cloneDiskCopyFiles(cloneDomainPlan *plan);
 int cloneDiskCheckNewFiles(cloneDomainPlan *plan);

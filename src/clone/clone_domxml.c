@@ -72,6 +72,7 @@ cloneDomainPlanFree(cloneDomainPlan *plan)
     g_clear_pointer(&plan->disks, g_ptr_array_unref);
     g_clear_pointer(&plan->copies, g_ptr_array_unref);
     g_clear_pointer(&plan->newFiles, g_ptr_array_unref);
+    g_clear_pointer(&plan->ownedFiles, g_ptr_array_unref);
     g_clear_pointer(&plan->nics, g_ptr_array_unref);
     g_free(plan->sourceUUID);
     g_free(plan->cloneUUID);
@@ -81,7 +82,7 @@ cloneDomainPlanFree(cloneDomainPlan *plan)
 }
 
 
-static cloneDomainPlan *
+cloneDomainPlan *
 cloneDomainPlanNew(void)
 {
     cloneDomainPlan *plan = g_new0(cloneDomainPlan, 1);
@@ -89,6 +90,7 @@ cloneDomainPlanNew(void)
     plan->disks = g_ptr_array_new_with_free_func(cloneDiskFree);
     plan->copies = g_ptr_array_new_with_free_func(cloneCopyFree);
     plan->newFiles = g_ptr_array_new_with_free_func(g_free);
+    plan->ownedFiles = g_ptr_array_new_with_free_func(g_free);
     plan->nics = g_ptr_array_new_with_free_func(cloneNicFree);
     return plan;
 }

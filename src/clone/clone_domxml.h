@@ -53,7 +53,10 @@ struct _cloneDomainPlan {
     GPtrArray *disks;       /* of cloneDisk, every <disk> of the source */
     GPtrArray *copies;      /* of cloneCopy: NVRAM */
     GPtrArray *newFiles;    /* files the clone's QEMU creates (logs, sockets) */
-    gboolean newFilesOwned; /* checked absent before: rollback removes them */
+    GPtrArray *ownedFiles;  /* those of @newFiles that did not exist before
+                             * this clone (a log of an earlier clone of the
+                             * same name is reused, as libvirt reuses a
+                             * domain's log): rollback removes these */
     guint nnics;            /* == nics->len */
     gboolean hasGenid;      /* the clone gets a new generation ID */
 
@@ -79,6 +82,7 @@ struct _cloneDomainPlan {
     gboolean tpmStateCreated; /* the copy was made by this clone (clone_tpm.c):
                                * rollback removes it */
 };
+cloneDomainPlan *cloneDomainPlanNew(void);
 void cloneDomainPlanFree(cloneDomainPlan *plan);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(cloneDomainPlan, cloneDomainPlanFree);
 

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "clone_domxml.h"
+#include "clone_jobrec.h"
 #include "clone_policy.h"
 #include "clone_qmp.h"
 
@@ -13,9 +14,27 @@
  * strategy (automatic choice, pre-copy did not converge) */
 #define CLONE_PHASE_RETRY_BACKGROUND 1
 
+/* The phases of a clone, in order (clone_live.c runs them). */
+typedef enum {
+    CLONE_JOB_PHASE_CHECK,
+    CLONE_JOB_PHASE_CHAIN,
+    CLONE_JOB_PHASE_PLAN,
+    CLONE_JOB_PHASE_FILES,
+    CLONE_JOB_PHASE_SANDBOX,
+    CLONE_JOB_PHASE_START_CLONE,
+    CLONE_JOB_PHASE_TRANSFER,
+    CLONE_JOB_PHASE_FINISH_SOURCE,
+    CLONE_JOB_PHASE_FINISH_CLONE,
+    CLONE_JOB_PHASE_PERSIST,
+
+    CLONE_JOB_PHASE_LAST
+} cloneJobPhase;
+CLONE_ENUM_DECL(cloneJobPhase);
+
 typedef struct _cloneJob cloneJob;
 struct _cloneJob {
-    virDomainPtr src;
+    virConnectPtr conn;          /* the source's connection (borrowed) */
+    virDomainPtr src;            /* NULL in a recovered job whose source is gone */
     unsigned int flags;
     clonePolicy *policy;
     cloneStrategy strategy;      /* precopy or background once decided */
@@ -45,6 +64,15 @@ struct _cloneJob {
     gboolean srcPausedByUs;
     gboolean srcWasRunning;      /* running (not paused) when the clone began */
 
+    gboolean forkAttempted;      /* the disk fork was asked of libvirt */
+
+    /* crash safety: the job's record and lock, and its guardian */
+    cloneJobLock *lock;
+    cloneJobPhase phase;         /* the phase that runs */
+    GPid guardianPid;            /* 0: none (embedded driver) */
+    int guardianPipe;            /* write end: closed when the job ends */
+    gboolean recovered;          /* rebuilt from a stale record */
+
     virDomainCloneLiveProgressCallback cb;
     void *opaque;
     int lastPhase;
@@ -67,7 +95,28 @@ struct _cloneJob {
     gboolean agentMissing;       /* no agent channel: no step can run */
 };
 
+/* clone_job.c */
+cloneJob *cloneJobNew(virDomainPtr dom, const char *policyXML, unsigned int flags);
+void cloneJobFree(cloneJob *job);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(cloneJob, cloneJobFree);
 void cloneJobProgress(cloneJob *job, int phase, guint percent);
+void cloneJobStats(cloneJob *job, virTypedParameterPtr *stats, int *nstats);
+/* Writes what undoing the job needs into its record (no-op without one). */
+int cloneJobSave(cloneJob *job);
+/* The record of @job, as cloneJobSave writes it. */
+JsonObject *cloneJobToRecord(cloneJob *job);
+/* A job rebuilt from a record on @conn, ready for its undos; the source
+ * and the clone are looked up again and may be NULL (gone). */
+cloneJob *cloneJobFromRecord(virConnectPtr conn, JsonObject *record);
+
+/* clone_live.c: finishing the rollback of jobs whose owner is gone */
+/* Every stale job on @conn's host (its lock free, its record there):
+ * returns how many were rolled back, or -1 with an error. */
+int cloneJobsRecoverStale(virConnectPtr conn);
+/* The job on source @srcUUID: waits up to @timeoutS for its lock, then
+ * finishes its rollback if it left a record.  1 done, 0 no record, -1. */
+int cloneJobRecoverSource(virConnectPtr conn, const char *runDir, const char *srcUUID,
+                          guint timeoutS);
 
 /* clone_migrate.c */
 int cloneTransferPrecopy(cloneJob *job);

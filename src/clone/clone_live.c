@@ -8,7 +8,7 @@
 #include "clone_chain.h"
 #include "clone_disk.h"
 #include "clone_identity.h"
-#include "clone_lock.h"
+#include "clone_guardian.h"
 #include "clone_lookup.h"
 #include "clone_sandbox_net.h"
 #include "clone_sandbox_watch.h"
@@ -26,49 +26,9 @@ CLONE_ENUM_IMPL(clonePhase, VIR_DOMAIN_CLONE_LIVE_PHASE_LAST,
                 "finish", "done", "rollback");
 
 typedef struct {
-    const char *name;
     int (*run)(cloneJob *job);
     void (*undo)(cloneJob *job);  /* may run after a partial run; idempotent */
 } clonePhaseDef;
-
-
-void
-cloneJobProgress(cloneJob *job, int phase, guint percent)
-{
-    /* "copied so far" never goes back, although QEMU's remaining count
-     * grows while the guest dirties pages */
-    if (phase == job->lastPhase && percent < job->lastPercent)
-        percent = job->lastPercent;
-    if (!job->cb || (phase == job->lastPhase && percent == job->lastPercent))
-        return;
-    job->lastPhase = phase;
-    job->lastPercent = percent;
-    job->cb(job->src, phase, percent, job->opaque);
-}
-
-
-static void
-cloneJobFree(cloneJob *job)
-{
-    if (!job)
-        return;
-    g_clear_pointer(&job->srcMon, cloneMigMonFree);
-    g_clear_pointer(&job->cloneMon, cloneMigMonFree);
-    g_clear_pointer(&job->srcSaved, cloneMigSettingsFree);
-    g_clear_pointer(&job->srcCaps, json_object_unref);
-    g_clear_pointer(&job->srcParams, json_object_unref);
-    g_clear_pointer(&job->plan, cloneDomainPlanFree);
-    g_clear_pointer(&job->createdDirs, g_ptr_array_unref);
-    g_clear_pointer(&job->clone, virDomainFree);
-    clonePolicyFree(job->policy);
-    g_free(job->srcXML);
-    g_free(job->watchPidfile);
-    g_free(job->name);
-    g_free(job->uuid);
-    g_free(job->stamp);
-    g_free(job);
-}
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(cloneJob, cloneJobFree);
 
 
 /* ---- phase: check the source ------------------------------------------ */
@@ -297,7 +257,7 @@ clonePhaseChain(cloneJob *job)
 static gboolean
 cloneNameFree(cloneJob *job, const char *name)
 {
-    virDomainPtr dom = cloneLookupDomain(virDomainGetConnect(job->src), name, NULL);
+    virDomainPtr dom = cloneLookupDomain(job->conn, name, NULL);
 
     if (!dom)
         return TRUE;
@@ -368,7 +328,7 @@ static int
 clonePhasePlan(cloneJob *job)
 {
     if (job->policy->uuid) {
-        virDomainPtr dom = cloneLookupDomain(virDomainGetConnect(job->src), NULL,
+        virDomainPtr dom = cloneLookupDomain(job->conn, NULL,
                                              job->policy->uuid);
 
         if (dom) {
@@ -393,15 +353,16 @@ clonePhasePlan(cloneJob *job)
 
 /* ---- phase: files -------------------------------------------------------- */
 
+/* The record names every file before it is made (clone_job.c). */
 static int
 clonePhaseFiles(cloneJob *job)
 {
-    if (cloneDiskCheckNewFiles(job->plan) < 0 ||
+    if (cloneDiskCheckNewFiles(job->plan) < 0 || cloneJobSave(job) < 0 ||
         cloneDiskCreateOverlays(job->src, job->plan, job->createdDirs) < 0 ||
         cloneDiskCopyFiles(job->plan) < 0 ||
-        cloneTpmCopyState(virDomainGetConnect(job->src), job->plan) < 0)
+        cloneTpmCopyState(job->conn, job->plan) < 0)
         return -1;
-    return 0;
+    return cloneJobSave(job);
 }
 
 
@@ -411,12 +372,10 @@ clonePhaseFilesUndo(cloneJob *job)
     if (!job->plan)
         return;
     cloneDiskRemoveCloneFiles(job->plan);
-    cloneTpmRemoveState(virDomainGetConnect(job->src), job->plan);
+    cloneTpmRemoveState(job->conn, job->plan);
     /* after the fork the source runs on its new tops: they stay */
-    if (!job->disksForked) {
-        cloneDiskRemoveSourceOverlays(job->plan);
-        cloneDiskRemoveDirs(job->createdDirs);
-    }
+    cloneDiskRemoveSourceOverlays(job->src, job->plan, job->forkAttempted);
+    cloneDiskRemoveDirs(job->createdDirs);
 }
 
 
@@ -452,8 +411,7 @@ clonePhaseStartClone(cloneJob *job)
     cloneJobProgress(job, VIR_DOMAIN_CLONE_LIVE_PHASE_START_CLONE, 0);
     /* START_PAUSED: without it libvirt sends "cont", which would activate
      * the images before the migration. */
-    job->clone = virDomainCreateXML(virDomainGetConnect(job->src), job->plan->xml,
-                                    VIR_DOMAIN_START_PAUSED);
+    job->clone = virDomainCreateXML(job->conn, job->plan->xml, VIR_DOMAIN_START_PAUSED);
     if (!job->clone) {
         virCloneReportLibvirtError(VIR_CLONE_ERR_LIBVIRT,
                                    _("cannot start the clone '%1$s' of domain '%2$s'"),
@@ -466,12 +424,9 @@ clonePhaseStartClone(cloneJob *job)
 }
 
 
-static void cloneSandboxStopAlerts(cloneJob *job);
-
 static void
 clonePhaseStartCloneUndo(cloneJob *job)
 {
-    cloneSandboxStopAlerts(job);
     if (!job->clone)
         return;
     if (virDomainDestroy(job->clone) < 0)
@@ -515,7 +470,7 @@ clonePhaseFinishSource(cloneJob *job)
     }
     job->migrationStarted = FALSE;
     cloneSourceRestoreSettings(job);
-    return 0;
+    return cloneJobSave(job);
 }
 
 
@@ -670,6 +625,13 @@ cloneSandboxStopAlerts(cloneJob *job)
 }
 
 
+static void
+clonePhaseFinishCloneUndo(cloneJob *job)
+{
+    cloneSandboxStopAlerts(job);
+}
+
+
 static int
 clonePhaseFinishClone(cloneJob *job)
 {
@@ -678,7 +640,8 @@ clonePhaseFinishClone(cloneJob *job)
     int up;
 
     if (cloneTransferWaitClone(job) < 0 || cloneSetLinks(job, FALSE) < 0 ||
-        cloneSandboxCheck(job) < 0 || cloneSandboxStartAlerts(job) < 0)
+        cloneSandboxCheck(job) < 0 || cloneSandboxStartAlerts(job) < 0 ||
+        cloneJobSave(job) < 0)
         return -1;
     /* a paused clone has no steps inside its guest (cloneIdentityCheck) */
     if (!paused) {
@@ -721,79 +684,90 @@ clonePhasePersist(cloneJob *job)
     if (!(live = virDomainGetXMLDesc(job->clone, VIR_DOMAIN_XML_SECURE | VIR_DOMAIN_XML_INACTIVE)) ||
         !(xml = cloneDomainXMLStripCommandline(live)))
         return -1;
-    if (!(def = virDomainDefineXML(virDomainGetConnect(job->src), xml))) {
+    /* the record first: a death right after the definition undefines it */
+    job->cloneDefined = TRUE;
+    if (cloneJobSave(job) < 0)
+        return -1;
+    if (!(def = virDomainDefineXML(job->conn, xml))) {
         virCloneReportLibvirtError(VIR_CLONE_ERR_LIBVIRT,
                                    _("cannot define the clone '%1$s'"), job->name);
         return -1;
     }
-    job->cloneDefined = TRUE;
     virDomainFree(def);
     return 0;
 }
 
 
-static const clonePhaseDef clonePhases[] = {
-    { "check",         clonePhaseCheck,        NULL },
-    { "chain",         clonePhaseChain,        NULL },
-    { "plan",          clonePhasePlan,         NULL },
-    { "files",         clonePhaseFiles,        clonePhaseFilesUndo },
-    { "sandbox",       clonePhaseSandbox,      clonePhaseSandboxUndo },
-    { "start-clone",   clonePhaseStartClone,   clonePhaseStartCloneUndo },
-    { "transfer",      clonePhaseTransfer,     cloneTransferAbort },
-    { "finish-source", clonePhaseFinishSource, NULL },
-    { "finish-clone",  clonePhaseFinishClone,  NULL },
-    { "persist",       clonePhasePersist,      NULL },
+static const clonePhaseDef clonePhases[CLONE_JOB_PHASE_LAST] = {
+    [CLONE_JOB_PHASE_CHECK] = { clonePhaseCheck, NULL },
+    [CLONE_JOB_PHASE_CHAIN] = { clonePhaseChain, NULL },
+    [CLONE_JOB_PHASE_PLAN] = { clonePhasePlan, NULL },
+    [CLONE_JOB_PHASE_FILES] = { clonePhaseFiles, clonePhaseFilesUndo },
+    [CLONE_JOB_PHASE_SANDBOX] = { clonePhaseSandbox, clonePhaseSandboxUndo },
+    [CLONE_JOB_PHASE_START_CLONE] = { clonePhaseStartClone, clonePhaseStartCloneUndo },
+    [CLONE_JOB_PHASE_TRANSFER] = { clonePhaseTransfer, cloneTransferAbort },
+    [CLONE_JOB_PHASE_FINISH_SOURCE] = { clonePhaseFinishSource, NULL },
+    [CLONE_JOB_PHASE_FINISH_CLONE] = { clonePhaseFinishClone, clonePhaseFinishCloneUndo },
+    [CLONE_JOB_PHASE_PERSIST] = { clonePhasePersist, NULL },
 };
 
 
+/* Undoes phases @failed down to @downTo, the failed one first. */
 static void
-cloneRollback(cloneJob *job, size_t failed, size_t downTo)
+cloneRollback(cloneJob *job, cloneJobPhase failed, cloneJobPhase downTo)
 {
     /* restores the first error when the undos are done */
     G_GNUC_UNUSED g_autoptr(virCloneSavedError) saved = virCloneSaveLastError();
 
-    for (size_t i = failed + 1; i-- > downTo;) {
+    for (int i = (int)failed; i >= (int)downTo; i--) {
         if (clonePhases[i].undo) {
-            CLONE_DEBUG("clone of '%s': undoing phase '%s'",
-                        virDomainGetName(job->src), clonePhases[i].name);
+            CLONE_DEBUG("clone '%s': undoing phase '%s'", job->name ? job->name : "",
+                        cloneJobPhaseTypeToString(i));
             clonePhases[i].undo(job);
         }
     }
 }
 
 
-static size_t
-clonePhaseIndex(const char *name)
+/* Enters phase @phase: the record says so before the phase changes
+ * anything. */
+static int
+cloneJobEnterPhase(cloneJob *job, cloneJobPhase phase)
 {
-    for (size_t i = 0; i < G_N_ELEMENTS(clonePhases); i++)
-        if (g_str_equal(clonePhases[i].name, name))
-            return i;
-    g_assert_not_reached();
+    g_autofree char *point = g_strdup_printf("phase:%s", cloneJobPhaseTypeToString(phase));
+
+    job->phase = phase;
+    if (cloneJobSave(job) < 0 || cloneFaultPoint(point) < 0)
+        return -1;
+    CLONE_DEBUG("clone of '%s': phase '%s'", virDomainGetName(job->src),
+                cloneJobPhaseTypeToString(phase));
+    return 0;
 }
 
 
 static int
 cloneRunPhases(cloneJob *job)
 {
-    size_t i = 0;
+    cloneJobPhase i = CLONE_JOB_PHASE_CHECK;
 
-    while (i < G_N_ELEMENTS(clonePhases)) {
-        int rc;
+    while (i < CLONE_JOB_PHASE_LAST) {
+        int rc = cloneJobEnterPhase(job, i);
 
-        CLONE_DEBUG("clone of '%s': phase '%s'", virDomainGetName(job->src), clonePhases[i].name);
-        rc = clonePhases[i].run(job);
+        if (rc == 0)
+            rc = clonePhases[i].run(job);
         if (rc == CLONE_PHASE_RETRY_BACKGROUND) {
-            size_t restart = clonePhaseIndex("start-clone");
-
-            cloneRollback(job, i, restart);
+            /* from the files on: the clone's destruction may take its
+             * files with it (the hook removes an ephemeral clone's
+             * overlays when libvirt releases it) */
+            cloneRollback(job, i, CLONE_JOB_PHASE_FILES);
             job->strategy = CLONE_STRATEGY_BACKGROUND;
             job->fallbacks++;
-            i = restart;
+            i = CLONE_JOB_PHASE_FILES;
             continue;
         }
         if (rc < 0) {
             cloneJobProgress(job, VIR_DOMAIN_CLONE_LIVE_PHASE_ROLLBACK, 0);
-            cloneRollback(job, i, 0);
+            cloneRollback(job, i, CLONE_JOB_PHASE_CHECK);
             return -1;
         }
         i++;
@@ -802,63 +776,123 @@ cloneRunPhases(cloneJob *job)
 }
 
 
-static void
-cloneJobStats(cloneJob *job, virTypedParameterPtr *stats, int *nstats)
-{
-    int max = 0;
+/* ---- jobs that outlive their owner -------------------------------------------- */
 
-    *stats = NULL;
-    *nstats = 0;
-    virTypedParamsAddString(stats, nstats, &max, VIR_DOMAIN_CLONE_LIVE_STATS_NAME, job->name);
-    virTypedParamsAddString(stats, nstats, &max, VIR_DOMAIN_CLONE_LIVE_STATS_UUID, job->uuid);
-    virTypedParamsAddString(stats, nstats, &max, VIR_DOMAIN_CLONE_LIVE_STATS_STRATEGY,
-                            cloneStrategyTypeToString(job->strategy));
-    virTypedParamsAddULLong(stats, nstats, &max, VIR_DOMAIN_CLONE_LIVE_STATS_SOURCE_PAUSE,
-                            (unsigned long long)MAX(job->pauseUs, 0));
-    virTypedParamsAddULLong(stats, nstats, &max, VIR_DOMAIN_CLONE_LIVE_STATS_DOWNTIME,
-                            (unsigned long long)MAX(job->downtimeMs, 0));
-    virTypedParamsAddULLong(stats, nstats, &max, VIR_DOMAIN_CLONE_LIVE_STATS_TOTAL,
-                            (unsigned long long)(job->tDone - job->tStart));
-    virTypedParamsAddULLong(stats, nstats, &max, VIR_DOMAIN_CLONE_LIVE_STATS_CLONE_START,
-                            (unsigned long long)job->cloneStartUs);
-    virTypedParamsAddULLong(stats, nstats, &max, VIR_DOMAIN_CLONE_LIVE_STATS_DISK_FORK,
-                            (unsigned long long)job->diskForkUs);
-    virTypedParamsAddULLong(stats, nstats, &max, VIR_DOMAIN_CLONE_LIVE_STATS_BYTES, job->bytes);
-    virTypedParamsAddULLong(stats, nstats, &max, VIR_DOMAIN_CLONE_LIVE_STATS_PASSES, job->passes);
-    virTypedParamsAddULLong(stats, nstats, &max, VIR_DOMAIN_CLONE_LIVE_STATS_FALLBACKS, job->fallbacks);
-    virTypedParamsAddULLong(stats, nstats, &max, VIR_DOMAIN_CLONE_LIVE_STATS_GUEST_STEPS, job->guestSteps);
-    virTypedParamsAddULLong(stats, nstats, &max, VIR_DOMAIN_CLONE_LIVE_STATS_GUEST_FAILED,
-                            job->guestFailures);
-    virTypedParamsAddULLong(stats, nstats, &max, VIR_DOMAIN_CLONE_LIVE_STATS_GUEST_IDENTITY,
-                            (unsigned long long)job->guestStepsUs);
-    virTypedParamsAddULLong(stats, nstats, &max, VIR_DOMAIN_CLONE_LIVE_STATS_NETWORK_UP,
-                            (unsigned long long)job->networkUpUs);
+/* Finishes the rollback of the job recorded under @lock, if a record is
+ * there.  Returns 1 if it did, 0 if there was none, -1 if it could not
+ * (the record stays for the next try). */
+static int
+cloneJobRecoverLocked(virConnectPtr conn, cloneJobLock *lock)
+{
+    g_autoptr(JsonObject) rec = NULL;
+    g_autoptr(cloneJob) job = NULL;
+    int rc;
+
+    if ((rc = cloneJobRecordLoad(lock, &rec)) <= 0)
+        return rc;
+    if (virConnectIsAlive(conn) != 1) {
+        virCloneReportError(VIR_CLONE_ERR_LIBVIRT, "%s",
+                            _("cannot finish the rollback of an interrupted clone: the connection to libvirt is closed"));
+        return -1;
+    }
+    if (!(job = cloneJobFromRecord(conn, rec)))
+        return -1;
+    CLONE_WARN("finishing the rollback of clone '%s' of '%s', interrupted in phase '%s'",
+               job->name, job->src ? virDomainGetName(job->src) : cloneJobLockSourceUUID(lock),
+               cloneJobPhaseTypeToString(job->phase));
+    if (job->src)
+        job->srcMon = cloneMigMonNew(job->src);
+    cloneRollback(job, job->phase, CLONE_JOB_PHASE_CHECK);
+    if (virConnectIsAlive(conn) != 1) {
+        virCloneReportError(VIR_CLONE_ERR_LIBVIRT, "%s",
+                            _("the connection to libvirt closed while the rollback of an interrupted clone ran"));
+        return -1;
+    }
+    cloneJobRecordRemove(lock);
+    return 1;
 }
 
 
-static cloneJob *
-cloneJobNew(virDomainPtr dom, const char *policyXML, unsigned int flags)
+int
+cloneJobRecoverSource(virConnectPtr conn, const char *runDir, const char *srcUUID, guint timeoutS)
 {
-    g_autoptr(cloneJob) job = g_new0(cloneJob, 1);
+    g_autoptr(cloneJobLock) lock = cloneJobLockAcquire(runDir, srcUUID, srcUUID, TRUE, timeoutS);
 
-    job->tStart = g_get_monotonic_time();
-    job->src = dom;
-    job->flags = flags;
-    job->lastPhase = -1;
-    job->createdDirs = g_ptr_array_new_with_free_func(g_free);
-    if (!(job->policy = clonePolicyParse(policyXML)))
-        return NULL;
-    job->strategy = job->policy->strategy;
-    job->strategyForced = job->strategy != CLONE_STRATEGY_AUTO;
-    if (flags & VIR_DOMAIN_CLONE_LIVE_PRECOPY)
-        job->strategy = CLONE_STRATEGY_PRECOPY;
-    if (flags & VIR_DOMAIN_CLONE_LIVE_BACKGROUND)
-        job->strategy = CLONE_STRATEGY_BACKGROUND;
-    job->strategyForced |= (flags & (VIR_DOMAIN_CLONE_LIVE_PRECOPY |
-                                     VIR_DOMAIN_CLONE_LIVE_BACKGROUND)) != 0;
-    if (job->strategy == CLONE_STRATEGY_AUTO)
-        job->strategy = CLONE_STRATEGY_PRECOPY;
-    return g_steal_pointer(&job);
+    if (!lock)
+        return -1;
+    return cloneJobRecoverLocked(conn, lock);
+}
+
+
+int
+cloneJobsRecoverStale(virConnectPtr conn)
+{
+    g_autofree char *runDir = cloneRunDir(conn);
+    g_auto(GStrv) uuids = NULL;
+    int recovered = 0;
+
+    if (!runDir)
+        return -1;
+    uuids = cloneJobRecordList(runDir);
+    for (guint i = 0; uuids[i]; i++) {
+        g_autoptr(cloneJobLock) lock = cloneJobLockTry(runDir, uuids[i]);
+        int rc;
+
+        if (!lock)
+            continue;   /* its owner is alive */
+        if ((rc = cloneJobRecoverLocked(conn, lock)) < 0)
+            return -1;
+        recovered += rc;
+    }
+    return recovered;
+}
+
+
+/* The job's lock on its source, its own stale record finished first, and
+ * on a daemon connection its guardian. */
+static int
+cloneJobBegin(cloneJob *job, gboolean wait)
+{
+    virConnectPtr conn = job->conn;
+    g_autofree char *runDir = NULL;
+    g_autofree char *uri = NULL;
+    char uuid[VIR_UUID_STRING_BUFLEN];
+
+    if (virDomainGetUUIDString(job->src, uuid) < 0) {
+        virCloneReportLibvirtError(VIR_CLONE_ERR_LIBVIRT, "%s", _("cannot read the domain's UUID"));
+        return -1;
+    }
+    if (!(runDir = cloneRunDir(conn)) ||
+        !(job->lock = cloneJobLockAcquire(runDir, uuid, virDomainGetName(job->src), wait,
+                                          job->policy->timeoutS)) ||
+        cloneJobRecoverLocked(conn, job->lock) < 0 ||
+        cloneJobsRecoverStale(conn) < 0)
+        return -1;
+    if (cloneConnIsEmbedded(conn))
+        return 0;   /* the next open of the root recovers */
+    if (!(uri = virConnectGetURI(conn))) {
+        virCloneReportLibvirtError(VIR_CLONE_ERR_LIBVIRT, "%s", _("cannot read the connection's URI"));
+        return -1;
+    }
+    return cloneGuardianStart(uri, uuid, &job->guardianPid, &job->guardianPipe);
+}
+
+
+/* The job is over: its record goes, unless its rollback could not finish
+ * (libvirt went away): then the guardian, or the next entry point, takes
+ * it over. */
+static void
+cloneJobEnd(cloneJob *job, gboolean ok)
+{
+    if (!job->lock)
+        return;
+    if (ok || virConnectIsAlive(job->conn) == 1)
+        cloneJobRecordRemove(job->lock);
+    else
+        CLONE_WARN("the rollback of clone '%s' could not finish: its guardian, or the next use of the library on this connection, finishes it",
+                   job->name ? job->name : "");
+    g_clear_pointer(&job->lock, cloneJobLockRelease);
+    cloneGuardianStop(&job->guardianPid, &job->guardianPipe);
 }
 
 
@@ -881,7 +915,11 @@ cloneJobNew(virDomainPtr dom, const char *policyXML, unsigned int flags)
  * new overlays of its own (libvirt's XML of the source follows).
  *
  * On failure nothing is left behind: no clone, no overlay, and the source
- * runs on a consistent disk chain.
+ * runs on a consistent disk chain.  That holds when the calling process
+ * dies too: the job keeps a record of what it changed, and on a daemon
+ * connection a guardian process finishes the rollback within a second of
+ * the caller's death; under the embedded driver the next call of this
+ * library on the same root does, before anything else.
  *
  * Returns the clone (free it with virDomainFree), or NULL with the thread's
  * last error set (virCloneGetLastError).
@@ -898,7 +936,7 @@ virDomainCloneLiveFull(virDomainPtr dom,
                        unsigned int flags)
 {
     g_autoptr(cloneJob) job = NULL;
-    g_autoptr(cloneSourceLock) lock = NULL;
+    int rc;
 
     virCloneInitialize();
     virCloneResetLastError();
@@ -921,10 +959,14 @@ virDomainCloneLiveFull(virDomainPtr dom,
     job->cb = cb;
     job->opaque = opaque;
 
-    if (!(lock = cloneSourceLockAcquire(dom, flags & VIR_DOMAIN_CLONE_LIVE_WAIT)))
+    if (cloneJobBegin(job, flags & VIR_DOMAIN_CLONE_LIVE_WAIT) < 0) {
+        cloneJobEnd(job, FALSE);
         return NULL;
+    }
     job->srcMon = cloneMigMonNew(dom);
-    if (cloneRunPhases(job) < 0)
+    rc = cloneRunPhases(job);
+    cloneJobEnd(job, rc == 0);
+    if (rc < 0)
         return NULL;
 
     job->tDone = g_get_monotonic_time();

@@ -37,3 +37,58 @@ cloneLookupDomain(virConnectPtr conn, const char *name, const char *uuid)
         virResetLastError();
     return found;
 }
+
+
+static char *
+cloneConnEmbedRoot(GUri *uri)
+{
+    g_autoptr(GHashTable) params = NULL;
+    const char *query = g_uri_get_query(uri);
+    const char *root;
+
+    if (!query ||
+        !(params = g_uri_parse_params(query, -1, "&", G_URI_PARAMS_NONE, NULL)) ||
+        !(root = g_hash_table_lookup(params, "root")) || !g_path_is_absolute(root))
+        return NULL;
+    return g_strdup(root);
+}
+
+
+cloneConnKind
+cloneConnGetKind(virConnectPtr conn, char **root)
+{
+    g_autofree char *str = virConnectGetURI(conn);
+    g_autoptr(GUri) uri = NULL;
+    const char *scheme;
+    const char *host;
+    const char *path;
+
+    if (root)
+        *root = NULL;
+    if (!str) {
+        virResetLastError();
+        return CLONE_CONN_OTHER;
+    }
+    if (!(uri = g_uri_parse(str, G_URI_FLAGS_PARSE_RELAXED, NULL)))
+        return CLONE_CONN_OTHER;
+    scheme = g_uri_get_scheme(uri);
+    host = g_uri_get_host(uri);
+    path = g_uri_get_path(uri);
+    if ((g_strcmp0(scheme, "qemu") != 0 && g_strcmp0(scheme, "qemu+unix") != 0) ||
+        (host && *host))
+        return CLONE_CONN_OTHER;
+    if (g_str_equal(path, "/system"))
+        return CLONE_CONN_SYSTEM;
+    if (g_str_equal(path, "/session"))
+        return CLONE_CONN_SESSION;
+    if (g_str_equal(path, "/embed")) {
+        g_autofree char *r = cloneConnEmbedRoot(uri);
+
+        if (!r)
+            return CLONE_CONN_OTHER;
+        if (root)
+            *root = g_steal_pointer(&r);
+        return CLONE_CONN_EMBED;
+    }
+    return CLONE_CONN_OTHER;
+}

@@ -193,7 +193,9 @@ cloneMigrationPrepare(cloneJob *job, JsonObject *caps, JsonObject *params)
     g_clear_pointer(&job->srcParams, json_object_unref);
     job->srcCaps = json_object_ref(caps);
     job->srcParams = json_object_ref(params);
-    if (cloneMigSettingsApply(job->src, caps, params) < 0 ||
+    /* the record keeps the source's settings before they change */
+    if (cloneJobSave(job) < 0 ||
+        cloneMigSettingsApply(job->src, caps, params) < 0 ||
         cloneGetFd(job->src, CLONE_FD_OUT, sv[0]) < 0)
         goto cleanup;
     ret = 0;
@@ -208,9 +210,9 @@ cloneMigrationPrepare(cloneJob *job, JsonObject *caps, JsonObject *params)
 static int
 cloneMigrationGo(cloneJob *job)
 {
-    if (cloneMigrateCmd(job->src, "migrate", CLONE_FD_OUT) < 0)
-        return -1;
     job->migrationStarted = TRUE;
+    if (cloneJobSave(job) < 0 || cloneMigrateCmd(job->src, "migrate", CLONE_FD_OUT) < 0)
+        return -1;
     return 0;
 }
 
@@ -241,7 +243,9 @@ cloneForkDisks(cloneJob *job)
     g_autofree char *snapName = g_strdup_printf("libvirt-clone-%s", job->stamp);
 
     cloneJobProgress(job, VIR_DOMAIN_CLONE_LIVE_PHASE_SWITCHOVER, 100);
-    if (cloneDiskFork(job->src, job->plan, snapName) < 0)
+    /* whether it happened is asked of libvirt on rollback (clone_disk.c) */
+    job->forkAttempted = TRUE;
+    if (cloneJobSave(job) < 0 || cloneDiskFork(job->src, job->plan, snapName) < 0)
         return -1;
     job->disksForked = TRUE;
     job->diskForkUs = g_get_monotonic_time() - t0;
@@ -274,7 +278,8 @@ cloneTransferPrecopy(cloneJob *job)
                          clonePrecopyHook, cloneDeadline(job));
     if (rc != 0)
         return rc;
-    if (cloneForkDisks(job) < 0)
+    if (cloneFaultPoint("precopy:pre-switchover") < 0 || cloneForkDisks(job) < 0 ||
+        cloneFaultPoint("precopy:forked") < 0)
         return -1;
     json_object_set_string_member(cont, "state", "pre-switchover");
     if (cloneQmpRun(job->src, "migrate-continue", cont, NULL) < 0)
@@ -315,14 +320,19 @@ cloneTransferBackground(cloneJob *job)
         return -1;
     cloneMigMonReset(job->srcMon);
     if (job->srcWasRunning) {
+        /* the record first: a death right after the pause resumes it */
+        job->srcPausedByUs = TRUE;
+        if (cloneJobSave(job) < 0)
+            return -1;
         if (virDomainSuspend(job->src) < 0) {
             virCloneReportLibvirtError(VIR_CLONE_ERR_LIBVIRT,
                                        _("cannot pause domain '%1$s'"), virDomainGetName(job->src));
             return -1;
         }
-        job->srcPausedByUs = TRUE;
     }
-    if (cloneForkDisks(job) < 0 || cloneMigrationGo(job) < 0)
+    if (cloneFaultPoint("background:paused") < 0 || cloneForkDisks(job) < 0 ||
+        cloneFaultPoint("background:forked") < 0 || cloneMigrationGo(job) < 0 ||
+        cloneFaultPoint("background:started") < 0)
         return -1;
     cloneJobProgress(job, VIR_DOMAIN_CLONE_LIVE_PHASE_COPY_RAM, 0);
     if (cloneWaitStatus(job, job->src, job->srcMon, completed,
@@ -389,6 +399,8 @@ cloneTransferAbort(cloneJob *job)
     static const char *const ended[] = { "cancelled", "failed", "completed", "none", NULL };
     int state = VIR_DOMAIN_NOSTATE;
 
+    if (!job->src)
+        return;   /* a recovered job whose source is gone */
     if (job->migrationStarted) {
         g_auto(cloneMigInfo) info = { 0 };
 

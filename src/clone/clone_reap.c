@@ -10,6 +10,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "clone_domxml.h"
+#include "clone_job.h"
 #include "clone_lookup.h"
 #include "clone_sandbox_net.h"
 #include "clone_sandbox_watch.h"
@@ -112,7 +113,9 @@ cloneReapRunDirs(virConnectPtr conn)
  * @conn: a connection
  * @flags: extra flags; not used yet, so callers should always pass 0
  *
- * Destroys every clone on @conn whose time-to-live (policy <lifecycle
+ * Finishes the rollback of every clone job on @conn's host whose process
+ * died (its clone destroyed, its files removed, its source resumed), then
+ * destroys every clone on @conn whose time-to-live (policy <lifecycle
  * ttl=.../>) has passed: persistent ones are undefined too, and the
  * clone's own overlays are removed.  Clones without a TTL and domains that
  * are not clones are left alone.  The sandbox bridge is removed when no
@@ -138,6 +141,9 @@ virConnectCloneLiveReap(virConnectPtr conn, unsigned int flags)
     virCloneResetLastError();
     cloneCheckFlags(0, -1);
     cloneCheckNonNull(conn, -1);
+    /* clones whose job never finished first: their rollback removes them */
+    if (cloneJobsRecoverStale(conn) < 0)
+        return -1;
     if ((n = virConnectListAllDomains(conn, &doms, 0)) < 0) {
         virCloneReportLibvirtError(VIR_CLONE_ERR_LIBVIRT, "%s", _("cannot list the domains"));
         return -1;

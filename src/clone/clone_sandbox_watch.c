@@ -26,7 +26,8 @@
  */
 #include "clone_sandbox_watch.h"
 #include "clone_domxml.h"
-#include "clone_sandbox_paths.h"
+#include "clone_paths.h"
+#include "clone_job.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -957,6 +958,9 @@ virDomainCloneSandboxWatch(virDomainPtr clone,
     cloneCheckFlags(0, -1);
     cloneCheckNonNull(clone, -1);
     cloneCheckNonNull(cb, -1);
+    /* a clone whose job died is rolled back, not watched */
+    if (cloneJobsRecoverStale(virDomainGetConnect(clone)) < 0)
+        return -1;
     if (!(taps = cloneSandboxDomainTapsOf(clone)))
         return -1;
     return cloneSandboxWatchAdd(clone, virDomainGetName(clone), (const char *const *)taps,

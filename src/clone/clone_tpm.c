@@ -17,6 +17,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "clone_tpm.h"
+#include "clone_lookup.h"
 #include "clone_disk.h"
 
 #include <errno.h>
@@ -54,49 +55,22 @@ cloneTpmCheck(const char *srcXML, const char *srcName, const clonePolicy *policy
 
 /* ---- where libvirt keeps swtpm state ----------------------------------------- */
 
-static char *
-cloneTpmEmbedRoot(GUri *uri)
-{
-    g_autoptr(GHashTable) params = NULL;
-    const char *query = g_uri_get_query(uri);
-    const char *root;
-
-    if (!query ||
-        !(params = g_uri_parse_params(query, -1, "&", G_URI_PARAMS_NONE, NULL)) ||
-        !(root = g_hash_table_lookup(params, "root")) || !g_path_is_absolute(root))
-        return NULL;
-    return g_strdup(root);
-}
-
-
 char *
 cloneTpmStorageDir(virConnectPtr conn)
 {
-    g_autofree char *str = virConnectGetURI(conn);
-    g_autoptr(GUri) uri = NULL;
     g_autofree char *root = NULL;
-    const char *scheme;
-    const char *host;
-    const char *path;
 
-    if (!str) {
-        virResetLastError();
-        return NULL;
-    }
-    if (!(uri = g_uri_parse(str, G_URI_FLAGS_PARSE_RELAXED, NULL)))
-        return NULL;
-    scheme = g_uri_get_scheme(uri);
-    host = g_uri_get_host(uri);
-    path = g_uri_get_path(uri);
-    if ((g_strcmp0(scheme, "qemu") != 0 && g_strcmp0(scheme, "qemu+unix") != 0) ||
-        (host && *host))
-        return NULL;
-    if (g_str_equal(path, "/system"))
+    switch (cloneConnGetKind(conn, &root)) {
+    case CLONE_CONN_SYSTEM:
         return g_strdup(CLONE_SWTPM_SYSTEM_DIR);
-    if (g_str_equal(path, "/session"))
+    case CLONE_CONN_SESSION:
         return g_build_filename(g_get_user_config_dir(), "libvirt", "qemu", "swtpm", NULL);
-    if (g_str_equal(path, "/embed") && (root = cloneTpmEmbedRoot(uri)))
+    case CLONE_CONN_EMBED:
         return g_build_filename(root, "lib", "swtpm", NULL);
+    case CLONE_CONN_OTHER:
+    case CLONE_CONN_LAST:
+        break;
+    }
     return NULL;
 }
 

@@ -1,0 +1,422 @@
+/*
+ * clone_job.c: the state of one clone, its statistics, and its record
+ *
+ * The record (clone_jobrec.c keeps it on disk) holds what the undos of the
+ * phases need, and nothing else: which files the job made, which domain it
+ * started, what it changed on the source.  cloneJobFromRecord() gives the
+ * undos a job again, so that a rollback finished by someone else is the
+ * same rollback.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "clone_job.h"
+#include "clone_lookup.h"
+
+#include <unistd.h>
+
+#define CLONE_RECORD_VERSION 1
+
+CLONE_ENUM_IMPL(cloneJobPhase, CLONE_JOB_PHASE_LAST,
+                "check", "chain", "plan", "files", "sandbox", "start-clone",
+                "transfer", "finish-source", "finish-clone", "persist");
+
+
+void
+cloneJobProgress(cloneJob *job, int phase, guint percent)
+{
+    /* "copied so far" never goes back, although QEMU's remaining count
+     * grows while the guest dirties pages */
+    if (phase == job->lastPhase && percent < job->lastPercent)
+        percent = job->lastPercent;
+    if (!job->cb || (phase == job->lastPhase && percent == job->lastPercent))
+        return;
+    job->lastPhase = phase;
+    job->lastPercent = percent;
+    job->cb(job->src, phase, percent, job->opaque);
+}
+
+
+
+void
+cloneJobFree(cloneJob *job)
+{
+    if (!job)
+        return;
+    g_clear_pointer(&job->srcMon, cloneMigMonFree);
+    g_clear_pointer(&job->cloneMon, cloneMigMonFree);
+    g_clear_pointer(&job->srcSaved, cloneMigSettingsFree);
+    g_clear_pointer(&job->srcCaps, json_object_unref);
+    g_clear_pointer(&job->srcParams, json_object_unref);
+    g_clear_pointer(&job->plan, cloneDomainPlanFree);
+    g_clear_pointer(&job->createdDirs, g_ptr_array_unref);
+    g_clear_pointer(&job->clone, virDomainFree);
+    g_clear_pointer(&job->lock, cloneJobLockRelease);
+    if (job->recovered)
+        g_clear_pointer(&job->src, virDomainFree);   /* looked up, not the caller's */
+    clonePolicyFree(job->policy);
+    g_free(job->srcXML);
+    g_free(job->watchPidfile);
+    g_free(job->name);
+    g_free(job->uuid);
+    g_free(job->stamp);
+    g_free(job);
+}
+
+
+
+void
+cloneJobStats(cloneJob *job, virTypedParameterPtr *stats, int *nstats)
+{
+    int max = 0;
+
+    *stats = NULL;
+    *nstats = 0;
+    virTypedParamsAddString(stats, nstats, &max, VIR_DOMAIN_CLONE_LIVE_STATS_NAME, job->name);
+    virTypedParamsAddString(stats, nstats, &max, VIR_DOMAIN_CLONE_LIVE_STATS_UUID, job->uuid);
+    virTypedParamsAddString(stats, nstats, &max, VIR_DOMAIN_CLONE_LIVE_STATS_STRATEGY,
+                            cloneStrategyTypeToString(job->strategy));
+    virTypedParamsAddULLong(stats, nstats, &max, VIR_DOMAIN_CLONE_LIVE_STATS_SOURCE_PAUSE,
+                            (unsigned long long)MAX(job->pauseUs, 0));
+    virTypedParamsAddULLong(stats, nstats, &max, VIR_DOMAIN_CLONE_LIVE_STATS_DOWNTIME,
+                            (unsigned long long)MAX(job->downtimeMs, 0));
+    virTypedParamsAddULLong(stats, nstats, &max, VIR_DOMAIN_CLONE_LIVE_STATS_TOTAL,
+                            (unsigned long long)(job->tDone - job->tStart));
+    virTypedParamsAddULLong(stats, nstats, &max, VIR_DOMAIN_CLONE_LIVE_STATS_CLONE_START,
+                            (unsigned long long)job->cloneStartUs);
+    virTypedParamsAddULLong(stats, nstats, &max, VIR_DOMAIN_CLONE_LIVE_STATS_DISK_FORK,
+                            (unsigned long long)job->diskForkUs);
+    virTypedParamsAddULLong(stats, nstats, &max, VIR_DOMAIN_CLONE_LIVE_STATS_BYTES, job->bytes);
+    virTypedParamsAddULLong(stats, nstats, &max, VIR_DOMAIN_CLONE_LIVE_STATS_PASSES, job->passes);
+    virTypedParamsAddULLong(stats, nstats, &max, VIR_DOMAIN_CLONE_LIVE_STATS_FALLBACKS, job->fallbacks);
+    virTypedParamsAddULLong(stats, nstats, &max, VIR_DOMAIN_CLONE_LIVE_STATS_GUEST_STEPS, job->guestSteps);
+    virTypedParamsAddULLong(stats, nstats, &max, VIR_DOMAIN_CLONE_LIVE_STATS_GUEST_FAILED,
+                            job->guestFailures);
+    virTypedParamsAddULLong(stats, nstats, &max, VIR_DOMAIN_CLONE_LIVE_STATS_GUEST_IDENTITY,
+                            (unsigned long long)job->guestStepsUs);
+    virTypedParamsAddULLong(stats, nstats, &max, VIR_DOMAIN_CLONE_LIVE_STATS_NETWORK_UP,
+                            (unsigned long long)job->networkUpUs);
+}
+
+
+
+cloneJob *
+cloneJobNew(virDomainPtr dom, const char *policyXML, unsigned int flags)
+{
+    g_autoptr(cloneJob) job = g_new0(cloneJob, 1);
+
+    job->tStart = g_get_monotonic_time();
+    job->src = dom;
+    job->conn = virDomainGetConnect(dom);
+    job->flags = flags;
+    job->lastPhase = -1;
+    job->guardianPipe = -1;
+    job->createdDirs = g_ptr_array_new_with_free_func(g_free);
+    if (!(job->policy = clonePolicyParse(policyXML)))
+        return NULL;
+    job->strategy = job->policy->strategy;
+    job->strategyForced = job->strategy != CLONE_STRATEGY_AUTO;
+    if (flags & VIR_DOMAIN_CLONE_LIVE_PRECOPY)
+        job->strategy = CLONE_STRATEGY_PRECOPY;
+    if (flags & VIR_DOMAIN_CLONE_LIVE_BACKGROUND)
+        job->strategy = CLONE_STRATEGY_BACKGROUND;
+    job->strategyForced |= (flags & (VIR_DOMAIN_CLONE_LIVE_PRECOPY |
+                                     VIR_DOMAIN_CLONE_LIVE_BACKGROUND)) != 0;
+    if (job->strategy == CLONE_STRATEGY_AUTO)
+        job->strategy = CLONE_STRATEGY_PRECOPY;
+    return g_steal_pointer(&job);
+}
+
+
+
+
+/* ---- the record -------------------------------------------------------------- */
+
+static void
+cloneRecSetStr(JsonObject *o, const char *name, const char *value)
+{
+    if (value)
+        json_object_set_string_member(o, name, value);
+}
+
+
+static JsonArray *
+cloneRecStrArray(GPtrArray *strs)
+{
+    JsonArray *a = json_array_new();
+
+    for (guint i = 0; strs && i < strs->len; i++)
+        json_array_add_string_element(a, g_ptr_array_index(strs, i));
+    return a;
+}
+
+
+static void
+cloneRecSetObj(JsonObject *o, const char *name, JsonObject *value)
+{
+    if (value)
+        json_object_set_object_member(o, name, json_object_ref(value));
+}
+
+
+static JsonObject *
+cloneRecSource(cloneJob *job)
+{
+    JsonObject *o = json_object_new();
+    char uuid[VIR_UUID_STRING_BUFLEN] = "";
+
+    if (virDomainGetUUIDString(job->src, uuid) == 0)
+        json_object_set_string_member(o, "uuid", uuid);
+    cloneRecSetStr(o, "name", virDomainGetName(job->src));
+    json_object_set_boolean_member(o, "wasRunning", job->srcWasRunning);
+    json_object_set_boolean_member(o, "pausedByUs", job->srcPausedByUs);
+    json_object_set_boolean_member(o, "migrationStarted", job->migrationStarted);
+    json_object_set_boolean_member(o, "forkAttempted", job->forkAttempted);
+    json_object_set_boolean_member(o, "disksForked", job->disksForked);
+    if (job->srcSaved) {
+        cloneRecSetObj(o, "savedCaps", job->srcSaved->caps);
+        cloneRecSetObj(o, "savedParams", job->srcSaved->params);
+        cloneRecSetObj(o, "setCaps", job->srcCaps);
+        cloneRecSetObj(o, "setParams", job->srcParams);
+    }
+    return o;
+}
+
+
+/* The files of the plan.  Every path here was checked absent when the plan
+ * was made, so once the files phase has begun each one that exists is the
+ * job's own (written before they are made: a death halfway leaves nothing
+ * that the record does not name). */
+static JsonObject *
+cloneRecFiles(cloneJob *job)
+{
+    cloneDomainPlan *plan = job->plan;
+    JsonObject *o = json_object_new();
+    JsonArray *disks = json_array_new();
+    g_autoptr(GPtrArray) copies = g_ptr_array_new();
+
+    for (guint i = 0; i < plan->disks->len; i++) {
+        cloneDisk *d = g_ptr_array_index(plan->disks, i);
+        JsonObject *disk;
+
+        if (d->action != CLONE_DISK_FORK)
+            continue;
+        disk = json_object_new();
+        cloneRecSetStr(disk, "target", d->target);
+        cloneRecSetStr(disk, "cloneOverlay", d->cloneOverlay);
+        cloneRecSetStr(disk, "sourceOverlay", d->sourceOverlay);
+        json_array_add_object_element(disks, disk);
+    }
+    json_object_set_array_member(o, "disks", disks);
+    for (guint i = 0; i < plan->copies->len; i++)
+        g_ptr_array_add(copies, ((cloneCopy *)g_ptr_array_index(plan->copies, i))->to);
+    json_object_set_array_member(o, "copies", cloneRecStrArray(copies));
+    json_object_set_array_member(o, "owned", cloneRecStrArray(plan->ownedFiles));
+    json_object_set_array_member(o, "dirs", cloneRecStrArray(job->createdDirs));
+    if (plan->tpmClone) {
+        JsonObject *tpm = json_object_new();
+
+        cloneRecSetStr(tpm, "from", plan->tpmStateFrom);
+        cloneRecSetStr(tpm, "to", plan->tpmStateTo);
+        json_object_set_boolean_member(tpm, "isDir", plan->tpmStateIsDir);
+        json_object_set_object_member(o, "tpm", tpm);
+    }
+    return o;
+}
+
+
+JsonObject *
+cloneJobToRecord(cloneJob *job)
+{
+    JsonObject *rec = json_object_new();
+    g_autofree char *uri = virConnectGetURI(job->conn);
+
+    json_object_set_int_member(rec, "version", CLONE_RECORD_VERSION);
+    json_object_set_int_member(rec, "pid", getpid());
+    json_object_set_int_member(rec, "guardian", job->guardianPid);
+    cloneRecSetStr(rec, "uri", uri);
+    json_object_set_string_member(rec, "phase", cloneJobPhaseTypeToString(job->phase));
+    json_object_set_string_member(rec, "strategy", cloneStrategyTypeToString(job->strategy));
+    json_object_set_object_member(rec, "source", cloneRecSource(job));
+    if (job->plan) {
+        JsonObject *clone = json_object_new();
+
+        cloneRecSetStr(clone, "name", job->name);
+        cloneRecSetStr(clone, "uuid", job->plan->cloneUUID);
+        json_object_set_boolean_member(clone, "defined", job->cloneDefined);
+        cloneRecSetStr(clone, "sandboxBridge", job->plan->sandboxBridge);
+        cloneRecSetStr(clone, "watchPidfile", job->watchPidfile);
+        json_object_set_object_member(rec, "clone", clone);
+        if (job->phase >= CLONE_JOB_PHASE_FILES)
+            json_object_set_object_member(rec, "files", cloneRecFiles(job));
+    }
+    return rec;
+}
+
+
+int
+cloneJobSave(cloneJob *job)
+{
+    g_autoptr(JsonObject) rec = NULL;
+
+    if (!job->lock)
+        return 0;
+    rec = cloneJobToRecord(job);
+    return cloneJobRecordSave(job->lock, rec);
+}
+
+
+/* ---- a job again, from its record ------------------------------------------ */
+
+static const char *
+cloneRecStr(JsonObject *o, const char *name)
+{
+    return o ? json_object_get_string_member_with_default(o, name, NULL) : NULL;
+}
+
+
+static gboolean
+cloneRecBool(JsonObject *o, const char *name)
+{
+    return o && json_object_get_boolean_member_with_default(o, name, FALSE);
+}
+
+
+static JsonObject *
+cloneRecObj(JsonObject *o, const char *name)
+{
+    JsonNode *n = o ? json_object_get_member(o, name) : NULL;
+
+    return n && JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : NULL;
+}
+
+
+static void
+cloneRecStrings(JsonObject *o, const char *name, GPtrArray *into)
+{
+    JsonNode *n = o ? json_object_get_member(o, name) : NULL;
+    JsonArray *a = n && JSON_NODE_HOLDS_ARRAY(n) ? json_node_get_array(n) : NULL;
+
+    for (guint i = 0; a && i < json_array_get_length(a); i++) {
+        const char *s = json_array_get_string_element(a, i);
+
+        if (s && g_path_is_absolute(s))
+            g_ptr_array_add(into, g_strdup(s));
+    }
+}
+
+
+static void
+cloneRecPlanDisks(JsonObject *files, cloneDomainPlan *plan)
+{
+    JsonNode *n = json_object_get_member(files, "disks");
+    JsonArray *a = n && JSON_NODE_HOLDS_ARRAY(n) ? json_node_get_array(n) : NULL;
+
+    for (guint i = 0; a && i < json_array_get_length(a); i++) {
+        JsonObject *o = json_array_get_object_element(a, i);
+        cloneDisk *d = g_new0(cloneDisk, 1);
+
+        d->action = CLONE_DISK_FORK;
+        d->target = g_strdup(cloneRecStr(o, "target"));
+        d->cloneOverlay = g_strdup(cloneRecStr(o, "cloneOverlay"));
+        d->sourceOverlay = g_strdup(cloneRecStr(o, "sourceOverlay"));
+        d->cloneOverlayCreated = d->cloneOverlay && g_path_is_absolute(d->cloneOverlay);
+        d->sourceOverlayCreated = d->sourceOverlay && g_path_is_absolute(d->sourceOverlay);
+        g_ptr_array_add(plan->disks, d);
+    }
+}
+
+
+static cloneDomainPlan *
+cloneRecPlan(JsonObject *rec)
+{
+    JsonObject *clone = cloneRecObj(rec, "clone");
+    JsonObject *files = cloneRecObj(rec, "files");
+    JsonObject *tpm = cloneRecObj(files, "tpm");
+    g_autoptr(cloneDomainPlan) plan = cloneDomainPlanNew();
+    g_autoptr(GPtrArray) copies = g_ptr_array_new_with_free_func(g_free);
+
+    plan->cloneUUID = g_strdup(cloneRecStr(clone, "uuid"));
+    plan->sourceUUID = g_strdup(cloneRecStr(cloneRecObj(rec, "source"), "uuid"));
+    plan->sandboxBridge = g_strdup(cloneRecStr(clone, "sandboxBridge"));
+    if (!files)
+        return g_steal_pointer(&plan);
+    cloneRecPlanDisks(files, plan);
+    cloneRecStrings(files, "copies", copies);
+    for (guint i = 0; i < copies->len; i++) {
+        cloneCopy *c = g_new0(cloneCopy, 1);
+
+        c->to = g_strdup(g_ptr_array_index(copies, i));
+        c->created = TRUE;
+        g_ptr_array_add(plan->copies, c);
+    }
+    cloneRecStrings(files, "owned", plan->ownedFiles);
+    if (tpm) {
+        plan->tpmClone = TRUE;
+        plan->tpmStateFrom = g_strdup(cloneRecStr(tpm, "from"));
+        plan->tpmStateTo = g_strdup(cloneRecStr(tpm, "to"));
+        plan->tpmStateIsDir = cloneRecBool(tpm, "isDir");
+        plan->tpmStateCreated = TRUE;
+    }
+    return g_steal_pointer(&plan);
+}
+
+
+static void
+cloneRecSourceState(cloneJob *job, JsonObject *src)
+{
+    JsonObject *caps = cloneRecObj(src, "savedCaps");
+    JsonObject *params = cloneRecObj(src, "savedParams");
+
+    job->srcWasRunning = cloneRecBool(src, "wasRunning");
+    job->srcPausedByUs = cloneRecBool(src, "pausedByUs");
+    job->migrationStarted = cloneRecBool(src, "migrationStarted");
+    job->forkAttempted = cloneRecBool(src, "forkAttempted");
+    job->disksForked = cloneRecBool(src, "disksForked");
+    if (caps && params) {
+        job->srcSaved = g_new0(cloneMigSettings, 1);
+        job->srcSaved->caps = json_object_ref(caps);
+        job->srcSaved->params = json_object_ref(params);
+        job->srcCaps = cloneRecObj(src, "setCaps") ? json_object_ref(cloneRecObj(src, "setCaps")) : NULL;
+        job->srcParams = cloneRecObj(src, "setParams") ? json_object_ref(cloneRecObj(src, "setParams")) : NULL;
+    }
+}
+
+
+cloneJob *
+cloneJobFromRecord(virConnectPtr conn, JsonObject *rec)
+{
+    g_autoptr(cloneJob) job = g_new0(cloneJob, 1);
+    JsonObject *src = cloneRecObj(rec, "source");
+    JsonObject *clone = cloneRecObj(rec, "clone");
+    const char *srcUUID = cloneRecStr(src, "uuid");
+    int phase = cloneJobPhaseTypeFromString(cloneRecStr(rec, "phase"));
+
+    if (json_object_get_int_member_with_default(rec, "version", 0) != CLONE_RECORD_VERSION ||
+        !srcUUID || phase < 0) {
+        virCloneReportError(VIR_CLONE_ERR_INTERNAL, "%s",
+                            _("a job record of an unknown form: it is left for a person to look at"));
+        return NULL;
+    }
+    job->recovered = TRUE;
+    job->conn = conn;
+    if (!(job->policy = clonePolicyParse(NULL)))
+        return NULL;
+    job->lastPhase = -1;
+    job->guardianPipe = -1;
+    job->phase = phase;
+    job->strategy = cloneStrategyTypeFromString(cloneRecStr(rec, "strategy"));
+    job->src = cloneLookupDomain(conn, NULL, srcUUID);
+    job->createdDirs = g_ptr_array_new_with_free_func(g_free);
+    job->name = g_strdup(cloneRecStr(clone, "name") ? cloneRecStr(clone, "name") : "?");
+    cloneRecSourceState(job, src);
+    if (clone) {
+        job->plan = cloneRecPlan(rec);
+        job->uuid = g_strdup(job->plan->cloneUUID);
+        job->cloneDefined = cloneRecBool(clone, "defined");
+        job->watchPidfile = g_strdup(cloneRecStr(clone, "watchPidfile"));
+        if (job->uuid)
+            job->clone = cloneLookupDomain(conn, NULL, job->uuid);
+        cloneRecStrings(cloneRecObj(rec, "files"), "dirs", job->createdDirs);
+    }
+    return g_steal_pointer(&job);
+}

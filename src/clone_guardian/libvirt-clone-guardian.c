@@ -1,0 +1,168 @@
+/*
+ * libvirt-clone-guardian: finishes the rollback of a clone job whose
+ * process died
+ *
+ *   libvirt-clone-guardian --uri URI --source UUID [--recover]
+ *
+ * The library starts it (clone_guardian.c) for each clone job on a daemon
+ * connection, with a pidfd of the job's process as file descriptor 3 and
+ * the read end of a control pipe as 4.  It opens its own connection to
+ * libvirt, says "ready" on standard output and closes it, then waits until
+ * the job's process exits or the control pipe reaches its end (the job is
+ * over).  Then it takes the job's lock: a record left behind means the job
+ * did not finish its rollback, and the guardian finishes it, reconnecting
+ * while libvirtd restarts.  With --recover it does that at once (the hook
+ * starts it so for a stale job it cannot touch itself).
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "clone_guardian.h"
+#include "clone_job.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <locale.h>
+#include <poll.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#define GUARDIAN_NAME "libvirt-clone-guardian"
+/* how long libvirtd may take to come back, and a job to let go of a lock */
+#define GUARDIAN_RECONNECT_S 60
+#define GUARDIAN_LOCK_WAIT_S 120
+
+
+static void
+guardianLog(int priority, const char *message, void *opaque G_GNUC_UNUSED)
+{
+    if (priority >= VIR_CLONE_LOG_INFO)
+        g_printerr("%s: %s\n", GUARDIAN_NAME, message);
+}
+
+
+static void
+guardianQuiet(void *opaque G_GNUC_UNUSED, virErrorPtr err G_GNUC_UNUSED)
+{
+}
+
+
+/* Returns when the job's process has exited or the job has ended. */
+static void
+guardianWait(void)
+{
+    struct pollfd fds[] = {
+        { .fd = CLONE_GUARDIAN_PIDFD, .events = POLLIN },
+        { .fd = CLONE_GUARDIAN_CONTROL, .events = POLLIN },
+    };
+
+    for (;;) {
+        char buf[64];
+
+        if (poll(fds, G_N_ELEMENTS(fds), -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            return;
+        }
+        if (fds[0].revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL))
+            return;
+        if (fds[1].revents & (POLLHUP | POLLERR | POLLNVAL))
+            return;
+        if ((fds[1].revents & POLLIN) && read(CLONE_GUARDIAN_CONTROL, buf, sizeof(buf)) <= 0)
+            return;
+    }
+}
+
+
+static virConnectPtr
+guardianConnect(const char *uri, guint tries)
+{
+    for (guint i = 0; i < tries; i++) {
+        virConnectPtr conn = virConnectOpen(uri);
+
+        if (conn)
+            return conn;
+        g_usleep(G_USEC_PER_SEC / 2);
+    }
+    return NULL;
+}
+
+
+/* Finishes the job's rollback, if it left a record; waits for libvirtd
+ * when it is restarting. */
+static int
+guardianRecover(virConnectPtr *conn, const char *uri, const char *uuid)
+{
+    gint64 end = g_get_monotonic_time() + GUARDIAN_RECONNECT_S * G_USEC_PER_SEC;
+
+    for (;;) {
+        g_autofree char *runDir = NULL;
+        int rc;
+
+        if (*conn && virConnectIsAlive(*conn) != 1)
+            g_clear_pointer(conn, virConnectClose);
+        if (!*conn && !(*conn = guardianConnect(uri, 1))) {
+            if (g_get_monotonic_time() > end) {
+                g_printerr(_("%1$s: cannot connect to '%2$s' to finish the rollback of the clone of %3$s\n"),
+                           GUARDIAN_NAME, uri, uuid);
+                return -1;
+            }
+            g_usleep(G_USEC_PER_SEC / 2);
+            continue;
+        }
+        if (!(runDir = cloneRunDir(*conn)))
+            return -1;
+        if ((rc = cloneJobRecoverSource(*conn, runDir, uuid, GUARDIAN_LOCK_WAIT_S)) >= 0)
+            return 0;
+        if (virConnectIsAlive(*conn) == 1 || g_get_monotonic_time() > end) {
+            g_printerr("%s: %s\n", GUARDIAN_NAME, virCloneGetLastErrorMessage());
+            return -1;
+        }
+    }
+}
+
+
+int
+main(int argc, char **argv)
+{
+    g_autofree char *uri = NULL;
+    g_autofree char *uuid = NULL;
+    gboolean recover = FALSE;
+    GOptionEntry entries[] = {
+        { "uri", 0, 0, G_OPTION_ARG_STRING, &uri, N_("the job's libvirt connection"), "URI" },
+        { "source", 0, 0, G_OPTION_ARG_STRING, &uuid, N_("the UUID of the job's source"), "UUID" },
+        { "recover", 0, 0, G_OPTION_ARG_NONE, &recover,
+          N_("finish the rollback of a stale job now, without waiting"), NULL },
+        { NULL, 0, 0, G_OPTION_ARG_NONE, NULL, NULL, NULL },
+    };
+    g_autoptr(GOptionContext) ctx = g_option_context_new(NULL);
+    g_autoptr(GError) err = NULL;
+    virConnectPtr conn = NULL;
+    int ret;
+
+    setlocale(LC_ALL, "");
+    virCloneInitialize();
+    g_option_context_add_main_entries(ctx, entries, GETTEXT_PACKAGE);
+    if (!g_option_context_parse(ctx, &argc, &argv, &err) || !uri || !uuid ||
+        !g_uuid_string_is_valid(uuid)) {
+        g_printerr(_("usage: %1$s --uri URI --source UUID [--recover]\n"), GUARDIAN_NAME);
+        return 2;
+    }
+    virCloneSetLogFunc(guardianLog, NULL);
+    virSetErrorFunc(NULL, guardianQuiet);
+    if (!(conn = guardianConnect(uri, recover ? GUARDIAN_RECONNECT_S * 2 : 1))) {
+        g_printerr(_("%1$s: cannot connect to '%2$s'\n"), GUARDIAN_NAME, uri);
+        return 1;
+    }
+    if (!recover) {
+        int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+        if (write(STDOUT_FILENO, "ready\n", 6) != 6 || null < 0 || dup2(null, STDOUT_FILENO) < 0)
+            return 1;
+        close(null);
+        guardianWait();
+    }
+    ret = guardianRecover(&conn, uri, uuid) < 0 ? 1 : 0;
+    if (conn)
+        virConnectClose(conn);
+    return ret;
+}

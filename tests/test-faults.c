@@ -1,0 +1,917 @@
+/*
+ * test-faults.c: the fault matrix of live clones, on a real guest
+ *
+ * For each strategy and each phase of a clone, a fault is injected while
+ * `virt-clone-live clone-live` (the caller, a process of its own) runs:
+ *
+ *   caller-kill     the caller is SIGKILLed (LIBVIRT_CLONE_FAULT=POINT:kill)
+ *   clone-kill      the clone's QEMU is SIGKILLed
+ *   source-kill     the source's QEMU is SIGKILLed
+ *   daemon-restart  libvirtd is restarted (daemon only)
+ *   random-kill     the caller is SIGKILLed after a random delay
+ *
+ * and, once each, a full overlay directory and a guest agent that does not
+ * answer.  The library is built with -Dtest_faults=true: at a fault point
+ * the caller stops ("wait": the test injects its fault, then lets it go on)
+ * or kills itself.  After each fault:
+ *
+ *   - the source runs and its workload progresses: with a daemon within
+ *     2 s and without any command (the job's guardian); under the embedded
+ *     driver after the next call of the library (virConnectCloneLiveReap),
+ *     which the test makes after opening the root again;
+ *   - its live and persistent XML name the image QEMU writes to, its
+ *     migration is idle and its migration settings are its own again;
+ *   - nothing is left: no clone domain, no file beside the source's image
+ *     but the source's own new top, no job record or lock;
+ *   - after a killed source, its next cold boot finds every record its
+ *     workload committed.
+ *
+ * Each strategy ends with a clean clone of the same source (the next clone
+ * works) and a cold boot with all records.
+ *
+ * With TG_URI (tests/daemon/run-in-daemon.sh) the guests run under a private
+ * libvirtd, and the whole matrix runs.  Without it they run under the
+ * embedded driver, where one process at a time may hold the root: the test
+ * itself never opens it, the caller does, and after the caller's death a
+ * worker (this program with --worker, TG_ROOT set) opens it, calls the
+ * library once (the recovery happens there) and checks.  The embedded run
+ * covers the dead caller at every point and at random times.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "testutils-guest.h"
+#include "libvirt-clone/libvirt-clone.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib-unix.h>
+#include <json-glib/json-glib.h>
+#include <glib/gstdio.h>
+#include <libvirt/libvirt-qemu.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define STAT_MS 30000
+#define BOOT_MS 120000
+#define CLI_MS 180000
+
+typedef enum {
+    FAULT_CALLER_KILL,
+    FAULT_CLONE_KILL,
+    FAULT_SOURCE_KILL,
+    FAULT_DAEMON_RESTART,
+    FAULT_RANDOM_KILL,
+} FaultKind;
+
+static const char *const faultNames[] = {
+    "caller-kill", "clone-kill", "source-kill", "daemon-restart", "random-kill",
+};
+
+typedef struct {
+    const char *strategy;
+    const char *point;      /* LIBVIRT_CLONE_FAULT point, NULL for random-kill */
+    FaultKind kind;
+    guint delayMs;          /* random-kill */
+} FaultCase;
+
+typedef struct {
+    TgGuest *src;           /* in the process that holds the connection */
+    char *srcName;
+    char *diskDir;          /* where the source's image and overlays are */
+    char *policy;           /* the policy's <memory> element */
+    guint64 recordsBefore;  /* records committed before the last fault */
+    guint n;
+} StrategyState;
+
+static TgEnv *env;
+static gboolean daemonMode;
+static const char *cli;
+static const char *self;
+static char *faultDir;
+static char *sharedRoot;    /* embedded: the root the test does not open */
+static StrategyState precopyState;
+static StrategyState backgroundState;
+
+static const char *const precopyPoints[] = {
+    "phase:check", "phase:chain", "phase:plan", "phase:files", "phase:start-clone",
+    "phase:transfer", "precopy:pre-switchover", "precopy:forked", "phase:finish-source",
+    "phase:finish-clone", "phase:persist", NULL,
+};
+static const char *const backgroundPoints[] = {
+    "phase:check", "phase:chain", "phase:plan", "phase:files", "phase:start-clone",
+    "phase:transfer", "background:paused", "background:forked", "background:started",
+    "phase:finish-source", "phase:finish-clone", "phase:persist", NULL,
+};
+
+
+static StrategyState *
+testState(const char *strategy)
+{
+    return g_str_equal(strategy, "precopy") ? &precopyState : &backgroundState;
+}
+
+
+static const char *
+testUri(void)
+{
+    return g_getenv("TG_URI") && *g_getenv("TG_URI") ? g_getenv("TG_URI") : NULL;
+}
+
+
+static char *
+testConnUri(void)
+{
+    return daemonMode ? g_strdup(testUri())
+                      : g_strdup_printf("qemu:///embed?root=%s", sharedRoot);
+}
+
+
+static char *
+testRunDirJobs(void)
+{
+    if (daemonMode)
+        return g_strdup("/run/libvirt-clone/jobs");
+    return g_build_filename(sharedRoot, "run", "libvirt-clone", "jobs", NULL);
+}
+
+
+static pid_t
+testFindQemu(const char *name)
+{
+    g_autofree char *needle = g_strdup_printf("guest=%s,", name);
+    g_autoptr(GDir) d = g_dir_open("/proc", 0, NULL);
+    const char *ent;
+
+    while ((ent = g_dir_read_name(d))) {
+        g_autofree char *path = g_strdup_printf("/proc/%s/cmdline", ent);
+        g_autofree char *cmd = NULL;
+        gsize len = 0;
+
+        if (!g_ascii_isdigit(ent[0]) || !g_file_get_contents(path, &cmd, &len, NULL))
+            continue;
+        for (gsize i = 0; i + 1 < len; i++)
+            if (cmd[i] == '\0')
+                cmd[i] = ' ';
+        if (strstr(cmd, needle))
+            return (pid_t)atoi(ent);
+    }
+    return 0;
+}
+
+
+static guint
+testCountProcesses(const char *comm)
+{
+    g_autoptr(GDir) d = g_dir_open("/proc", 0, NULL);
+    const char *ent;
+    guint n = 0;
+
+    while ((ent = g_dir_read_name(d))) {
+        g_autofree char *path = g_strdup_printf("/proc/%s/comm", ent);
+        g_autofree char *c = NULL;
+
+        if (g_ascii_isdigit(ent[0]) && g_file_get_contents(path, &c, NULL, NULL) &&
+            g_str_equal(g_strstrip(c), comm))
+            n++;
+    }
+    return n;
+}
+
+
+static void
+testKill(const char *what, pid_t pid)
+{
+    g_test_message("killing %s (pid %d)", what, (int)pid);
+    g_assert_cmpint(pid, >, 0);
+    g_assert_cmpint(kill(pid, SIGKILL), ==, 0);
+}
+
+
+/* Waits for the caller to reach its fault point. */
+static gboolean
+testWaitMarker(const char *point, GPid caller)
+{
+    g_autofree char *marker = g_build_filename(faultDir, point, NULL);
+    gint64 end = g_get_monotonic_time() + CLI_MS * G_TIME_SPAN_MILLISECOND;
+
+    while (!g_file_test(marker, G_FILE_TEST_EXISTS)) {
+        if (waitpid(caller, NULL, WNOHANG) == caller || g_get_monotonic_time() > end)
+            return FALSE;
+        g_usleep(10 * G_TIME_SPAN_MILLISECOND);
+    }
+    return TRUE;
+}
+
+
+static void
+testReleaseMarker(const char *point)
+{
+    g_autofree char *marker = g_build_filename(faultDir, point, NULL);
+
+    g_unlink(marker);
+}
+
+
+static void
+testRestartDaemon(void)
+{
+    const char *ctl = g_getenv("LVC_DAEMON_CTL");
+    const char *argv[] = { ctl, "restart", NULL };
+    g_autoptr(GError) err = NULL;
+    int status;
+
+    g_assert_nonnull(ctl);
+    g_test_message("restarting libvirtd");
+    g_assert_true(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_DEFAULT, NULL, NULL,
+                               NULL, NULL, &status, &err));
+    g_assert_true(g_spawn_check_wait_status(status, NULL));
+}
+
+
+static GPid
+testSpawnCaller(const FaultCase *fc, const char *cloneName, gboolean persistent, int *out)
+{
+    StrategyState *st = testState(fc->strategy);
+    g_autofree char *uri = testConnUri();
+    g_autofree char *fault = NULL;
+    g_auto(GStrv) envp = g_get_environ();
+    g_autoptr(GError) err = NULL;
+    g_autofree char *policyFile = g_build_filename(faultDir, "policy.xml", NULL);
+    g_autofree char *policy = g_strdup_printf("<clonepolicy><name>%s</name>%s</clonepolicy>",
+                                              cloneName, st->policy);
+    const char *argv[] = { cli, "-c", uri, "clone-live", st->srcName,
+                           "--policy", policyFile, persistent ? "--persistent" : NULL, NULL };
+    int pipefd[2];
+    GPid pid;
+
+    if (fc->point)
+        fault = g_strdup_printf("%s:%s", fc->point,
+                                fc->kind == FAULT_CALLER_KILL ? "kill" : "wait");
+    envp = g_environ_unsetenv(envp, "LIBVIRT_CLONE_FAULT");
+    if (fault)
+        envp = g_environ_setenv(envp, "LIBVIRT_CLONE_FAULT", fault, TRUE);
+    envp = g_environ_setenv(envp, "LIBVIRT_CLONE_FAULT_DIR", faultDir, TRUE);
+    g_assert_true(g_file_set_contents(policyFile, policy, -1, NULL));
+    g_assert_true(g_unix_open_pipe(pipefd, FD_CLOEXEC, NULL));
+    /* its standard output and error both into the pipe */
+    g_assert_true(g_spawn_async_with_pipes_and_fds(NULL, argv, (const char *const *)envp,
+                                                   G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL,
+                                                   -1, pipefd[1], pipefd[1], NULL, NULL, 0,
+                                                   &pid, NULL, NULL, NULL, &err));
+    close(pipefd[1]);
+    *out = pipefd[0];
+    return pid;
+}
+
+
+/* The caller's exit status; what it printed goes to the test log. */
+static int
+testReapCaller(GPid pid, int out)
+{
+    g_autoptr(GString) text = g_string_new(NULL);
+    char buf[4096];
+    ssize_t n;
+    int status = 0;
+
+    while ((n = read(out, buf, sizeof(buf))) > 0)
+        g_string_append_len(text, buf, n);
+    close(out);
+    g_assert_cmpint(waitpid(pid, &status, 0), ==, pid);
+    if (text->len)
+        g_test_message("caller said: %s", g_strstrip(text->str));
+    return status;
+}
+
+
+/* A QMP query of the source, as JSON. */
+static JsonNode *
+testQmp(virDomainPtr dom, const char *cmd)
+{
+    g_autofree char *json = g_strdup_printf("{\"execute\":\"%s\"}", cmd);
+    g_autoptr(JsonParser) parser = json_parser_new();
+    char *reply = NULL;
+    JsonNode *ret;
+
+    g_assert_cmpint(virDomainQemuMonitorCommand(dom, json, &reply, 0), ==, 0);
+    g_assert_true(json_parser_load_from_data(parser, reply, -1, NULL));
+    free(reply);
+    ret = json_object_dup_member(json_node_get_object(json_parser_get_root(parser)), "return");
+    g_assert_nonnull(ret);
+    return ret;
+}
+
+
+/* The file QEMU writes to for the source's first disk, as its block layer
+ * says. */
+static char *
+testQemuTop(virDomainPtr dom)
+{
+    g_autoptr(JsonNode) ret = testQmp(dom, "query-block");
+    JsonArray *devs = json_node_get_array(ret);
+
+    for (guint i = 0; i < json_array_get_length(devs); i++) {
+        JsonObject *dev = json_array_get_object_element(devs, i);
+        JsonObject *inserted = json_object_get_object_member(dev, "inserted");
+
+        if (inserted && !json_object_get_boolean_member_with_default(inserted, "ro", FALSE))
+            return g_strdup(json_object_get_string_member(inserted, "file"));
+    }
+    return NULL;
+}
+
+
+static char *
+testXMLTop(virDomainPtr dom, unsigned int flags)
+{
+    g_autofree char *xml = virDomainGetXMLDesc(dom, flags);
+    g_autoptr(GRegex) re = g_regex_new("<disk type='file' device='disk'>.*?<source file='([^']+)'",
+                                       G_REGEX_DOTALL, 0, NULL);
+    g_autoptr(GMatchInfo) m = NULL;
+
+    g_assert_nonnull(xml);
+    if (!g_regex_match(re, xml, 0, &m))
+        return NULL;
+    return g_match_info_fetch(m, 1);
+}
+
+
+/* libvirt's live and persistent XML name the image QEMU writes to; no
+ * migration is under way, and the capabilities a clone sets are off. */
+static void
+testSourceConsistent(TgGuest *src)
+{
+    virDomainPtr dom = tgGuestDomain(src);
+    g_autofree char *live = testXMLTop(dom, 0);
+    g_autofree char *persistent = testXMLTop(dom, VIR_DOMAIN_XML_INACTIVE);
+    g_autofree char *qemu = testQemuTop(dom);
+    g_autoptr(JsonNode) mig = testQmp(dom, "query-migrate");
+    g_autoptr(JsonNode) caps = testQmp(dom, "query-migrate-capabilities");
+    const char *status = json_object_get_string_member_with_default(json_node_get_object(mig),
+                                                                    "status", "none");
+    JsonArray *a = json_node_get_array(caps);
+
+    g_assert_nonnull(live);
+    g_assert_cmpstr(qemu, ==, live);
+    g_assert_cmpstr(persistent, ==, live);
+    g_assert_true(g_str_equal(status, "none") || g_str_equal(status, "completed") ||
+                  g_str_equal(status, "cancelled") || g_str_equal(status, "failed"));
+    for (guint i = 0; i < json_array_get_length(a); i++) {
+        JsonObject *c = json_array_get_object_element(a, i);
+        const char *name = json_object_get_string_member(c, "capability");
+
+        if (g_str_equal(name, "pause-before-switchover") || g_str_equal(name, "background-snapshot") ||
+            g_str_equal(name, "return-path"))
+            g_assert_false(json_object_get_boolean_member(c, "state"));
+    }
+}
+
+
+/* The workload keeps running: two stat lines, the second later. */
+static void
+testSourceProgresses(TgGuest *src, guint64 *records)
+{
+    g_autoptr(GError) err = NULL;
+    TgStat a;
+    TgStat b;
+
+    if (tgSerialWaitStat(src, STAT_MS, &a, &err) < 0 ||
+        tgSerialWaitStat(src, STAT_MS, &b, &err) < 0)
+        g_error("%s: no stat line: %s", tgGuestName(src), err->message);
+    g_assert_cmpuint(b.t_ms, >, a.t_ms);
+    if (records)
+        *records = b.records;
+}
+
+
+/* Daemon: the guardian brings the source back without anyone asking. */
+static gint64
+testWaitSourceRunning(TgGuest *src, gint64 t0)
+{
+    gint64 end = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
+    g_autofree char *jobs = testRunDirJobs();
+
+    for (;;) {
+        int state = VIR_DOMAIN_NOSTATE;
+        g_autoptr(GHashTable) left = tgListDir(jobs);
+
+        if (virDomainGetState(tgGuestDomain(src), &state, NULL, 0) == 0 &&
+            state == VIR_DOMAIN_RUNNING && g_hash_table_size(left) == 0)
+            return g_get_monotonic_time() - t0;
+        virResetLastError();
+        if (g_get_monotonic_time() > end)
+            g_error("the source did not run again within 30 s (state %d, %u job files)",
+                    state, g_hash_table_size(left));
+        g_usleep(20 * G_TIME_SPAN_MILLISECOND);
+    }
+}
+
+
+/* Every file that appeared beside the source's image is the source's own
+ * current top (the fork happened) -- nothing of the clone. */
+static void
+testNothingLeft(TgGuest *src, GHashTable *before, const char *cloneName)
+{
+    g_autofree char *dir = g_path_get_dirname(tgGuestDiskPath(src));
+    g_autoptr(GHashTable) now = tgListDir(dir);
+    g_autofree char *top = testXMLTop(tgGuestDomain(src), 0);
+    g_autofree char *jobs = testRunDirJobs();
+    g_autoptr(GHashTable) jobFiles = tgListDir(jobs);
+    virDomainPtr clone = virDomainLookupByName(tgEnvConn(env), cloneName);
+    GHashTableIter it;
+    gpointer name;
+
+    if (clone) {
+        virDomainFree(clone);
+        g_error("the clone '%s' is still there", cloneName);
+    }
+    virResetLastError();
+    g_hash_table_iter_init(&it, now);
+    while (g_hash_table_iter_next(&it, &name, NULL)) {
+        g_autofree char *path = g_build_filename(dir, (const char *)name, NULL);
+
+        if (g_hash_table_contains(before, name) || g_str_equal(path, top))
+            continue;
+        g_error("'%s' was left behind", path);
+    }
+    g_assert_cmpuint(g_hash_table_size(jobFiles), ==, 0);
+    if (daemonMode) {
+        gint64 end = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+
+        while (testCountProcesses("libvirt-clone-g") > 0 && g_get_monotonic_time() < end)
+            g_usleep(20 * G_TIME_SPAN_MILLISECOND);
+        g_assert_cmpuint(testCountProcesses("libvirt-clone-g"), ==, 0);
+    }
+}
+
+
+static void
+testInject(const FaultCase *fc, const char *cloneName, StrategyState *st)
+{
+    switch (fc->kind) {
+    case FAULT_CLONE_KILL:
+        testKill("the clone's QEMU", testFindQemu(cloneName));
+        break;
+    case FAULT_SOURCE_KILL:
+        testKill("the source's QEMU", testFindQemu(st->srcName));
+        break;
+    case FAULT_DAEMON_RESTART:
+        testRestartDaemon();
+        break;
+    case FAULT_CALLER_KILL:
+    case FAULT_RANDOM_KILL:
+        break;
+    }
+}
+
+
+/* A source whose QEMU was killed boots again and finds every record its
+ * workload had committed. */
+static void
+testColdBoot(StrategyState *st)
+{
+    g_autoptr(GError) err = NULL;
+    TgStat last;
+
+    if (virDomainIsActive(tgGuestDomain(st->src)) == 1)
+        g_assert_cmpint(virDomainDestroy(tgGuestDomain(st->src)), ==, 0);
+    /* what the workload had committed when its QEMU stopped */
+    if (tgLastStat(st->src, &last, &err) < 0)
+        g_error("no stat line: %s", err->message);
+    st->recordsBefore = MAX(st->recordsBefore, last.records);
+    if (tgGuestBoot(st->src, BOOT_MS, &err) < 0)
+        g_error("the source does not boot again: %s", err->message);
+    g_test_message("cold boot: %" G_GUINT64_FORMAT " records found, >= %" G_GUINT64_FORMAT
+                   " committed before", tgGuestReady(st->src)->records_found, st->recordsBefore);
+    g_assert_cmpuint(tgGuestReady(st->src)->records_found, >=, st->recordsBefore);
+}
+
+
+/* After the fault, in the process that holds the connection: the source
+ * is back (daemon: by itself within 2 s), consistent, and nothing is left. */
+static void
+testCheck(StrategyState *st, const char *cloneName, FaultKind kind, GHashTable *before, gint64 t0)
+{
+    if (kind == FAULT_SOURCE_KILL) {
+        testNothingLeft(st->src, before, cloneName);
+        testColdBoot(st);
+    } else {
+        if (daemonMode) {
+            gint64 us = testWaitSourceRunning(st->src, t0);
+
+            g_test_message("source running again %.0f ms after the fault", us / 1000.0);
+            if (kind != FAULT_DAEMON_RESTART)
+                g_assert_cmpint(us, <, 2 * G_USEC_PER_SEC);
+        }
+        testSourceProgresses(st->src, NULL);
+        testNothingLeft(st->src, before, cloneName);
+    }
+    testSourceConsistent(st->src);
+}
+
+
+/* Runs this program with --worker ARGS on the shared root; its output goes
+ * to the test log, and it must succeed. */
+static void
+testWorker(const char *const *args)
+{
+    g_autoptr(GPtrArray) argv = g_ptr_array_new();
+    g_auto(GStrv) envp = g_environ_setenv(g_get_environ(), "TG_ROOT", sharedRoot, TRUE);
+    g_autofree char *out = NULL;
+    g_autofree char *errOut = NULL;
+    g_autoptr(GError) err = NULL;
+    int status;
+
+    g_ptr_array_add(argv, (char *)self);
+    g_ptr_array_add(argv, (char *)"--worker");
+    for (guint i = 0; args[i]; i++)
+        g_ptr_array_add(argv, (char *)args[i]);
+    g_ptr_array_add(argv, NULL);
+    g_assert_true(g_spawn_sync(NULL, (char **)argv->pdata, envp, G_SPAWN_DEFAULT,
+                               NULL, NULL, &out, &errOut, &status, &err));
+    if (out && *out)
+        g_test_message("worker %s: %s", args[0], g_strstrip(out));
+    if (errOut && *errOut)
+        g_test_message("worker %s (stderr): %s", args[0], g_strstrip(errOut));
+    if (!g_spawn_check_wait_status(status, &err))
+        g_error("worker %s failed: %s", args[0], err->message);
+}
+
+
+static char *
+testWriteNames(GHashTable *names)
+{
+    g_autofree char *path = g_build_filename(faultDir, "before.txt", NULL);
+    g_autoptr(GString) text = g_string_new(NULL);
+    GHashTableIter it;
+    gpointer name;
+
+    g_hash_table_iter_init(&it, names);
+    while (g_hash_table_iter_next(&it, &name, NULL))
+        g_string_append_printf(text, "%s\n", (const char *)name);
+    g_assert_true(g_file_set_contents(path, text->str, -1, NULL));
+    return g_steal_pointer(&path);
+}
+
+
+static void
+testFault(gconstpointer data)
+{
+    const FaultCase *fc = data;
+    StrategyState *st = testState(fc->strategy);
+    g_autoptr(GHashTable) before = tgListDir(st->diskDir);
+    g_autofree char *cloneName = g_strdup_printf("%s-f%u", st->srcName, ++st->n);
+    gboolean persistent = g_str_equal(fc->strategy, "precopy");
+    gint64 t0;
+    GPid caller;
+    int out = -1;
+    int status;
+
+    if (daemonMode)
+        testSourceProgresses(st->src, &st->recordsBefore);
+    caller = testSpawnCaller(fc, cloneName, persistent, &out);
+    if (fc->kind == FAULT_RANDOM_KILL) {
+        g_usleep(fc->delayMs * G_TIME_SPAN_MILLISECOND);
+        testKill("the caller", caller);
+    } else if (fc->kind != FAULT_CALLER_KILL) {
+        if (!testWaitMarker(fc->point, caller))
+            g_error("the caller never reached '%s'", fc->point);
+        testInject(fc, cloneName, st);
+        testReleaseMarker(fc->point);
+    }
+    status = testReapCaller(caller, out);
+    t0 = g_get_monotonic_time();
+    if (fc->kind == FAULT_CALLER_KILL) {
+        g_assert_true(WIFSIGNALED(status));
+    } else if (fc->kind != FAULT_RANDOM_KILL) {
+        g_assert_true(WIFEXITED(status));
+        g_assert_cmpint(WEXITSTATUS(status), !=, 0);
+    }
+    if (daemonMode) {
+        testCheck(st, cloneName, fc->kind, before, t0);
+    } else {
+        g_autofree char *beforeFile = testWriteNames(before);
+        const char *args[] = { "check", fc->strategy, st->srcName, cloneName,
+                               faultNames[fc->kind], beforeFile, NULL };
+
+        testWorker(args);
+    }
+}
+
+
+/* The next clone works, and the source boots cold with all its records. */
+static void
+testNextClone(StrategyState *st)
+{
+    g_autofree char *policy = g_strdup_printf("<clonepolicy>%s</clonepolicy>", st->policy);
+    g_autofree char *xml = NULL;
+    virDomainPtr clone;
+
+    clone = virDomainCloneLive(tgGuestDomain(st->src), policy, 0);
+    if (!clone)
+        g_error("the next clone fails: %s", virCloneGetLastErrorMessage());
+    xml = virDomainGetXMLDesc(clone, 0);
+    g_assert_cmpint(virDomainDestroy(clone), ==, 0);
+    virDomainFree(clone);
+    if (!daemonMode) {
+        /* no hook under the embedded driver: the transient clone's overlay is ours */
+        g_autoptr(GRegex) re = g_regex_new("<source file='([^']+)'", 0, 0, NULL);
+        g_autoptr(GMatchInfo) m = NULL;
+        g_autofree char *file = NULL;
+
+        if (g_regex_match(re, xml, 0, &m) && (file = g_match_info_fetch(m, 1)))
+            g_unlink(file);
+    }
+    testSourceProgresses(st->src, &st->recordsBefore);
+    testColdBoot(st);
+    testSourceConsistent(st->src);
+}
+
+
+static void
+testAfterFaults(gconstpointer data)
+{
+    const char *strategy = data;
+    StrategyState *st = testState(strategy);
+
+    if (daemonMode) {
+        testNextClone(st);
+    } else {
+        const char *args[] = { "next", strategy, st->srcName, NULL };
+
+        testWorker(args);
+    }
+}
+
+
+static void
+testAddCase(const char *strategy, const char *point, FaultKind kind, guint delayMs)
+{
+    FaultCase *fc = g_new0(FaultCase, 1);
+    g_autofree char *path = NULL;
+
+    fc->strategy = strategy;
+    fc->point = point;
+    fc->kind = kind;
+    fc->delayMs = delayMs;
+    if (point)
+        path = g_strdup_printf("/faults/%s/%s/%s", strategy, faultNames[kind], point);
+    else
+        path = g_strdup_printf("/faults/%s/%s/%ums", strategy, faultNames[kind], delayMs);
+    g_test_add_data_func_full(path, fc, testFault, g_free);
+}
+
+
+static gboolean
+testPointAfter(const char *point, const char *first, const char *const *points)
+{
+    gboolean seen = FALSE;
+
+    for (guint i = 0; points[i]; i++) {
+        seen |= g_str_equal(points[i], first);
+        if (g_str_equal(points[i], point))
+            return seen;
+    }
+    return FALSE;
+}
+
+
+/* The matrix: every point for a dead caller; the points with a clone for
+ * its QEMU's death; the points of the copy for the source's death and a
+ * daemon restart. */
+static void
+testAddStrategy(const char *strategy, const char *const *points)
+{
+    static const char *const sourceKill[] = {
+        "precopy:pre-switchover", "precopy:forked",
+        "background:paused", "background:forked", "background:started", NULL,
+    };
+    static const char *const daemonRestart[] = {
+        "phase:transfer", "precopy:pre-switchover", "precopy:forked",
+        "background:paused", "background:forked", "phase:finish-clone", NULL,
+    };
+
+    for (guint i = 0; points[i]; i++) {
+        testAddCase(strategy, points[i], FAULT_CALLER_KILL, 0);
+        if (!daemonMode)
+            continue;
+        if (testPointAfter(points[i], "phase:transfer", points) &&
+            !g_str_equal(points[i], "phase:persist"))
+            testAddCase(strategy, points[i], FAULT_CLONE_KILL, 0);
+        if (g_strv_contains(sourceKill, points[i]))
+            testAddCase(strategy, points[i], FAULT_SOURCE_KILL, 0);
+        if (g_strv_contains(daemonRestart, points[i]))
+            testAddCase(strategy, points[i], FAULT_DAEMON_RESTART, 0);
+    }
+    for (guint delay = 700; delay <= 2900; delay += 1100)
+        testAddCase(strategy, NULL, FAULT_RANDOM_KILL, delay + g_random_int_range(0, 400));
+    g_test_add_data_func(g_strdup_printf("/faults/%s/next-clone-and-cold-boot", strategy),
+                         strategy, testAfterFaults);
+}
+
+
+static void
+testSetupStrategy(const char *strategy, TgGuest *src)
+{
+    StrategyState *st = testState(strategy);
+
+    st->src = src;
+    st->srcName = g_strdup(tgGuestName(src));
+    st->diskDir = g_path_get_dirname(tgGuestDiskPath(src));
+    /* a busy TCG guest converges only with a generous downtime limit */
+    st->policy = g_strdup_printf("<memory strategy='%s' downtime-limit='2000'/>", strategy);
+}
+
+
+static TgGuest *
+testBootSource(const char *strategy)
+{
+    TgGuestOpts opts = { .name_prefix = g_str_equal(strategy, "precopy") ? "fp" : "fb",
+                         .memory_mib = 256, .buffer_mib = 32, .mode = TG_MODE_BUSY };
+
+    return tgGuestStartOrDie(env, &opts);
+}
+
+
+static TgGuest *
+testAdoptByName(const char *name)
+{
+    g_autoptr(GError) err = NULL;
+    virDomainPtr dom = virDomainLookupByName(tgEnvConn(env), name);
+    TgGuest *g;
+
+    if (!dom || !(g = tgGuestAdopt(env, dom, &err)))
+        g_error("cannot find '%s': %s", name, err ? err->message : virGetLastErrorMessage());
+    virDomainFree(dom);
+    return g;
+}
+
+
+/* The embedded root's side, in a process of its own (TG_ROOT):
+ *   boot                    boots both sources, prints "STRATEGY NAME DISK"
+ *   check STRATEGY SOURCE CLONE FAULT BEFORE-FILE
+ *                           the next call of the library, then the checks
+ *   next STRATEGY SOURCE    the next clone and a cold boot
+ *   cleanup                 removes every domain of the root */
+static int
+testWorkerMain(int argc, char **argv)
+{
+    g_autoptr(GError) err = NULL;
+    const char *what = argc > 0 ? argv[0] : "";
+
+    if (!(env = tgEnvNew(&err)))
+        g_error("cannot open the root: %s", err->message);
+    daemonMode = FALSE;
+    if (g_str_equal(what, "boot")) {
+        const char *strategies[] = { "precopy", "background" };
+
+        for (guint i = 0; i < G_N_ELEMENTS(strategies); i++) {
+            g_autoptr(TgGuest) g = testBootSource(strategies[i]);
+
+            printf("%s %s %s\n", strategies[i], tgGuestName(g), tgGuestDiskPath(g));
+        }
+    } else if (g_str_equal(what, "check") && argc == 6) {
+        g_autofree char *text = NULL;
+        g_auto(GStrv) lines = NULL;
+        g_autoptr(GHashTable) before = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        int kind = -1;
+
+        /* the next call of the library on the root rolls the job back */
+        g_assert_cmpint(virConnectCloneLiveReap(tgEnvConn(env), 0), >=, 0);
+        testSetupStrategy(argv[1], testAdoptByName(argv[2]));
+        g_assert_true(g_file_get_contents(argv[5], &text, NULL, NULL));
+        lines = g_strsplit(text, "\n", -1);
+        for (guint i = 0; lines[i]; i++)
+            if (*lines[i])
+                g_hash_table_add(before, g_strdup(lines[i]));
+        for (guint i = 0; i < G_N_ELEMENTS(faultNames); i++)
+            if (g_str_equal(faultNames[i], argv[4]))
+                kind = (int)i;
+        g_assert_cmpint(kind, >=, 0);
+        testCheck(testState(argv[1]), argv[3], kind, before, g_get_monotonic_time());
+        tgGuestFree(testState(argv[1])->src);
+    } else if (g_str_equal(what, "next") && argc == 3) {
+        testSetupStrategy(argv[1], testAdoptByName(argv[2]));
+        testNextClone(testState(argv[1]));
+        tgGuestFree(testState(argv[1])->src);
+    } else if (g_str_equal(what, "cleanup")) {
+        virDomainPtr *doms = NULL;
+        int n = virConnectListAllDomains(tgEnvConn(env), &doms, 0);
+
+        for (int i = 0; i < n; i++) {
+            if (virDomainIsActive(doms[i]) == 1)
+                virDomainDestroy(doms[i]);
+            if (virDomainIsPersistent(doms[i]) == 1)
+                virDomainUndefineFlags(doms[i], VIR_DOMAIN_UNDEFINE_NVRAM);
+            virDomainFree(doms[i]);
+        }
+        free(doms);
+    } else {
+        g_printerr("unknown worker command '%s'\n", what);
+        return 2;
+    }
+    tgEnvFree(env);
+    return 0;
+}
+
+
+/* Embedded: the worker boots the sources in a root the test never opens. */
+static void
+testEmbeddedSetup(void)
+{
+    g_autofree char *out = NULL;
+    g_auto(GStrv) lines = NULL;
+    const char *args[] = { "boot", NULL };
+    g_autoptr(GPtrArray) argv = g_ptr_array_new();
+    g_auto(GStrv) envp = NULL;
+    g_autoptr(GError) err = NULL;
+    int status;
+
+    sharedRoot = g_build_filename("/var/tmp", "tgf-XXXXXX", NULL);
+    g_assert_nonnull(g_mkdtemp(sharedRoot));
+    envp = g_environ_setenv(g_get_environ(), "TG_ROOT", sharedRoot, TRUE);
+    g_ptr_array_add(argv, (char *)self);
+    g_ptr_array_add(argv, (char *)"--worker");
+    g_ptr_array_add(argv, (char *)args[0]);
+    g_ptr_array_add(argv, NULL);
+    if (!g_spawn_sync(NULL, (char **)argv->pdata, envp, G_SPAWN_DEFAULT, NULL, NULL,
+                      &out, NULL, &status, &err) ||
+        !g_spawn_check_wait_status(status, &err))
+        g_error("cannot boot the sources: %s", err->message);
+    lines = g_strsplit(out, "\n", -1);
+    for (guint i = 0; lines[i]; i++) {
+        g_auto(GStrv) f = g_strsplit(lines[i], " ", 3);
+        StrategyState *st;
+
+        if (g_strv_length(f) != 3)
+            continue;
+        st = testState(f[0]);
+        st->srcName = g_strdup(f[1]);
+        st->diskDir = g_path_get_dirname(f[2]);
+        st->policy = g_strdup_printf("<memory strategy='%s' downtime-limit='2000'/>", f[0]);
+    }
+    g_assert_nonnull(precopyState.srcName);
+    g_assert_nonnull(backgroundState.srcName);
+}
+
+
+static void
+testEmbeddedCleanup(void)
+{
+    const char *args[] = { "cleanup", NULL };
+    const char *rm[] = { "rm", "-rf", sharedRoot, NULL };
+
+    testWorker(args);
+    g_spawn_sync(NULL, (char **)rm, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, NULL, NULL);
+}
+
+
+int
+main(int argc, char **argv)
+{
+    g_autoptr(GError) err = NULL;
+    int ret;
+
+    self = argv[0];
+    if (argc > 1 && g_str_equal(argv[1], "--worker")) {
+        virSetErrorFunc(NULL, tgQuietErrors);
+        sharedRoot = g_strdup(g_getenv("TG_ROOT"));
+        g_test_init(&argc, &argv, NULL);
+        return testWorkerMain(argc - 2, argv + 2);
+    }
+    g_test_init(&argc, &argv, NULL);
+    virSetErrorFunc(NULL, tgQuietErrors);
+    virCloneSetLogFunc(tgLibLogToTest, NULL);
+    daemonMode = testUri() != NULL;
+    if (!(cli = g_getenv("LIBVIRT_CLONE_CLI"))) {
+        g_printerr("LIBVIRT_CLONE_CLI must name virt-clone-live\n");
+        return 1;
+    }
+    if (daemonMode && !g_getenv("LVC_DAEMON_CTL")) {
+        g_printerr("TG_URI without LVC_DAEMON_CTL: run me with tests/daemon/run-in-daemon.sh\n");
+        return 1;
+    }
+    faultDir = g_dir_make_tmp("lvc-faults-XXXXXX", NULL);
+    if (daemonMode) {
+        if (!(env = tgEnvNew(&err))) {
+            g_printerr("cannot set up libvirt: %s\n", err->message);
+            return 1;
+        }
+        testSetupStrategy("precopy", testBootSource("precopy"));
+        testSetupStrategy("background", testBootSource("background"));
+    } else {
+        testEmbeddedSetup();
+    }
+    testAddStrategy("precopy", precopyPoints);
+    testAddStrategy("background", backgroundPoints);
+    ret = g_test_run();
+    if (daemonMode) {
+        tgGuestFree(precopyState.src);
+        tgGuestFree(backgroundState.src);
+        tgEnvFree(env);
+    } else {
+        testEmbeddedCleanup();
+    }
+    return ret;
+}
