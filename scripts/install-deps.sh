@@ -44,6 +44,11 @@ apt-get install -y -q --no-install-recommends \
     python3-docutils man-db groff-base \
     golang-go golang-github-libvirt-libvirt-go-dev
 
+# The Debian test guest (tests/guest/debian/build-debian-guest.sh): debootstrap,
+# UEFI firmware (OVMF) and the tools that make its GPT disk without loop devices.
+apt-get install -y -q --no-install-recommends \
+    debootstrap ovmf mtools dosfstools fdisk grub-efi-amd64-bin e2fsprogs
+
 # Guest kernel and its modules: unpack Debian's kernel image package (without
 # installing it as the host's kernel) for tests/guest/build-guest.sh.
 kdir=/var/lib/libvirt-clone/kernel
