@@ -2,7 +2,26 @@
 # Install everything libvirt-clone needs on a fresh Debian 12 (bookworm) machine.
 # libvirt and QEMU come from bookworm-backports (libvirt 11.x, QEMU 10.x): QEMU 7.2's
 # pre-copy migration under TCG loses guest writes (see docs/design.md).
+#
+# Options (tests/compat/run-bookworm-stock.sh uses both, in a bookworm chroot):
+#   --stock    Debian 12's own libvirt 9.0 and QEMU 7.2: no bookworm-backports
+#   --minimal  only what the build and the busybox real-guest tests need (no
+#              valgrind, clang-format, Go, pytest, tcpdump, man-db, the daemon's
+#              network, the Debian guest's tools)
 set -euo pipefail
+
+stock=0
+minimal=0
+for arg in "$@"; do
+    case "$arg" in
+        --stock) stock=1 ;;
+        --minimal) minimal=1 ;;
+        *) echo "install-deps: unknown option '$arg'" >&2; exit 1 ;;
+    esac
+done
+# where the virtualisation stack and the guest agent come from
+virt_release=(-t bookworm-backports)
+[ "$stock" = 0 ] || virt_release=()
 
 if [ "$(id -u)" != 0 ]; then
     echo "install-deps: must run as root" >&2
@@ -10,7 +29,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 bp=/etc/apt/sources.list.d/bookworm-backports.sources
-if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+if [ "$stock" = 0 ] && ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
     cat > "$bp" <<'SRC'
 Types: deb
 URIs: http://deb.debian.org/debian
@@ -23,31 +42,41 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
 
-# Virtualisation stack from backports.
-apt-get install -y -q -t bookworm-backports --no-install-recommends \
+# Virtualisation stack from backports (--stock: from bookworm).
+apt-get install -y -q "${virt_release[@]}" --no-install-recommends \
     qemu-system-x86 qemu-utils libvirt-daemon libvirt-daemon-driver-qemu \
     libvirt-clients libvirt-dev libvirt0 python3-libvirt swtpm swtpm-tools
 
 # libvirt's default NAT network for a private qemu:///system
 # (tests/daemon/run-in-daemon.sh): the network driver, the network's
 # definition, dnsmasq for its DHCP and iptables (its firewall backend there)
-apt-get install -y -q -t bookworm-backports --no-install-recommends \
-    libvirt-daemon-driver-network libvirt-daemon-config-network dnsmasq-base iptables
+# (not with --minimal; bookworm's own libvirt 9.0 has that driver in libvirt-daemon)
+if [ "$minimal" = 0 ]; then
+    net_pkgs=(libvirt-daemon-config-network dnsmasq-base iptables)
+    [ "$stock" = 1 ] || net_pkgs+=(libvirt-daemon-driver-network)
+    apt-get install -y -q "${virt_release[@]}" --no-install-recommends "${net_pkgs[@]}"
+fi
 
 # Build tools and libraries from bookworm.
 apt-get install -y -q --no-install-recommends \
     build-essential meson ninja-build pkg-config gettext \
     libxml2-dev libxml2-utils libglib2.0-dev libjson-glib-dev \
     libnl-3-dev libnl-route-3-dev \
-    busybox-static cpio gzip iproute2 tcpdump \
-    python3-dev python3-pytest clang-format valgrind \
-    python3-docutils man-db groff-base \
-    golang-go golang-github-libvirt-libvirt-go-dev
+    busybox-static cpio gzip iproute2 python3-docutils
+# The other tests' and the developer's tools.
+if [ "$minimal" = 0 ]; then
+    apt-get install -y -q --no-install-recommends \
+        tcpdump python3-dev python3-pytest clang-format valgrind \
+        man-db groff-base golang-go golang-github-libvirt-libvirt-go-dev
+fi
 
-# The Debian test guest (tests/guest/debian/build-debian-guest.sh): debootstrap,
+# The Debian test guest (tests/guest/debian/build-debian-guest.sh; debootstrap
+# for tests/compat/ too): debootstrap,
 # UEFI firmware (OVMF) and the tools that make its GPT disk without loop devices.
-apt-get install -y -q --no-install-recommends \
-    debootstrap ovmf mtools dosfstools fdisk grub-efi-amd64-bin e2fsprogs
+if [ "$minimal" = 0 ]; then
+    apt-get install -y -q --no-install-recommends \
+        debootstrap ovmf mtools dosfstools fdisk grub-efi-amd64-bin e2fsprogs
+fi
 
 # Guest kernel and its modules: unpack Debian's kernel image package (without
 # installing it as the host's kernel) for tests/guest/build-guest.sh.
@@ -73,7 +102,7 @@ qdir=/var/lib/libvirt-clone/qga
 if [ ! -x "$qdir/root/usr/sbin/qemu-ga" ] || [ ! -s "$qdir/depends" ]; then
     tmp=$(mktemp -d)
     chmod 755 "$tmp"
-    (cd "$tmp" && apt-get download -q -t bookworm-backports qemu-guest-agent)
+    (cd "$tmp" && apt-get download -q "${virt_release[@]}" qemu-guest-agent)
     rm -rf "$qdir"
     mkdir -p "$qdir/root"
     dpkg -x "$tmp"/qemu-guest-agent_*.deb "$qdir/root"
@@ -87,7 +116,10 @@ apt-get install -y -q --no-install-recommends "${qdeps[@]}"
 
 # libvirtd without systemd needs these.
 getent group kvm >/dev/null || groupadd -r kvm
-getent passwd libvirt-qemu >/dev/null || useradd -r -g kvm -d /var/lib/libvirt -s /usr/sbin/nologin libvirt-qemu
+# (libvirt 9.0 creates neither without libvirt-daemon-system; its QEMU
+# driver refuses to start without the group: "Failed to parse group")
+getent group libvirt-qemu >/dev/null || groupadd -r libvirt-qemu
+getent passwd libvirt-qemu >/dev/null || useradd -r -g kvm -G libvirt-qemu -d /var/lib/libvirt -s /usr/sbin/nologin libvirt-qemu
 mkdir -p /var/log/libvirt /var/run/libvirt
 
 # What udev does on a normal host: /dev/kvm belongs to group kvm.  Without it
