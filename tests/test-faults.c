@@ -10,8 +10,8 @@
  *   daemon-restart  libvirtd is restarted (daemon only)
  *   random-kill     the caller is SIGKILLed after a random delay
  *
- * and, once each, a full overlay directory and a guest agent that does not
- * answer.  The library is built with -Dtest_faults=true: at a fault point
+ * and, in the daemon run, a full overlay directory (per strategy) and a
+ * guest agent that does not answer.  The library is built with -Dtest_faults=true: at a fault point
  * the caller stops ("wait": the test injects its fault, then lets it go on)
  * or kills itself.  After each fault:
  *
@@ -95,13 +95,13 @@ static StrategyState precopyState;
 static StrategyState backgroundState;
 
 static const char *const precopyPoints[] = {
-    "phase:check", "phase:chain", "phase:plan", "phase:files", "phase:start-clone",
-    "phase:transfer", "precopy:pre-switchover", "precopy:forked", "phase:finish-source",
+    "phase:check", "phase:chain", "phase:plan", "phase:sandbox", "phase:files",
+    "phase:start-clone", "phase:transfer", "precopy:pre-switchover", "precopy:forked", "phase:finish-source",
     "phase:finish-clone", "phase:persist", NULL,
 };
 static const char *const backgroundPoints[] = {
-    "phase:check", "phase:chain", "phase:plan", "phase:files", "phase:start-clone",
-    "phase:transfer", "background:paused", "background:forked", "background:started",
+    "phase:check", "phase:chain", "phase:plan", "phase:sandbox", "phase:files",
+    "phase:start-clone", "phase:transfer", "background:paused", "background:forked", "background:started",
     "phase:finish-source", "phase:finish-clone", "phase:persist", NULL,
 };
 
@@ -266,19 +266,41 @@ testSpawnCaller(const FaultCase *fc, const char *cloneName, gboolean persistent,
 }
 
 
-/* The caller's exit status; what it printed goes to the test log. */
+/* The caller's exit status, and when it ended (@t0).  What it printed goes
+ * to the test log: that includes its guardian's messages, which may come
+ * after the caller is gone, so the pipe is read until its end. */
 static int
-testReapCaller(GPid pid, int out)
+testReapCaller(GPid pid, int out, gint64 *t0)
 {
     g_autoptr(GString) text = g_string_new(NULL);
-    char buf[4096];
-    ssize_t n;
+    gint64 end = 0;
     int status = 0;
 
-    while ((n = read(out, buf, sizeof(buf))) > 0)
-        g_string_append_len(text, buf, n);
+    g_assert_true(g_unix_set_fd_nonblocking(out, TRUE, NULL));
+    *t0 = 0;
+    for (;;) {
+        char buf[4096];
+        ssize_t n = read(out, buf, sizeof(buf));
+
+        if (n > 0) {
+            g_string_append_len(text, buf, n);
+            continue;
+        }
+        if (n == 0)
+            break;
+        if (!*t0 && waitpid(pid, &status, WNOHANG) == pid) {
+            *t0 = g_get_monotonic_time();
+            end = *t0 + 60 * G_USEC_PER_SEC;
+        }
+        if (end && g_get_monotonic_time() > end)
+            break;
+        g_usleep(5 * G_TIME_SPAN_MILLISECOND);
+    }
     close(out);
-    g_assert_cmpint(waitpid(pid, &status, 0), ==, pid);
+    if (!*t0) {
+        g_assert_cmpint(waitpid(pid, &status, 0), ==, pid);
+        *t0 = g_get_monotonic_time();
+    }
     if (text->len)
         g_test_message("caller said: %s", g_strstrip(text->str));
     return status;
@@ -456,9 +478,15 @@ testInject(const FaultCase *fc, const char *cloneName, StrategyState *st)
     case FAULT_SOURCE_KILL:
         testKill("the source's QEMU", testFindQemu(st->srcName));
         break;
-    case FAULT_DAEMON_RESTART:
+    case FAULT_DAEMON_RESTART: {
+        g_autoptr(GError) err = NULL;
+
         testRestartDaemon();
+        if (tgEnvReconnect(env, &err) < 0 || tgGuestReattach(precopyState.src, &err) < 0 ||
+            tgGuestReattach(backgroundState.src, &err) < 0)
+            g_error("cannot connect again after the restart: %s", err->message);
         break;
+    }
     case FAULT_CALLER_KILL:
     case FAULT_RANDOM_KILL:
         break;
@@ -580,8 +608,7 @@ testFault(gconstpointer data)
         testInject(fc, cloneName, st);
         testReleaseMarker(fc->point);
     }
-    status = testReapCaller(caller, out);
-    t0 = g_get_monotonic_time();
+    status = testReapCaller(caller, out, &t0);
     if (fc->kind == FAULT_CALLER_KILL) {
         g_assert_true(WIFSIGNALED(status));
     } else if (fc->kind != FAULT_RANDOM_KILL) {
@@ -642,6 +669,78 @@ testAfterFaults(gconstpointer data)
 
         testWorker(args);
     }
+}
+
+
+/* A clone that fails inside the caller (the library's own rollback): the
+ * error is the one expected, the source runs on, nothing is left. */
+static void
+testInProcessFailure(TgGuest *src, const char *policy, int wantCode, const char *overlayDir)
+{
+    g_autofree char *dir = g_path_get_dirname(tgGuestDiskPath(src));
+    g_autoptr(GHashTable) before = tgListDir(dir);
+    g_autoptr(GHashTable) beforeOverlays = overlayDir ? tgListDir(overlayDir) : NULL;
+    guint domains = tgNumDomains(env);
+    virDomainPtr clone = virDomainCloneLive(tgGuestDomain(src), policy, 0);
+    const virCloneError *err = virCloneGetLastError();
+
+    g_assert_null(clone);
+    g_assert_nonnull(err);
+    g_test_message("refused as expected: %s", err->message);
+    g_assert_cmpint(err->code, ==, wantCode);
+    g_assert_cmpuint(tgNumDomains(env), ==, domains);
+    testSourceProgresses(src, NULL);
+    testNothingLeft(src, before, "none");
+    if (overlayDir) {
+        g_autoptr(GHashTable) now = tgListDir(overlayDir);
+
+        g_assert_cmpuint(g_hash_table_size(now), ==, g_hash_table_size(beforeOverlays));
+    }
+    testSourceConsistent(src);
+}
+
+
+/* The overlay directory is a full file system (a 64 KiB tmpfs, in the
+ * test's own mount namespace): the files phase fails and rolls back. */
+static void
+testDiskFull(gconstpointer data)
+{
+    const char *strategy = data;
+    StrategyState *st = testState(strategy);
+    g_autofree char *mnt = g_build_filename(faultDir, "full", NULL);
+    g_autofree char *policy = g_strdup_printf("<clonepolicy>%s<disks dir='%s'/></clonepolicy>",
+                                              st->policy, mnt);
+    const char *mountArgv[] = { "mount", "-t", "tmpfs", "-o", "size=64k,mode=0755", "tmpfs", mnt, NULL };
+    const char *umountArgv[] = { "umount", mnt, NULL };
+    int status = -1;
+
+    g_assert_cmpint(g_mkdir(mnt, 0755), ==, 0);
+    g_assert_true(g_spawn_sync(NULL, (char **)mountArgv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL,
+                               NULL, NULL, &status, NULL));
+    g_assert_true(g_spawn_check_wait_status(status, NULL));
+    testInProcessFailure(st->src, policy, VIR_CLONE_ERR_DISK, mnt);
+    g_assert_true(g_spawn_sync(NULL, (char **)umountArgv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL,
+                               NULL, NULL, &status, NULL));
+    g_rmdir(mnt);
+}
+
+
+/* The source has a guest agent channel but nothing answers on it: the
+ * identity steps time out and the clone is rolled back. */
+static void
+testAgentSilent(void)
+{
+    TgGuestOpts opts = {
+        .name_prefix = "fa", .memory_mib = 256, .buffer_mib = 16, .mode = TG_MODE_IDLE,
+        .extra_devices_xml = "<channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>",
+    };
+    g_autoptr(TgGuest) src = tgGuestStartOrDie(env, &opts);
+    const char *policy =
+        "<clonepolicy><memory strategy='background'/><identity>"
+        "<hostname mode='set'>silent-clone</hostname>"
+        "<guest-agent on-failure='fail' timeout='3'/></identity></clonepolicy>";
+
+    testInProcessFailure(src, policy, VIR_CLONE_ERR_TIMEOUT, NULL);
 }
 
 
@@ -706,6 +805,9 @@ testAddStrategy(const char *strategy, const char *const *points)
     }
     for (guint delay = 700; delay <= 2900; delay += 1100)
         testAddCase(strategy, NULL, FAULT_RANDOM_KILL, delay + g_random_int_range(0, 400));
+    if (daemonMode)
+        g_test_add_data_func(g_strdup_printf("/faults/%s/overlay-dir-full", strategy),
+                             strategy, testDiskFull);
     g_test_add_data_func(g_strdup_printf("/faults/%s/next-clone-and-cold-boot", strategy),
                          strategy, testAfterFaults);
 }
@@ -905,6 +1007,8 @@ main(int argc, char **argv)
     }
     testAddStrategy("precopy", precopyPoints);
     testAddStrategy("background", backgroundPoints);
+    if (daemonMode)
+        g_test_add_func("/faults/agent-not-answering", testAgentSilent);
     ret = g_test_run();
     if (daemonMode) {
         tgGuestFree(precopyState.src);

@@ -656,6 +656,16 @@ tgEnvConn(TgEnv *env)
 }
 
 
+/* A new connection after the old one broke (a daemon restarted); the
+ * guests' handles follow with tgGuestReattach(). */
+int
+tgEnvReconnect(TgEnv *env, GError **err)
+{
+    g_clear_pointer(&env->conn, virConnectClose);
+    return tgEnvOpen(env, err);
+}
+
+
 const char *
 tgEnvRoot(TgEnv *env)
 {
@@ -1602,6 +1612,18 @@ tgGuestFree(TgGuest *g)
     g_free(g->disk_path);
     g_free(g->serial_log);
     g_free(g);
+}
+
+
+int
+tgGuestReattach(TgGuest *g, GError **err)
+{
+    g_clear_pointer(&g->dom, virDomainFree);
+    if (!(g->dom = virDomainLookupByName(g->env->conn, g->name))) {
+        tgVirError(err, "cannot find %s again", g->name);
+        return -1;
+    }
+    return 0;
 }
 
 

@@ -118,6 +118,9 @@ void tgEnvFree(TgEnv *env);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(TgEnv, tgEnvFree)
 
 virConnectPtr tgEnvConn(TgEnv *env);
+/* Open the connection again (the daemon restarted); then tgGuestReattach()
+ * each guest, which looks its domain up again by name. */
+int tgEnvReconnect(TgEnv *env, GError **err);
 const char *tgEnvRoot(TgEnv *env);
 const char *tgEnvGuestDir(TgEnv *env);   /* TG_GUEST_DIR */
 const char *tgEnvAccel(TgEnv *env);      /* "kvm" or "qemu" */
@@ -141,6 +144,7 @@ int tgGuestBoot(TgGuest *g, guint timeout_ms, GError **err);
 void tgGuestFree(TgGuest *g);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(TgGuest, tgGuestFree)
 
+int tgGuestReattach(TgGuest *g, GError **err);
 virDomainPtr tgGuestDomain(TgGuest *g);
 const char *tgGuestName(TgGuest *g);
 const char *tgGuestDiskPath(TgGuest *g);     /* top image of vda */

@@ -1911,6 +1911,7 @@ cloneMetadataFree(cloneMetadata *meta)
     if (!meta)
         return;
     g_free(meta->parentName);
+    g_free(meta->parentUUID);
     g_free(meta->sandboxBridge);
     g_clear_pointer(&meta->overlays, g_ptr_array_unref);
     g_free(meta);
@@ -1963,6 +1964,7 @@ cloneMetadataParse(const char *xml)
         meta->ephemeral = g_strcmp0(ephemeral, "yes") == 0;
     }
     cloneMetadataString(ctxt, "string(//*[local-name()='clone']/*[local-name()='sandbox']/@bridge)", &meta->sandboxBridge);
+    cloneMetadataString(ctxt, "string(//*[local-name()='clone']/*[local-name()='parent']/@uuid)", &meta->parentUUID);
     overlays = xmlXPathEvalExpression(BAD_CAST "//*[local-name()='clone']/*[local-name()='base']/@overlay", ctxt);
     for (int i = 0; overlays && overlays->nodesetval && i < overlays->nodesetval->nodeNr; i++) {
         xmlChar *v = xmlNodeGetContent(overlays->nodesetval->nodeTab[i]);

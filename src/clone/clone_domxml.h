@@ -122,6 +122,7 @@ char *cloneDomainXMLParentName(const char *xml);
 typedef struct _cloneMetadata cloneMetadata;
 struct _cloneMetadata {
     char *parentName;
+    char *parentUUID;         /* or NULL */
     guint64 expires;          /* 0: never */
     gboolean ephemeral;       /* transient: its overlays go when it stops */
     char *sandboxBridge;      /* a sandbox clone's isolated bridge, or NULL */

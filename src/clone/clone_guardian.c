@@ -145,3 +145,21 @@ cloneGuardianStop(GPid *pid, int *control)
     *control = -1;
     *pid = 0;
 }
+
+
+int
+cloneGuardianRecover(const char *uri, const char *srcUUID)
+{
+    const char *program = cloneGuardianProgram();
+    const char *argv[] = { program, "--uri", uri, "--source", srcUUID, "--recover", NULL };
+    g_autoptr(GError) gerr = NULL;
+
+    if (!g_spawn_async(NULL, (char **)argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL,
+                       cloneGuardianChildSetup, NULL, NULL, &gerr)) {
+        virCloneReportError(VIR_CLONE_ERR_SYSTEM,
+                            _("cannot start the job guardian '%1$s': %2$s"),
+                            program, gerr->message);
+        return -1;
+    }
+    return 0;
+}

@@ -20,3 +20,8 @@ int cloneGuardianStart(const char *uri, const char *srcUUID, GPid *pid, int *con
 /* Ends the job's side: closes @control.  The guardian exits by itself, at
  * once if there is no record left to recover; nobody needs to reap it. */
 void cloneGuardianStop(GPid *pid, int *control);
+
+/* Starts the guardian to finish the rollback of the stale job on source
+ * @srcUUID of @uri now, and does not wait for it (the hook's way: it must
+ * not call libvirt itself). */
+int cloneGuardianRecover(const char *uri, const char *srcUUID);

@@ -23,10 +23,13 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "clone_hook.h"
+#include "clone_guardian.h"
+#include "clone_jobrec.h"
 #include "clone_domxml.h"
 #include "clone_sandbox_net.h"
 
 #include <errno.h>
+#include <unistd.h>
 #include <sys/stat.h>
 #include <glib/gstdio.h>
 
@@ -59,6 +62,8 @@ cloneHookDomainFree(cloneHookDomain *dom)
     if (!dom)
         return;
     g_free(dom->name);
+    g_free(dom->uuid);
+    g_free(dom->parentUUID);
     g_free(dom->sandboxBridge);
     g_clear_pointer(&dom->overlays, g_ptr_array_unref);
     g_clear_pointer(&dom->diskTops, g_ptr_array_unref);
@@ -185,6 +190,8 @@ cloneHookDomainParse(const char *xml, cloneHookDomain **dom)
     xmlXPathRegisterNs(ctxt, BAD_CAST CLONE_METADATA_PREFIX, BAD_CAST CLONE_METADATA_NS);
     d = g_new0(cloneHookDomain, 1);
     d->name = cloneHookXPathString(ctxt, root, "string(/domain/name)");
+    d->uuid = cloneHookXPathString(ctxt, root, "string(/domain/uuid)");
+    d->parentUUID = g_steal_pointer(&meta->parentUUID);
     d->ephemeral = meta->ephemeral;
     d->overlays = g_steal_pointer(&meta->overlays);
     d->diskTops = cloneHookParseDiskTops(ctxt);
@@ -192,6 +199,17 @@ cloneHookDomainParse(const char *xml, cloneHookDomain **dom)
     d->sandboxBridge = cloneHookSandboxBridge(ctxt, meta, d->nics);
     *dom = g_steal_pointer(&d);
     return 1;
+}
+
+
+/* The run directory of the daemon that runs the hook (clone_jobrec.c):
+ * the system daemon's, or the session daemon's of the hook's user. */
+static char *
+cloneHookRunDir(void)
+{
+    if (geteuid() == 0)
+        return g_strdup(CLONE_RUN_DIR);
+    return g_build_filename(g_get_user_runtime_dir(), "libvirt-clone", NULL);
 }
 
 
@@ -322,12 +340,26 @@ cloneHookRemoveOverlays(const char *domain, cloneHookDomain *dom)
 }
 
 
+/* The job that makes this clone still runs: its files are its own to
+ * remove (or to use again, when it retries). */
+static gboolean
+cloneHookJobRunning(cloneHookDomain *dom)
+{
+    g_autofree char *runDir = cloneHookRunDir();
+
+    return dom->parentUUID && g_uuid_string_is_valid(dom->parentUUID) &&
+           cloneJobLockHeld(runDir, dom->parentUUID);
+}
+
+
 static int
 cloneHookRelease(const char *domain, cloneHookDomain *dom)
 {
     int ret = 0;
 
-    if (dom->ephemeral && cloneHookRemoveOverlays(domain, dom) < 0)
+    if (dom->ephemeral && cloneHookJobRunning(dom))
+        CLONE_DEBUG("ephemeral clone '%s' released while its job runs: the job removes its files", domain);
+    else if (dom->ephemeral && cloneHookRemoveOverlays(domain, dom) < 0)
         ret = -1;
     if (dom->sandboxBridge) {
         /* the first error is the one reported */
@@ -365,6 +397,28 @@ static const cloneHookFunc cloneHookFuncs[CLONE_HOOK_OP_LAST] = {
 };
 
 
+/* A job on this clone's source whose owner died, with no guardian that
+ * finished it: the hook must not call libvirt (libvirtd waits for it), so
+ * it starts the guardian to do the rollback once the hook has returned. */
+static void
+cloneHookRecoverStale(cloneHookDomain *dom)
+{
+    g_autofree char *runDir = cloneHookRunDir();
+    g_auto(GStrv) stale = NULL;
+
+    if (!dom->parentUUID || !g_uuid_string_is_valid(dom->parentUUID))
+        return;
+    stale = cloneJobRecordList(runDir);
+    if (!g_strv_contains((const char *const *)stale, dom->parentUUID) ||
+        cloneJobLockHeld(runDir, dom->parentUUID))
+        return;
+    CLONE_WARN("the job that made clone '%s' died: starting its rollback", dom->name);
+    if (cloneGuardianRecover(geteuid() == 0 ? "qemu:///system" : "qemu:///session",
+                             dom->parentUUID) < 0)
+        CLONE_WARN("%s", virCloneGetLastErrorMessage());
+}
+
+
 int
 cloneHookRun(const char *domain, const char *op, const char *xml)
 {
@@ -380,5 +434,6 @@ cloneHookRun(const char *domain, const char *op, const char *xml)
         domain = dom->name ? dom->name : "?";
     CLONE_DEBUG("hook %s for clone '%s' (sandbox bridge: %s)", op, domain,
                 dom->sandboxBridge ? dom->sandboxBridge : "none");
+    cloneHookRecoverStale(dom);
     return cloneHookFuncs[type](domain, dom);
 }

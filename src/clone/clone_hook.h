@@ -36,6 +36,8 @@ struct _cloneHookNic {
 typedef struct _cloneHookDomain cloneHookDomain;
 struct _cloneHookDomain {
     char *name;
+    char *uuid;
+    char *parentUUID;    /* the source it was cloned from, or NULL */
     char *sandboxBridge; /* a sandbox clone's bridge; NULL: not a sandbox */
     gboolean ephemeral;  /* <clone:lifecycle ephemeral='yes'/> */
     GPtrArray *overlays; /* of char *: the clone's own overlays (metadata) */

@@ -10,14 +10,13 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "clone_job.h"
-#include "clone_lookup.h"
 
 #include <unistd.h>
 
 #define CLONE_RECORD_VERSION 1
 
 CLONE_ENUM_IMPL(cloneJobPhase, CLONE_JOB_PHASE_LAST,
-                "check", "chain", "plan", "files", "sandbox", "start-clone",
+                "check", "chain", "plan", "sandbox", "files", "start-clone",
                 "transfer", "finish-source", "finish-clone", "persist");
 
 
@@ -382,6 +381,28 @@ cloneRecSourceState(cloneJob *job, JsonObject *src)
 }
 
 
+/* The domain with @uuid, or NULL if libvirt says there is none; anything
+ * else libvirt says (it is starting, it went away) is an error: a rollback
+ * must not take "cannot tell" for "gone". */
+static int
+cloneRecLookup(virConnectPtr conn, const char *uuid, virDomainPtr *dom)
+{
+    virErrorPtr err;
+
+    if ((*dom = virDomainLookupByUUIDString(conn, uuid)))
+        return 0;
+    err = virGetLastError();
+    if (err && err->code == VIR_ERR_NO_DOMAIN) {
+        virResetLastError();
+        return 0;
+    }
+    virCloneReportLibvirtError(VIR_CLONE_ERR_LIBVIRT,
+                               _("cannot look up domain %1$s to finish the rollback of its clone"),
+                               uuid);
+    return -1;
+}
+
+
 cloneJob *
 cloneJobFromRecord(virConnectPtr conn, JsonObject *rec)
 {
@@ -405,7 +426,8 @@ cloneJobFromRecord(virConnectPtr conn, JsonObject *rec)
     job->guardianPipe = -1;
     job->phase = phase;
     job->strategy = cloneStrategyTypeFromString(cloneRecStr(rec, "strategy"));
-    job->src = cloneLookupDomain(conn, NULL, srcUUID);
+    if (cloneRecLookup(conn, srcUUID, &job->src) < 0)
+        return NULL;
     job->createdDirs = g_ptr_array_new_with_free_func(g_free);
     job->name = g_strdup(cloneRecStr(clone, "name") ? cloneRecStr(clone, "name") : "?");
     cloneRecSourceState(job, src);
@@ -414,8 +436,8 @@ cloneJobFromRecord(virConnectPtr conn, JsonObject *rec)
         job->uuid = g_strdup(job->plan->cloneUUID);
         job->cloneDefined = cloneRecBool(clone, "defined");
         job->watchPidfile = g_strdup(cloneRecStr(clone, "watchPidfile"));
-        if (job->uuid)
-            job->clone = cloneLookupDomain(conn, NULL, job->uuid);
+        if (job->uuid && cloneRecLookup(conn, job->uuid, &job->clone) < 0)
+            return NULL;
         cloneRecStrings(cloneRecObj(rec, "files"), "dirs", job->createdDirs);
     }
     return g_steal_pointer(&job);

@@ -702,8 +702,8 @@ static const clonePhaseDef clonePhases[CLONE_JOB_PHASE_LAST] = {
     [CLONE_JOB_PHASE_CHECK] = { clonePhaseCheck, NULL },
     [CLONE_JOB_PHASE_CHAIN] = { clonePhaseChain, NULL },
     [CLONE_JOB_PHASE_PLAN] = { clonePhasePlan, NULL },
-    [CLONE_JOB_PHASE_FILES] = { clonePhaseFiles, clonePhaseFilesUndo },
     [CLONE_JOB_PHASE_SANDBOX] = { clonePhaseSandbox, clonePhaseSandboxUndo },
+    [CLONE_JOB_PHASE_FILES] = { clonePhaseFiles, clonePhaseFilesUndo },
     [CLONE_JOB_PHASE_START_CLONE] = { clonePhaseStartClone, clonePhaseStartCloneUndo },
     [CLONE_JOB_PHASE_TRANSFER] = { clonePhaseTransfer, cloneTransferAbort },
     [CLONE_JOB_PHASE_FINISH_SOURCE] = { clonePhaseFinishSource, NULL },
@@ -758,7 +758,8 @@ cloneRunPhases(cloneJob *job)
         if (rc == CLONE_PHASE_RETRY_BACKGROUND) {
             /* from the files on: the clone's destruction may take its
              * files with it (the hook removes an ephemeral clone's
-             * overlays when libvirt releases it) */
+             * overlays when libvirt releases it); the sandbox bridge,
+             * made before them, stays */
             cloneRollback(job, i, CLONE_JOB_PHASE_FILES);
             job->strategy = CLONE_STRATEGY_BACKGROUND;
             job->fallbacks++;
@@ -827,11 +828,14 @@ cloneJobRecoverSource(virConnectPtr conn, const char *runDir, const char *srcUUI
 int
 cloneJobsRecoverStale(virConnectPtr conn)
 {
-    g_autofree char *runDir = cloneRunDir(conn);
+    g_autofree char *runDir = NULL;
     g_auto(GStrv) uuids = NULL;
     int recovered = 0;
 
-    if (!runDir)
+    /* no clone job can have run on a connection without a run directory */
+    if (cloneConnGetKind(conn, NULL) == CLONE_CONN_OTHER)
+        return 0;
+    if (!(runDir = cloneRunDir(conn)))
         return -1;
     uuids = cloneJobRecordList(runDir);
     for (guint i = 0; uuids[i]; i++) {

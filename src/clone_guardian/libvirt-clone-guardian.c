@@ -23,6 +23,7 @@
 #include <fcntl.h>
 #include <locale.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -113,10 +114,12 @@ guardianRecover(virConnectPtr *conn, const char *uri, const char *uuid)
             return -1;
         if ((rc = cloneJobRecoverSource(*conn, runDir, uuid, GUARDIAN_LOCK_WAIT_S)) >= 0)
             return 0;
-        if (virConnectIsAlive(*conn) == 1 || g_get_monotonic_time() > end) {
+        /* libvirtd may still be starting: try again until the deadline */
+        if (g_get_monotonic_time() > end) {
             g_printerr("%s: %s\n", GUARDIAN_NAME, virCloneGetLastErrorMessage());
             return -1;
         }
+        g_usleep(G_USEC_PER_SEC / 2);
     }
 }
 
@@ -140,6 +143,9 @@ main(int argc, char **argv)
     int ret;
 
     setlocale(LC_ALL, "");
+    /* a closed connection or a caller gone with our standard error must
+     * not end us */
+    signal(SIGPIPE, SIG_IGN);
     virCloneInitialize();
     g_option_context_add_main_entries(ctx, entries, GETTEXT_PACKAGE);
     if (!g_option_context_parse(ctx, &argc, &argv, &err) || !uri || !uuid ||
