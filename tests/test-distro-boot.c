@@ -92,6 +92,8 @@ checkBooted(TgDistro *d, const char *stack)
     const char *state[] = { "systemctl", "is-system-running", NULL };
     const char *mid[] = { "cat", "/etc/machine-id", NULL };
     const char *host[] = { "hostname", NULL };
+    const char *analyze[] = { "systemd-analyze", "time", NULL };
+    const char *blame[] = { "sh", "-c", "systemd-analyze blame | head -n 5", NULL };
     g_autoptr(GError) err = NULL;
     g_autofree char *out = NULL;
 
@@ -114,6 +116,13 @@ checkBooted(TgDistro *d, const char *stack)
     out = execOut(d, host);
     g_assert_cmpstr(out, ==, "debtest");
     g_assert_true(waitAddress(d, SLIRP_ADDR));
+    g_clear_pointer(&out, g_free);
+    /* where the boot's time went, for the record */
+    out = execOut(d, analyze);
+    g_test_message("%s: %s", tgDistroName(d), out);
+    g_clear_pointer(&out, g_free);
+    out = execOut(d, blame);
+    g_test_message("%s: slowest units:\n%s", tgDistroName(d), out);
 }
 
 
@@ -230,6 +239,8 @@ testUefiClone(void)
     out = execOut(uefiGuest, state);
     g_assert_cmpstr(out, ==, "running");
 
+    /* a transient clone's files stay when it ends (no hook here) */
+    tgDistroOwnFiles(clone);
     g_clear_pointer(&clone, tgDistroFree);
     g_assert_false(g_file_test(cloneNvram, G_FILE_TEST_EXISTS));
 }

@@ -32,6 +32,7 @@ struct _TgDistro {
     TgEnv *env;
     TgGuest *guest;             /* serial console and the domain */
     gboolean owned;             /* made by tgDistroStart: delete its files */
+    gboolean own_files;         /* tgDistroOwnFiles(): delete its top, NVRAM, log */
     char *overlay;
     char *nvram;
     char *serial_log;
@@ -510,20 +511,75 @@ tgDistroAdopt(TgEnv *env, virDomainPtr dom, GError **err)
 
 
 void
+tgDistroOwnFiles(TgDistro *d)
+{
+    d->own_files = TRUE;
+}
+
+
+/* The qcow2 images of @dom's disk chains that are in @root (never the
+ * shared image), from its live XML. */
+static GPtrArray *
+tgdRootImages(virDomainPtr dom, const char *root)
+{
+    g_autofree char *xml = virDomainGetXMLDesc(dom, 0);
+    g_autoptr(GRegex) re = g_regex_new("<source file='([^']+\\.qcow2)'", 0, 0, NULL);
+    g_autoptr(GMatchInfo) mi = NULL;
+    g_autofree char *prefix = g_strdup_printf("%s/", root);
+    GPtrArray *files = g_ptr_array_new_with_free_func(g_free);
+
+    virResetLastError();
+    if (!xml)
+        return files;
+    g_regex_match(re, xml, 0, &mi);
+    for (; g_match_info_matches(mi); g_match_info_next(mi, NULL)) {
+        g_autofree char *path = g_match_info_fetch(mi, 1);
+
+        if (g_str_has_prefix(path, prefix) && !strstr(path + strlen(prefix), "/"))
+            g_ptr_array_add(files, g_steal_pointer(&path));
+    }
+    return files;
+}
+
+
+static void
+tgdUnlink(const char *path)
+{
+    if (path && unlink(path) < 0 && errno != ENOENT)
+        g_warning("cannot remove '%s': %s", path, g_strerror(errno));
+}
+
+
+void
 tgDistroFree(TgDistro *d)
 {
+    g_autoptr(GPtrArray) images = NULL;
+    g_autofree char *nvram = NULL;
+    g_autofree char *top = NULL;
+
     if (!d)
         return;
+    if (d->owned)
+        images = tgdRootImages(tgDistroDomain(d), tgEnvRoot(d->env));
+    if (d->own_files) {
+        nvram = tgDistroNvramPath(d);
+        top = g_strdup(tgGuestDiskPath(d->guest));
+        if (!d->serial_log)
+            d->serial_log = g_strdup(tgGuestSerialLog(d->guest));
+    }
     /* destroys and undefines the domain (libvirt removes a defined
      * domain's NVRAM) */
     tgGuestFree(d->guest);
-    if (d->owned) {
-        if (d->overlay)
-            unlink(d->overlay);
-        if (d->nvram)
-            unlink(d->nvram);
-        if (d->serial_log)
-            unlink(d->serial_log);
+    if (d->owned || d->own_files) {
+        guint i;
+
+        for (i = 0; images && i < images->len; i++)
+            tgdUnlink(g_ptr_array_index(images, i));
+        tgdUnlink(d->overlay);
+        tgdUnlink(top);
+        tgdUnlink(d->nvram);
+        tgdUnlink(nvram);
+        tgdUnlink(d->serial_log);
     }
     g_free(d->overlay);
     g_free(d->nvram);

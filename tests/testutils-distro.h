@@ -88,12 +88,19 @@ TgDistro *tgDistroStart(TgEnv *env, const TgDistroOpts *opts, GError **err);
  * it but deletes none of its files. */
 TgDistro *tgDistroAdopt(TgEnv *env, virDomainPtr dom, GError **err);
 
+/* Make tgDistroFree() of an adopted guest delete its files too: the top
+ * image of its disk, its NVRAM and its serial log, as its live XML names
+ * them (a transient clone's files outlive it when no hook removes them). */
+void tgDistroOwnFiles(TgDistro *d);
+
 /* Wait for the next "DEBTEST ready" line (after a (re)boot). */
 int tgDistroWaitReady(TgDistro *d, guint timeout_ms, TgDistroReady *ready,
                       GError **err);
 
 /* Destroy and undefine the domain (with its NVRAM); for guests made by
- * tgDistroStart also delete the overlay, NVRAM and serial log. */
+ * tgDistroStart also delete their NVRAM, serial log and every image of
+ * their disk's chain in the TgEnv's root (their overlay, and the tops that
+ * live clones added): free a source's clones first. */
 void tgDistroFree(TgDistro *d);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(TgDistro, tgDistroFree)
 
