@@ -8,6 +8,8 @@
  *   TG_ROOT_BASE   where per-process roots are made (default /var/tmp); keep
  *                  it short: QEMU's UNIX socket paths live under it
  *   TG_ACCEL       kvm|qemu: overrides TG_GUEST_DIR/accel
+ *   TG_QEMU_NAMESPACES=0  the embedded root's qemu.conf turns off QEMU's
+ *                  private /dev (namespaces = []), for tests/compat/'s chroot
  *   TG_KEEP=1      keep the root (serial logs, ROOT/libvirt.log, QEMU logs
  *                  in ROOT/log/qemu) and do not start the reaper
  *   TG_URI         a libvirt URI (e.g. qemu:///system of a private daemon,
