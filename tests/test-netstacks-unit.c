@@ -130,6 +130,28 @@ testValues(void)
 
 
 static void
+testNetworkdClientId(void)
+{
+    g_autofree char *withLease = cloneNetworkdClientId(networkdOut);
+    g_autofree char *linkDown = cloneNetworkdClientId(
+        "                         State: no-carrier (configuring)\n"
+        "             DHCP6 Client DUID: DUID-EN/Vendor:0000ab11a1d3f6b0a2c43d5e0000\n");
+    g_autofree char *mac = cloneNetworkdClientId(
+        "               DHCP4 Client ID: 01:52:54:00:12:34:56\n"
+        "             DHCP6 Client DUID: DUID-EN/Vendor:0000ab11a1d3f6b0a2c43d5e0000\n");
+    g_autofree char *none = cloneNetworkdClientId(netplanOut);
+
+    /* the DUID, derived from the machine-id: the same whether the link had
+     * a lease or not */
+    g_assert_cmpstr(withLease, ==, "DUID-EN/Vendor:0000ab11a1d3f6b0a2c43d5e0000");
+    g_assert_cmpstr(linkDown, ==, withLease);
+    /* ClientIdentifier=mac */
+    g_assert_cmpstr(mac, ==, "01:52:54:00:12:34:56");
+    g_assert_null(none);
+}
+
+
+static void
 testNetplanRewrite(void)
 {
     const char *yaml =
@@ -185,6 +207,7 @@ main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/netstacks-unit/stacks", testStacks);
     g_test_add_func("/netstacks-unit/values", testValues);
+    g_test_add_func("/netstacks-unit/networkd-client-id", testNetworkdClientId);
     g_test_add_func("/netstacks-unit/netplan-rewrite", testNetplanRewrite);
     g_test_add_func("/netstacks-unit/source-address", testSourceAddress);
     return g_test_run();

@@ -232,6 +232,9 @@ cloneAgentExecFull(cloneJob *job, const char *const *argv, gint64 *code, char **
         o = JSON_NODE_HOLDS_OBJECT(st) ? json_node_get_object(st) : NULL;
         if (o && json_object_get_boolean_member_with_default(o, "exited", FALSE)) {
             *code = json_object_get_int_member_with_default(o, "exitcode", -1);
+            CLONE_DEBUG("clone '%s': '%s' exited with %lld after %.0f ms", job->name, cmdline,
+                        (long long)*code,
+                        (g_get_monotonic_time() - (deadline - job->policy->agentTimeoutS * G_USEC_PER_SEC)) / 1000.0);
             if (out)
                 *out = cloneAgentExecData(o, "out-data");
             if (errText)
@@ -608,6 +611,21 @@ cloneNetstackDecide(const cloneNetstackFacts *f, char **detail)
 }
 
 
+char *
+cloneNetworkdClientId(const char *status)
+{
+    g_autofree char *id = cloneNetstackValue(status, "DHCP4 Client ID", ':');
+    g_autofree char *duid = cloneNetstackValue(status, "DHCP6 Client DUID", ':');
+
+    /* "DHCP4 Client ID: IAID:0x56504d98/DUID" names the DUID that networkd
+     * shows for DHCPv6 (systemd 252); it is there with the link down too,
+     * the client ID only with a lease */
+    if (duid && (!id || g_str_has_suffix(id, "/DUID")))
+        return g_steal_pointer(&duid);
+    return g_steal_pointer(&id);
+}
+
+
 /* What runs in the guest: systemd's units (systemctl is-active prints one
  * line per unit, whatever its exit status says), or for a guest without
  * systemd the names of its processes (ps, procps' or busybox's). */
@@ -721,12 +739,17 @@ cloneNetDetectNic(cloneJob *job, cloneNetState *st, cloneNetNic *n, const char *
         if (cloneAgentExecFull(job, argv, &code, &nd, NULL) < 0)
             return -1;
         facts.networkctl = nd;
-        n->clientId = cloneNetstackValue(nd, "DHCP4 Client ID", ':');
+        n->clientId = cloneNetworkdClientId(nd);
     }
-    if (cloneAgentFileRead(job, ifstatePath, &ifstate) == 0)
-        facts.ifstate = g_strstrip(ifstate);
-    else
-        virCloneResetLastError();
+    {
+        /* cat: a missing file is an exit status, not an error of the agent */
+        const char *argv[] = { "cat", ifstatePath, NULL };
+
+        if (cloneAgentExecFull(job, argv, &code, &ifstate, NULL) < 0)
+            return -1;
+        if (code == 0)
+            facts.ifstate = g_strstrip(ifstate);
+    }
     n->stack = cloneNetstackDecide(&facts, &n->detail);
     if (n->stack == CLONE_NETSTACK_NETWORKD && n->detail &&
         strstr(n->detail, "/10-netplan-"))
@@ -1521,7 +1544,7 @@ cloneIdentityNetworkdClientId(cloneJob *job, const clonePendingNic *p)
         return 0;
     if (cloneAgentExecFull(job, argv, &code, &out, NULL) < 0)
         return -1;
-    id = cloneNetstackValue(out, "DHCP4 Client ID", ':');
+    id = cloneNetworkdClientId(out);
     if (id && g_str_equal(id, p->net->clientId)) {
         virCloneReportError(VIR_CLONE_ERR_GUEST,
                             _("systemd-networkd inside clone '%1$s' asks DHCP on '%2$s' with the source's client ID %3$s"),

@@ -67,6 +67,13 @@ char *cloneNetstackValue(const char *text, const char *key, char sep);
  * NULL if @text has none. */
 char *cloneNetstackReplaceMac(const char *text, const char *from, const char *to);
 
+/* What systemd-networkd's DHCPv4 client identity is made of, in the
+ * output of `networkctl status IF`: the DUID ("DHCP6 Client DUID") when
+ * its "DHCP4 Client ID" is IAID plus DUID (the default) or absent (no
+ * lease, e.g. the link is down), else its "DHCP4 Client ID"; NULL if it
+ * shows neither. */
+char *cloneNetworkdClientId(const char *status);
+
 /* The first of @addrs ("ADDR/PREFIX") whose address is in @source (a set of
  * addresses without prefix), or NULL. */
 const char *cloneNetstackSourceAddress(GPtrArray *addrs, GHashTable *source);
