@@ -583,6 +583,45 @@ testWriteNames(GHashTable *names)
 }
 
 
+/* A clone that was completed: it runs; then it goes, with its files. */
+static void testWorker(const char *const *args);
+
+static void
+testDiscardClone(const char *cloneName)
+{
+    virDomainPtr clone = NULL;
+    g_autofree char *xml = NULL;
+    g_autoptr(GRegex) re = g_regex_new("<source file='([^']+)'", 0, 0, NULL);
+    g_autoptr(GMatchInfo) m = NULL;
+    int state = VIR_DOMAIN_NOSTATE;
+
+    if (!env) {
+        /* embedded: only a worker may open the root (the test's process
+         * would keep it for good) */
+        const char *args[] = { "discard", cloneName, NULL };
+
+        testWorker(args);
+        return;
+    }
+    clone = virDomainLookupByName(tgEnvConn(env), cloneName);
+    g_assert_nonnull(clone);
+    g_assert_cmpint(virDomainGetState(clone, &state, NULL, 0), ==, 0);
+    g_assert_cmpint(state, ==, VIR_DOMAIN_RUNNING);
+    xml = virDomainGetXMLDesc(clone, 0);
+    g_assert_cmpint(virDomainDestroy(clone), ==, 0);
+    if (virDomainIsPersistent(clone) == 1)
+        g_assert_cmpint(virDomainUndefineFlags(clone, VIR_DOMAIN_UNDEFINE_NVRAM), ==, 0);
+    virDomainFree(clone);
+    /* the hook removes an ephemeral clone's overlay; here nobody else does */
+    for (gboolean found = g_regex_match(re, xml, 0, &m); found; found = g_match_info_next(m, NULL)) {
+        g_autofree char *file = g_match_info_fetch(m, 1);
+
+        if (g_str_has_suffix(file, ".qcow2") && strstr(file, cloneName))
+            g_unlink(file);
+    }
+}
+
+
 static void
 testFault(gconstpointer data)
 {
@@ -609,7 +648,11 @@ testFault(gconstpointer data)
         testReleaseMarker(fc->point);
     }
     status = testReapCaller(caller, out, &t0);
-    if (fc->kind == FAULT_CALLER_KILL) {
+    if (fc->kind == FAULT_RANDOM_KILL && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+        /* the clone was done before the kill: a good clone, not a fault */
+        g_test_message("the clone was complete before the kill");
+        testDiscardClone(cloneName);
+    } else if (fc->kind == FAULT_CALLER_KILL) {
         g_assert_true(WIFSIGNALED(status));
     } else if (fc->kind != FAULT_RANDOM_KILL) {
         g_assert_true(WIFEXITED(status));
@@ -725,22 +768,95 @@ testDiskFull(gconstpointer data)
 }
 
 
-/* The source has a guest agent channel but nothing answers on it: the
- * identity steps time out and the clone is rolled back. */
+/* The guest agent stops answering (SIGSTOP, from inside the guest, a
+ * moment after the command that asks for it returns): the clone inherits
+ * the stopped agent, its identity steps time out and the clone is rolled
+ * back. */
 static void
 testAgentSilent(void)
 {
-    TgGuestOpts opts = {
-        .name_prefix = "fa", .memory_mib = 256, .buffer_mib = 16, .mode = TG_MODE_IDLE,
-        .extra_devices_xml = "<channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>",
-    };
+    TgGuestOpts opts = { .name_prefix = "fa", .memory_mib = 256, .buffer_mib = 16,
+                         .mode = TG_MODE_IDLE, .with_agent = TRUE };
     g_autoptr(TgGuest) src = tgGuestStartOrDie(env, &opts);
+    g_autoptr(GError) err = NULL;
+    g_autofree char *reply = NULL;
+    const char *stop =
+        "{\"execute\":\"guest-exec\",\"arguments\":{\"path\":\"/bin/sh\",\"arg\":[\"-c\","
+        "\"sleep 1; kill -STOP $(cat /var/run/qemu-ga.pid)\"]}}";
     const char *policy =
         "<clonepolicy><memory strategy='background'/><identity>"
         "<hostname mode='set'>silent-clone</hostname>"
         "<guest-agent on-failure='fail' timeout='3'/></identity></clonepolicy>";
+    const virCloneError *cerr;
+    virDomainPtr clone;
 
-    testInProcessFailure(src, policy, VIR_CLONE_ERR_TIMEOUT, NULL);
+    if (tgGuestAgentCommand(src, "{\"execute\":\"guest-ping\"}", 60000, NULL, &err) < 0 ||
+        tgGuestAgentCommand(src, stop, 10000, &reply, &err) < 0)
+        g_error("cannot stop the guest agent: %s", err->message);
+    g_usleep(2 * G_USEC_PER_SEC);
+    g_assert_cmpint(tgGuestAgentCommand(src, "{\"execute\":\"guest-ping\"}", 2000, NULL, &err), <, 0);
+    clone = virDomainCloneLive(tgGuestDomain(src), policy, 0);
+    g_assert_null(clone);
+    cerr = virCloneGetLastError();
+    g_test_message("refused as expected: %s", cerr->message);
+    g_assert_true(cerr->code == VIR_CLONE_ERR_TIMEOUT || cerr->code == VIR_CLONE_ERR_GUEST);
+    testSourceProgresses(src, NULL);
+    testSourceConsistent(src);
+}
+
+
+/* A second job on the same source from another process: refused at once,
+ * or (--wait) made once the first is done. */
+static void
+testSecondJob(gconstpointer data)
+{
+    gboolean wait = GPOINTER_TO_INT(data);
+    StrategyState *st = &backgroundState;
+    /* any kind but caller-kill makes the caller wait at the point; no
+     * fault is injected here */
+    FaultCase first = { .strategy = "background", .point = "phase:transfer", .kind = FAULT_CLONE_KILL };
+    g_autofree char *name1 = g_strdup_printf("%s-j%u", st->srcName, ++st->n);
+    g_autofree char *name2 = g_strdup_printf("%s-j%u", st->srcName, ++st->n);
+    g_autofree char *uri = testConnUri();
+    g_autofree char *policyFile = g_build_filename(faultDir, "second.xml", NULL);
+    g_autofree char *policy = g_strdup_printf("<clonepolicy><name>%s</name>%s</clonepolicy>",
+                                              name2, st->policy);
+    const char *argv[] = { cli, "-c", uri, "clone-live", st->srcName, "--policy", policyFile,
+                           wait ? "--wait" : NULL, NULL };
+    g_autofree char *out = NULL;
+    g_autofree char *errOut = NULL;
+    GPid caller;
+    GPid second = 0;
+    int fd1 = -1;
+    int status;
+    gint64 t0;
+
+    /* the first job stops at the transfer */
+    caller = testSpawnCaller(&first, name1, FALSE, &fd1);
+    g_assert_true(testWaitMarker(first.point, caller));
+    g_assert_true(g_file_set_contents(policyFile, policy, -1, NULL));
+    if (!wait) {
+        g_assert_true(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_DEFAULT, NULL, NULL,
+                                   &out, &errOut, &status, NULL));
+        g_test_message("second job: %s", errOut);
+        g_assert_false(g_spawn_check_wait_status(status, NULL));
+        g_assert_nonnull(strstr(errOut, "is being cloned already"));
+    } else {
+        g_assert_true(g_spawn_async(NULL, (char **)argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD |
+                                    G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, &second, NULL));
+        g_usleep(G_USEC_PER_SEC);
+        /* still waiting for the lock */
+        g_assert_cmpint(waitpid(second, &status, WNOHANG), ==, 0);
+    }
+    testReleaseMarker(first.point);
+    status = testReapCaller(caller, fd1, &t0);
+    g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    testDiscardClone(name1);
+    if (wait) {
+        g_assert_cmpint(waitpid(second, &status, 0), ==, second);
+        g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        testDiscardClone(name2);
+    }
 }
 
 
@@ -803,12 +919,14 @@ testAddStrategy(const char *strategy, const char *const *points)
         if (g_strv_contains(daemonRestart, points[i]))
             testAddCase(strategy, points[i], FAULT_DAEMON_RESTART, 0);
     }
-    for (guint delay = 700; delay <= 2900; delay += 1100)
+    for (guint delay = 300; delay <= 2500; delay += 1100)
         testAddCase(strategy, NULL, FAULT_RANDOM_KILL, delay + g_random_int_range(0, 400));
     if (daemonMode)
-        g_test_add_data_func(g_strdup_printf("/faults/%s/overlay-dir-full", strategy),
+        g_test_add_data_func(g_strdup_printf("/faults/%s/overlay-dir-full/files", strategy),
                              strategy, testDiskFull);
-    g_test_add_data_func(g_strdup_printf("/faults/%s/next-clone-and-cold-boot", strategy),
+    /* its own suite, so that it runs after the cases (GLib runs a suite's
+     * own cases before its sub-suites) */
+    g_test_add_data_func(g_strdup_printf("/faults/%s/zz-after/next-clone-and-cold-boot", strategy),
                          strategy, testAfterFaults);
 }
 
@@ -855,6 +973,7 @@ testAdoptByName(const char *name)
  *   check STRATEGY SOURCE CLONE FAULT BEFORE-FILE
  *                           the next call of the library, then the checks
  *   next STRATEGY SOURCE    the next clone and a cold boot
+ *   discard CLONE           a clone made before the caller was killed goes
  *   cleanup                 removes every domain of the root */
 static int
 testWorkerMain(int argc, char **argv)
@@ -897,6 +1016,8 @@ testWorkerMain(int argc, char **argv)
         testSetupStrategy(argv[1], testAdoptByName(argv[2]));
         testNextClone(testState(argv[1]));
         tgGuestFree(testState(argv[1])->src);
+    } else if (g_str_equal(what, "discard") && argc == 2) {
+        testDiscardClone(argv[1]);
     } else if (g_str_equal(what, "cleanup")) {
         virDomainPtr *doms = NULL;
         int n = virConnectListAllDomains(tgEnvConn(env), &doms, 0);
@@ -1007,8 +1128,11 @@ main(int argc, char **argv)
     }
     testAddStrategy("precopy", precopyPoints);
     testAddStrategy("background", backgroundPoints);
-    if (daemonMode)
-        g_test_add_func("/faults/agent-not-answering", testAgentSilent);
+    if (daemonMode) {
+        g_test_add_func("/faults/guest/agent-not-answering", testAgentSilent);
+        g_test_add_data_func("/faults/second-job/refused", GINT_TO_POINTER(FALSE), testSecondJob);
+        g_test_add_data_func("/faults/second-job/waits", GINT_TO_POINTER(TRUE), testSecondJob);
+    }
     ret = g_test_run();
     if (daemonMode) {
         tgGuestFree(precopyState.src);

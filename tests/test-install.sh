@@ -77,7 +77,9 @@ expected() {
     echo "$LIBDIR/libvirt-clone.so.$version"
     echo "$LIBDIR/pkgconfig/libvirt-clone.pc"
     echo "$INCLUDEDIR/libvirt-clone/libvirt-clone.h"
+    echo "$INCLUDEDIR/libvirt-clone/libvirt-clone-version.h"
     echo "$SYSCONFDIR/libvirt/hooks/qemu.d/libvirt-clone"
+    echo "$LIBEXECDIR/libvirt-clone/libvirt-clone-guardian"
     echo "$DATADIR/libvirt-clone/schemas/clonepolicy.rng"
     for f in "$SOURCE_ROOT"/examples/xml/*.xml; do
         echo "$DATADIR/doc/libvirt-clone/examples/${f##*/}"
@@ -97,7 +99,8 @@ checkTree() {
             bad=1
         fi
     done
-    for f in "$BINDIR/virt-clone-live" "$SYSCONFDIR/libvirt/hooks/qemu.d/libvirt-clone"; do
+    for f in "$BINDIR/virt-clone-live" "$SYSCONFDIR/libvirt/hooks/qemu.d/libvirt-clone" \
+             "$LIBEXECDIR/libvirt-clone/libvirt-clone-guardian"; do
         [ -x "$dest$f" ] || { echo "not executable: $f"; bad=1; }
     done
     # nothing outside the prefix and SYSCONFDIR (the hook's directory)
