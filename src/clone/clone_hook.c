@@ -11,7 +11,7 @@
  *   started         the bridge isolates the clone's taps and every other
  *                   port; a NIC that is not on the bridge has its link down
  *   release         an unused sandbox bridge is deleted; an ephemeral
- *                   clone's own overlays are removed
+ *                   clone's own overlays and NVRAM copy are removed
  *   migrate         a sandbox clone is refused on the destination
  *
  * A failure is an error for the program to print, and exit status 1:
@@ -65,6 +65,7 @@ cloneHookDomainFree(cloneHookDomain *dom)
     g_free(dom->uuid);
     g_free(dom->parentUUID);
     g_free(dom->sandboxBridge);
+    g_free(dom->nvram);
     g_clear_pointer(&dom->overlays, g_ptr_array_unref);
     g_clear_pointer(&dom->diskTops, g_ptr_array_unref);
     g_clear_pointer(&dom->nics, g_ptr_array_unref);
@@ -195,6 +196,9 @@ cloneHookDomainParse(const char *xml, cloneHookDomain **dom)
     d->ephemeral = meta->ephemeral;
     d->overlays = g_steal_pointer(&meta->overlays);
     d->diskTops = cloneHookParseDiskTops(ctxt);
+    /* <nvram><source file=.../></nvram> or <nvram>PATH</nvram> */
+    if (!(d->nvram = cloneHookXPathString(ctxt, root, "string(/domain/os/nvram/source/@file)")))
+        d->nvram = cloneHookXPathString(ctxt, root, "string(/domain/os/nvram[not(source)])");
     d->nics = cloneHookParseNics(ctxt);
     d->sandboxBridge = cloneHookSandboxBridge(ctxt, meta, d->nics);
     *dom = g_steal_pointer(&d);
@@ -340,6 +344,38 @@ cloneHookRemoveOverlays(const char *domain, cloneHookDomain *dom)
 }
 
 
+/* A clone's NVRAM is always the copy the library made for it
+ * (clone_domxml.c), never the source's, and a clone of this clone got a
+ * copy of its own: libvirt keeps the NVRAM of a transient domain, so the
+ * copy goes with the ephemeral clone, or the next clone of the same name
+ * is refused.  A failure is only a warning: release cannot fail a stop. */
+static void
+cloneHookRemoveNvram(const char *domain, cloneHookDomain *dom)
+{
+    GStatBuf st;
+
+    if (!dom->nvram || !g_path_is_absolute(dom->nvram))
+        return;
+    if (g_lstat(dom->nvram, &st) < 0) {
+        if (errno != ENOENT)
+            CLONE_WARN("cannot remove NVRAM '%s' of ephemeral clone '%s': %s",
+                       dom->nvram, domain, g_strerror(errno));
+        return;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        CLONE_WARN("NVRAM '%s' of ephemeral clone '%s' is not a regular file: it is kept",
+                   dom->nvram, domain);
+        return;
+    }
+    if (g_unlink(dom->nvram) < 0 && errno != ENOENT) {
+        CLONE_WARN("cannot remove NVRAM '%s' of ephemeral clone '%s': %s",
+                   dom->nvram, domain, g_strerror(errno));
+        return;
+    }
+    CLONE_INFO("removed NVRAM '%s' of ephemeral clone '%s'", dom->nvram, domain);
+}
+
+
 /* The job that makes this clone still runs: its files are its own to
  * remove (or to use again, when it retries). */
 static gboolean
@@ -357,10 +393,13 @@ cloneHookRelease(const char *domain, cloneHookDomain *dom)
 {
     int ret = 0;
 
-    if (dom->ephemeral && cloneHookJobRunning(dom))
+    if (dom->ephemeral && cloneHookJobRunning(dom)) {
         CLONE_DEBUG("ephemeral clone '%s' released while its job runs: the job removes its files", domain);
-    else if (dom->ephemeral && cloneHookRemoveOverlays(domain, dom) < 0)
-        ret = -1;
+    } else if (dom->ephemeral) {
+        cloneHookRemoveNvram(domain, dom);
+        if (cloneHookRemoveOverlays(domain, dom) < 0)
+            ret = -1;
+    }
     if (dom->sandboxBridge) {
         /* the first error is the one reported */
         virCloneSavedError *first = ret < 0 ? virCloneSaveLastError() : NULL;

@@ -42,6 +42,7 @@ struct _cloneHookDomain {
     gboolean ephemeral;  /* <clone:lifecycle ephemeral='yes'/> */
     GPtrArray *overlays; /* of char *: the clone's own overlays (metadata) */
     GPtrArray *diskTops; /* of char *: each disk's current <source file> */
+    char *nvram;         /* <os><nvram>'s file, or NULL */
     GPtrArray *nics;     /* of cloneHookNic */
 };
 void cloneHookDomainFree(cloneHookDomain *dom);
