@@ -95,7 +95,7 @@ if [ "${1:-}" = --ctl ]; then
         stop) daemon_stop ;;
         restart) daemon_stop && daemon_start ;;
         log) echo "$logfile" ;;
-        pid) cat "$pidfile" ;;
+        pid) echo "$(cat "$pidfile")" ;;
         *) echo "usage: \$LVC_DAEMON_CTL start|stop|restart|log|pid" >&2; exit 2 ;;
     esac
     exit $?
