@@ -14,6 +14,9 @@
  * clone runs with an NVRAM file of its own whose content is the source's at
  * clone time, its agent answers (its NIC link is down: nothing here uses the
  * network), the source keeps running.  Everything is removed at the end.
+ *
+ * TG_DISTRO_STACKS=1 adds a direct kernel boot with netplan and one with
+ * NetworkManager (ifupdown and networkd are above).
  */
 #ifndef _GNU_SOURCE
 # define _GNU_SOURCE
@@ -171,6 +174,21 @@ testUefiBoot(void)
 }
 
 
+/* TG_DISTRO_STACKS=1: one direct kernel boot per network stack (not in
+ * CI: test-netstacks boots each stack). */
+static void
+testStackBoot(gconstpointer data)
+{
+    const char *stack = data;
+    TgDistroOpts o = { .stack = stack };
+    g_autoptr(GError) err = NULL;
+    g_autoptr(TgDistro) d = tgDistroStart(env, &o, &err);
+
+    g_assert_no_error(err);
+    checkBooted(d, stack);
+}
+
+
 static gboolean
 sameContent(const char *a, const char *b)
 {
@@ -295,6 +313,10 @@ main(int argc, char **argv)
     g_test_add_func("/distro/kernel-boot", testKernelBoot);
     g_test_add_func("/distro/uefi-boot", testUefiBoot);
     g_test_add_func("/distro/uefi-clone", testUefiClone);
+    if (g_strcmp0(g_getenv("TG_DISTRO_STACKS"), "1") == 0) {
+        g_test_add_data_func("/distro/stack/netplan", "netplan", testStackBoot);
+        g_test_add_data_func("/distro/stack/networkmanager", "networkmanager", testStackBoot);
+    }
     ret = g_test_run();
 
     g_clear_pointer(&uefiGuest, tgDistroFree);

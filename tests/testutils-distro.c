@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <glib/gstdio.h>
@@ -27,6 +28,10 @@ G_DEFINE_QUARK(tgd-error-quark, tgd_error)
 #define TGD_DEFAULT_MEMORY_MIB 1024
 #define TGD_EXEC_POLL_MS 100
 #define TGD_AGENT_NAME "org.qemu.guest_agent.0"
+/* the image's kernel and initrd, copied into each TgEnv's root: libvirt
+ * gives them to the QEMU user, which must not happen to shared files */
+#define TGD_KERNEL_COPY "distro-vmlinuz"
+#define TGD_INITRD_COPY "distro-initrd.img"
 
 struct _TgDistro {
     TgEnv *env;
@@ -171,7 +176,7 @@ tgdOptsDefaults(const TgDistroOpts *in, TgDistroOpts *o)
  * OVMF (no secure boot) and an NVRAM made from its template; the command
  * line is grub's, so the stack travels as an SMBIOS OEM string. */
 static void
-tgdXmlAppendOs(GString *xml, const TgDistroOpts *o, const char *nvram)
+tgdXmlAppendOs(GString *xml, const TgDistroOpts *o, const char *root, const char *nvram)
 {
     g_autofree char *esc = NULL;
 
@@ -192,8 +197,8 @@ tgdXmlAppendOs(GString *xml, const TgDistroOpts *o, const char *nvram)
             tgDistroImageInfo("OVMF_CODE"), tgDistroImageInfo("OVMF_VARS"),
             nvram, o->stack);
     } else {
-        g_autofree char *kernel = tgdImageFile("vmlinuz");
-        g_autofree char *initrd = tgdImageFile("initrd.img");
+        g_autofree char *kernel = g_build_filename(root, TGD_KERNEL_COPY, NULL);
+        g_autofree char *initrd = g_build_filename(root, TGD_INITRD_COPY, NULL);
         g_autofree char *cmdline = g_strdup_printf("%s lvc.netstack=%s%s%s",
                                                    tgDistroImageInfo("CMDLINE"), o->stack,
                                                    o->extra_cmdline ? " " : "",
@@ -239,15 +244,29 @@ tgdXmlNic(const TgDistroOpts *o)
 }
 
 
+/* The machine's image is shared: by other test programs and by libvirt
+ * daemons whose QEMU runs as another user (libvirt-qemu).  libvirt must not
+ * relabel it: with remember_owner it refuses to give a file that another
+ * domain uses a different owner ("Setting different DAC user or group ...
+ * already in use").  The base is named as the overlay's backing store, with
+ * relabel='no'; it is world-readable. */
 static void
 tgdXmlAppendDevices(GString *xml, const TgDistroOpts *o, const char *disk,
                     const char *cache, const char *log)
 {
+    g_autofree char *base = tgdImageFile("disk.qcow2");
     g_autofree char *esc = g_markup_printf_escaped(
         "  <devices>\n"
         "    <disk type='file' device='disk'>\n"
         "      <driver name='qemu' type='qcow2' cache='%s'/>\n"
         "      <source file='%s'/>\n"
+        "      <backingStore type='file'>\n"
+        "        <format type='qcow2'/>\n"
+        "        <source file='%s'>\n"
+        "          <seclabel model='dac' relabel='no'/>\n"
+        "        </source>\n"
+        "        <backingStore/>\n"
+        "      </backingStore>\n"
         "      <target dev='vda' bus='virtio'/>\n"
         "    </disk>\n"
         "    <controller type='usb' model='none'/>\n"
@@ -264,7 +283,7 @@ tgdXmlAppendDevices(GString *xml, const TgDistroOpts *o, const char *disk,
         "    <rng model='virtio'>\n"
         "      <backend model='random'>/dev/urandom</backend>\n"
         "    </rng>\n"
-        "    <memballoon model='none'/>\n", cache, disk, log);
+        "    <memballoon model='none'/>\n", cache, disk, base, log);
     g_autofree char *nic = tgdXmlNic(o);
 
     g_string_append(xml, esc);
@@ -289,7 +308,7 @@ tgdBuildXml(TgEnv *env, const TgDistroOpts *o, const char *name, const char *dis
     g_string_append(xml, head);
     if (o->with_genid)
         g_string_append(xml, "  <genid/>\n");
-    tgdXmlAppendOs(xml, o, nvram);
+    tgdXmlAppendOs(xml, o, tgEnvRoot(env), nvram);
     g_string_append(xml,
                     "  <features><acpi/></features>\n"
                     "  <cpu mode='custom' match='exact' check='none'>\n"
@@ -300,11 +319,6 @@ tgdBuildXml(TgEnv *env, const TgDistroOpts *o, const char *name, const char *dis
                     "  <on_reboot>restart</on_reboot>\n"
                     "  <on_crash>destroy</on_crash>\n");
     tgdXmlAppendDevices(xml, o, disk, cache, log);
-    /* QEMU runs as root here (TgEnv's qemu.conf); the image's files are
-     * shared with other users of the machine's image, e.g. a system
-     * libvirtd whose QEMU runs as libvirt-qemu: relabelling them would
-     * fail ("Setting different DAC user or group ... already in use") */
-    g_string_append(xml, "  <seclabel type='none' model='dac'/>\n");
     g_string_append(xml, "</domain>\n");
     return g_string_free(xml, FALSE);
 }
@@ -338,6 +352,31 @@ tgdDiskCache(const char *dir)
     close(fd);
     unlink(probe);
     return "none";
+}
+
+
+/* Copy the image's kernel and initrd into @root, once. */
+static int
+tgdCopyBoot(const char *root, GError **err)
+{
+    const char *names[][2] = { { "vmlinuz", TGD_KERNEL_COPY },
+                               { "initrd.img", TGD_INITRD_COPY } };
+    size_t i;
+
+    for (i = 0; i < G_N_ELEMENTS(names); i++) {
+        g_autofree char *from = tgdImageFile(names[i][0]);
+        g_autofree char *to = g_build_filename(root, names[i][1], NULL);
+        g_autofree char *data = NULL;
+        gsize len = 0;
+
+        if (g_file_test(to, G_FILE_TEST_EXISTS))
+            continue;
+        if (!g_file_get_contents(from, &data, &len, err) ||
+            !g_file_set_contents(to, data, len, err))
+            return -1;
+        chmod(to, 0644);
+    }
+    return 0;
 }
 
 
@@ -421,15 +460,20 @@ tgDistroWaitReady(TgDistro *d, guint timeout_ms, TgDistroReady *ready, GError **
         g_autofree char *line = NULL;
         gint64 left = (deadline - g_get_monotonic_time()) / 1000;
 
-        if (tgSerialWait(d->guest, "^DEBTEST (ready|failed) ", MAX(left, 1), &line, err) < 0)
+        const char *msg;
+
+        /* not anchored: systemd's status output on the same console may
+         * leave escape sequences (ESC [K) before the line */
+        if (tgSerialWait(d->guest, "DEBTEST (ready|failed) ", MAX(left, 1), &line, err) < 0)
             return -1;
-        if (g_str_has_prefix(line, "DEBTEST failed ")) {
+        msg = strstr(line, "DEBTEST ");
+        if (g_str_has_prefix(msg, "DEBTEST failed ")) {
             if (r.failed[0])
                 g_strlcat(r.failed, " ", sizeof(r.failed));
-            g_strlcat(r.failed, line + strlen("DEBTEST failed "), sizeof(r.failed));
+            g_strlcat(r.failed, msg + strlen("DEBTEST failed "), sizeof(r.failed));
             continue;
         }
-        if (tgdParseReady(line, &r) < 0) {
+        if (tgdParseReady(msg, &r) < 0) {
             g_set_error(err, TGD_ERROR, 0, "%s: bad ready line '%s'", tgDistroName(d), line);
             return -1;
         }
@@ -474,7 +518,8 @@ tgDistroStart(TgEnv *env, const TgDistroOpts *opts, GError **err)
     overlay = g_strdup_printf("%s/%s.qcow2", tgEnvRoot(env), name);
     nvram = g_strdup_printf("%s/%s_VARS.fd", tgEnvRoot(env), name);
     log = g_strdup_printf("%s/%s-serial.log", tgEnvRoot(env), name);
-    if (tgdMakeOverlay(overlay, err) < 0)
+    if ((!o.uefi && tgdCopyBoot(tgEnvRoot(env), err) < 0) ||
+        tgdMakeOverlay(overlay, err) < 0)
         return NULL;
     xml = tgdBuildXml(env, &o, name, overlay, tgdDiskCache(tgEnvRoot(env)), nvram, log);
 
