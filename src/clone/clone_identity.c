@@ -842,14 +842,16 @@ cloneNetDetect(cloneJob *job, cloneNetState *st, GPtrArray *ifs, GHashTable *kee
 }
 
 
-/* netplan: the YAML that names the source's MAC names the clone's, and
- * netplan generates the renderer's files again (networkd's .network or
- * NetworkManager's keyfile keep the old match until then). */
+/* netplan: the YAML that names the source's MAC names the clone's, for the
+ * clone's next boot.  Not generated again now: netplan matches on the
+ * permanent MAC (networkd's PermanentMACAddress=, NetworkManager's
+ * mac-address=), which stays the source's until the clone reboots (the
+ * driver read it at probe), so the files generated at boot still match and
+ * new ones would not. */
 static int
 cloneNetplanRewrite(cloneJob *job, const cloneNetNic *n)
 {
     g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func(g_free);
-    const char *generate[] = { "netplan", "generate", NULL };
 
     if (cloneNetplanFiles(job, n->sourceMac, files) < 0)
         return -1;
@@ -866,9 +868,7 @@ cloneNetplanRewrite(cloneJob *job, const cloneNetNic *n)
             return -1;
         CLONE_DEBUG("clone '%s': %s names %s instead of %s", job->name, path, n->mac, n->sourceMac);
     }
-    if (files->len == 0)
-        return 0;
-    return cloneAgentExec(job, generate);
+    return 0;
 }
 
 
@@ -1059,14 +1059,8 @@ cloneNetPrepare(cloneJob *job, cloneNetState *st, GHashTable *keepDown,
             rc = cloneNetplanRewrite(job, n);
         if (rc == 0 && n->stack == CLONE_NETSTACK_IFUPDOWN)
             rc = cloneNetIfupdownStop(job, n);
-        if (rc == 0 && n->stack == CLONE_NETSTACK_NETWORKMANAGER) {
-            const char *reload[] = { "nmcli", "connection", "reload", NULL };
-
-            if (n->netplan)
-                rc = cloneAgentExec(job, reload);
-            if (rc == 0)
-                rc = cloneNetNmPrepare(job, n);
-        }
+        if (rc == 0 && n->stack == CLONE_NETSTACK_NETWORKMANAGER)
+            rc = cloneNetNmPrepare(job, n);
         if (rc < 0 && cloneNetNicFailed(job, n, keepDown, "network stack") < 0)
             return -1;
     }
