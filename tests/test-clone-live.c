@@ -50,6 +50,37 @@ testAdopt(virDomainPtr dom)
 }
 
 
+/* QEMU before 9.0 loses guest writes in pre-copy under TCG: there the
+ * library makes auto clones with the background strategy and refuses a
+ * forced pre-copy (docs/compat.md: Debian 12's own QEMU 7.2). */
+static gboolean precopyUnsafe;
+
+static gboolean
+testPrecopyUnsafe(void)
+{
+    unsigned long version = 0;
+
+    g_assert_cmpint(virConnectGetVersion(tgEnvConn(env), &version), ==, 0);
+    g_test_message("QEMU %lu.%lu.%lu, accelerator %s", version / 1000000,
+                   version / 1000 % 1000, version % 1000, tgEnvAccel(env));
+    return g_str_equal(tgEnvAccel(env), "qemu") && version < 9000000;
+}
+
+
+/* The documented refusal of a forced pre-copy where it is unsafe. */
+static void
+testCheckPrecopyRefused(virDomainPtr clone)
+{
+    virCloneErrorPtr err = virCloneGetLastError();
+
+    g_assert_null(clone);
+    g_assert_nonnull(err);
+    g_test_message("pre-copy refused: %s", err->message);
+    g_assert_cmpint(err->code, ==, VIR_CLONE_ERR_UNSUPPORTED);
+    g_assert_nonnull(strstr(err->message, "loses guest writes"));
+}
+
+
 static char *
 testLoadFileOrDie(const char *path)
 {
@@ -263,18 +294,34 @@ testCloneConsistent(gconstpointer data)
     TgStat st;
     guint64 recordsAfter;
     testProgress progress = { .phases = g_array_new(FALSE, FALSE, sizeof(int)) };
+    const char *expectStrategy = tc->expectStrategy;
+    guint before = tgNumDomains(env);
 
+    if (precopyUnsafe)
+        expectStrategy = "background";
     testWaitStat(src, &st);
     cdom = virDomainCloneLiveFull(tgGuestDomain(src), tc->policy, testProgressCb, &progress,
                                   &stats, &nstats, tc->flags | VIR_DOMAIN_CLONE_LIVE_PAUSED);
+    if (precopyUnsafe && g_strcmp0(tc->expectStrategy, "precopy") == 0) {
+        testCheckPrecopyRefused(cdom);
+        g_assert_cmpuint(tgNumDomains(env), ==, before);
+        testSourceAlive(src);
+        g_array_unref(progress.phases);
+        return;
+    }
     if (!cdom)
         g_error("clone failed: %s", virCloneGetLastErrorMessage());
     virTypedParamsGetString(stats, nstats, VIR_DOMAIN_CLONE_LIVE_STATS_STRATEGY, &strategy);
     virTypedParamsGetULLong(stats, nstats, VIR_DOMAIN_CLONE_LIVE_STATS_SOURCE_PAUSE, &pause);
     g_test_message("strategy %s, source paused %.1f ms", strategy, pause / 1000.0);
-    if (tc->expectStrategy)
-        g_assert_cmpstr(strategy, ==, tc->expectStrategy);
-    g_assert_cmpuint(pause, >, 0);
+    if (expectStrategy)
+        g_assert_cmpstr(strategy, ==, expectStrategy);
+    if (pause == 0 && precopyUnsafe)
+        /* QEMU 7.2 resumes the source itself after a background snapshot
+         * and the library then records no pause (docs/compat.md) */
+        g_test_incomplete("the source's pause is not measured when QEMU < 9 resumes it");
+    else
+        g_assert_cmpuint(pause, >, 0);
     testCheckProgress(&progress, strategy);
     g_array_unref(progress.phases);
     clone = testAdopt(cdom);
@@ -403,7 +450,8 @@ testAutoFallback(void)
     virTypedParamsGetULLong(stats, nstats, VIR_DOMAIN_CLONE_LIVE_STATS_FALLBACKS, &fallbacks);
     g_test_message("auto chose %s after %llu fallbacks", strategy, fallbacks);
     g_assert_cmpstr(strategy, ==, "background");
-    g_assert_cmpuint(fallbacks, ==, 1);
+    /* where pre-copy is unsafe, auto never tries it */
+    g_assert_cmpuint(fallbacks, ==, precopyUnsafe ? 0 : 1);
     /* exactly one clone domain more: the abandoned attempt left nothing */
     g_assert_cmpuint(tgNumDomains(env), ==, before + 1);
     clone = testAdopt(cdom);
@@ -800,7 +848,13 @@ testKillClone(gconstpointer data)
 
     clone = virDomainCloneLiveFull(tgGuestDomain(src), fullPolicy, testKillDuringCopy, &k,
                                    NULL, NULL, 0);
-    g_assert_true(k.killed);
+    if (precopyUnsafe && g_str_equal(strategy, "precopy")) {
+        /* refused before anything starts: nothing to kill */
+        g_assert_false(k.killed);
+        testCheckPrecopyRefused(clone);
+    } else {
+        g_assert_true(k.killed);
+    }
     g_assert_null(clone);
     g_test_message("failed as expected: %s", virCloneGetLastErrorMessage());
     g_assert_cmpuint(tgNumDomains(env), ==, before);
@@ -900,6 +954,7 @@ main(int argc, char **argv)
         g_printerr("cannot set up the embedded driver: %s\n", err->message);
         return 1;
     }
+    precopyUnsafe = testPrecopyUnsafe();
     g_test_add_data_func("/clone-live/precopy-busy", &casePrecopy, testCloneConsistent);
     g_test_add_data_func("/clone-live/background-busy", &caseBackground, testCloneConsistent);
     g_test_add_data_func("/clone-live/auto-idle", &caseAutoIdle, testCloneConsistent);

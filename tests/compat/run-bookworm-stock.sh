@@ -97,7 +97,8 @@ for name in wanted:
             n += 1
             cases += 1
             print(f"{m.group(1)} {n} - {name} {m.group(2)}")
-            failed |= m.group(1) == "not ok"
+            # "not ok ... # TODO": a known failure, shown as such
+            failed |= m.group(1) == "not ok" and "# TODO" not in m.group(2)
         elif line.startswith("#"):
             print(f"# {name}: {line[1:].strip()}")
     n += 1
