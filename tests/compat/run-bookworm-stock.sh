@@ -129,6 +129,7 @@ mount_common() {
     mount -t proc proc "$r/proc"
 }
 
+# shellcheck disable=SC2317  # called from the traps
 unmount_all() {  # everything mounted under ROOT, deepest first
     local r=$1 m
     while read -r m; do
@@ -203,6 +204,7 @@ unshare --mount --net --pid --fork --mount-proc true 2>/dev/null ||
 
 # the host's own Debian mirror (apt's sources), for each suite
 site() {
+    # shellcheck disable=SC2016  # apt's own $(SITE) syntax
     apt-get indextargets --format '$(SITE) $(RELEASE)' 'Identifier: Packages' 2>/dev/null |
         awk -v s="$1" '$2 == s { print $1; exit }'
 }
