@@ -8,7 +8,8 @@
 #include "clone_domxml.h"
 #include "clone_jobrec.h"
 #include "clone_policy.h"
-#include "clone_qmp.h"
+#include "clone_migmon.h"
+#include "clone_migparams.h"
 
 /* returned by a phase to ask the orchestrator to retry with the background
  * strategy (automatic choice, pre-copy did not converge) */

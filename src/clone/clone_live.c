@@ -60,7 +60,6 @@ cloneCheckJobs(cloneJob *job)
 {
     virDomainJobInfo info;
     g_auto(cloneMigInfo) mig = { 0 };
-    static const char *const idle[] = { "none", "completed", "failed", "cancelled", NULL };
 
     if (virDomainGetJobInfo(job->src, &info) == 0 && info.type != VIR_DOMAIN_JOB_NONE) {
         virCloneReportError(VIR_CLONE_ERR_BUSY,
@@ -71,10 +70,10 @@ cloneCheckJobs(cloneJob *job)
     virResetLastError();
     if (cloneMigInfoQuery(job->src, &mig) < 0)
         return -1;
-    if (!g_strv_contains(idle, mig.status)) {
+    if (mig.status < 0 || !(CLONE_MIG_STATUS_ENDED & CLONE_MIG_STATUS_BIT(mig.status))) {
         virCloneReportError(VIR_CLONE_ERR_BUSY,
                             _("domain '%1$s' is already migrating (state '%2$s')"),
-                            virDomainGetName(job->src), mig.status);
+                            virDomainGetName(job->src), mig.statusName);
         return -1;
     }
     return 0;
@@ -160,7 +159,11 @@ clonePhaseCheck(cloneJob *job)
                                    virDomainGetName(job->src));
         return -1;
     }
-    job->tcg = strstr(job->srcXML, "<domain type='qemu'") != NULL;
+    {
+        g_auto(GStrv) type = cloneXMLStrings(job->srcXML, "/domain/@type");
+
+        job->tcg = type[0] && g_str_equal(type[0], "qemu");
+    }
     /* before the chain phase may flatten anything */
     if (cloneTpmCheck(job->srcXML, virDomainGetName(job->src), job->policy) < 0)
         return -1;
@@ -479,17 +482,10 @@ clonePhaseFinishSource(cloneJob *job)
 /* virtio-net recomputes the link state on load, so the clone's links are
  * put down again here, after the migration completed. */
 static int
-cloneSetLinks(cloneJob *job, gboolean up)
+cloneSetLinks(cloneJob *job, const char *xml, gboolean up)
 {
-    g_autofree char *xml = virDomainGetXMLDesc(job->clone, 0);
-    g_auto(GStrv) aliases = NULL;
+    g_auto(GStrv) aliases = cloneXMLStrings(xml, "/domain/devices/interface/alias/@name");
 
-    if (!xml) {
-        virCloneReportLibvirtError(VIR_CLONE_ERR_LIBVIRT, _("cannot read the XML of clone '%1$s'"),
-                                   job->name);
-        return -1;
-    }
-    aliases = cloneXMLStrings(xml, "/domain/devices/interface/alias/@name");
     for (guint i = 0; aliases[i]; i++) {
         g_autoptr(JsonObject) args = json_object_new();
 
@@ -505,17 +501,19 @@ cloneSetLinks(cloneJob *job, gboolean up)
 /* Brings up the links of the clone's NICs but those whose MAC is in
  * @keepDown; returns how many came up, or -1. */
 static int
-cloneLinksUp(cloneJob *job, GHashTable *keepDown)
+cloneLinksUp(cloneJob *job, const char *xml, GHashTable *keepDown)
 {
-    g_autofree char *xml = virDomainGetXMLDesc(job->clone, 0);
     g_autoptr(xmlDoc) doc = NULL;
     xmlXPathContextPtr ctxt;
     xmlXPathObjectPtr o;
     int ret = 0;
     int up = 0;
 
-    if (!xml || !(doc = xmlReadMemory(xml, (int)strlen(xml), "clone.xml", NULL, XML_PARSE_NONET)))
+    if (!(doc = xmlReadMemory(xml, (int)strlen(xml), "clone.xml", NULL, XML_PARSE_NONET))) {
+        virCloneReportError(VIR_CLONE_ERR_INTERNAL,
+                            _("libvirt's XML of clone '%1$s' does not parse"), job->name);
         return -1;
+    }
     ctxt = xmlXPathNewContext(doc);
     o = xmlXPathEvalExpression(BAD_CAST "/domain/devices/interface", ctxt);
     for (int i = 0; o && o->nodesetval && i < o->nodesetval->nodeNr && ret == 0; i++) {
@@ -556,32 +554,17 @@ cloneLinksUp(cloneJob *job, GHashTable *keepDown)
 }
 
 
-/* The clone's taps, from its live XML. */
-static GStrv
-cloneTapNames(cloneJob *job)
-{
-    g_autofree char *xml = virDomainGetXMLDesc(job->clone, 0);
-
-    if (!xml) {
-        virCloneReportLibvirtError(VIR_CLONE_ERR_LIBVIRT, _("cannot read the XML of clone '%1$s'"),
-                                   job->name);
-        return NULL;
-    }
-    return cloneXMLStrings(xml, "/domain/devices/interface/target/@dev");
-}
-
-
 /* Fail closed: before the clone's vCPUs run and before any link of it goes
  * up, its bridge must have no address and no port but isolated ones, its
  * taps among them. */
 static int
-cloneSandboxCheck(cloneJob *job)
+cloneSandboxCheck(cloneJob *job, const char *xml)
 {
     g_auto(GStrv) taps = NULL;
 
     if (!job->plan->sandboxBridge)
         return 0;
-    if (!(taps = cloneTapNames(job)))
+    if (!(taps = cloneSandboxDomainTaps(xml)))
         return -1;
     if (cloneSandboxVerify(job->plan->sandboxBridge, (const char *const *)taps) < 0)
         return -1;
@@ -637,11 +620,19 @@ clonePhaseFinishClone(cloneJob *job)
 {
     g_autoptr(GHashTable) keepDown = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     gboolean paused = (job->flags & VIR_DOMAIN_CLONE_LIVE_PAUSED) != 0;
+    g_autofree char *xml = NULL;
     int up;
 
-    if (cloneTransferWaitClone(job) < 0 || cloneSetLinks(job, FALSE) < 0 ||
-        cloneSandboxCheck(job) < 0 || cloneSandboxStartAlerts(job) < 0 ||
-        cloneJobSave(job) < 0)
+    if (cloneTransferWaitClone(job) < 0)
+        return -1;
+    /* the clone's live XML, once: aliases, taps and links do not change */
+    if (!(xml = virDomainGetXMLDesc(job->clone, 0))) {
+        virCloneReportLibvirtError(VIR_CLONE_ERR_LIBVIRT, _("cannot read the XML of clone '%1$s'"),
+                                   job->name);
+        return -1;
+    }
+    if (cloneSetLinks(job, xml, FALSE) < 0 || cloneSandboxCheck(job, xml) < 0 ||
+        cloneSandboxStartAlerts(job) < 0 || cloneJobSave(job) < 0)
         return -1;
     /* a paused clone has no steps inside its guest (cloneIdentityCheck) */
     if (!paused) {
@@ -660,7 +651,7 @@ clonePhaseFinishClone(cloneJob *job)
         return 0;
     /* sandbox: up on the verified, isolated bridge, so that what the guest
      * tries is seen (and goes nowhere) */
-    if ((up = cloneLinksUp(job, keepDown)) < 0 || paused)
+    if ((up = cloneLinksUp(job, xml, keepDown)) < 0 || paused)
         return up < 0 ? -1 : 0;
     if (cloneIdentityAddresses(job, keepDown) < 0)
         return -1;
@@ -681,8 +672,12 @@ clonePhasePersist(cloneJob *job)
 
     if (!(job->flags & VIR_DOMAIN_CLONE_LIVE_PERSISTENT) && !job->policy->persistent)
         return 0;
-    if (!(live = virDomainGetXMLDesc(job->clone, VIR_DOMAIN_XML_SECURE | VIR_DOMAIN_XML_INACTIVE)) ||
-        !(xml = cloneDomainXMLStripCommandline(live)))
+    if (!(live = virDomainGetXMLDesc(job->clone, VIR_DOMAIN_XML_SECURE | VIR_DOMAIN_XML_INACTIVE))) {
+        virCloneReportLibvirtError(VIR_CLONE_ERR_LIBVIRT, _("cannot read the XML of clone '%1$s'"),
+                                   job->name);
+        return -1;
+    }
+    if (!(xml = cloneDomainXMLStripCommandline(live)))
         return -1;
     /* the record first: a death right after the definition undefines it */
     job->cloneDefined = TRUE;

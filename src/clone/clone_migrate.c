@@ -37,7 +37,7 @@ clonePollInterval(cloneJob *job, cloneMigMon *mon)
 static guint
 clonePercent(const cloneMigInfo *info)
 {
-    if (g_strcmp0(info->status, "completed") == 0)
+    if (info->status == CLONE_MIG_STATUS_COMPLETED)
         return 100;
     if (info->total == 0)
         return 0;
@@ -45,34 +45,41 @@ clonePercent(const cloneMigInfo *info)
 }
 
 
+static gboolean
+cloneStatusIn(int status, unsigned int set)
+{
+    return status >= 0 && (set & CLONE_MIG_STATUS_BIT(status)) != 0;
+}
+
+
 /**
  * cloneWaitStatus:
  *
- * Waits until the migration of @dom reaches one of @want.  A failed or
- * cancelled migration is an error; @hook may end the wait early.
+ * Waits until the migration of @dom reaches a status of the set @want
+ * (CLONE_MIG_STATUS_BIT).  A failed or cancelled migration is an error;
+ * @hook may end the wait early.
  */
 static int
 cloneWaitStatus(cloneJob *job, virDomainPtr dom, cloneMigMon *mon,
-                const char *const *want, cloneWaitHook hook, gint64 deadline)
+                unsigned int want, cloneWaitHook hook, gint64 deadline)
 {
     guint seen = 0;
 
     for (;;) {
-        g_autofree char *st = cloneMigMonStatus(mon);
         g_auto(cloneMigInfo) info = { 0 };
         int rc;
 
-        if (st && g_strv_contains(want, st))
+        if (cloneStatusIn(cloneMigMonStatus(mon), want))
             return 0;
         if (cloneMigInfoQuery(dom, &info) < 0)
             return -1;
-        if (g_strv_contains(want, info.status))
+        if (cloneStatusIn(info.status, want))
             return 0;
-        if (g_str_equal(info.status, "failed") || g_str_equal(info.status, "cancelled")) {
+        if (info.status == CLONE_MIG_STATUS_FAILED || info.status == CLONE_MIG_STATUS_CANCELLED) {
             virCloneReportError(VIR_CLONE_ERR_MIGRATION,
                                 _("copying the memory of '%1$s' failed: %2$s"),
                                 virDomainGetName(job->src),
-                                info.errorDesc ? info.errorDesc : info.status);
+                                info.errorDesc ? info.errorDesc : info.statusName);
             return -1;
         }
         /* pre-copy: the end of the copy after the switch-over belongs to
@@ -86,7 +93,7 @@ cloneWaitStatus(cloneJob *job, virDomainPtr dom, cloneMigMon *mon,
         if (g_get_monotonic_time() > deadline) {
             virCloneReportError(VIR_CLONE_ERR_TIMEOUT,
                                 _("copying the memory of '%1$s' did not finish in %2$u s (state '%3$s')"),
-                                virDomainGetName(job->src), job->policy->timeoutS, info.status);
+                                virDomainGetName(job->src), job->policy->timeoutS, info.statusName);
             return -1;
         }
         seen = cloneMigMonWait(mon, seen, clonePollInterval(job, mon));
@@ -222,7 +229,7 @@ static int
 clonePrecopyHook(cloneJob *job, virDomainPtr dom G_GNUC_UNUSED, const cloneMigInfo *info)
 {
     job->passes = info->passes;
-    if (job->strategyForced || g_strcmp0(info->status, "active") != 0)
+    if (job->strategyForced || info->status != CLONE_MIG_STATUS_ACTIVE)
         return 0;
     if (info->passes > job->policy->autoMaxPasses) {
         CLONE_INFO("pre-copy of '%s' made %" G_GUINT64_FORMAT " passes without converging "
@@ -263,8 +270,6 @@ cloneForkDisks(cloneJob *job)
 int
 cloneTransferPrecopy(cloneJob *job)
 {
-    static const char *const preSwitchover[] = { "pre-switchover", NULL };
-    static const char *const completed[] = { "completed", NULL };
     g_autoptr(JsonObject) caps = cloneCaps(TRUE, TRUE, FALSE);
     g_autoptr(JsonObject) params = cloneSourceParams(job, TRUE);
     g_autoptr(JsonObject) cont = json_object_new();
@@ -274,7 +279,8 @@ cloneTransferPrecopy(cloneJob *job)
     if (cloneMigrationPrepare(job, caps, params) < 0 || cloneMigrationGo(job) < 0)
         return -1;
     cloneJobProgress(job, VIR_DOMAIN_CLONE_LIVE_PHASE_COPY_RAM, 0);
-    rc = cloneWaitStatus(job, job->src, job->srcMon, preSwitchover,
+    rc = cloneWaitStatus(job, job->src, job->srcMon,
+                         CLONE_MIG_STATUS_BIT(CLONE_MIG_STATUS_PRE_SWITCHOVER),
                          clonePrecopyHook, cloneDeadline(job));
     if (rc != 0)
         return rc;
@@ -284,7 +290,8 @@ cloneTransferPrecopy(cloneJob *job)
     json_object_set_string_member(cont, "state", "pre-switchover");
     if (cloneQmpRun(job->src, "migrate-continue", cont, NULL) < 0)
         return -1;
-    return cloneWaitStatus(job, job->src, job->srcMon, completed, NULL, cloneDeadline(job));
+    return cloneWaitStatus(job, job->src, job->srcMon, CLONE_MIG_STATUS_BIT(CLONE_MIG_STATUS_COMPLETED),
+                           NULL, cloneDeadline(job));
 }
 
 
@@ -299,7 +306,7 @@ cloneBackgroundHook(cloneJob *job, virDomainPtr dom G_GNUC_UNUSED, const cloneMi
 
     if (!job->srcPausedByUs)
         return 0;
-    if (info->pagesSent == 0 && g_strcmp0(info->status, "completed") != 0)
+    if (info->pagesSent == 0 && info->status != CLONE_MIG_STATUS_COMPLETED)
         return 0;
     if (virDomainGetState(job->src, &state, NULL, 0) == 0 && state == VIR_DOMAIN_RUNNING) {
         job->srcPausedByUs = FALSE;   /* QEMU 7.2 restarts it by itself */
@@ -312,7 +319,6 @@ cloneBackgroundHook(cloneJob *job, virDomainPtr dom G_GNUC_UNUSED, const cloneMi
 int
 cloneTransferBackground(cloneJob *job)
 {
-    static const char *const completed[] = { "completed", NULL };
     g_autoptr(JsonObject) caps = cloneCaps(FALSE, FALSE, TRUE);
     g_autoptr(JsonObject) params = cloneSourceParams(job, FALSE);
 
@@ -335,10 +341,10 @@ cloneTransferBackground(cloneJob *job)
         cloneFaultPoint("background:started") < 0)
         return -1;
     cloneJobProgress(job, VIR_DOMAIN_CLONE_LIVE_PHASE_COPY_RAM, 0);
-    if (cloneWaitStatus(job, job->src, job->srcMon, completed,
+    if (cloneWaitStatus(job, job->src, job->srcMon, CLONE_MIG_STATUS_BIT(CLONE_MIG_STATUS_COMPLETED),
                         cloneBackgroundHook, cloneDeadline(job)) < 0)
         return -1;
-    return cloneBackgroundHook(job, job->src, &(cloneMigInfo){ .status = (char *)"completed" });
+    return cloneBackgroundHook(job, job->src, &(cloneMigInfo){ .status = CLONE_MIG_STATUS_COMPLETED });
 }
 
 
@@ -396,7 +402,6 @@ cloneSourceRestoreSettings(cloneJob *job)
 void
 cloneTransferAbort(cloneJob *job)
 {
-    static const char *const ended[] = { "cancelled", "failed", "completed", "none", NULL };
     int state = VIR_DOMAIN_NOSTATE;
 
     if (!job->src)
@@ -404,9 +409,10 @@ cloneTransferAbort(cloneJob *job)
     if (job->migrationStarted) {
         g_auto(cloneMigInfo) info = { 0 };
 
-        if (cloneMigInfoQuery(job->src, &info) == 0 && !g_strv_contains(ended, info.status)) {
+        if (cloneMigInfoQuery(job->src, &info) == 0 &&
+            !cloneStatusIn(info.status, CLONE_MIG_STATUS_ENDED)) {
             cloneQmpRun(job->src, "migrate_cancel", NULL, NULL);
-            cloneWaitStatus(job, job->src, job->srcMon, ended, NULL,
+            cloneWaitStatus(job, job->src, job->srcMon, CLONE_MIG_STATUS_ENDED, NULL,
                             g_get_monotonic_time() + 30 * G_USEC_PER_SEC);
         }
         job->migrationStarted = FALSE;
@@ -425,7 +431,7 @@ cloneTransferAbort(cloneJob *job)
 int
 cloneTransferWaitClone(cloneJob *job)
 {
-    static const char *const completed[] = { "completed", NULL };
 
-    return cloneWaitStatus(job, job->clone, job->cloneMon, completed, NULL, cloneDeadline(job));
+    return cloneWaitStatus(job, job->clone, job->cloneMon,
+                           CLONE_MIG_STATUS_BIT(CLONE_MIG_STATUS_COMPLETED), NULL, cloneDeadline(job));
 }
