@@ -376,20 +376,20 @@ vclSandboxOnTimeout(gpointer opaque)
 }
 
 
+/* The signals are taken (by the main loop, later) from before the watch
+ * starts: a SIGTERM right after a daemon's start ends it through its
+ * cleanup, which removes the pidfile, not through the default action. */
 static void
-vclSandboxRunLoop(vclSandbox *s)
+vclSandboxRunLoop(vclSandbox *s, guint sigint, guint sigterm)
 {
-    guint sources[] = {
-        g_unix_fd_add(s->wakefd, G_IO_IN, vclSandboxOnWake, s),
-        g_unix_signal_add(SIGINT, vclSandboxOnSignal, s),
-        g_unix_signal_add(SIGTERM, vclSandboxOnSignal, s),
-    };
+    guint wake = g_unix_fd_add(s->wakefd, G_IO_IN, vclSandboxOnWake, s);
 
     if (s->timeout > 0)
         s->timeoutSource = g_timeout_add_seconds((guint)s->timeout, vclSandboxOnTimeout, s);
     g_main_loop_run(s->loop);
-    for (size_t i = 0; i < G_N_ELEMENTS(sources); i++)
-        g_source_remove(sources[i]);
+    g_source_remove(wake);
+    g_source_remove(sigint);
+    g_source_remove(sigterm);
     if (s->timeoutSource)
         g_source_remove(s->timeoutSource);
 }
@@ -610,11 +610,16 @@ vclSandboxRun(vclGlobal *g, vclSandbox *s, const char *clone)
 {
     virConnectPtr conn = NULL;
     vclSandboxEvent *e;
+    guint sigint = g_unix_signal_add(SIGINT, vclSandboxOnSignal, s);
+    guint sigterm = g_unix_signal_add(SIGTERM, vclSandboxOnSignal, s);
     int id = -1;
     int ret = EXIT_FAILED;
 
-    if (s->pidfile && vclSandboxPidfile(s) < 0)
+    if (s->pidfile && vclSandboxPidfile(s) < 0) {
+        g_source_remove(sigint);
+        g_source_remove(sigterm);
         return EXIT_FAILED;
+    }
     if ((s->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
         vclError(_("cannot create an eventfd: %1$s"), g_strerror(errno));
         return EXIT_FAILED;
@@ -624,10 +629,15 @@ vclSandboxRun(vclGlobal *g, vclSandbox *s, const char *clone)
     if ((id = vclSandboxWatch(g, s, clone, &conn)) < 0 ||
         (s->daemon && vclSandboxDetach(s) < 0))
         goto cleanup;
-    vclSandboxRunLoop(s);
+    vclSandboxRunLoop(s, sigint, sigterm);
+    sigint = sigterm = 0;
     ret = EXIT_OK;
 
  cleanup:
+    if (sigint)
+        g_source_remove(sigint);
+    if (sigterm)
+        g_source_remove(sigterm);
     if (id >= 0)
         virDomainCloneSandboxUnwatch(id);
     vclConnectClose(conn);
