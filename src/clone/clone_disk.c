@@ -398,3 +398,57 @@ cloneDiskFork(virDomainPtr src, const cloneDomainPlan *plan, const char *name)
     virDomainSnapshotFree(snap);
     return 0;
 }
+
+
+/* ---- the files of a clone that has stopped ----------------------------------- */
+
+int
+cloneDiskRemoveStoppedFile(const char *domain, const char *path)
+{
+    GStatBuf st;
+
+    if (!g_path_is_absolute(path)) {
+        virCloneReportError(VIR_CLONE_ERR_DISK,
+                            _("file '%1$s' of clone '%2$s' is not an absolute path: it is kept"),
+                            path, domain);
+        return -1;
+    }
+    if (g_lstat(path, &st) < 0) {
+        if (errno == ENOENT)
+            return 0;
+        virCloneReportSystemError(errno, _("cannot remove file '%1$s' of clone '%2$s'"), path, domain);
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        virCloneReportError(VIR_CLONE_ERR_DISK,
+                            _("file '%1$s' of clone '%2$s' is not a regular file: it is kept"),
+                            path, domain);
+        return -1;
+    }
+    if (g_unlink(path) < 0 && errno != ENOENT) {
+        virCloneReportSystemError(errno, _("cannot remove file '%1$s' of clone '%2$s'"), path, domain);
+        return -1;
+    }
+    CLONE_INFO("removed '%s' of clone '%s'", path, domain);
+    return 0;
+}
+
+
+int
+cloneDiskRemoveStoppedOverlays(const char *domain, GPtrArray *overlays, const char *const *tops)
+{
+    int ret = 0;
+
+    for (guint i = 0; i < overlays->len; i++) {
+        const char *path = g_ptr_array_index(overlays, i);
+
+        if (!g_strv_contains(tops, path)) {
+            CLONE_WARN("overlay '%s' of clone '%s' is kept: it is not the top image of a disk of the clone, so another clone may use it as its backing file",
+                       path, domain);
+            continue;
+        }
+        if (cloneDiskRemoveStoppedFile(domain, path) < 0)
+            ret = -1;
+    }
+    return ret;
+}

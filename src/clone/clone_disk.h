@@ -18,3 +18,12 @@ int cloneDiskCopyFiles(cloneDomainPlan *plan);
 int cloneDiskCheckNewFiles(cloneDomainPlan *plan);
 gboolean cloneDiskPlanFilesFree(const cloneDomainPlan *plan);
 int cloneDiskFork(virDomainPtr src, const cloneDomainPlan *plan, const char *name);
+
+/* The one rule for removing a file of a clone that has stopped (the hook's
+ * release, reap): an absolute path to a regular file, never a link or a
+ * device.  0 if it is gone, -1 with an error if it is kept. */
+int cloneDiskRemoveStoppedFile(const char *domain, const char *path);
+/* ... for each of the clone's own @overlays that is still the top image
+ * of one of its disks (@tops): one that is not has been forked, and backs
+ * a clone of the clone. */
+int cloneDiskRemoveStoppedOverlays(const char *domain, GPtrArray *overlays, const char *const *tops);

@@ -10,6 +10,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "clone_domxml.h"
+#include "clone_tpm.h"
 
 #include <libxml/parser.h>
 #include <libxml/tree.h>
@@ -600,18 +601,8 @@ cloneRewriteTpm(cloneRewriteCtx *ctx, xmlNodePtr tpm, guint idx G_GNUC_UNUSED)
     xmlNodePtr backend = cloneXMLChild(tpm, "backend");
     g_autofree char *type = cloneXMLProp(backend, "type");
 
-    if (g_strcmp0(type, "emulator") != 0) {
-        virCloneReportError(VIR_CLONE_ERR_UNSUPPORTED,
-                            _("domain '%1$s' cannot be live-cloned: its vTPM has the backend '%2$s', which serves the source only; only an emulated TPM (swtpm) can be cloned"),
-                            ctx->srcName, type ? type : "?");
+    if (cloneTpmAllowed(ctx->srcName, type, ctx->policy) < 0)
         return -1;
-    }
-    if (clonePolicyTpmMode(ctx->policy) == CLONE_TPM_REFUSE) {
-        virCloneReportError(VIR_CLONE_ERR_POLICY,
-                            _("domain '%1$s' has a vTPM and the clone policy says <tpm mode='refuse'/>: with mode 'clone' the clone gets a copy of the source's TPM, its keys included"),
-                            ctx->srcName);
-        return -1;
-    }
     ctx->plan->tpmClone = TRUE;
     /* libvirt removes a transient domain's TPM state when it stops, unless
      * persistent_state='yes': an ephemeral clone's must go with it */

@@ -25,6 +25,7 @@
 #include "clone_hook.h"
 #include "clone_guardian.h"
 #include "clone_jobrec.h"
+#include "clone_disk.h"
 #include "clone_domxml.h"
 #include "clone_sandbox_net.h"
 
@@ -283,67 +284,6 @@ cloneHookStarted(const char *domain, cloneHookDomain *dom)
 }
 
 
-static int
-cloneHookRemoveFile(const char *domain, const char *path)
-{
-    GStatBuf st;
-
-    if (g_lstat(path, &st) < 0) {
-        if (errno == ENOENT)
-            return 0;
-        virCloneReportSystemError(errno, _("cannot remove overlay '%1$s' of ephemeral clone '%2$s'"),
-                                  path, domain);
-        return -1;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        virCloneReportError(VIR_CLONE_ERR_DISK,
-                            _("overlay '%1$s' of ephemeral clone '%2$s' is not a regular file: it is kept"),
-                            path, domain);
-        return -1;
-    }
-    if (g_unlink(path) < 0 && errno != ENOENT) {
-        virCloneReportSystemError(errno, _("cannot remove overlay '%1$s' of ephemeral clone '%2$s'"),
-                                  path, domain);
-        return -1;
-    }
-    CLONE_INFO("removed overlay '%s' of ephemeral clone '%s'", path, domain);
-    return 0;
-}
-
-
-static gboolean
-cloneHookStrArrayContains(GPtrArray *array, const char *s)
-{
-    for (guint i = 0; i < array->len; i++)
-        if (g_str_equal(g_ptr_array_index(array, i), s))
-            return TRUE;
-    return FALSE;
-}
-
-
-/* The overlays named in the metadata that are still the top image of a
- * disk.  An overlay that is not has been forked (this clone was cloned):
- * it backs the clone of the clone, and stays. */
-static int
-cloneHookRemoveOverlays(const char *domain, cloneHookDomain *dom)
-{
-    int ret = 0;
-
-    for (guint i = 0; i < dom->overlays->len; i++) {
-        const char *path = g_ptr_array_index(dom->overlays, i);
-
-        if (!g_path_is_absolute(path) || !cloneHookStrArrayContains(dom->diskTops, path)) {
-            CLONE_WARN("overlay '%s' of ephemeral clone '%s' is kept: it is not the top image of a disk of the clone, so another clone may use it as its backing file",
-                       path, domain);
-            continue;
-        }
-        if (cloneHookRemoveFile(domain, path) < 0)
-            ret = -1;
-    }
-    return ret;
-}
-
-
 /* A clone's NVRAM is always the copy the library made for it
  * (clone_domxml.c), never the source's, and a clone of this clone got a
  * copy of its own: libvirt keeps the NVRAM of a transient domain, so the
@@ -352,27 +292,8 @@ cloneHookRemoveOverlays(const char *domain, cloneHookDomain *dom)
 static void
 cloneHookRemoveNvram(const char *domain, cloneHookDomain *dom)
 {
-    GStatBuf st;
-
-    if (!dom->nvram || !g_path_is_absolute(dom->nvram))
-        return;
-    if (g_lstat(dom->nvram, &st) < 0) {
-        if (errno != ENOENT)
-            CLONE_WARN("cannot remove NVRAM '%s' of ephemeral clone '%s': %s",
-                       dom->nvram, domain, g_strerror(errno));
-        return;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        CLONE_WARN("NVRAM '%s' of ephemeral clone '%s' is not a regular file: it is kept",
-                   dom->nvram, domain);
-        return;
-    }
-    if (g_unlink(dom->nvram) < 0 && errno != ENOENT) {
-        CLONE_WARN("cannot remove NVRAM '%s' of ephemeral clone '%s': %s",
-                   dom->nvram, domain, g_strerror(errno));
-        return;
-    }
-    CLONE_INFO("removed NVRAM '%s' of ephemeral clone '%s'", dom->nvram, domain);
+    if (dom->nvram && cloneDiskRemoveStoppedFile(domain, dom->nvram) < 0)
+        CLONE_WARN("%s", virCloneGetLastErrorMessage());
 }
 
 
@@ -396,8 +317,12 @@ cloneHookRelease(const char *domain, cloneHookDomain *dom)
     if (dom->ephemeral && cloneHookJobRunning(dom)) {
         CLONE_DEBUG("ephemeral clone '%s' released while its job runs: the job removes its files", domain);
     } else if (dom->ephemeral) {
+        g_autoptr(GPtrArray) tops = g_ptr_array_copy(dom->diskTops, NULL, NULL);
+
+        g_ptr_array_add(tops, NULL);
         cloneHookRemoveNvram(domain, dom);
-        if (cloneHookRemoveOverlays(domain, dom) < 0)
+        if (cloneDiskRemoveStoppedOverlays(domain, dom->overlays,
+                                           (const char *const *)tops->pdata) < 0)
             ret = -1;
     }
     if (dom->sandboxBridge) {

@@ -9,6 +9,7 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
+#include "clone_disk.h"
 #include "clone_domxml.h"
 #include "clone_job.h"
 #include "clone_lookup.h"
@@ -32,26 +33,11 @@ cloneReapMetadata(virDomainPtr dom)
 }
 
 
-/* The files the clone's disks currently write to.  Only an overlay that is
- * still a current top is removed: one that has since been forked backs a
- * clone of the clone. */
-static GHashTable *
-cloneReapTops(virDomainPtr dom)
-{
-    g_autofree char *xml = virDomainGetXMLDesc(dom, 0);
-    g_auto(GStrv) files = cloneXMLStrings(xml, "/domain/devices/disk/source/@file");
-    GHashTable *tops = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-
-    for (guint i = 0; files[i]; i++)
-        g_hash_table_add(tops, g_strdup(files[i]));
-    return tops;
-}
-
-
 static int
 cloneReapOne(virDomainPtr dom, const cloneMetadata *meta)
 {
-    g_autoptr(GHashTable) tops = cloneReapTops(dom);
+    g_autofree char *xml = virDomainGetXMLDesc(dom, 0);
+    g_auto(GStrv) tops = cloneXMLStrings(xml, "/domain/devices/disk/source/@file");
     int active = virDomainIsActive(dom);
     int persistent = virDomainIsPersistent(dom);
 
@@ -65,18 +51,10 @@ cloneReapOne(virDomainPtr dom, const cloneMetadata *meta)
                                    _("cannot undefine expired clone '%1$s'"), virDomainGetName(dom));
         return -1;
     }
-    for (guint i = 0; i < meta->overlays->len; i++) {
-        const char *path = g_ptr_array_index(meta->overlays, i);
-
-        if (!g_hash_table_contains(tops, path)) {
-            CLONE_WARN("overlay '%s' of expired clone '%s' is kept: it is no longer the clone's top (a clone of the clone may use it)",
-                       path, virDomainGetName(dom));
-            continue;
-        }
-        if (g_unlink(path) < 0 && errno != ENOENT)
-            CLONE_WARN("cannot remove overlay '%s' of expired clone '%s': %s",
-                       path, virDomainGetName(dom), g_strerror(errno));
-    }
+    /* the files of a stopped clone go by the hook's rule */
+    if (cloneDiskRemoveStoppedOverlays(virDomainGetName(dom), meta->overlays,
+                                       (const char *const *)tops) < 0)
+        CLONE_WARN("%s", virCloneGetLastErrorMessage());
     CLONE_INFO("expired clone '%s' of '%s' destroyed", virDomainGetName(dom), meta->parentName);
     return 0;
 }

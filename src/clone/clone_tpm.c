@@ -31,25 +31,37 @@
 
 /* ---- check ------------------------------------------------------------------ */
 
+/* The one rule for a vTPM of the source: the clone of one with a backend
+ * other than swtpm is refused, and of an emulated one the policy decides. */
 int
-cloneTpmCheck(const char *srcXML, const char *srcName, const clonePolicy *policy)
+cloneTpmAllowed(const char *srcName, const char *backendType, const clonePolicy *policy)
 {
-    g_auto(GStrv) backends = cloneXMLStrings(srcXML, "/domain/devices/tpm/backend/@type");
-
-    for (guint i = 0; backends[i]; i++) {
-        if (!g_str_equal(backends[i], "emulator")) {
-            virCloneReportError(VIR_CLONE_ERR_UNSUPPORTED,
-                                _("domain '%1$s' cannot be live-cloned: its vTPM has the backend '%2$s', which serves the source only; only an emulated TPM (swtpm) can be cloned"),
-                                srcName, backends[i]);
-            return -1;
-        }
+    if (g_strcmp0(backendType, "emulator") != 0) {
+        virCloneReportError(VIR_CLONE_ERR_UNSUPPORTED,
+                            _("domain '%1$s' cannot be live-cloned: its vTPM has the backend '%2$s', which serves the source only; only an emulated TPM (swtpm) can be cloned"),
+                            srcName, backendType ? backendType : "?");
+        return -1;
     }
-    if (!backends[0] || clonePolicyTpmMode(policy) == CLONE_TPM_CLONE)
+    if (clonePolicyTpmMode(policy) == CLONE_TPM_CLONE)
         return 0;
     virCloneReportError(VIR_CLONE_ERR_POLICY,
                         _("domain '%1$s' has a vTPM and the clone policy refuses it (<tpm mode='refuse'/>, the default for a clone that is not a sandbox): a clone would get a copy of the source's TPM, its keys and measurements included; <tpm mode='clone'/> allows that"),
                         srcName);
     return -1;
+}
+
+
+/* Before anything happens (the chain phase may flatten): the rewrite asks
+ * the same question of each <tpm> again. */
+int
+cloneTpmCheck(const char *srcXML, const char *srcName, const clonePolicy *policy)
+{
+    g_auto(GStrv) backends = cloneXMLStrings(srcXML, "/domain/devices/tpm/backend/@type");
+
+    for (guint i = 0; backends[i]; i++)
+        if (cloneTpmAllowed(srcName, backends[i], policy) < 0)
+            return -1;
+    return 0;
 }
 
 

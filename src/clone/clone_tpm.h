@@ -12,6 +12,7 @@
  * have: a backend other than swtpm ("emulator"), or a policy that says
  * <tpm mode='refuse'/> (the default).  Returns 0 (also for a domain
  * without a vTPM) or -1 with an error. */
+int cloneTpmAllowed(const char *srcName, const char *backendType, const clonePolicy *policy);
 int cloneTpmCheck(const char *srcXML, const char *srcName, const clonePolicy *policy);
 
 /* libvirt's directory of swtpm state per domain UUID for @conn:
