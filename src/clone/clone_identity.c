@@ -1323,6 +1323,9 @@ cloneIdentityGuestSteps(cloneJob *job, GHashTable *keepDown)
     /* after the stacks: none of them put the source's MAC or an address back */
     if (cloneIdentityVerify(job, keepDown) < 0 && cloneIdentityFailed(job, "verify") < 0)
         goto error;
+    /* kept for cloneIdentityAddresses() only if a link comes up */
+    if (st->nics->len == 0)
+        cloneNetStateDrop(job);
     job->guestStepsUs = g_get_monotonic_time() - t0;
     return 0;
 
