@@ -635,6 +635,8 @@ testDebianStack(gconstpointer data)
 }
 
 
+#define SANDBOX_MAC "52:54:00:5a:0b:01"
+
 static void
 testDebianSandbox(void)
 {
@@ -655,11 +657,15 @@ testDebianSandbox(void)
     if (!(srcIp = testAgentIPv4(tgDistroDomain(src), srcMac, 120)))
         g_error("the source has no IPv4 address");
     alertLog = g_build_filename(tgEnvRoot(env), "netstacks-alerts.log", NULL);
+    /* the clone's MAC is chosen here, so that the capture watches it from
+     * before the clone's first frame */
     policy = g_strdup_printf("<clonepolicy><identity><hostname mode='set'>sandbox%%{n}</hostname>"
                              "<machine-id mode='regenerate'/><guest-agent timeout='120'/></identity>"
-                             "<network mode='sandbox'><alert log='%s'/></network></clonepolicy>",
-                             alertLog);
+                             "<network mode='sandbox'><interface source='%s' mac='%s'/>"
+                             "<alert log='%s'/></network></clonepolicy>",
+                             srcMac, SANDBOX_MAC, alertLog);
     cap = tnCaptureStart();
+    tnCaptureWatch(cap, SANDBOX_MAC);
     virCloneSetLogFunc(testLogCb, NULL);
     clone = virDomainCloneLive(tgDistroDomain(src), policy, 0);
     virCloneSetLogFunc(NULL, NULL);
@@ -667,7 +673,7 @@ testDebianSandbox(void)
         g_error("sandbox clone: %s", virCloneGetLastErrorMessage());
     cloneMac = tgDomainXMLMatch(clone, "<mac address='([^']+)'/>");
     cloneTap = tgDomainXMLMatch(clone, "<target dev='([^']+)'/>");
-    tnCaptureWatch(cap, cloneMac);
+    g_assert_cmpstr(cloneMac, ==, SANDBOX_MAC);
     tnCaptureWatch(cap, srcMac);
     /* the source answers on the default network meanwhile (a refused
      * connection: its RST) */
