@@ -780,28 +780,6 @@ testRefuseBlockJob(void)
 
 /* ---- failure in the middle ---------------------------------------------- */
 
-static pid_t
-testFindQemu(const char *name)
-{
-    g_autofree char *needle = g_strdup_printf("guest=%s,", name);
-    g_autoptr(GDir) d = g_dir_open("/proc", 0, NULL);
-    const char *ent;
-
-    while ((ent = g_dir_read_name(d))) {
-        g_autofree char *path = g_strdup_printf("/proc/%s/cmdline", ent);
-        g_autofree char *cmd = NULL;
-        gsize len = 0;
-
-        if (!g_ascii_isdigit(ent[0]) || !g_file_get_contents(path, &cmd, &len, NULL))
-            continue;
-        for (gsize i = 0; i + 1 < len; i++)
-            if (cmd[i] == '\0')
-                cmd[i] = ' ';
-        if (strstr(cmd, needle))
-            return (pid_t)atoi(ent);
-    }
-    return 0;
-}
 
 
 typedef struct {
@@ -817,7 +795,7 @@ testKillDuringCopy(virDomainPtr source G_GNUC_UNUSED, int phase, unsigned int pe
 
     if (k->killed || phase != VIR_DOMAIN_CLONE_LIVE_PHASE_COPY_RAM || percent < 5)
         return;
-    if ((pid = testFindQemu(k->cloneName)) > 0) {
+    if ((pid = tgFindQemu(k->cloneName)) > 0) {
         g_test_message("killing the clone's QEMU (pid %d) at %u%%", (int)pid, percent);
         kill(pid, SIGKILL);
         k->killed = TRUE;

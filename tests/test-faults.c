@@ -9,6 +9,10 @@
  *   source-kill     the source's QEMU is SIGKILLed
  *   daemon-restart  libvirtd is restarted (daemon only)
  *   random-kill     the caller is SIGKILLed after a random delay
+ *   guardian-kill   the job's guardian, then the caller, are SIGKILLed
+ *                   (daemon only): the stale job is rolled back by the
+ *                   hook (the clone's release starts the guardian again)
+ *                   or by reap
  *
  * and, in the daemon run, a full overlay directory (per strategy) and a
  * guest agent that does not answer.  The library is built with -Dtest_faults=true: at a fault point
@@ -63,10 +67,12 @@ typedef enum {
     FAULT_SOURCE_KILL,
     FAULT_DAEMON_RESTART,
     FAULT_RANDOM_KILL,
+    FAULT_GUARDIAN_KILL,
 } FaultKind;
 
 static const char *const faultNames[] = {
     "caller-kill", "clone-kill", "source-kill", "daemon-restart", "random-kill",
+    "guardian-kill",
 };
 
 typedef struct {
@@ -134,30 +140,6 @@ testRunDirJobs(void)
     if (daemonMode)
         return g_strdup("/run/libvirt-clone/jobs");
     return g_build_filename(sharedRoot, "run", "libvirt-clone", "jobs", NULL);
-}
-
-
-static pid_t
-testFindQemu(const char *name)
-{
-    g_autofree char *needle = g_strdup_printf("guest=%s,", name);
-    g_autoptr(GDir) d = g_dir_open("/proc", 0, NULL);
-    const char *ent;
-
-    while ((ent = g_dir_read_name(d))) {
-        g_autofree char *path = g_strdup_printf("/proc/%s/cmdline", ent);
-        g_autofree char *cmd = NULL;
-        gsize len = 0;
-
-        if (!g_ascii_isdigit(ent[0]) || !g_file_get_contents(path, &cmd, &len, NULL))
-            continue;
-        for (gsize i = 0; i + 1 < len; i++)
-            if (cmd[i] == '\0')
-                cmd[i] = ' ';
-        if (strstr(cmd, needle))
-            return (pid_t)atoi(ent);
-    }
-    return 0;
 }
 
 
@@ -468,15 +450,34 @@ testNothingLeft(TgGuest *src, GHashTable *before, const char *cloneName)
 }
 
 
+/* The guardian's PID, from the job's record. */
+static pid_t
+testGuardianPid(StrategyState *st)
+{
+    char uuid[VIR_UUID_STRING_BUFLEN];
+    g_autofree char *jobs = testRunDirJobs();
+    g_autofree char *name = NULL;
+    g_autofree char *path = NULL;
+    g_autoptr(JsonParser) parser = json_parser_new();
+
+    g_assert_cmpint(virDomainGetUUIDString(tgGuestDomain(st->src), uuid), ==, 0);
+    name = g_strdup_printf("%s.json", uuid);
+    path = g_build_filename(jobs, name, NULL);
+    g_assert_true(json_parser_load_from_file(parser, path, NULL));
+    return (pid_t)json_object_get_int_member(json_node_get_object(json_parser_get_root(parser)),
+                                             "guardian");
+}
+
+
 static void
 testInject(const FaultCase *fc, const char *cloneName, StrategyState *st)
 {
     switch (fc->kind) {
     case FAULT_CLONE_KILL:
-        testKill("the clone's QEMU", testFindQemu(cloneName));
+        testKill("the clone's QEMU", tgFindQemu(cloneName));
         break;
     case FAULT_SOURCE_KILL:
-        testKill("the source's QEMU", testFindQemu(st->srcName));
+        testKill("the source's QEMU", tgFindQemu(st->srcName));
         break;
     case FAULT_DAEMON_RESTART: {
         g_autoptr(GError) err = NULL;
@@ -487,6 +488,9 @@ testInject(const FaultCase *fc, const char *cloneName, StrategyState *st)
             g_error("cannot connect again after the restart: %s", err->message);
         break;
     }
+    case FAULT_GUARDIAN_KILL:
+        testKill("the job's guardian", testGuardianPid(st));
+        break;
     case FAULT_CALLER_KILL:
     case FAULT_RANDOM_KILL:
         break;
@@ -622,6 +626,35 @@ testDiscardClone(const char *cloneName)
 }
 
 
+/* Nobody finishes the job now: the source stays as the job left it until
+ * an entry point of the library sees the stale record.  At the copy's
+ * instants the clone's release does (the hook starts the guardian again),
+ * elsewhere reap does.  Returns when that was asked. */
+static gint64
+testRecoverWithoutGuardian(const FaultCase *fc, StrategyState *st, const char *cloneName)
+{
+    g_autofree char *jobs = testRunDirJobs();
+    g_autoptr(GHashTable) left = NULL;
+    virDomainPtr clone;
+
+    g_usleep(G_USEC_PER_SEC);
+    left = tgListDir(jobs);
+    g_assert_cmpuint(g_hash_table_size(left), >, 0);   /* still stale */
+    if (g_str_has_prefix(fc->point, "phase:")) {
+        g_test_message("reap");
+        g_assert_cmpint(virConnectCloneLiveReap(tgEnvConn(env), 0), >=, 0);
+        return g_get_monotonic_time();
+    }
+    g_test_message("destroying the clone: the hook sees the stale job");
+    clone = virDomainLookupByName(tgEnvConn(env), cloneName);
+    g_assert_nonnull(clone);
+    g_assert_cmpint(virDomainDestroy(clone), ==, 0);
+    virDomainFree(clone);
+    (void)st;
+    return g_get_monotonic_time();
+}
+
+
 static void
 testFault(gconstpointer data)
 {
@@ -645,6 +678,8 @@ testFault(gconstpointer data)
         if (!testWaitMarker(fc->point, caller))
             g_error("the caller never reached '%s'", fc->point);
         testInject(fc, cloneName, st);
+        if (fc->kind == FAULT_GUARDIAN_KILL)
+            testKill("the caller", caller);
         testReleaseMarker(fc->point);
     }
     status = testReapCaller(caller, out, &t0);
@@ -652,12 +687,14 @@ testFault(gconstpointer data)
         /* the clone was done before the kill: a good clone, not a fault */
         g_test_message("the clone was complete before the kill");
         testDiscardClone(cloneName);
-    } else if (fc->kind == FAULT_CALLER_KILL) {
+    } else if (fc->kind == FAULT_CALLER_KILL || fc->kind == FAULT_GUARDIAN_KILL) {
         g_assert_true(WIFSIGNALED(status));
     } else if (fc->kind != FAULT_RANDOM_KILL) {
         g_assert_true(WIFEXITED(status));
         g_assert_cmpint(WEXITSTATUS(status), !=, 0);
     }
+    if (fc->kind == FAULT_GUARDIAN_KILL)
+        t0 = testRecoverWithoutGuardian(fc, st, cloneName);
     if (daemonMode) {
         testCheck(st, cloneName, fc->kind, before, t0);
     } else {
@@ -902,6 +939,9 @@ testAddStrategy(const char *strategy, const char *const *points)
         "precopy:pre-switchover", "precopy:forked",
         "background:paused", "background:forked", "background:started", NULL,
     };
+    static const char *const guardianKill[] = {
+        "phase:files", "precopy:pre-switchover", "background:forked", "phase:finish-clone", NULL,
+    };
     static const char *const daemonRestart[] = {
         "phase:transfer", "precopy:pre-switchover", "precopy:forked",
         "background:paused", "background:forked", "phase:finish-clone", NULL,
@@ -918,6 +958,8 @@ testAddStrategy(const char *strategy, const char *const *points)
             testAddCase(strategy, points[i], FAULT_SOURCE_KILL, 0);
         if (g_strv_contains(daemonRestart, points[i]))
             testAddCase(strategy, points[i], FAULT_DAEMON_RESTART, 0);
+        if (g_strv_contains(guardianKill, points[i]))
+            testAddCase(strategy, points[i], FAULT_GUARDIAN_KILL, 0);
     }
     for (guint delay = 300; delay <= 2500; delay += 1100)
         testAddCase(strategy, NULL, FAULT_RANDOM_KILL, delay + g_random_int_range(0, 400));

@@ -1674,6 +1674,31 @@ tgGuestReady(TgGuest *g)
 }
 
 
+/* The QEMU process of domain @name (its -name guest=NAME), or 0. */
+pid_t
+tgFindQemu(const char *name)
+{
+    g_autofree char *needle = g_strdup_printf("guest=%s,", name);
+    g_autoptr(GDir) d = g_dir_open("/proc", 0, NULL);
+    const char *ent;
+
+    while ((ent = g_dir_read_name(d))) {
+        g_autofree char *path = g_strdup_printf("/proc/%s/cmdline", ent);
+        g_autofree char *cmd = NULL;
+        gsize len = 0;
+
+        if (!g_ascii_isdigit(ent[0]) || !g_file_get_contents(path, &cmd, &len, NULL))
+            continue;
+        for (gsize i = 0; i + 1 < len; i++)
+            if (cmd[i] == '\0')
+                cmd[i] = ' ';
+        if (strstr(cmd, needle))
+            return (pid_t)atoi(ent);
+    }
+    return 0;
+}
+
+
 /* ---- state capture ----------------------------------------------------- */
 
 static char *

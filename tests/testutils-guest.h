@@ -235,6 +235,9 @@ guint tgNewEntries(const char *dir, GHashTable *before);
 /* Running and defined domains of the environment's connection. */
 guint tgNumDomains(TgEnv *env);
 
+/* The PID of the QEMU of domain @name, found by its command line; 0 if none. */
+pid_t tgFindQemu(const char *name);
+
 /* ---- state capture ----------------------------------------------------- */
 
 /* Write guest physical memory [0, @bytes) to @path with QMP pmemsave

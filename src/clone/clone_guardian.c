@@ -154,7 +154,11 @@ cloneGuardianRecover(const char *uri, const char *srcUUID)
     const char *argv[] = { program, "--uri", uri, "--source", srcUUID, "--recover", NULL };
     g_autoptr(GError) gerr = NULL;
 
-    if (!g_spawn_async(NULL, (char **)argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL,
+    /* nothing of the hook's: libvirtd reads the hook's output until its
+     * end, and waits for that before it goes on */
+    if (!g_spawn_async(NULL, (char **)argv, NULL,
+                       G_SPAWN_STDIN_FROM_DEV_NULL | G_SPAWN_STDOUT_TO_DEV_NULL |
+                       G_SPAWN_STDERR_TO_DEV_NULL,
                        cloneGuardianChildSetup, NULL, NULL, &gerr)) {
         virCloneReportError(VIR_CLONE_ERR_SYSTEM,
                             _("cannot start the job guardian '%1$s': %2$s"),

@@ -98,8 +98,9 @@ cloneCheckStrategy(cloneJob *job)
                             job->qemuMajor, job->qemuMinor);
         return -1;
     }
-    CLONE_WARN("QEMU %d.%d under TCG: pre-copy is unsafe, using the background strategy",
-               job->qemuMajor, job->qemuMinor);
+    if (job->strategy != CLONE_STRATEGY_BACKGROUND)
+        CLONE_WARN("QEMU %d.%d under TCG: pre-copy is unsafe, using the background strategy",
+                   job->qemuMajor, job->qemuMinor);
     job->strategy = CLONE_STRATEGY_BACKGROUND;
     return 0;
 }

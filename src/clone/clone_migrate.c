@@ -295,6 +295,27 @@ cloneTransferPrecopy(cloneJob *job)
 }
 
 
+/* The source's pause as QEMU stamped it (STOP and RESUME events), once
+ * it runs again: whoever resumed it, the library or QEMU 7.2 itself. */
+static void
+cloneSourceRecordPause(cloneJob *job)
+{
+    gint64 stopUs = 0;
+    gint64 resumeUs = 0;
+    gint64 end = g_get_monotonic_time() + 200 * G_TIME_SPAN_MILLISECOND;
+
+    while (cloneMigMonHasEvents(job->srcMon) && g_get_monotonic_time() < end) {
+        cloneMigMonPauseTimes(job->srcMon, &stopUs, &resumeUs);
+        if (stopUs && resumeUs >= stopUs)
+            break;
+        g_usleep(500);
+    }
+    cloneMigMonPauseTimes(job->srcMon, &stopUs, &resumeUs);
+    if (stopUs && resumeUs >= stopUs)
+        job->pauseUs = resumeUs - stopUs;
+}
+
+
 /* Background snapshot: QEMU resumes the guest by itself once the device
  * state is saved and RAM is write-protected, but only if it was running
  * when the snapshot began (QEMU >= 8); ours was paused for the disk fork,
@@ -310,6 +331,7 @@ cloneBackgroundHook(cloneJob *job, virDomainPtr dom G_GNUC_UNUSED, const cloneMi
         return 0;
     if (virDomainGetState(job->src, &state, NULL, 0) == 0 && state == VIR_DOMAIN_RUNNING) {
         job->srcPausedByUs = FALSE;   /* QEMU 7.2 restarts it by itself */
+        cloneSourceRecordPause(job);
         return 0;
     }
     return cloneSourceResume(job);
@@ -352,8 +374,6 @@ cloneTransferBackground(cloneJob *job)
 int
 cloneSourceResume(cloneJob *job)
 {
-    gint64 stopUs = 0;
-    gint64 resumeUs = 0;
     gint64 end;
 
     /* QEMU reports 'completed' a moment before it leaves the migration's
@@ -370,16 +390,7 @@ cloneSourceResume(cloneJob *job)
     }
     virResetLastError();
     job->srcPausedByUs = FALSE;
-    end = g_get_monotonic_time() + 200 * G_TIME_SPAN_MILLISECOND;
-    while (cloneMigMonHasEvents(job->srcMon) && g_get_monotonic_time() < end) {
-        cloneMigMonPauseTimes(job->srcMon, &stopUs, &resumeUs);
-        if (stopUs && resumeUs >= stopUs)
-            break;
-        g_usleep(500);
-    }
-    cloneMigMonPauseTimes(job->srcMon, &stopUs, &resumeUs);
-    if (stopUs && resumeUs >= stopUs)
-        job->pauseUs = resumeUs - stopUs;
+    cloneSourceRecordPause(job);
     return 0;
 }
 
