@@ -249,22 +249,46 @@ cloneJobLockRunDir(const cloneJobLock *lock)
 }
 
 
+/* A new file renamed over the old one, not synced: GLib's "consistent"
+ * writes fsync, which costs milliseconds, and some records are written
+ * while the source is paused. */
 int
 cloneJobRecordSave(cloneJobLock *lock, JsonObject *record)
 {
     g_autoptr(JsonNode) node = json_node_new(JSON_NODE_OBJECT);
-    g_autoptr(GError) err = NULL;
     g_autofree char *text = NULL;
+    g_autofree char *tmp = g_strdup_printf("%s.new", lock->recordPath);
+    size_t len;
+    size_t done = 0;
+    int fd;
 
     json_node_set_object(node, record);
     text = json_to_string(node, TRUE);
-    if (!g_file_set_contents_full(lock->recordPath, text, -1,
-                                  G_FILE_SET_CONTENTS_CONSISTENT, 0600, &err)) {
-        virCloneReportError(VIR_CLONE_ERR_SYSTEM, _("cannot write the job record '%1$s': %2$s"),
-                            lock->recordPath, err->message);
-        return -1;
+    len = strlen(text);
+    if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0)
+        goto error;
+    while (done < len) {
+        ssize_t n = write(fd, text + done, len - done);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            int err = n < 0 ? errno : EIO;
+
+            close(fd);
+            errno = err;
+            goto error;
+        }
+        done += (size_t)n;
     }
+    if (close(fd) < 0 || rename(tmp, lock->recordPath) < 0)
+        goto error;
     return 0;
+
+ error:
+    virCloneReportSystemError(errno, _("cannot write the job record '%1$s'"), lock->recordPath);
+    g_unlink(tmp);
+    return -1;
 }
 
 
