@@ -250,9 +250,11 @@ testSpawnCaller(const FaultCase *fc, const char *cloneName, gboolean persistent,
 
 /* The caller's exit status, and when it ended (@t0).  What it printed goes
  * to the test log: that includes its guardian's messages, which may come
- * after the caller is gone, so the pipe is read until its end. */
+ * after the caller is gone, so the pipe is read until its end.  With @src
+ * (daemon), meanwhile, @running is set to how long after the caller's end
+ * @src was seen running (0: not seen). */
 static int
-testReapCaller(GPid pid, int out, gint64 *t0)
+testReapCaller(GPid pid, int out, gint64 *t0, TgGuest *src, gint64 *running)
 {
     g_autoptr(GString) text = g_string_new(NULL);
     gint64 end = 0;
@@ -260,21 +262,27 @@ testReapCaller(GPid pid, int out, gint64 *t0)
 
     g_assert_true(g_unix_set_fd_nonblocking(out, TRUE, NULL));
     *t0 = 0;
+    if (running)
+        *running = 0;
     for (;;) {
         char buf[4096];
         ssize_t n = read(out, buf, sizeof(buf));
+        int state = VIR_DOMAIN_NOSTATE;
 
         if (n > 0) {
             g_string_append_len(text, buf, n);
             continue;
         }
-        if (n == 0)
-            break;
         if (!*t0 && waitpid(pid, &status, WNOHANG) == pid) {
             *t0 = g_get_monotonic_time();
             end = *t0 + 60 * G_USEC_PER_SEC;
         }
-        if (end && g_get_monotonic_time() > end)
+        if (*t0 && src && running && !*running &&
+            virDomainGetState(tgGuestDomain(src), &state, NULL, 0) == 0 &&
+            state == VIR_DOMAIN_RUNNING)
+            *running = MAX(g_get_monotonic_time() - *t0, 1);
+        virResetLastError();
+        if (n == 0 || (end && g_get_monotonic_time() > end))
             break;
         g_usleep(5 * G_TIME_SPAN_MILLISECOND);
     }
@@ -393,11 +401,10 @@ testSourceProgresses(TgGuest *src, guint64 *records)
  * time that takes is returned), then finishes the rest of the rollback
  * (the record goes last). */
 static gint64
-testWaitSourceRunning(TgGuest *src, gint64 t0)
+testWaitSourceRunning(TgGuest *src, gint64 t0, gint64 running)
 {
     gint64 end = g_get_monotonic_time() + 60 * G_USEC_PER_SEC;
     g_autofree char *jobs = testRunDirJobs();
-    gint64 running = 0;
 
     for (;;) {
         int state = VIR_DOMAIN_NOSTATE;
@@ -528,14 +535,15 @@ testColdBoot(StrategyState *st)
 /* After the fault, in the process that holds the connection: the source
  * is back (daemon: by itself within 2 s), consistent, and nothing is left. */
 static void
-testCheck(StrategyState *st, const char *cloneName, FaultKind kind, GHashTable *before, gint64 t0)
+testCheck(StrategyState *st, const char *cloneName, FaultKind kind, GHashTable *before,
+          gint64 t0, gint64 running)
 {
     if (kind == FAULT_SOURCE_KILL) {
         testNothingLeft(st->src, before, cloneName);
         testColdBoot(st);
     } else {
         if (daemonMode) {
-            gint64 us = testWaitSourceRunning(st->src, t0);
+            gint64 us = testWaitSourceRunning(st->src, t0, running);
 
             g_test_message("source running again %.0f ms after the fault", us / 1000.0);
             if (kind != FAULT_DAEMON_RESTART)
@@ -669,6 +677,7 @@ testFault(gconstpointer data)
     g_autofree char *cloneName = g_strdup_printf("%s-f%u", st->srcName, ++st->n);
     gboolean persistent = g_str_equal(fc->strategy, "precopy");
     gint64 t0;
+    gint64 running = 0;
     GPid caller;
     int out = -1;
     int status;
@@ -687,7 +696,7 @@ testFault(gconstpointer data)
             testKill("the caller", caller);
         testReleaseMarker(fc->point);
     }
-    status = testReapCaller(caller, out, &t0);
+    status = testReapCaller(caller, out, &t0, daemonMode ? st->src : NULL, &running);
     if (fc->kind == FAULT_RANDOM_KILL && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
         /* the clone was done before the kill: a good clone, not a fault */
         g_test_message("the clone was complete before the kill");
@@ -701,7 +710,7 @@ testFault(gconstpointer data)
     if (fc->kind == FAULT_GUARDIAN_KILL)
         t0 = testRecoverWithoutGuardian(fc, st, cloneName);
     if (daemonMode) {
-        testCheck(st, cloneName, fc->kind, before, t0);
+        testCheck(st, cloneName, fc->kind, before, t0, running);
     } else {
         g_autofree char *beforeFile = testWriteNames(before);
         const char *args[] = { "check", fc->strategy, st->srcName, cloneName,
@@ -891,7 +900,7 @@ testSecondJob(gconstpointer data)
         g_assert_cmpint(waitpid(second, &status, WNOHANG), ==, 0);
     }
     testReleaseMarker(first.point);
-    status = testReapCaller(caller, fd1, &t0);
+    status = testReapCaller(caller, fd1, &t0, NULL, NULL);
     g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     testDiscardClone(name1);
     if (wait) {
@@ -1057,7 +1066,7 @@ testWorkerMain(int argc, char **argv)
             if (g_str_equal(faultNames[i], argv[4]))
                 kind = (int)i;
         g_assert_cmpint(kind, >=, 0);
-        testCheck(testState(argv[1]), argv[3], kind, before, g_get_monotonic_time());
+        testCheck(testState(argv[1]), argv[3], kind, before, g_get_monotonic_time(), 0);
         tgGuestFree(testState(argv[1])->src);
     } else if (g_str_equal(what, "next") && argc == 3) {
         testSetupStrategy(argv[1], testAdoptByName(argv[2]));

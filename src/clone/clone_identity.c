@@ -512,6 +512,15 @@ cloneNetStateDrop(cloneJob *job)
     if (st)
         cloneNetStateFree(st);
 }
+
+
+/* A job that ends between the steps and the addresses (a failure in
+ * between) leaves no state keyed by its address behind. */
+void
+cloneIdentityJobDone(cloneJob *job)
+{
+    cloneNetStateDrop(job);
+}
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(cloneNetState, cloneNetStateFree)
 
 

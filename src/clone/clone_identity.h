@@ -77,3 +77,7 @@ char *cloneNetworkdClientId(const char *status);
 /* The first of @addrs ("ADDR/PREFIX") whose address is in @source (a set of
  * addresses without prefix), or NULL. */
 const char *cloneNetstackSourceAddress(GPtrArray *addrs, GHashTable *source);
+
+/* Drops what the steps inside the guest kept for the addresses (the job
+ * is being freed). */
+void cloneIdentityJobDone(cloneJob *job);

@@ -10,6 +10,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "clone_job.h"
+#include "clone_identity.h"
 
 #include <unistd.h>
 
@@ -41,6 +42,7 @@ cloneJobFree(cloneJob *job)
 {
     if (!job)
         return;
+    cloneIdentityJobDone(job);
     g_clear_pointer(&job->srcMon, cloneMigMonFree);
     g_clear_pointer(&job->cloneMon, cloneMigMonFree);
     g_clear_pointer(&job->srcSaved, cloneMigSettingsFree);
