@@ -317,8 +317,11 @@ cloneHookRelease(const char *domain, cloneHookDomain *dom)
     if (dom->ephemeral && cloneHookJobRunning(dom)) {
         CLONE_DEBUG("ephemeral clone '%s' released while its job runs: the job removes its files", domain);
     } else if (dom->ephemeral) {
-        g_autoptr(GPtrArray) tops = g_ptr_array_copy(dom->diskTops, NULL, NULL);
+        /* the strings stay dom's: a copy of the array would free them */
+        g_autoptr(GPtrArray) tops = g_ptr_array_sized_new(dom->diskTops->len + 1);
 
+        for (guint i = 0; i < dom->diskTops->len; i++)
+            g_ptr_array_add(tops, g_ptr_array_index(dom->diskTops, i));
         g_ptr_array_add(tops, NULL);
         cloneHookRemoveNvram(domain, dom);
         if (cloneDiskRemoveStoppedOverlays(domain, dom->overlays,
