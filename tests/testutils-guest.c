@@ -285,13 +285,14 @@ tgReaperRun(int rfd, const char *root)
 /* Fork a process that waits for ours to end and, if the root is still there
  * (crash, failed assertion, timeout kill), kills its QEMUs and removes it.
  * Must run before any thread is started.  TG_KEEP=1 disables it. */
-static int
-tgReaperStart(TgEnv *env, GError **err)
+int
+tgRootReaperStart(const char *root, int *fd, GError **err)
 {
     int fds[2];
     pid_t pid;
 
-    if (g_strcmp0(g_getenv("TG_KEEP"), "1") == 0 || env->shared_root)
+    *fd = -1;
+    if (g_strcmp0(g_getenv("TG_KEEP"), "1") == 0)
         return 0;
     if (pipe2(fds, O_CLOEXEC) < 0) {
         g_set_error(err, TG_ERROR, 0, "pipe: %s", g_strerror(errno));
@@ -307,13 +308,22 @@ tgReaperStart(TgEnv *env, GError **err)
         /* double fork: the reaper is reparented, no zombie is left to us */
         close(fds[1]);
         if (fork() == 0)
-            tgReaperRun(fds[0], env->root);
+            tgReaperRun(fds[0], root);
         _exit(0);
     }
     close(fds[0]);
     waitpid(pid, NULL, 0);
-    env->reaper_fd = fds[1];
+    *fd = fds[1];
     return 0;
+}
+
+
+static int
+tgReaperStart(TgEnv *env, GError **err)
+{
+    if (env->shared_root)
+        return 0;   /* its owner has one */
+    return tgRootReaperStart(env->root, &env->reaper_fd, err);
 }
 
 

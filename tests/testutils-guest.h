@@ -111,6 +111,10 @@ typedef struct {
 } TgIdentity;
 
 /* ---- environment: one embedded-driver root per process ----------------- */
+/* For the owner of a TG_ROOT: a process that, when ours ends without
+ * having removed @root (a failed assertion), kills the QEMUs of @root and
+ * removes it.  Must run before any thread starts; keep @fd open. */
+int tgRootReaperStart(const char *root, int *fd, GError **err);
 /* TG_ROOT=DIR: use the embedded root DIR that another process owns; its
  * guests and files are left as they are when this process ends (see
  * tests/test-faults.c, whose caller must open the root in between). */
