@@ -676,8 +676,16 @@ tgEnvConn(TgEnv *env)
 int
 tgEnvReconnect(TgEnv *env, GError **err)
 {
+    g_autofree char *uri = env->uri ? g_strdup(env->uri)
+                                    : g_strdup_printf("qemu:///embed?root=%s", env->root);
+
+    /* the event loop runs already: one thread, stopped once by tgEnvFree */
     g_clear_pointer(&env->conn, virConnectClose);
-    return tgEnvOpen(env, err);
+    if (!(env->conn = virConnectOpen(uri))) {
+        tgVirError(err, "cannot open '%s' again", uri);
+        return -1;
+    }
+    return 0;
 }
 
 
