@@ -7,7 +7,10 @@
  * and the patched virt-manager.  The test starts the test guest with a NIC
  * on libvirt's default network, watches the source's QMP STOP and RESUME
  * events, and runs the dogtail driver (LVC_UI_DRIVER), which clones it in
- * virt-manager's dialog: live, sandbox, a name of ours.  Then, through
+ * virt-manager's dialog: live, sandbox, a name of ours (then the same name
+ * again, which must end in virt-manager's error dialog with the library's
+ * message; then, without the libvirt_clone module, virt-manager must not
+ * offer to clone the running machine, as before the patch).  Then, through
  * libvirt: the clone runs (its workload reports), its only NIC is an
  * isolated port of the sandbox bridge, the source ran on and paused no
  * longer than a live clone's switch-over.
@@ -159,10 +162,12 @@ testCloneButton(void)
 
     g_assert_true(testDriveDialog(tgGuestName(src), name));
 
-    /* the clone runs, on the sandbox bridge only */
+    /* the clone runs, on the sandbox bridge only; the second try of the
+     * name (the error dialog) left nothing */
     cdom = virDomainLookupByName(tgEnvConn(env), name);
     if (!cdom)
         g_error("no domain %s after the dialog: %s", name, virGetLastErrorMessage());
+    g_assert_cmpuint(tgNumDomains(env), ==, 2);
     bridge = tgDomainXMLMatch(cdom, "<interface type='bridge'>\\s*<mac[^>]*>\\s*"
                                     "<source bridge='([^']+)'");
     tap = tgDomainXMLMatch(cdom, "<interface type='bridge'>[\\s\\S]*?<target dev='([^']+)'");

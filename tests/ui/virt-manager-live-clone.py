@@ -112,87 +112,104 @@ def screenshot(node, path):
     log("screenshot: %s (%dx%d)" % (path, w, h))
 
 
-def main():
-    source, clone, outdir = sys.argv[1:4]
-    vmlog = open(os.path.join(outdir, "virt-manager.log"), "w")
-    proc = subprocess.Popen(["/usr/bin/virt-manager", "--no-fork", "--debug",
-                             "--connect", "qemu:///system",
-                             "--test-options=first-run"],
-                            stdout=vmlog, stderr=subprocess.STDOUT)
-    try:
-        run(source, clone, outdir, proc)
-    except Exception:
-        fail("unexpected exception:\n" + traceback.format_exc())
-    finally:
-        proc.terminate()
+class VirtManager:
+    """virt-manager on qemu:///system, its manager window and list."""
+
+    def __init__(self, outdir, logname, env=None):
+        self.log = open(os.path.join(outdir, logname), "w")
+        self.proc = subprocess.Popen(["/usr/bin/virt-manager", "--no-fork", "--debug",
+                                      "--connect", "qemu:///system",
+                                      "--test-options=first-run"],
+                                     stdout=self.log, stderr=subprocess.STDOUT, env=env)
+        global APP
+        self.app = wait_for("virt-manager on the accessibility bus",
+                            lambda: self.proc.poll() is None and self._app(), 60)
+        APP = self.app
+        manager = wait_for("the manager window",
+                           lambda: find(self.app, "Virtual Machine Manager", "frame"), 60)
+        self.vmlist = wait_for("the list of machines", lambda: find(manager, "vm-list"), 30)
+
+    def _app(self):
+        """Our virt-manager process's application, on the accessibility bus."""
+        for app in tree.root.applications():
+            if app.name == "virt-manager" and app.get_process_id() == self.proc.pid:
+                return app
+        return None
+
+    def quit(self):
+        global APP
+        APP = None
+        self.proc.terminate()
         try:
-            proc.wait(10)
+            self.proc.wait(10)
         except subprocess.TimeoutExpired:
-            proc.kill()
+            self.proc.kill()
+            self.proc.wait()
+
+    def clone_menu_item(self, vm):
+        """Right-click @vm in the list: its "Clone..." menu item."""
+        cell = wait_for("%s in the list" % vm, lambda: find_cell(self.vmlist, vm), 120)
+        log("list entry: %r" % cell.name)
+        cell.click()
+        cell.click(button=3)
+        return wait_for("the menu item Clone...",
+                        lambda: find(self.app, "Clone...", "menu item"), 10)
+
+    def open_clone_dialog(self, vm):
+        item = self.clone_menu_item(vm)
+        if not item.sensitive:
+            fail("Clone... is not available for the running machine")
+        item.click()
+        return wait_for("the clone dialog",
+                        lambda: find(self.app, "Clone Virtual Machine", "frame"), 30)
 
 
-def run(source, clone, outdir, proc):
-    global APP, OUTDIR
-    OUTDIR = outdir
-    app = wait_for("virt-manager on the accessibility bus",
-                   lambda: proc.poll() is None and
-                   tree.root.application("virt-manager", retry=False), 60)
-    APP = app
-    manager = wait_for("the manager window",
-                       lambda: find(app, "Virtual Machine Manager", "frame"), 60)
-    vmlist = wait_for("the list of machines", lambda: find(manager, "vm-list"), 30)
-    log("virt-manager is up")
+def check_box(dialog, prefix):
+    return wait_for("the check box %s..." % prefix,
+                    lambda: dialog.findChild(lambda n: n.roleName == "check box" and
+                                             n.showing and n.name.startswith(prefix),
+                                             retry=False, requireResult=False), 10)
 
-    # the running source, right-click, "Clone..."
-    cell = wait_for("%s in the list" % source, lambda: find_cell(vmlist, source), 120)
-    log("list entry: %r" % cell.name)
-    cell.click()
-    cell.click(button=3)
-    item = wait_for("the menu item Clone...", lambda: find(app, "Clone...", "menu item"), 10)
-    if not item.sensitive:
-        fail("Clone... is not available for the running machine")
-    item.click()
 
-    dialog = wait_for("the clone dialog", lambda: find(app, "Clone Virtual Machine", "frame"), 30)
-    live = wait_for("the live clone choice",
-                    lambda: find(dialog, None, "check box") and
-                    dialog.findChild(lambda n: n.roleName == "check box" and
-                                     n.name.startswith("Live clone"),
-                                     retry=False, requireResult=False), 10)
-    sandbox = dialog.findChild(lambda n: n.roleName == "check box" and
-                               n.name.startswith("Sandbox"), retry=False)
+def fill_dialog(dialog, clone):
+    """Live clone, sandbox, the name @clone."""
+    live = check_box(dialog, "Live clone")
+    sandbox = check_box(dialog, "Sandbox")
     log("dialog offers: %r, %r" % (live.name, sandbox.name))
     if not live.checked:
         live.click()
+    wait_for("Live clone checked", lambda: live.checked, 5)
     if not sandbox.sensitive:
         fail("Sandbox is not available with the live clone")
     if not sandbox.checked:
         sandbox.click()
     wait_for("Sandbox checked", lambda: sandbox.checked, 5)
-    if find(dialog, "storage-list", "table"):
+    if find(dialog, "storage-list"):
         fail("the live clone dialog shows the offline cloner's storage list")
-    entry = dialog.findChild(lambda n: n.roleName == "text" and n.showing,
-                             retry=False)
+    entry = dialog.findChild(lambda n: n.roleName == "text" and n.showing, retry=False)
     log("proposed name: %r" % entry.text)
     entry.text = clone
     wait_for("the name %s in the entry" % clone, lambda: entry.text == clone, 5)
-    time.sleep(0.5)                      # let it draw
-    screenshot(dialog, os.path.join(outdir, "virt-manager-live-clone.png"))
 
+
+def click_clone(dialog):
     ok = find(dialog, "Clone", "push button")
     if not ok or not ok.sensitive:
         fail("the Clone button is not available")
     ok.click()
-    started = time.monotonic()
 
-    # the job: its progress dialog, the stages our callback shows, the end
+
+def watch_job(app, dialog, clone):
+    """Follow the job's progress dialog until it is gone; returns the stages
+    it showed and the text of an error dialog, if one came."""
     title = "Creating virtual machine clone '%s'" % clone
+    started = time.monotonic()
     seen = []
     progress_seen = False
     while True:
         err = error_dialog(app)
         if err:
-            fail("virt-manager shows an error: " + err)
+            return seen, err
         try:
             prog = find(app, title, "dialog") or find(app, title, "frame")
             if prog:
@@ -208,16 +225,77 @@ def run(source, clone, outdir, proc):
         if time.monotonic() - started > 600:
             fail("the clone did not end within 600 s")
         time.sleep(0.1)
-    log("job ended after %.1f s; stages seen: %s" % (time.monotonic() - started, seen))
+    log("job ended after %.1f s" % (time.monotonic() - started))
     if not progress_seen:
         fail("no progress dialog '%s'" % title)
-    wait_for("the clone dialog to close", lambda: not dialog.showing, 30)
-    err = error_dialog(app)
-    if err:
-        fail("virt-manager shows an error: " + err)
-    wait_for("%s in the manager's list" % clone, lambda: find_cell(vmlist, clone), 60)
-    log("%s is in the manager's list" % clone)
-    log("stages: %s" % ",".join(seen))
+    return seen, error_dialog(app)
+
+
+def main():
+    source, clone, outdir = sys.argv[1:4]
+    global OUTDIR
+    OUTDIR = outdir
+    vmm = None
+    try:
+        # 1. the live sandbox clone, from the dialog
+        vmm = VirtManager(outdir, "virt-manager.log")
+        log("virt-manager is up")
+        dialog = vmm.open_clone_dialog(source)
+        fill_dialog(dialog, clone)
+        time.sleep(0.5)                      # let it draw
+        screenshot(dialog, os.path.join(outdir, "virt-manager-live-clone.png"))
+        click_clone(dialog)
+        seen, err = watch_job(vmm.app, dialog, clone)
+        if err:
+            fail("virt-manager shows an error: " + err)
+        log("stages: %s" % ",".join(seen))
+        if not seen:
+            fail("the progress dialog showed none of the clone's stages")
+        wait_for("the clone dialog to close", lambda: not dialog.showing, 30)
+        wait_for("%s in the manager's list" % clone,
+                 lambda: find_cell(vmm.vmlist, clone), 60)
+        log("%s is in the manager's list" % clone)
+
+        # 2. the same name again: the library's error, in the error dialog
+        dialog = vmm.open_clone_dialog(source)
+        fill_dialog(dialog, clone)
+        click_clone(dialog)
+        _, err = watch_job(vmm.app, dialog, clone)
+        log("error dialog: %r" % err)
+        want = "a domain named '%s' exists already" % clone
+        # (the dialog wraps long lines)
+        if not err or want not in " ".join(err.split()):
+            fail("no error dialog with the library's message %r" % want)
+        alert = wait_for("the error dialog",
+                         lambda: vmm.app.findChild(lambda n: n.roleName == "alert" and n.showing,
+                                                   retry=False, requireResult=False), 5)
+        find(alert, "Close", "push button").click()
+        wait_for("the error dialog to close", lambda: not error_dialog(vmm.app), 10)
+        find(dialog, "Cancel", "push button").click()
+        wait_for("the clone dialog to close", lambda: not dialog.showing, 10)
+        vmm.quit()
+
+        # 3. without the libvirt_clone module: virt-manager as before, no
+        # clone of a running machine
+        hide = os.path.join(outdir, "no-libvirt-clone")
+        os.makedirs(hide, exist_ok=True)
+        with open(os.path.join(hide, "libvirt_clone.py"), "w") as f:
+            f.write('raise ImportError("libvirt_clone hidden by the test")\n')
+        vmm = VirtManager(outdir, "virt-manager-without-module.log",
+                          env=dict(os.environ, PYTHONPATH=hide))
+        item = vmm.clone_menu_item(source)
+        if item.sensitive:
+            fail("without libvirt_clone, Clone... is available for a running machine")
+        log("without libvirt_clone: Clone... is not available for the running machine")
+        vmm.quit()
+        vmm = None
+    except SystemExit:
+        raise
+    except Exception:
+        fail("unexpected exception:\n" + traceback.format_exc())
+    finally:
+        if vmm:
+            vmm.proc.kill()
     log("OK")
 
 
