@@ -70,6 +70,15 @@ if [ "$minimal" = 0 ]; then
         man-db groff-base golang-go golang-github-libvirt-libvirt-go-dev
 fi
 
+# virt-manager's clone button (contrib/virt-manager/, tests/ui/): Debian's
+# virt-manager, patch, an X server, a session bus, the accessibility bus
+# and dogtail to drive the dialog.
+if [ "$minimal" = 0 ]; then
+    apt-get install -y -q --no-install-recommends \
+        virt-manager patch xvfb dbus-daemon at-spi2-core python3-dogtail \
+        python3-pyatspi gir1.2-atspi-2.0 gir1.2-gtk-3.0
+fi
+
 # The Debian test guest (tests/guest/debian/build-debian-guest.sh; debootstrap
 # for tests/compat/ too): debootstrap,
 # UEFI firmware (OVMF) and the tools that make its GPT disk without loop devices.
