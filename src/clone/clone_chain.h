@@ -5,7 +5,7 @@
  */
 #pragma once
 
-#include "clone_domxml.h"
+#include "clone_internal.h"
 
 /* Number of images in the chain of disk @target in @domainXML (the live
  * XML, which lists the whole chain), 0 if the disk has no source. */

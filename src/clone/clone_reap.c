@@ -10,9 +10,9 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "clone_disk.h"
-#include "clone_domxml.h"
 #include "clone_job.h"
 #include "clone_lookup.h"
+#include "clone_metadata.h"
 #include "clone_sandbox_net.h"
 #include "clone_sandbox_watch.h"
 
