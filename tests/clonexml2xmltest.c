@@ -12,9 +12,13 @@
  * must never happen: a file of the clone that the source uses, two NICs
  * with one MAC, the source's MAC where the policy did not ask for it.
  *
+ * For the cases in snapshotCases the disk-only snapshot that forks the
+ * source's disks (cloneDiskSnapshotXML) is compared with
+ * NAME.snapshot.xml too.
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
-#include "clone_domxml.h"
+#include "clone_disk.h"
 #include "testutils.h"
 
 typedef enum {
@@ -107,6 +111,9 @@ static const testCase cases[] = {
     { "sandbox-user-nic", 0 },
     { "sandbox-filesystem", 0 },
 };
+
+/* every disk action, and names that need escaping */
+static const char *const snapshotCases[] = { "disk-actions", "removable-disks", NULL };
 
 static GHashTable *used;
 
@@ -326,6 +333,13 @@ testRewrite(gconstpointer data)
     p.policy = policy;
     plan = cloneDomainRewrite(xml, &p);
     testCheckResult(tc->name, xml, plan, policy);
+    if (plan && g_strv_contains(snapshotCases, tc->name)) {
+        g_autofree char *snapFile = g_strdup_printf("%s/%s.snapshot.xml", DATADIR, tc->name);
+        g_autofree char *snap = cloneDiskSnapshotXML(plan, "clone1<&>'");
+
+        testDataUse(used, snapFile);
+        g_assert_true(testCompareToFile(snap, snapFile));
+    }
 }
 
 

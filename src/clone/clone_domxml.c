@@ -873,7 +873,7 @@ cloneDiskPointAtOverlay(xmlNodePtr disk, const char *overlay)
 
 
 static int
-cloneDiskFork(cloneRewriteCtx *ctx, xmlNodePtr disk, const cloneDiskInfo *info, cloneDisk *d)
+cloneRewriteDiskTop(cloneRewriteCtx *ctx, xmlNodePtr disk, const cloneDiskInfo *info, cloneDisk *d)
 {
     g_autofree char *dir = NULL;
     g_autofree char *srcDir = NULL;
@@ -916,7 +916,7 @@ cloneRewriteDisk(cloneRewriteCtx *ctx, xmlNodePtr disk, guint idx G_GNUC_UNUSED)
     d->action = cloneDiskChooseAction(ctx, &info);
     switch (d->action) {
     case CLONE_DISK_FORK:
-        return cloneDiskFork(ctx, disk, &info, d);
+        return cloneRewriteDiskTop(ctx, disk, &info, d);
     case CLONE_DISK_SHARE_READONLY:
         return cloneDiskShare(disk, &info);
     case CLONE_DISK_EXCLUDE:
@@ -1769,32 +1769,4 @@ cloneDomainXMLStripCommandline(const char *xml)
         c = next;
     }
     return cloneXMLFormat(doc);
-}
-
-
-char *
-cloneDomainSnapshotXML(const cloneDomainPlan *plan, const char *name)
-{
-    g_autoptr(GString) s = g_string_new(NULL);
-    g_autofree char *escName = g_markup_escape_text(name, -1);
-
-    g_string_append_printf(s, "<domainsnapshot>\n  <name>%s</name>\n  <disks>\n", escName);
-    for (guint i = 0; i < plan->disks->len; i++) {
-        cloneDisk *d = g_ptr_array_index(plan->disks, i);
-        g_autofree char *path = NULL;
-        g_autofree char *target = g_markup_escape_text(d->target, -1);
-
-        if (d->action != CLONE_DISK_FORK) {
-            g_string_append_printf(s, "    <disk name='%s' snapshot='no'/>\n", target);
-            continue;
-        }
-        path = g_markup_escape_text(d->sourceOverlay, -1);
-        g_string_append_printf(s,
-                               "    <disk name='%s' snapshot='external' type='file'>\n"
-                               "      <driver type='qcow2'/>\n"
-                               "      <source file='%s'/>\n"
-                               "    </disk>\n", target, path);
-    }
-    g_string_append(s, "  </disks>\n</domainsnapshot>\n");
-    return g_string_free(g_steal_pointer(&s), FALSE);
 }

@@ -102,6 +102,3 @@ cloneDomainPlan *cloneDomainRewrite(const char *srcXML, const cloneRewriteParams
 
 /* Removes <qemu:commandline> (for the persistent definition). */
 char *cloneDomainXMLStripCommandline(const char *xml);
-
-/* The disk-only external snapshot that moves the source onto its new tops. */
-char *cloneDomainSnapshotXML(const cloneDomainPlan *plan, const char *name);
