@@ -65,10 +65,14 @@ cloneChainWaitBlockJob(virDomainPtr dom, const char *target, guint timeoutS)
     virDomainBlockJobInfo info;
     int rc = virDomainGetBlockJobInfo(dom, target, &info, 0);
 
-    if (rc <= 0) {
-        virResetLastError();
-        return 0;
+    /* no job is 0 and no error: a failure is one, not "no job" */
+    if (rc < 0) {
+        virCloneReportLibvirtError(VIR_CLONE_ERR_DISK,
+                                   _("cannot follow the block job on disk '%1$s'"), target);
+        return -1;
     }
+    if (rc == 0)
+        return 0;
     if (cloneChainWaitJob(dom, target, timeoutS, NULL, NULL) < 0)
         return -1;
     return 1;

@@ -19,5 +19,6 @@ typedef void (*cloneChainProgress)(guint percent, void *opaque);
 int cloneChainFlatten(virDomainPtr dom, const char *target, guint timeoutS,
                       cloneChainProgress cb, void *opaque);
 
-/* Waits until no block job runs on @target; returns 1 if one was running. */
+/* Waits until no block job runs on @target; returns 1 if one was running,
+ * 0 if none was, -1 with an error. */
 int cloneChainWaitBlockJob(virDomainPtr dom, const char *target, guint timeoutS);
