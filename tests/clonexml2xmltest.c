@@ -12,9 +12,16 @@
  * must never happen: a file of the clone that the source uses, two NICs
  * with one MAC, the source's MAC where the policy did not ask for it.
  *
+ * For the cases in snapshotCases the disk-only snapshot that forks the
+ * source's disks (cloneDiskSnapshotXML) is compared with
+ * NAME.snapshot.xml too.  The XML helpers the rewrite is built on
+ * (clone_xml.c) and the reader of the metadata it writes
+ * (clone_metadata.c) have tests of their own at the end.
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
-#include "clone_domxml.h"
+#include "clone_disk.h"
+#include "clone_metadata.h"
 #include "testutils.h"
 
 typedef enum {
@@ -107,6 +114,9 @@ static const testCase cases[] = {
     { "sandbox-user-nic", 0 },
     { "sandbox-filesystem", 0 },
 };
+
+/* every disk action, and names that need escaping */
+static const char *const snapshotCases[] = { "disk-actions", "removable-disks", NULL };
 
 static GHashTable *used;
 
@@ -326,6 +336,124 @@ testRewrite(gconstpointer data)
     p.policy = policy;
     plan = cloneDomainRewrite(xml, &p);
     testCheckResult(tc->name, xml, plan, policy);
+    if (plan && g_strv_contains(snapshotCases, tc->name)) {
+        g_autofree char *snapFile = g_strdup_printf("%s/%s.snapshot.xml", DATADIR, tc->name);
+        g_autofree char *snap = cloneDiskSnapshotXML(plan, "clone1<&>'");
+
+        testDataUse(used, snapFile);
+        g_assert_true(testCompareToFile(snap, snapFile));
+    }
+}
+
+
+/* ---- the XML helpers and the metadata reader ----------------------------- */
+
+static void
+testXMLParse(void)
+{
+    g_autoptr(xmlXPathContext) ctxt = NULL;
+    g_autoptr(xmlDoc) doc = NULL;
+    g_autofree char *name = NULL;
+    xmlDocPtr bad;
+
+    /* an error is reported once, with the caller's code and sentence */
+    virCloneResetLastError();
+    bad = cloneXMLParse("<domain", "domain", VIR_CLONE_ERR_INVALID_ARG, "not a domain", &ctxt);
+    g_assert_null(bad);
+    g_assert_null(ctxt);
+    g_assert_cmpint(virCloneGetLastError()->code, ==, VIR_CLONE_ERR_INVALID_ARG);
+    g_assert_cmpstr(virCloneGetLastErrorMessage(), ==, "not a domain");
+    /* a probe reports nothing; another root element is no domain */
+    virCloneResetLastError();
+    g_assert_null(cloneXMLParse("<pool/>", "domain", VIR_CLONE_ERR_INTERNAL, NULL, NULL));
+    g_assert_null(cloneXMLParse(NULL, NULL, VIR_CLONE_ERR_INTERNAL, NULL, NULL));
+    g_assert_null(virCloneGetLastError());
+    /* the context starts at the root: relative expressions work */
+    doc = cloneXMLParse("<domain><name>d</name></domain>", "domain", 0, NULL, &ctxt);
+    g_assert_nonnull(doc);
+    g_assert_true(ctxt->node == xmlDocGetRootElement(doc));
+    name = cloneXPathString(ctxt, "string(name)");
+    g_assert_cmpstr(name, ==, "d");
+}
+
+
+static void
+testXMLXPath(void)
+{
+    const char *xml = "<domain><devices>"
+                      "<disk><source file='/a'/><target dev='vda'/></disk>"
+                      "<disk><source file=''/><target dev='vdb'/></disk>"
+                      "<disk><target dev='vdc'/></disk>"
+                      "</devices></domain>";
+    g_autoptr(xmlXPathContext) ctxt = NULL;
+    g_autoptr(xmlDoc) doc = cloneXMLParse(xml, "domain", 0, NULL, &ctxt);
+    g_auto(GStrv) files = cloneXPathStrings(ctxt, "/domain/devices/disk/source/@file");
+    g_auto(GStrv) none = cloneXPathStrings(ctxt, "/domain/devices/nothing");
+    g_auto(GStrv) garbage = cloneXMLStrings("<domain", "/domain/@type");
+    const char *want[] = { "/a", NULL };
+    g_autofree xmlNodePtr *disks = NULL;
+    xmlNodePtr root = ctxt->node;
+
+    g_assert_nonnull(doc);
+    /* empty values are left out */
+    g_assert_true(g_strv_equal((const char *const *)files, want));
+    g_assert_null(none[0]);
+    g_assert_null(garbage[0]);
+    g_assert_null(cloneXPathString(ctxt, "string(/domain/devices/disk[2]/source/@file)"));
+    g_assert_cmpuint(cloneXPathCount(ctxt, "/domain/devices/disk"), ==, 3);
+    g_assert_cmpuint(cloneXPathCount(ctxt, "/domain/devices/nothing"), ==, 0);
+    g_assert_cmpuint(cloneXPathNodes(ctxt, "/domain/devices/disk", &disks), ==, 3);
+    {
+        CLONE_XPATH_NODE_AUTORESTORE(ctxt);
+        g_autofree char *dev = NULL;
+
+        ctxt->node = disks[2];
+        dev = cloneXPathString(ctxt, "string(target/@dev)");
+        g_assert_cmpstr(dev, ==, "vdc");
+    }
+    g_assert_true(ctxt->node == root);
+}
+
+
+static void
+testMetadata(void)
+{
+    /* a whole domain XML, as the hook gets it */
+    const char *domain =
+        "<domain><name>c</name><metadata>"
+        "<clone:clone xmlns:clone='" CLONE_METADATA_NS "'>"
+        "<clone:parent name='src' uuid='6f1c3c1e-8f44-4b9e-9f5e-3f8f0c2a0001'/>"
+        "<clone:lifecycle expires='1700000000' ephemeral='yes'/>"
+        "<clone:sandbox/>"
+        "<clone:base target='vda' overlay='/o/vda.qcow2'/>"
+        "<clone:base target='vdb' overlay='/o/vdb.qcow2'/>"
+        "</clone:clone></metadata></domain>";
+    /* the element alone, as virDomainGetMetadata() returns it */
+    const char *element = "<clone><parent name='src'/><sandbox bridge='lvcother'/></clone>";
+    g_autoptr(cloneMetadata) meta = cloneMetadataParse(domain);
+    g_autoptr(cloneMetadata) elem = cloneMetadataParse(element);
+
+    g_assert_nonnull(meta);
+    g_assert_cmpstr(meta->parentName, ==, "src");
+    g_assert_cmpstr(meta->parentUUID, ==, "6f1c3c1e-8f44-4b9e-9f5e-3f8f0c2a0001");
+    g_assert_cmpuint(meta->expires, ==, 1700000000);
+    g_assert_true(meta->ephemeral);
+    g_assert_true(meta->sandbox);
+    g_assert_null(meta->sandboxBridge);
+    g_assert_cmpuint(meta->overlays->len, ==, 2);
+    g_assert_cmpstr(g_ptr_array_index(meta->overlays, 1), ==, "/o/vdb.qcow2");
+    g_assert_nonnull(elem);
+    g_assert_null(elem->parentUUID);
+    g_assert_cmpuint(elem->expires, ==, 0);
+    g_assert_false(elem->ephemeral);
+    g_assert_cmpstr(elem->sandboxBridge, ==, "lvcother");
+    g_assert_cmpuint(elem->overlays->len, ==, 0);
+    /* not a clone's: no parent; no error either way */
+    virCloneResetLastError();
+    g_assert_null(cloneMetadataParse("<domain><name>x</name></domain>"));
+    g_assert_null(cloneMetadataParse("<domain"));
+    g_assert_null(cloneMetadataParse(NULL));
+    g_assert_null(virCloneGetLastError());
 }
 
 
@@ -346,6 +474,9 @@ main(int argc, char **argv)
 
         g_test_add_data_func(path, &cases[i], testRewrite);
     }
+    g_test_add_func("/clonexml2xml/helpers/parse", testXMLParse);
+    g_test_add_func("/clonexml2xml/helpers/xpath", testXMLXPath);
+    g_test_add_func("/clonexml2xml/helpers/metadata", testMetadata);
     g_test_add_func("/clonexml2xml/unused-data-files", testUnused);
     return g_test_run();
 }

@@ -427,7 +427,7 @@ testHookParse(void)
                                         "      <clone:base target='vda' path='/img/base.qcow2' format='qcow2' overlay='/img/top.qcow2'/>\n",
                                         devs);
     g_autoptr(cloneHookDomain) dom = NULL;
-    cloneHookNic *n;
+    cloneXMLNic *n;
 
     g_assert_cmpint(cloneHookDomainParse(xml, &dom), ==, 1);
     g_assert_cmpstr(dom->name, ==, "dom");

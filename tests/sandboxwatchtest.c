@@ -13,6 +13,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "clone_sandbox_watch.h"
+#include "clone_xml.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -337,15 +338,15 @@ testDomainTaps(void)
         "<interface type='user'/>"
         "<interface type='bridge'><source bridge='br0'/></interface>"
         "</devices></domain>";
-    g_auto(GStrv) taps = cloneSandboxDomainTaps(xml);
-    g_auto(GStrv) none = cloneSandboxDomainTaps("<domain><name>c</name><devices/></domain>");
+    g_auto(GStrv) taps = cloneXMLDomainTaps(xml);
+    g_auto(GStrv) none = cloneXMLDomainTaps("<domain><name>c</name><devices/></domain>");
     const char *want[] = { "vnet3", "vnet4", "tap0", NULL };
 
     g_assert_nonnull(taps);
     g_assert_true(g_strv_equal((const char *const *)taps, want));
     g_assert_nonnull(none);
     g_assert_null(none[0]);
-    g_assert_null(cloneSandboxDomainTaps("<domain"));
+    g_assert_null(cloneXMLDomainTaps("<domain"));
     g_assert_cmpint(virCloneGetLastError()->code, ==, VIR_CLONE_ERR_INTERNAL);
 }
 

@@ -9,25 +9,22 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "clone_chain.h"
+#include "clone_xml.h"
 
 guint
 cloneChainDepth(const char *domainXML, const char *target)
 {
-    g_autoptr(xmlDoc) doc = xmlReadMemory(domainXML, (int)strlen(domainXML), "domain.xml",
-                                          NULL, XML_PARSE_NONET);
     g_autoptr(xmlXPathContext) ctxt = NULL;
-    g_autoptr(xmlXPathObject) o = NULL;
+    g_autoptr(xmlDoc) doc = cloneXMLParse(domainXML, "domain", 0, NULL, &ctxt);
     g_autofree char *expr = NULL;
 
     if (!doc)
         return 0;
-    ctxt = xmlXPathNewContext(doc);
     /* the top's <source>, and every <backingStore> that has one */
-    expr = g_strdup_printf("count(/domain/devices/disk[target/@dev='%s']/source) + "
-                           "count(/domain/devices/disk[target/@dev='%s']//backingStore[source])",
+    expr = g_strdup_printf("/domain/devices/disk[target/@dev='%s']/source | "
+                           "/domain/devices/disk[target/@dev='%s']//backingStore[source]",
                            target, target);
-    o = xmlXPathEvalExpression(BAD_CAST expr, ctxt);
-    return o ? (guint)o->floatval : 0;
+    return cloneXPathCount(ctxt, expr);
 }
 
 
@@ -68,10 +65,14 @@ cloneChainWaitBlockJob(virDomainPtr dom, const char *target, guint timeoutS)
     virDomainBlockJobInfo info;
     int rc = virDomainGetBlockJobInfo(dom, target, &info, 0);
 
-    if (rc <= 0) {
-        virResetLastError();
-        return 0;
+    /* no job is 0 and no error: a failure is one, not "no job" */
+    if (rc < 0) {
+        virCloneReportLibvirtError(VIR_CLONE_ERR_DISK,
+                                   _("cannot follow the block job on disk '%1$s'"), target);
+        return -1;
     }
+    if (rc == 0)
+        return 0;
     if (cloneChainWaitJob(dom, target, timeoutS, NULL, NULL) < 0)
         return -1;
     return 1;

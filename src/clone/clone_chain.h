@@ -5,7 +5,7 @@
  */
 #pragma once
 
-#include "clone_domxml.h"
+#include "clone_internal.h"
 
 /* Number of images in the chain of disk @target in @domainXML (the live
  * XML, which lists the whole chain), 0 if the disk has no source. */
@@ -19,5 +19,6 @@ typedef void (*cloneChainProgress)(guint percent, void *opaque);
 int cloneChainFlatten(virDomainPtr dom, const char *target, guint timeoutS,
                       cloneChainProgress cb, void *opaque);
 
-/* Waits until no block job runs on @target; returns 1 if one was running. */
+/* Waits until no block job runs on @target; returns 1 if one was running,
+ * 0 if none was, -1 with an error. */
 int cloneChainWaitBlockJob(virDomainPtr dom, const char *target, guint timeoutS);

@@ -365,6 +365,37 @@ cloneDiskCopyFiles(cloneDomainPlan *plan)
 }
 
 
+/* The disk-only external snapshot that moves the source onto its new
+ * tops (the plan's sourceOverlay of each forked disk); the other disks
+ * are left out of it. */
+char *
+cloneDiskSnapshotXML(const cloneDomainPlan *plan, const char *name)
+{
+    g_autoptr(GString) s = g_string_new(NULL);
+    g_autofree char *escName = g_markup_escape_text(name, -1);
+
+    g_string_append_printf(s, "<domainsnapshot>\n  <name>%s</name>\n  <disks>\n", escName);
+    for (guint i = 0; i < plan->disks->len; i++) {
+        cloneDisk *d = g_ptr_array_index(plan->disks, i);
+        g_autofree char *path = NULL;
+        g_autofree char *target = g_markup_escape_text(d->target, -1);
+
+        if (d->action != CLONE_DISK_FORK) {
+            g_string_append_printf(s, "    <disk name='%s' snapshot='no'/>\n", target);
+            continue;
+        }
+        path = g_markup_escape_text(d->sourceOverlay, -1);
+        g_string_append_printf(s,
+                               "    <disk name='%s' snapshot='external' type='file'>\n"
+                               "      <driver type='qcow2'/>\n"
+                               "      <source file='%s'/>\n"
+                               "    </disk>\n", target, path);
+    }
+    g_string_append(s, "  </disks>\n</domainsnapshot>\n");
+    return g_string_free(g_steal_pointer(&s), FALSE);
+}
+
+
 /**
  * cloneDiskFork:
  *
@@ -376,7 +407,7 @@ cloneDiskCopyFiles(cloneDomainPlan *plan)
 int
 cloneDiskFork(virDomainPtr src, const cloneDomainPlan *plan, const char *name)
 {
-    g_autofree char *xml = cloneDomainSnapshotXML(plan, name);
+    g_autofree char *xml = cloneDiskSnapshotXML(plan, name);
     virDomainSnapshotPtr snap;
     unsigned int flags = VIR_DOMAIN_SNAPSHOT_CREATE_DISK_ONLY |
                          VIR_DOMAIN_SNAPSHOT_CREATE_NO_METADATA |

@@ -12,10 +12,6 @@
 #include "clone_domxml.h"
 #include "clone_tpm.h"
 
-#include <libxml/parser.h>
-#include <libxml/tree.h>
-#include <libxml/xpath.h>
-
 #define QEMU_NS "http://libvirt.org/schemas/domain/qemu/1.0"
 
 /* the character devices whose host side the rewrite looks at */
@@ -99,92 +95,13 @@ cloneDomainPlanNew(void)
 
 /* ---- XML helpers ------------------------------------------------------- */
 
+/* the generic ones (parse, XPath, attributes) are in clone_xml.c */
+
 static xmlDocPtr
-cloneXMLParse(const char *xml)
+cloneDomainXMLParse(const char *xml, xmlXPathContextPtr *ctxt)
 {
-    xmlDocPtr doc = xmlReadMemory(xml, (int)strlen(xml), "domain.xml", NULL,
-                                  XML_PARSE_NONET | XML_PARSE_NOBLANKS |
-                                  XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-
-    if (!doc || !xmlDocGetRootElement(doc) ||
-        !xmlStrEqual(xmlDocGetRootElement(doc)->name, BAD_CAST "domain")) {
-        virCloneReportError(VIR_CLONE_ERR_INVALID_ARG, "%s",
-                            _("the source's domain XML cannot be parsed"));
-        xmlFreeDoc(doc);
-        return NULL;
-    }
-    return doc;
-}
-
-
-static xmlXPathObjectPtr
-cloneXPath(xmlXPathContextPtr ctxt, const char *expr)
-{
-    return xmlXPathEvalExpression(BAD_CAST expr, ctxt);
-}
-
-
-static guint
-cloneXPathCount(xmlXPathObjectPtr obj)
-{
-    return obj && obj->nodesetval ? (guint)obj->nodesetval->nodeNr : 0;
-}
-
-
-static char *
-cloneXPathString(xmlXPathContextPtr ctxt, const char *expr)
-{
-    g_autoptr(xmlXPathObject) o = cloneXPath(ctxt, expr);
-
-    if (!o || !o->stringval || !*o->stringval)
-        return NULL;
-    return g_strdup((const char *)o->stringval);
-}
-
-
-static xmlNodePtr
-cloneXMLChild(xmlNodePtr node, const char *name)
-{
-    for (xmlNodePtr c = node ? node->children : NULL; c; c = c->next)
-        if (c->type == XML_ELEMENT_NODE && xmlStrEqual(c->name, BAD_CAST name))
-            return c;
-    return NULL;
-}
-
-
-static char *
-cloneXMLProp(xmlNodePtr node, const char *name)
-{
-    xmlChar *v;
-    char *ret;
-
-    if (!node || !(v = xmlGetProp(node, BAD_CAST name)))
-        return NULL;
-    ret = g_strdup((const char *)v);
-    xmlFree(v);
-    return ret;
-}
-
-
-static gboolean
-cloneXMLPropIs(xmlNodePtr node, const char *name, const char *value)
-{
-    g_autofree char *v = cloneXMLProp(node, name);
-
-    return g_strcmp0(v, value) == 0;
-}
-
-
-static char *
-cloneXMLText(xmlNodePtr node)
-{
-    xmlChar *v = xmlNodeGetContent(node);
-    char *ret = NULL;
-
-    if (v && *v)
-        ret = g_strstrip(g_strdup((const char *)v));
-    xmlFree(v);
-    return ret;
+    return cloneXMLParse(xml, "domain", VIR_CLONE_ERR_INVALID_ARG,
+                         _("the source's domain XML cannot be parsed"), ctxt);
 }
 
 
@@ -286,10 +203,11 @@ typedef int (*cloneNodeFunc)(cloneRewriteCtx *ctx, xmlNodePtr node, guint idx);
 static int
 cloneForEach(cloneRewriteCtx *ctx, const char *expr, cloneNodeFunc fn)
 {
-    g_autoptr(xmlXPathObject) o = cloneXPath(ctx->ctxt, expr);
+    g_autofree xmlNodePtr *nodes = NULL;
+    guint n = cloneXPathNodes(ctx->ctxt, expr, &nodes);
 
-    for (guint i = 0; i < cloneXPathCount(o); i++)
-        if (fn(ctx, o->nodesetval->nodeTab[i], i) < 0)
+    for (guint i = 0; i < n; i++)
+        if (fn(ctx, nodes[i], i) < 0)
             return -1;
     return 0;
 }
@@ -298,9 +216,7 @@ cloneForEach(cloneRewriteCtx *ctx, const char *expr, cloneNodeFunc fn)
 static gboolean
 cloneHas(cloneRewriteCtx *ctx, const char *expr)
 {
-    g_autoptr(xmlXPathObject) o = cloneXPath(ctx->ctxt, expr);
-
-    return cloneXPathCount(o) > 0;
+    return cloneXPathCount(ctx->ctxt, expr) > 0;
 }
 
 
@@ -309,13 +225,14 @@ cloneHas(cloneRewriteCtx *ctx, const char *expr)
 static void
 cloneCollectSourcePaths(cloneRewriteCtx *ctx)
 {
-    g_autoptr(xmlXPathObject) o = cloneXPath(ctx->ctxt,
-                                             "//@*[starts-with(., '/')] | "
-                                             "//text()[starts-with(normalize-space(.), '/')]");
+    g_autofree xmlNodePtr *nodes = NULL;
+    guint n = cloneXPathNodes(ctx->ctxt,
+                              "//@*[starts-with(., '/')] | "
+                              "//text()[starts-with(normalize-space(.), '/')]", &nodes);
 
     ctx->srcPaths = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-    for (guint i = 0; i < cloneXPathCount(o); i++) {
-        g_autofree char *v = cloneXMLText(o->nodesetval->nodeTab[i]);
+    for (guint i = 0; i < n; i++) {
+        g_autofree char *v = cloneXMLText(nodes[i]);
 
         if (v)
             g_hash_table_add(ctx->srcPaths, g_steal_pointer(&v));
@@ -452,13 +369,14 @@ cloneDropLabels(cloneRewriteCtx *ctx G_GNUC_UNUSED, xmlNodePtr seclabel, guint i
 static int
 cloneRewriteIdentity(cloneRewriteCtx *ctx)
 {
-    g_autoptr(xmlXPathObject) genid = cloneXPath(ctx->ctxt, "/domain/genid");
+    g_autofree xmlNodePtr *genid = NULL;
 
     xmlUnsetProp(ctx->root, BAD_CAST "id");
     cloneXMLSetChildText(ctx->root, "name", ctx->p->name);
     cloneXMLSetChildText(ctx->root, "uuid", ctx->uuid);
-    if (cloneXPathCount(genid) > 0 && ctx->policy->genid == CLONE_GENID_AUTO) {
-        xmlNodeSetContent(genid->nodesetval->nodeTab[0], NULL);
+    if (cloneXPathNodes(ctx->ctxt, "/domain/genid", &genid) > 0 &&
+        ctx->policy->genid == CLONE_GENID_AUTO) {
+        xmlNodeSetContent(genid[0], NULL);
         ctx->plan->hasGenid = TRUE;
     }
     return cloneForEach(ctx, "/domain/seclabel[@type='dynamic']", cloneDropLabels);
@@ -955,7 +873,7 @@ cloneDiskPointAtOverlay(xmlNodePtr disk, const char *overlay)
 
 
 static int
-cloneDiskFork(cloneRewriteCtx *ctx, xmlNodePtr disk, const cloneDiskInfo *info, cloneDisk *d)
+cloneRewriteDiskTop(cloneRewriteCtx *ctx, xmlNodePtr disk, const cloneDiskInfo *info, cloneDisk *d)
 {
     g_autofree char *dir = NULL;
     g_autofree char *srcDir = NULL;
@@ -998,7 +916,7 @@ cloneRewriteDisk(cloneRewriteCtx *ctx, xmlNodePtr disk, guint idx G_GNUC_UNUSED)
     d->action = cloneDiskChooseAction(ctx, &info);
     switch (d->action) {
     case CLONE_DISK_FORK:
-        return cloneDiskFork(ctx, disk, &info, d);
+        return cloneRewriteDiskTop(ctx, disk, &info, d);
     case CLONE_DISK_SHARE_READONLY:
         return cloneDiskShare(disk, &info);
     case CLONE_DISK_EXCLUDE:
@@ -1067,12 +985,13 @@ cloneIsSourceMac(cloneRewriteCtx *ctx, const char *mac)
 static void
 cloneCollectSourceMacs(cloneRewriteCtx *ctx)
 {
-    g_autoptr(xmlXPathObject) o = cloneXPath(ctx->ctxt, "/domain/devices/interface/mac/@address");
+    g_autofree xmlNodePtr *nodes = NULL;
+    guint n = cloneXPathNodes(ctx->ctxt, "/domain/devices/interface/mac/@address", &nodes);
 
     ctx->srcMacs = g_ptr_array_new_with_free_func(g_free);
     ctx->cloneMacs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-    for (guint i = 0; i < cloneXPathCount(o); i++) {
-        g_autofree char *mac = cloneXMLText(o->nodesetval->nodeTab[i]);
+    for (guint i = 0; i < n; i++) {
+        g_autofree char *mac = cloneXMLText(nodes[i]);
 
         if (mac)
             g_ptr_array_add(ctx->srcMacs, g_ascii_strdown(mac, -1));
@@ -1784,10 +1703,9 @@ cloneRewriteInit(cloneRewriteCtx *ctx, const char *srcXML, const cloneRewritePar
     ctx->overlayDir = p->overlayDir ? p->overlayDir : ctx->policy->overlayDir;
     ctx->plan = cloneDomainPlanNew();
     ctx->files = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-    if (!(ctx->doc = cloneXMLParse(srcXML)))
+    if (!(ctx->doc = cloneDomainXMLParse(srcXML, &ctx->ctxt)))
         return -1;
     ctx->root = xmlDocGetRootElement(ctx->doc);
-    ctx->ctxt = xmlXPathNewContext(ctx->doc);
     ctx->srcName = cloneXPathString(ctx->ctxt, "string(/domain/name)");
     ctx->srcUUID = cloneXPathString(ctx->ctxt, "string(/domain/uuid)");
     if (!ctx->srcName) {
@@ -1831,7 +1749,7 @@ cloneDomainRewrite(const char *srcXML, const cloneRewriteParams *params)
 char *
 cloneDomainXMLStripCommandline(const char *xml)
 {
-    g_autoptr(xmlDoc) doc = cloneXMLParse(xml);
+    g_autoptr(xmlDoc) doc = cloneDomainXMLParse(xml, NULL);
     xmlNodePtr root;
     xmlNodePtr c;
 
@@ -1851,140 +1769,4 @@ cloneDomainXMLStripCommandline(const char *xml)
         c = next;
     }
     return cloneXMLFormat(doc);
-}
-
-
-char *
-cloneDomainXMLParentName(const char *xml)
-{
-    g_autoptr(xmlDoc) doc = cloneXMLParse(xml);
-    g_autoptr(xmlXPathContext) ctxt = NULL;
-
-    if (!doc)
-        return NULL;
-    ctxt = xmlXPathNewContext(doc);
-    xmlXPathRegisterNs(ctxt, BAD_CAST "c", BAD_CAST CLONE_METADATA_NS);
-    return cloneXPathString(ctxt, "string(/domain/metadata/c:clone/c:parent/@name)");
-}
-
-
-char *
-cloneDomainSnapshotXML(const cloneDomainPlan *plan, const char *name)
-{
-    g_autoptr(GString) s = g_string_new(NULL);
-    g_autofree char *escName = g_markup_escape_text(name, -1);
-
-    g_string_append_printf(s, "<domainsnapshot>\n  <name>%s</name>\n  <disks>\n", escName);
-    for (guint i = 0; i < plan->disks->len; i++) {
-        cloneDisk *d = g_ptr_array_index(plan->disks, i);
-        g_autofree char *path = NULL;
-        g_autofree char *target = g_markup_escape_text(d->target, -1);
-
-        if (d->action != CLONE_DISK_FORK) {
-            g_string_append_printf(s, "    <disk name='%s' snapshot='no'/>\n", target);
-            continue;
-        }
-        path = g_markup_escape_text(d->sourceOverlay, -1);
-        g_string_append_printf(s,
-                               "    <disk name='%s' snapshot='external' type='file'>\n"
-                               "      <driver type='qcow2'/>\n"
-                               "      <source file='%s'/>\n"
-                               "    </disk>\n", target, path);
-    }
-    g_string_append(s, "  </disks>\n</domainsnapshot>\n");
-    return g_string_free(g_steal_pointer(&s), FALSE);
-}
-
-
-void
-cloneMetadataFree(cloneMetadata *meta)
-{
-    if (!meta)
-        return;
-    g_free(meta->parentName);
-    g_free(meta->parentUUID);
-    g_free(meta->sandboxBridge);
-    g_clear_pointer(&meta->overlays, g_ptr_array_unref);
-    g_free(meta);
-}
-
-
-/* The string value of @expr, or NULL when empty. */
-static int
-cloneMetadataString(xmlXPathContextPtr ctxt, const char *expr, char **out)
-{
-    g_autoptr(xmlXPathObject) o = xmlXPathEvalExpression(BAD_CAST expr, ctxt);
-
-    *out = NULL;
-    if (!o || !o->stringval || !*o->stringval)
-        return -1;
-    *out = g_strdup((const char *)o->stringval);
-    return 0;
-}
-
-
-cloneMetadata *
-cloneMetadataParse(const char *xml)
-{
-    g_autoptr(xmlDoc) doc = NULL;
-    g_autoptr(xmlXPathContext) ctxt = NULL;
-    g_autoptr(xmlXPathObject) parent = NULL;
-    g_autoptr(xmlXPathObject) expires = NULL;
-    g_autoptr(xmlXPathObject) overlays = NULL;
-    g_autoptr(cloneMetadata) meta = NULL;
-
-    if (!xml || !(doc = xmlReadMemory(xml, (int)strlen(xml), "metadata.xml", NULL,
-                                      XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING)))
-        return NULL;
-    /* by local names: virDomainGetMetadata() returns the element without
-     * its namespace, a whole domain XML has it */
-    ctxt = xmlXPathNewContext(doc);
-    parent = xmlXPathEvalExpression(BAD_CAST "string(//*[local-name()='clone']/*[local-name()='parent']/@name)", ctxt);
-    if (!parent || !parent->stringval || !*parent->stringval)
-        return NULL;
-    meta = g_new0(cloneMetadata, 1);
-    meta->parentName = g_strdup((const char *)parent->stringval);
-    meta->overlays = g_ptr_array_new_with_free_func(g_free);
-    expires = xmlXPathEvalExpression(BAD_CAST "string(//*[local-name()='clone']/*[local-name()='lifecycle']/@expires)", ctxt);
-    if (expires && expires->stringval)
-        meta->expires = g_ascii_strtoull((const char *)expires->stringval, NULL, 10);
-    {
-        g_autofree char *ephemeral = NULL;
-
-        cloneMetadataString(ctxt, "string(//*[local-name()='clone']/*[local-name()='lifecycle']/@ephemeral)", &ephemeral);
-        meta->ephemeral = g_strcmp0(ephemeral, "yes") == 0;
-    }
-    cloneMetadataString(ctxt, "string(//*[local-name()='clone']/*[local-name()='sandbox']/@bridge)", &meta->sandboxBridge);
-    cloneMetadataString(ctxt, "string(//*[local-name()='clone']/*[local-name()='parent']/@uuid)", &meta->parentUUID);
-    overlays = xmlXPathEvalExpression(BAD_CAST "//*[local-name()='clone']/*[local-name()='base']/@overlay", ctxt);
-    for (int i = 0; overlays && overlays->nodesetval && i < overlays->nodesetval->nodeNr; i++) {
-        xmlChar *v = xmlNodeGetContent(overlays->nodesetval->nodeTab[i]);
-
-        if (v && *v)
-            g_ptr_array_add(meta->overlays, g_strdup((const char *)v));
-        xmlFree(v);
-    }
-    return g_steal_pointer(&meta);
-}
-
-
-GStrv
-cloneXMLStrings(const char *xml, const char *xpath)
-{
-    g_autoptr(GStrvBuilder) b = g_strv_builder_new();
-    g_autoptr(xmlDoc) doc = NULL;
-    g_autoptr(xmlXPathContext) ctxt = NULL;
-    g_autoptr(xmlXPathObject) o = NULL;
-
-    if (xml && (doc = xmlReadMemory(xml, (int)strlen(xml), "domain.xml", NULL,
-                                    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING))) {
-        ctxt = xmlXPathNewContext(doc);
-        o = xmlXPathEvalExpression(BAD_CAST xpath, ctxt);
-    }
-    for (int i = 0; o && o->nodesetval && i < o->nodesetval->nodeNr; i++) {
-        g_autofree char *v = (char *)xmlNodeGetContent(o->nodesetval->nodeTab[i]);
-
-        g_strv_builder_add(b, v ? v : "");
-    }
-    return g_strv_builder_end(b);
 }

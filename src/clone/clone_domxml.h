@@ -7,14 +7,7 @@
 
 #include "clone_internal.h"
 #include "clone_policy.h"
-
-#include <libxml/tree.h>
-#include <libxml/xpath.h>
-#include <libxml/xpathInternals.h>
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(xmlDoc, xmlFreeDoc);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(xmlXPathContext, xmlXPathFreeContext);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(xmlXPathObject, xmlXPathFreeObject);
+#include "clone_xml.h"
 
 
 typedef struct _cloneDisk cloneDisk;
@@ -107,32 +100,5 @@ struct _cloneRewriteParams {
 
 cloneDomainPlan *cloneDomainRewrite(const char *srcXML, const cloneRewriteParams *p);
 
-/* The string values of the nodes @xpath selects in @xml (attributes or
- * element text), in document order; an empty array when the XML does not
- * parse or nothing matches. */
-GStrv cloneXMLStrings(const char *xml, const char *xpath);
-
 /* Removes <qemu:commandline> (for the persistent definition). */
 char *cloneDomainXMLStripCommandline(const char *xml);
-
-/* The domain's <metadata> says it is a clone: its parent's name, or NULL. */
-char *cloneDomainXMLParentName(const char *xml);
-
-/* What the <clone:clone> metadata element of a clone says. */
-typedef struct _cloneMetadata cloneMetadata;
-struct _cloneMetadata {
-    char *parentName;
-    char *parentUUID;         /* or NULL */
-    guint64 expires;          /* 0: never */
-    gboolean ephemeral;       /* transient: its overlays go when it stops */
-    char *sandboxBridge;      /* a sandbox clone's isolated bridge, or NULL */
-    GPtrArray *overlays;      /* of char *: the clone's own overlays */
-};
-void cloneMetadataFree(cloneMetadata *meta);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(cloneMetadata, cloneMetadataFree);
-/* Parses the element returned by virDomainGetMetadata(CLONE_METADATA_NS);
- * NULL if it is not a clone's. */
-cloneMetadata *cloneMetadataParse(const char *xml);
-
-/* The disk-only external snapshot that moves the source onto its new tops. */
-char *cloneDomainSnapshotXML(const cloneDomainPlan *plan, const char *name);

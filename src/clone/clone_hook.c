@@ -26,7 +26,7 @@
 #include "clone_guardian.h"
 #include "clone_jobrec.h"
 #include "clone_disk.h"
-#include "clone_domxml.h"
+#include "clone_metadata.h"
 #include "clone_sandbox_net.h"
 
 #include <errno.h>
@@ -43,18 +43,6 @@ CLONE_ENUM_IMPL(cloneHookOp, CLONE_HOOK_OP_LAST,
  * and isolates it right after. */
 #define CLONE_HOOK_VERIFY_TRIES 5
 #define CLONE_HOOK_VERIFY_DELAY_US (100 * 1000)
-
-
-static void
-cloneHookNicFree(gpointer data)
-{
-    cloneHookNic *nic = data;
-
-    g_free(nic->mac);
-    g_free(nic->bridge);
-    g_free(nic->target);
-    g_free(nic);
-}
 
 
 void
@@ -76,89 +64,18 @@ cloneHookDomainFree(cloneHookDomain *dom)
 
 /* ---- the domain XML ------------------------------------------------------- */
 
-/* @expr, a string() expression, evaluated at @node; NULL if empty. */
+/* <clone:sandbox bridge='NAME'/> in the metadata, a <clone:sandbox/>
+ * without a bridge, or a NIC on the default sandbox bridge make a sandbox
+ * clone. */
 static char *
-cloneHookXPathString(xmlXPathContextPtr ctxt, xmlNodePtr node, const char *expr)
+cloneHookSandboxBridge(cloneMetadata *meta, GPtrArray *nics)
 {
-    g_autoptr(xmlXPathObject) obj = NULL;
-
-    ctxt->node = node;
-    obj = xmlXPathEvalExpression(BAD_CAST expr, ctxt);
-    if (!obj || obj->type != XPATH_STRING || !obj->stringval || !*obj->stringval)
-        return NULL;
-    return g_strdup((const char *)obj->stringval);
-}
-
-
-static xmlXPathObjectPtr
-cloneHookXPathNodes(xmlXPathContextPtr ctxt, const char *expr)
-{
-    ctxt->node = xmlDocGetRootElement(ctxt->doc);
-    return xmlXPathEvalExpression(BAD_CAST expr, ctxt);
-}
-
-
-static int
-cloneHookNodeCount(xmlXPathObjectPtr obj)
-{
-    return obj && obj->nodesetval ? obj->nodesetval->nodeNr : 0;
-}
-
-
-static GPtrArray *
-cloneHookParseNics(xmlXPathContextPtr ctxt)
-{
-    g_autoptr(xmlXPathObject) nodes = cloneHookXPathNodes(ctxt, "/domain/devices/interface");
-    GPtrArray *nics = g_ptr_array_new_with_free_func(cloneHookNicFree);
-
-    for (int i = 0; i < cloneHookNodeCount(nodes); i++) {
-        xmlNodePtr node = nodes->nodesetval->nodeTab[i];
-        cloneHookNic *nic = g_new0(cloneHookNic, 1);
-        g_autofree char *state = cloneHookXPathString(ctxt, node, "string(link/@state)");
-
-        nic->mac = cloneHookXPathString(ctxt, node, "string(mac/@address)");
-        nic->bridge = cloneHookXPathString(ctxt, node, "string(source/@bridge)");
-        nic->target = cloneHookXPathString(ctxt, node, "string(target/@dev)");
-        nic->linkDown = g_strcmp0(state, "down") == 0;
-        g_ptr_array_add(nics, nic);
-    }
-    return nics;
-}
-
-
-/* The top image of each disk: <source file>, not those of <backingStore>. */
-static GPtrArray *
-cloneHookParseDiskTops(xmlXPathContextPtr ctxt)
-{
-    g_autoptr(xmlXPathObject) nodes = cloneHookXPathNodes(ctxt, "/domain/devices/disk/source/@file");
-    GPtrArray *tops = g_ptr_array_new_with_free_func(g_free);
-
-    for (int i = 0; i < cloneHookNodeCount(nodes); i++) {
-        xmlChar *path = xmlNodeGetContent(nodes->nodesetval->nodeTab[i]);
-
-        if (path && *path)
-            g_ptr_array_add(tops, g_strdup((const char *)path));
-        xmlFree(path);
-    }
-    return tops;
-}
-
-
-/* <clone:sandbox bridge='NAME'/> in the metadata (cloneMetadataParse), a
- * <clone:sandbox/> without a bridge, or a NIC on the default sandbox bridge
- * make a sandbox clone. */
-static char *
-cloneHookSandboxBridge(xmlXPathContextPtr ctxt, cloneMetadata *meta, GPtrArray *nics)
-{
-    g_autoptr(xmlXPathObject) el = NULL;
-
     if (meta->sandboxBridge)
         return g_steal_pointer(&meta->sandboxBridge);
-    el = cloneHookXPathNodes(ctxt, "/domain/metadata/clone:clone/clone:sandbox");
-    if (cloneHookNodeCount(el) > 0)
+    if (meta->sandbox)
         return g_strdup(CLONE_SANDBOX_BRIDGE);
     for (guint i = 0; i < nics->len; i++) {
-        cloneHookNic *nic = g_ptr_array_index(nics, i);
+        cloneXMLNic *nic = g_ptr_array_index(nics, i);
 
         if (g_strcmp0(nic->bridge, CLONE_SANDBOX_BRIDGE) == 0)
             return g_strdup(CLONE_SANDBOX_BRIDGE);
@@ -174,34 +91,29 @@ cloneHookDomainParse(const char *xml, cloneHookDomain **dom)
     g_autoptr(xmlXPathContext) ctxt = NULL;
     g_autoptr(cloneMetadata) meta = NULL;
     g_autoptr(cloneHookDomain) d = NULL;
-    xmlNodePtr root = NULL;
+    g_auto(GStrv) tops = NULL;
 
-    if (xml)
-        doc = xmlReadMemory(xml, (int)strlen(xml), "domain.xml", NULL,
-                            XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-    if (doc)
-        root = xmlDocGetRootElement(doc);
-    if (!root || !xmlStrEqual(root->name, BAD_CAST "domain")) {
-        virCloneReportError(VIR_CLONE_ERR_INVALID_ARG, "%s",
-                            _("the hook's standard input is not a domain XML"));
+    if (!(doc = cloneXMLParse(xml, "domain", VIR_CLONE_ERR_INVALID_ARG,
+                              _("the hook's standard input is not a domain XML"), &ctxt)))
         return -1;
-    }
-    if (!(meta = cloneMetadataParse(xml)))
+    if (!(meta = cloneMetadataRead(ctxt)))
         return 0;
-    ctxt = xmlXPathNewContext(doc);
-    xmlXPathRegisterNs(ctxt, BAD_CAST CLONE_METADATA_PREFIX, BAD_CAST CLONE_METADATA_NS);
     d = g_new0(cloneHookDomain, 1);
-    d->name = cloneHookXPathString(ctxt, root, "string(/domain/name)");
-    d->uuid = cloneHookXPathString(ctxt, root, "string(/domain/uuid)");
+    d->name = cloneXPathString(ctxt, "string(/domain/name)");
+    d->uuid = cloneXPathString(ctxt, "string(/domain/uuid)");
     d->parentUUID = g_steal_pointer(&meta->parentUUID);
     d->ephemeral = meta->ephemeral;
     d->overlays = g_steal_pointer(&meta->overlays);
-    d->diskTops = cloneHookParseDiskTops(ctxt);
+    /* the top image of each disk: <source file>, not those of <backingStore> */
+    tops = cloneXPathStrings(ctxt, "/domain/devices/disk/source/@file");
+    d->diskTops = g_ptr_array_new_full(g_strv_length(tops), g_free);
+    for (guint i = 0; tops[i]; i++)
+        g_ptr_array_add(d->diskTops, g_steal_pointer(&tops[i]));
     /* <nvram><source file=.../></nvram> or <nvram>PATH</nvram> */
-    if (!(d->nvram = cloneHookXPathString(ctxt, root, "string(/domain/os/nvram/source/@file)")))
-        d->nvram = cloneHookXPathString(ctxt, root, "string(/domain/os/nvram[not(source)])");
-    d->nics = cloneHookParseNics(ctxt);
-    d->sandboxBridge = cloneHookSandboxBridge(ctxt, meta, d->nics);
+    if (!(d->nvram = cloneXPathString(ctxt, "string(/domain/os/nvram/source/@file)")))
+        d->nvram = cloneXPathString(ctxt, "string(/domain/os/nvram[not(source)])");
+    d->nics = cloneXMLDomainNics(ctxt);
+    d->sandboxBridge = cloneHookSandboxBridge(meta, d->nics);
     *dom = g_steal_pointer(&d);
     return 1;
 }
@@ -230,7 +142,7 @@ cloneHookPrepare(const char *domain, cloneHookDomain *dom)
 
 
 static const char *
-cloneHookNicName(const cloneHookNic *nic)
+cloneHookNicName(const cloneXMLNic *nic)
 {
     if (nic->target)
         return nic->target;
@@ -246,7 +158,7 @@ cloneHookSandboxPorts(const char *domain, cloneHookDomain *dom)
     g_autoptr(GPtrArray) ports = g_ptr_array_new();
 
     for (guint i = 0; i < dom->nics->len; i++) {
-        cloneHookNic *nic = g_ptr_array_index(dom->nics, i);
+        cloneXMLNic *nic = g_ptr_array_index(dom->nics, i);
 
         if (g_strcmp0(nic->bridge, dom->sandboxBridge) == 0) {
             if (nic->target)

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "clone_internal.h"
+#include "clone_xml.h"
 
 /* The operations of libvirt's qemu hook (its second argument). */
 typedef enum {
@@ -23,15 +24,6 @@ typedef enum {
 } cloneHookOp;
 CLONE_ENUM_DECL(cloneHookOp);
 
-/* An <interface> of the domain. */
-typedef struct _cloneHookNic cloneHookNic;
-struct _cloneHookNic {
-    char *mac;          /* <mac address>, or NULL */
-    char *bridge;       /* <source bridge>, or NULL */
-    char *target;       /* <target dev>, or NULL (inactive XML) */
-    gboolean linkDown;  /* <link state='down'/> */
-};
-
 /* What the hook reads in the domain XML on its standard input. */
 typedef struct _cloneHookDomain cloneHookDomain;
 struct _cloneHookDomain {
@@ -43,7 +35,7 @@ struct _cloneHookDomain {
     GPtrArray *overlays; /* of char *: the clone's own overlays (metadata) */
     GPtrArray *diskTops; /* of char *: each disk's current <source file> */
     char *nvram;         /* <os><nvram>'s file, or NULL */
-    GPtrArray *nics;     /* of cloneHookNic */
+    GPtrArray *nics;     /* of cloneXMLNic */
 };
 void cloneHookDomainFree(cloneHookDomain *dom);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(cloneHookDomain, cloneHookDomainFree);

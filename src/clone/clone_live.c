@@ -565,7 +565,7 @@ cloneSandboxCheck(cloneJob *job, const char *xml)
 
     if (!job->plan->sandboxBridge)
         return 0;
-    if (!(taps = cloneSandboxDomainTaps(xml)))
+    if (!(taps = cloneXMLDomainTaps(xml)))
         return -1;
     if (cloneSandboxVerify(job->plan->sandboxBridge, (const char *const *)taps) < 0)
         return -1;

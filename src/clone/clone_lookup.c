@@ -33,6 +33,9 @@ cloneLookupDomain(virConnectPtr conn, const char *name, const char *uuid)
             virDomainFree(doms[i]);
     }
     g_free(doms);
+    /* libvirt reported why it cannot list (the connection is gone): for
+     * the callers that is "no such domain", as the header says, and their
+     * next call on @conn fails with libvirt's error again */
     if (n < 0)
         virResetLastError();
     return found;
@@ -66,6 +69,8 @@ cloneConnGetKind(virConnectPtr conn, char **root)
     if (root)
         *root = NULL;
     if (!str) {
+        /* libvirt reported it (a closed connection): a connection that
+         * cannot name itself has no files of ours */
         virResetLastError();
         return CLONE_CONN_OTHER;
     }

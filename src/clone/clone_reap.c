@@ -10,33 +10,33 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "clone_disk.h"
-#include "clone_domxml.h"
 #include "clone_job.h"
 #include "clone_lookup.h"
+#include "clone_metadata.h"
 #include "clone_sandbox_net.h"
 #include "clone_sandbox_watch.h"
 
 #include <errno.h>
 #include <glib/gstdio.h>
 
-static cloneMetadata *
-cloneReapMetadata(virDomainPtr dom)
+/* The XML of a domain of the listing, for its metadata and its disks: a
+ * quiet probe, unlike virDomainGetMetadata(), which reports an error for
+ * every domain that is not a clone.  NULL if the domain went away since
+ * the listing: libvirt reported that, and there is nothing to reap. */
+static char *
+cloneReapXML(virDomainPtr dom)
 {
-    g_autofree char *xml = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT,
-                                                CLONE_METADATA_NS, 0);
+    char *xml = virDomainGetXMLDesc(dom, 0);
 
-    if (!xml) {
-        virResetLastError();   /* not a clone */
-        return NULL;
-    }
-    return cloneMetadataParse(xml);
+    if (!xml)
+        virResetLastError();
+    return xml;
 }
 
 
 static int
-cloneReapOne(virDomainPtr dom, const cloneMetadata *meta)
+cloneReapOne(virDomainPtr dom, const char *xml, const cloneMetadata *meta)
 {
-    g_autofree char *xml = virDomainGetXMLDesc(dom, 0);
     g_auto(GStrv) tops = cloneXMLStrings(xml, "/domain/devices/disk/source/@file");
     int active = virDomainIsActive(dom);
     int persistent = virDomainIsPersistent(dom);
@@ -127,11 +127,12 @@ virConnectCloneLiveReap(virConnectPtr conn, unsigned int flags)
         return -1;
     }
     for (int i = 0; i < n; i++) {
-        g_autoptr(cloneMetadata) meta = cloneReapMetadata(doms[i]);
+        g_autofree char *xml = cloneReapXML(doms[i]);
+        g_autoptr(cloneMetadata) meta = cloneMetadataParse(xml);
 
         if (!meta || meta->expires == 0 || meta->expires > now)
             continue;
-        if (cloneReapOne(doms[i], meta) < 0)
+        if (cloneReapOne(doms[i], xml, meta) < 0)
             goto cleanup;
         reaped++;
     }

@@ -25,7 +25,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "clone_sandbox_watch.h"
-#include "clone_domxml.h"
+#include "clone_xml.h"
 #include "clone_paths.h"
 #include "clone_job.h"
 
@@ -756,38 +756,6 @@ cloneSandboxObserverStop(cloneSandboxObserver *obs)
 
 /* ---- a domain's tap devices ------------------------------------------ */
 
-char **
-cloneSandboxDomainTaps(const char *domainXML)
-{
-    g_autoptr(GPtrArray) taps = g_ptr_array_new_with_free_func(g_free);
-    g_autoptr(xmlDoc) doc = NULL;
-    g_autoptr(xmlXPathContext) ctxt = NULL;
-    g_autoptr(xmlXPathObject) obj = NULL;
-    xmlNodeSetPtr nodes;
-
-    if (!domainXML ||
-        !(doc = xmlReadMemory(domainXML, (int)strlen(domainXML), "domain.xml", NULL,
-                              XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING))) {
-        virCloneReportError(VIR_CLONE_ERR_INTERNAL, "%s",
-                            _("cannot parse the domain XML to find its tap devices"));
-        return NULL;
-    }
-    ctxt = xmlXPathNewContext(doc);
-    obj = xmlXPathEval(BAD_CAST "/domain/devices/interface[@type='bridge' or @type='network' "
-                                "or @type='ethernet']/target/@dev", ctxt);
-    nodes = obj ? obj->nodesetval : NULL;
-    for (int i = 0; nodes && i < nodes->nodeNr; i++) {
-        xmlChar *dev = xmlNodeGetContent(nodes->nodeTab[i]);
-
-        if (dev && *dev)
-            g_ptr_array_add(taps, g_strdup((const char *)dev));
-        xmlFree(dev);
-    }
-    g_ptr_array_add(taps, NULL);
-    return (char **)g_ptr_array_free(g_steal_pointer(&taps), FALSE);
-}
-
-
 /* The tap devices of a running domain, not empty; NULL with an error. */
 static char **
 cloneSandboxDomainTapsOf(virDomainPtr dom)
@@ -812,7 +780,7 @@ cloneSandboxDomainTapsOf(virDomainPtr dom)
                                    virDomainGetName(dom));
         return NULL;
     }
-    if (!(taps = cloneSandboxDomainTaps(xml)))
+    if (!(taps = cloneXMLDomainTaps(xml)))
         return NULL;
     if (!taps[0]) {
         virCloneReportError(VIR_CLONE_ERR_OPERATION_INVALID,

@@ -60,14 +60,6 @@ cloneSandboxObserver *cloneSandboxObserverStart(const char *clone,
 void cloneSandboxObserverStop(cloneSandboxObserver *obs);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(cloneSandboxObserver, cloneSandboxObserverStop);
 
-/* ---- a domain's tap devices ---- */
-
-/* The tap devices (<target dev>) of the bridge, network and ethernet
- * interfaces of a running domain's live XML, NULL-terminated, possibly
- * empty; NULL with an error if the XML cannot be parsed.  The qemu hook
- * gets this XML on its standard input. */
-char **cloneSandboxDomainTaps(const char *domainXML);
-
 /* ---- watch daemon (alert settings of a policy) ---- */
 
 typedef struct _cloneSandboxDaemonParams cloneSandboxDaemonParams;

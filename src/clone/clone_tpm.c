@@ -19,6 +19,7 @@
 #include "clone_tpm.h"
 #include "clone_lookup.h"
 #include "clone_disk.h"
+#include "clone_xml.h"
 
 #include <errno.h>
 #include <fcntl.h>
