@@ -133,7 +133,7 @@ cloneHookRunDir(void)
 /* ---- the operations --------------------------------------------------------- */
 
 static int
-cloneHookPrepare(const char *domain, cloneHookDomain *dom)
+cloneHookPrepare(const char *domain G_GNUC_UNUSED, cloneHookDomain *dom)
 {
     if (!dom->sandboxBridge)
         return 0;
