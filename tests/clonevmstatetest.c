@@ -195,6 +195,8 @@ qmpRead(Qemu *q)
 
 
 /* @cmd's "return", or NULL for an error (its "desc" in @desc) */
+static JsonNode *qmpTry(Qemu *q, int fd, char **desc, const char *fmt, ...) G_GNUC_PRINTF(4, 5);
+
 static JsonNode *
 qmpTry(Qemu *q, int fd, char **desc, const char *fmt, ...)
 {
