@@ -20,11 +20,6 @@
 #include <errno.h>
 #include <glib/gstdio.h>
 
-CLONE_ENUM_DECL(clonePhase);
-CLONE_ENUM_IMPL(clonePhase, VIR_DOMAIN_CLONE_LIVE_PHASE_LAST,
-                "prepare", "start-clone", "copy-ram", "switchover",
-                "finish", "done", "rollback");
-
 typedef struct {
     int (*run)(cloneJob *job);
     void (*undo)(cloneJob *job);  /* may run after a partial run; idempotent */
@@ -50,7 +45,7 @@ cloneCheckState(cloneJob *job)
                             virDomainGetName(job->src));
         return -1;
     }
-    job->srcWasRunning = state == VIR_DOMAIN_RUNNING;
+    job->mig->srcWasRunning = state == VIR_DOMAIN_RUNNING;
     return 0;
 }
 
@@ -148,7 +143,7 @@ clonePolicyCheckSupported(const clonePolicy *policy)
 static int
 clonePhaseCheck(cloneJob *job)
 {
-    cloneJobProgress(job, VIR_DOMAIN_CLONE_LIVE_PHASE_PREPARE, 0);
+    cloneJobProgress(job, 0);
     if (clonePolicyCheckSupported(job->policy) < 0)
         return -1;
     if (cloneCheckState(job) < 0 || cloneCheckJobs(job) < 0)
@@ -177,7 +172,7 @@ clonePhaseCheck(cloneJob *job)
 static void
 cloneChainProgressCb(guint percent, void *opaque)
 {
-    cloneJobProgress(opaque, VIR_DOMAIN_CLONE_LIVE_PHASE_PREPARE, percent);
+    cloneJobProgress(opaque, percent);
 }
 
 
@@ -412,7 +407,7 @@ clonePhaseStartClone(cloneJob *job)
 {
     gint64 t0 = g_get_monotonic_time();
 
-    cloneJobProgress(job, VIR_DOMAIN_CLONE_LIVE_PHASE_START_CLONE, 0);
+    cloneJobProgress(job, 0);
     /* START_PAUSED: without it libvirt sends "cont", which would activate
      * the images before the migration. */
     job->clone = virDomainCreateXML(job->conn, job->plan->xml, VIR_DOMAIN_START_PAUSED);
@@ -423,7 +418,7 @@ clonePhaseStartClone(cloneJob *job)
         return -1;
     }
     job->cloneStartUs = g_get_monotonic_time() - t0;
-    job->cloneMon = cloneMigMonNew(job->clone);
+    cloneMigJobSetClone(job->mig, job->clone);
     return 0;
 }
 
@@ -438,19 +433,72 @@ clonePhaseStartCloneUndo(cloneJob *job)
     if (job->cloneDefined && virDomainUndefineFlags(job->clone, VIR_DOMAIN_UNDEFINE_NVRAM) < 0)
         virResetLastError();
     job->cloneDefined = FALSE;
-    g_clear_pointer(&job->cloneMon, cloneMigMonFree);
+    cloneMigJobSetClone(job->mig, NULL);
     g_clear_pointer(&job->clone, virDomainFree);
 }
 
 
 /* ---- phase: transfer -------------------------------------------------------- */
 
+/* Ends with the source paused at the switch-over instant (clone_migrate.h). */
 static int
 clonePhaseTransfer(cloneJob *job)
 {
     if (job->strategy == CLONE_STRATEGY_BACKGROUND)
-        return cloneTransferBackground(job);
-    return cloneTransferPrecopy(job);
+        return cloneTransferBackgroundToSwitchover(job->mig);
+    return cloneTransferPrecopyToSwitchover(job->mig, !job->strategyForced);
+}
+
+
+/* Cancels the migration, resumes the source, restores its settings. */
+static void
+clonePhaseTransferUndo(cloneJob *job)
+{
+    cloneTransferAbort(job->mig);
+}
+
+
+/* ---- phase: the disk fork, while the source is paused ----------------------- */
+
+/* The source goes on with new overlays over the images it used at the
+ * switch-over instant; the clone gets its own over the same images.  No
+ * undo: once libvirt pivoted the source onto its new tops they stay (the
+ * files phase's undo asks libvirt which ones the source uses). */
+static int
+clonePhaseFork(cloneJob *job)
+{
+    gint64 t0 = g_get_monotonic_time();
+    g_autofree char *snapName = g_strdup_printf("libvirt-clone-%s", job->stamp);
+
+    cloneJobProgress(job, 100);
+    /* whether it happened is asked of libvirt on rollback (clone_disk.c) */
+    job->forkAttempted = TRUE;
+    if (cloneJobSave(job) < 0 || cloneDiskFork(job->src, job->plan, snapName) < 0)
+        return -1;
+    job->disksForked = TRUE;
+    job->diskForkUs = g_get_monotonic_time() - t0;
+    return cloneFaultPoint(job->strategy == CLONE_STRATEGY_BACKGROUND ? "background:forked"
+                                                                      : "precopy:forked");
+}
+
+
+/* ---- phase: the end of the transfer ------------------------------------------ */
+
+static int
+clonePhaseTransferEnd(cloneJob *job)
+{
+    if (job->strategy == CLONE_STRATEGY_BACKGROUND)
+        return cloneTransferBackgroundComplete(job->mig);
+    return cloneTransferPrecopyComplete(job->mig);
+}
+
+
+/* A migration that this phase started (background) is cancelled; the
+ * transfer's undo does the rest. */
+static void
+clonePhaseTransferEndUndo(cloneJob *job)
+{
+    cloneTransferCancel(job->mig);
 }
 
 
@@ -459,22 +507,11 @@ clonePhaseTransfer(cloneJob *job)
 static int
 clonePhaseFinishSource(cloneJob *job)
 {
-    g_auto(cloneMigInfo) info = { 0 };
-
-    cloneJobProgress(job, VIR_DOMAIN_CLONE_LIVE_PHASE_FINISH, 100);
-    /* resume as soon as the source's side completes: waiting for the
-     * clone's side would add to the source's pause */
-    if (job->srcWasRunning && (job->srcPausedByUs || job->strategy == CLONE_STRATEGY_PRECOPY) &&
-        cloneSourceResume(job) < 0)
+    cloneJobProgress(job, 100);
+    if (cloneTransferFinishSource(job->mig, job->strategy == CLONE_STRATEGY_PRECOPY) < 0)
         return -1;
-    if (cloneMigInfoQuery(job->src, &info) == 0) {
-        job->bytes = info.transferred;
-        job->downtimeMs = info.downtime;
-        job->passes = MAX(job->passes, info.passes);
-    }
-    job->migrationStarted = FALSE;
-    cloneSourceRestoreSettings(job);
-    return cloneJobSave(job);
+    job->transfer = job->mig->result;
+    return 0;
 }
 
 
@@ -624,7 +661,7 @@ clonePhaseFinishClone(cloneJob *job)
     g_autofree char *xml = NULL;
     int up;
 
-    if (cloneTransferWaitClone(job) < 0)
+    if (cloneTransferWaitClone(job->mig) < 0)
         return -1;
     /* the clone's live XML, once: aliases, taps and links do not change */
     if (!(xml = virDomainGetXMLDesc(job->clone, 0))) {
@@ -701,7 +738,9 @@ static const clonePhaseDef clonePhases[CLONE_JOB_PHASE_LAST] = {
     [CLONE_JOB_PHASE_SANDBOX] = { clonePhaseSandbox, clonePhaseSandboxUndo },
     [CLONE_JOB_PHASE_FILES] = { clonePhaseFiles, clonePhaseFilesUndo },
     [CLONE_JOB_PHASE_START_CLONE] = { clonePhaseStartClone, clonePhaseStartCloneUndo },
-    [CLONE_JOB_PHASE_TRANSFER] = { clonePhaseTransfer, cloneTransferAbort },
+    [CLONE_JOB_PHASE_TRANSFER] = { clonePhaseTransfer, clonePhaseTransferUndo },
+    [CLONE_JOB_PHASE_FORK] = { clonePhaseFork, NULL },
+    [CLONE_JOB_PHASE_TRANSFER_END] = { clonePhaseTransferEnd, clonePhaseTransferEndUndo },
     [CLONE_JOB_PHASE_FINISH_SOURCE] = { clonePhaseFinishSource, NULL },
     [CLONE_JOB_PHASE_FINISH_CLONE] = { clonePhaseFinishClone, clonePhaseFinishCloneUndo },
     [CLONE_JOB_PHASE_PERSIST] = { clonePhasePersist, NULL },
@@ -763,7 +802,7 @@ cloneRunPhases(cloneJob *job)
             continue;
         }
         if (rc < 0) {
-            cloneJobProgress(job, VIR_DOMAIN_CLONE_LIVE_PHASE_ROLLBACK, 0);
+            cloneJobProgressEnd(job, FALSE);
             cloneRollback(job, i, CLONE_JOB_PHASE_CHECK);
             return -1;
         }
@@ -797,8 +836,7 @@ cloneJobRecoverLocked(virConnectPtr conn, cloneJobLock *lock)
     CLONE_WARN("finishing the rollback of clone '%s' of '%s', interrupted in phase '%s'",
                job->name, job->src ? virDomainGetName(job->src) : cloneJobLockSourceUUID(lock),
                cloneJobPhaseTypeToString(job->phase));
-    if (job->src)
-        job->srcMon = cloneMigMonNew(job->src);
+    cloneMigJobWatchSource(job->mig);
     cloneRollback(job, job->phase, CLONE_JOB_PHASE_CHECK);
     if (virConnectIsAlive(conn) != 1) {
         virCloneReportError(VIR_CLONE_ERR_LIBVIRT, "%s",
@@ -963,14 +1001,14 @@ virDomainCloneLiveFull(virDomainPtr dom,
         cloneJobEnd(job, FALSE);
         return NULL;
     }
-    job->srcMon = cloneMigMonNew(dom);
+    cloneMigJobWatchSource(job->mig);
     rc = cloneRunPhases(job);
     cloneJobEnd(job, rc == 0);
     if (rc < 0)
         return NULL;
 
     job->tDone = g_get_monotonic_time();
-    cloneJobProgress(job, VIR_DOMAIN_CLONE_LIVE_PHASE_DONE, 100);
+    cloneJobProgressEnd(job, TRUE);
     if (stats)
         cloneJobStats(job, stats, nstats);
     return g_steal_pointer(&job->clone);
@@ -1006,5 +1044,5 @@ virDomainCloneLive(virDomainPtr dom, const char *policyXML, unsigned int flags)
 CLONE_EXPORT const char *
 virDomainCloneLivePhaseToString(int phase)
 {
-    return clonePhaseTypeToString(phase);
+    return cloneProgressPhaseTypeToString(phase);
 }
