@@ -10,7 +10,6 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "clone_job.h"
-#include "clone_identity.h"
 
 #include <unistd.h>
 
@@ -92,7 +91,7 @@ cloneJobFree(cloneJob *job)
 {
     if (!job)
         return;
-    cloneIdentityJobDone(job);
+    g_clear_pointer(&job->identity, cloneIdentityFree);
     g_clear_pointer(&job->mig, cloneMigJobFree);
     g_clear_pointer(&job->plan, cloneDomainPlanFree);
     g_clear_pointer(&job->createdDirs, g_ptr_array_unref);
@@ -137,11 +136,12 @@ cloneJobStats(cloneJob *job, virTypedParameterPtr *stats, int *nstats)
     virTypedParamsAddULLong(stats, nstats, &max, VIR_DOMAIN_CLONE_LIVE_STATS_PASSES,
                             job->transfer.passes);
     virTypedParamsAddULLong(stats, nstats, &max, VIR_DOMAIN_CLONE_LIVE_STATS_FALLBACKS, job->fallbacks);
-    virTypedParamsAddULLong(stats, nstats, &max, VIR_DOMAIN_CLONE_LIVE_STATS_GUEST_STEPS, job->guestSteps);
+    virTypedParamsAddULLong(stats, nstats, &max, VIR_DOMAIN_CLONE_LIVE_STATS_GUEST_STEPS,
+                            job->guest.steps);
     virTypedParamsAddULLong(stats, nstats, &max, VIR_DOMAIN_CLONE_LIVE_STATS_GUEST_FAILED,
-                            job->guestFailures);
+                            job->guest.failures);
     virTypedParamsAddULLong(stats, nstats, &max, VIR_DOMAIN_CLONE_LIVE_STATS_GUEST_IDENTITY,
-                            (unsigned long long)job->guestStepsUs);
+                            (unsigned long long)job->guest.stepsUs);
     virTypedParamsAddULLong(stats, nstats, &max, VIR_DOMAIN_CLONE_LIVE_STATS_NETWORK_UP,
                             (unsigned long long)job->networkUpUs);
 }

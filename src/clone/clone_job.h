@@ -6,6 +6,7 @@
 #pragma once
 
 #include "clone_domxml.h"
+#include "clone_identity.h"
 #include "clone_jobrec.h"
 #include "clone_policy.h"
 #include "clone_migrate.h"
@@ -56,6 +57,7 @@ struct _cloneJob {
     gboolean cloneDefined;
     char *watchPidfile;          /* the sandbox alert watcher, if started */
     cloneMigJob *mig;            /* the transfer, and what it changed on the source */
+    cloneIdentity *identity;     /* the steps inside the guest, from the plan on */
     gboolean disksForked;
 
     gboolean forkAttempted;      /* the disk fork was asked of libvirt */
@@ -79,11 +81,8 @@ struct _cloneJob {
     cloneTransferResult transfer;
     guint fallbacks;
     gint64 cloneResumedAt;       /* monotonic, when the clone's vCPUs ran */
-    gint64 guestStepsUs;         /* identity steps inside the guest */
     gint64 networkUpUs;          /* resume -> links up and addresses there */
-    guint guestSteps;            /* steps inside the guest carried out */
-    guint guestFailures;         /* steps that failed (on-failure='warn') */
-    gboolean agentMissing;       /* no agent channel: no step can run */
+    cloneIdentityResult guest;   /* the steps inside the guest */
 };
 
 /* clone_job.c */

@@ -344,7 +344,10 @@ clonePhasePlan(cloneJob *job)
     job->stamp = g_strdup_printf("%" G_GINT64_MODIFIER "x", g_get_real_time());
     if (clonePlanName(job) < 0)
         return -1;
-    if (cloneCheckMigratable(job) < 0 || cloneIdentityCheck(job) < 0)
+    job->identity = cloneIdentityNew(job->policy, job->plan, job->name, job->nameNumber);
+    if (cloneCheckMigratable(job) < 0 ||
+        cloneIdentityCheck(job->identity, job->src, job->srcXML,
+                           (job->flags & VIR_DOMAIN_CLONE_LIVE_PAUSED) != 0) < 0)
         return -1;
     return 0;
 }
@@ -654,7 +657,7 @@ clonePhaseFinishCloneUndo(cloneJob *job)
 
 
 static int
-clonePhaseFinishClone(cloneJob *job)
+cloneFinishClone(cloneJob *job)
 {
     g_autoptr(GHashTable) keepDown = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     gboolean paused = (job->flags & VIR_DOMAIN_CLONE_LIVE_PAUSED) != 0;
@@ -681,7 +684,7 @@ clonePhaseFinishClone(cloneJob *job)
         }
         job->cloneResumedAt = g_get_monotonic_time();
         /* the source's identity leaves the guest while its links are down */
-        if (cloneIdentityGuestSteps(job, keepDown) < 0)
+        if (cloneIdentityGuestSteps(job->identity, job->clone, keepDown) < 0)
             return -1;
     }
     if (job->policy->network != CLONE_NETWORK_INHERIT &&
@@ -691,11 +694,21 @@ clonePhaseFinishClone(cloneJob *job)
      * tries is seen (and goes nowhere) */
     if ((up = cloneLinksUp(job, xml, keepDown)) < 0 || paused)
         return up < 0 ? -1 : 0;
-    if (cloneIdentityAddresses(job, keepDown) < 0)
+    if (cloneIdentityAddresses(job->identity, job->clone, keepDown) < 0)
         return -1;
     if (up > 0)
         job->networkUpUs = g_get_monotonic_time() - job->cloneResumedAt;
     return 0;
+}
+
+
+static int
+clonePhaseFinishClone(cloneJob *job)
+{
+    int rc = cloneFinishClone(job);
+
+    job->guest = *cloneIdentityGetResult(job->identity);
+    return rc;
 }
 
 
