@@ -188,6 +188,7 @@ cloneAgentWait(cloneIdentity *idn)
                                        idn->name, idn->policy->agentTimeoutS);
             return -1;
         }
+        /* expected until the guest's side of the channel opens */
         virResetLastError();
         g_usleep(100 * 1000);
     }
@@ -410,6 +411,40 @@ cloneAgentFileWrite(cloneIdentity *idn, const char *path, const char *content)
     if (cloneAgentRun(idn, "guest-file-close", cargs, NULL) < 0 || rc < 0)
         return -1;
     return 0;
+}
+
+
+/* Whether @path is a regular file inside the guest: a quiet probe for a
+ * file that may be absent (guest-file-open of a missing file is an error
+ * that libvirt logs).  1 yes, 0 no, -1 the agent failed. */
+static int
+cloneAgentFileExists(cloneIdentity *idn, const char *path)
+{
+    const char *argv[] = { "test", "-f", path, NULL };
+    gint64 code = -1;
+
+    if (cloneAgentExecFull(idn, argv, &code, NULL, NULL) < 0)
+        return -1;
+    return code == 0 ? 1 : 0;
+}
+
+
+/* After a program the guest may lack (ps, a DHCP client) did not run: if
+ * that is all that happened, the error is dropped (libvirt has logged the
+ * agent's answer) and TRUE comes back; an agent that does not answer and a
+ * program that does not end in time are not hidden: FALSE, the error stays. */
+static gboolean
+cloneAgentForgetMissing(void)
+{
+    virCloneErrorPtr err = virCloneGetLastError();
+
+    if (!err)
+        return TRUE;
+    if (err->code == VIR_CLONE_ERR_TIMEOUT || err->libvirtCode == VIR_ERR_AGENT_UNRESPONSIVE ||
+        err->libvirtCode == VIR_ERR_AGENT_COMMAND_TIMEOUT)
+        return FALSE;
+    virCloneResetLastError();
+    return TRUE;
 }
 
 
@@ -655,14 +690,16 @@ cloneNetDaemons(cloneIdentity *idn, cloneNetState *st, char **unknown)
         const char *ps[] = { "ps", "-e", "-o", "comm=", NULL };
         const char *bbps[] = { "ps", "-o", "comm", NULL };
 
-        if ((cloneAgentExecFull(idn, ps, &code, &out, NULL) < 0 || code != 0)) {
-            virCloneResetLastError();
+        /* procps' ps, else busybox's, which has no -e */
+        if (cloneAgentExecFull(idn, ps, &code, &out, NULL) < 0 && !cloneAgentForgetMissing())
+            return -1;
+        if (code != 0) {
             g_clear_pointer(&out, g_free);
-            if (cloneAgentExecFull(idn, bbps, &code, &out, NULL) < 0 || code != 0) {
-                /* a guest without ps: nothing known runs */
-                virCloneResetLastError();
-                return 0;
-            }
+            code = -1;
+            if (cloneAgentExecFull(idn, bbps, &code, &out, NULL) < 0 && !cloneAgentForgetMissing())
+                return -1;
+            if (code != 0)
+                return 0;   /* a guest without ps: nothing known runs */
         }
     }
     lines = g_strsplit(out, "\n", -1);
@@ -1125,13 +1162,19 @@ cloneIdentityNicFlush(cloneIdentity *idn, const char *ifname)
     const char *route4[] = { "ip", "-4", "route", "flush", "dev", ifname, NULL };
     const char *route6[] = { "ip", "-6", "route", "flush", "dev", ifname, NULL };
 
+    gint64 code = 0;
+
     if (cloneAgentExec(idn, addr) < 0)
         return -1;
-    /* nothing left to flush is not an error for every ip(8) */
-    if (cloneAgentExec(idn, route4) < 0 || cloneAgentExec(idn, route6) < 0) {
-        CLONE_DEBUG("clone '%s': %s", idn->name, virCloneGetLastErrorMessage());
-        virCloneResetLastError();
-    }
+    /* nothing left to flush is not an error for every ip(8): the exit
+     * status is looked at, not reported */
+    if (cloneAgentExecFull(idn, route4, &code, NULL, NULL) < 0)
+        return -1;
+    if (code == 0 && cloneAgentExecFull(idn, route6, &code, NULL, NULL) < 0)
+        return -1;
+    if (code != 0)
+        CLONE_DEBUG("clone '%s': the routes of %s: ip exited with %lld", idn->name, ifname,
+                    (long long)code);
     idn->result.steps++;
     return 0;
 }
@@ -1141,22 +1184,22 @@ static int
 cloneIdentityHostname(cloneIdentity *idn, char **set)
 {
     g_autofree char *hostname = clonePolicyExpandHostname(idn->policy, idn->nameNumber);
-    g_autofree char *old = NULL;
     g_autofree char *line = NULL;
     g_autofree char *now = NULL;
     const char *argv[] = { "hostname", hostname, NULL };
+    int exists;
 
     if (!hostname)
         return 0;
     if (cloneAgentExec(idn, argv) < 0)
         return -1;
     /* the name for the next boot, where the guest keeps one */
-    if (cloneAgentFileRead(idn, "/etc/hostname", &old) == 0) {
+    if ((exists = cloneAgentFileExists(idn, "/etc/hostname")) < 0)
+        return -1;
+    if (exists) {
         line = g_strdup_printf("%s\n", hostname);
         if (cloneAgentFileWrite(idn, "/etc/hostname", line) < 0)
             return -1;
-    } else {
-        virCloneResetLastError();
     }
     /* what the guest says now, through libvirt's API for it */
     if (!(now = virDomainGetHostname(idn->clone, VIR_DOMAIN_GET_HOSTNAME_AGENT))) {
@@ -1189,10 +1232,14 @@ cloneIdentityMachineId(cloneIdentity *idn, char **set)
     g_auto(GStrv) parts = NULL;
     g_autofree char *id = NULL;
 
+    int exists;
+
     if (idn->policy->machineId != CLONE_MACHINE_ID_REGENERATE)
         return 0;
-    if (cloneAgentFileRead(idn, "/etc/machine-id", &old) < 0 || !*g_strstrip(old)) {
-        virCloneResetLastError();
+    if ((exists = cloneAgentFileExists(idn, "/etc/machine-id")) < 0 ||
+        (exists && cloneAgentFileRead(idn, "/etc/machine-id", &old) < 0))
+        return -1;
+    if (!exists || !*g_strstrip(old)) {
         CLONE_INFO("clone '%s': the guest has no /etc/machine-id: nothing to regenerate", idn->name);
         return 0;
     }
@@ -1347,7 +1394,8 @@ cloneIdentityDhcpOwn(cloneIdentity *idn, const char *ifname)
         if (cloneAgentExec(idn, clients[i]) == 0)
             return 0;
         g_string_append_printf(tried, "%s%s", tried->len ? "; " : "", virCloneGetLastErrorMessage());
-        virCloneResetLastError();
+        if (!cloneAgentForgetMissing())
+            return -1;
     }
     virCloneReportError(VIR_CLONE_ERR_GUEST,
                         _("no DHCP client could run for interface '%1$s' inside clone '%2$s': %3$s"),

@@ -56,13 +56,19 @@ cloneCheckJobs(cloneJob *job)
     virDomainJobInfo info;
     g_auto(cloneMigInfo) mig = { 0 };
 
-    if (virDomainGetJobInfo(job->src, &info) == 0 && info.type != VIR_DOMAIN_JOB_NONE) {
+    /* no job is VIR_DOMAIN_JOB_NONE, not a failure */
+    if (virDomainGetJobInfo(job->src, &info) < 0) {
+        virCloneReportLibvirtError(VIR_CLONE_ERR_LIBVIRT,
+                                   _("cannot read the jobs of domain '%1$s'"),
+                                   virDomainGetName(job->src));
+        return -1;
+    }
+    if (info.type != VIR_DOMAIN_JOB_NONE) {
         virCloneReportError(VIR_CLONE_ERR_BUSY,
                             _("domain '%1$s' is busy with a libvirt job: try again when it has finished"),
                             virDomainGetName(job->src));
         return -1;
     }
-    virResetLastError();
     if (cloneMigInfoQuery(job->src, &mig) < 0)
         return -1;
     if (mig.status < 0 || !(CLONE_MIG_STATUS_ENDED & CLONE_MIG_STATUS_BIT(mig.status))) {
@@ -140,6 +146,22 @@ clonePolicyCheckSupported(const clonePolicy *policy)
 }
 
 
+/* The source's XML, as the clone's is made from it. */
+static int
+cloneSourceReadXML(cloneJob *job)
+{
+    g_free(job->srcXML);
+    if (!(job->srcXML = virDomainGetXMLDesc(job->src, VIR_DOMAIN_XML_SECURE |
+                                                      VIR_DOMAIN_XML_MIGRATABLE))) {
+        virCloneReportLibvirtError(VIR_CLONE_ERR_LIBVIRT,
+                                   _("cannot read the XML of domain '%1$s'"),
+                                   virDomainGetName(job->src));
+        return -1;
+    }
+    return 0;
+}
+
+
 static int
 clonePhaseCheck(cloneJob *job)
 {
@@ -148,13 +170,8 @@ clonePhaseCheck(cloneJob *job)
         return -1;
     if (cloneCheckState(job) < 0 || cloneCheckJobs(job) < 0)
         return -1;
-    if (!(job->srcXML = virDomainGetXMLDesc(job->src, VIR_DOMAIN_XML_SECURE |
-                                                      VIR_DOMAIN_XML_MIGRATABLE))) {
-        virCloneReportLibvirtError(VIR_CLONE_ERR_LIBVIRT,
-                                   _("cannot read the XML of domain '%1$s'"),
-                                   virDomainGetName(job->src));
+    if (cloneSourceReadXML(job) < 0)
         return -1;
-    }
     {
         g_auto(GStrv) type = cloneXMLStrings(job->srcXML, "/domain/@type");
 
@@ -181,11 +198,17 @@ static int
 cloneChainBusy(cloneJob *job, const char *target)
 {
     virDomainBlockJobInfo info;
+    int rc;
 
-    if (virDomainGetBlockJobInfo(job->src, target, &info, 0) <= 0) {
-        virResetLastError();
-        return 0;
+    /* 0: no block job, which is not a failure */
+    if ((rc = virDomainGetBlockJobInfo(job->src, target, &info, 0)) < 0) {
+        virCloneReportLibvirtError(VIR_CLONE_ERR_LIBVIRT,
+                                   _("cannot read the block jobs of disk '%1$s' of domain '%2$s'"),
+                                   target, virDomainGetName(job->src));
+        return -1;
     }
+    if (rc == 0)
+        return 0;
     if (!job->policy->chainWait) {
         virCloneReportError(VIR_CLONE_ERR_BUSY,
                             _("disk '%1$s' of domain '%2$s' has a block job running"),
@@ -237,17 +260,10 @@ clonePhaseChain(cloneJob *job)
             return -1;
         changed |= rc > 0;
     }
+    /* the source's XML again only if its disks changed */
     if (!changed)
         return 0;
-    g_free(job->srcXML);
-    if (!(job->srcXML = virDomainGetXMLDesc(job->src, VIR_DOMAIN_XML_SECURE |
-                                                      VIR_DOMAIN_XML_MIGRATABLE))) {
-        virCloneReportLibvirtError(VIR_CLONE_ERR_LIBVIRT,
-                                   _("cannot read the XML of domain '%1$s'"),
-                                   virDomainGetName(job->src));
-        return -1;
-    }
-    return 0;
+    return cloneSourceReadXML(job);
 }
 
 
@@ -434,7 +450,7 @@ clonePhaseStartCloneUndo(cloneJob *job)
     if (virDomainDestroy(job->clone) < 0)
         virResetLastError();   /* its QEMU may be gone already */
     if (job->cloneDefined && virDomainUndefineFlags(job->clone, VIR_DOMAIN_UNDEFINE_NVRAM) < 0)
-        virResetLastError();
+        virResetLastError();   /* so may its definition, with a recovered job */
     job->cloneDefined = FALSE;
     cloneMigJobSetClone(job->mig, NULL);
     g_clear_pointer(&job->clone, virDomainFree);
@@ -539,59 +555,72 @@ cloneSetLinks(cloneJob *job, const char *xml, gboolean up)
 }
 
 
+/* The MAC address of the <interface> @nic, or NULL. */
+static char *
+cloneNicMac(xmlNodePtr nic)
+{
+    for (xmlNodePtr c = nic->children; c; c = c->next)
+        if (c->type == XML_ELEMENT_NODE && xmlStrEqual(c->name, BAD_CAST "mac"))
+            return (char *)xmlGetProp(c, BAD_CAST "address");
+    return NULL;
+}
+
+
+/* Brings up the link of @nic (an <interface> of the clone's live XML);
+ * 0 if done, -1 with an error. */
+static int
+cloneLinkUp(cloneJob *job, xmlDocPtr doc, xmlNodePtr nic)
+{
+    xmlBufferPtr buf = xmlBufferCreate();
+    int ret = 0;
+
+    for (xmlNodePtr c = nic->children; c; c = c->next)
+        if (c->type == XML_ELEMENT_NODE && xmlStrEqual(c->name, BAD_CAST "link"))
+            xmlSetProp(c, BAD_CAST "state", BAD_CAST "up");
+    xmlNodeDump(buf, doc, nic, 0, 0);
+    if (virDomainUpdateDeviceFlags(job->clone, (const char *)xmlBufferContent(buf),
+                                   VIR_DOMAIN_AFFECT_LIVE) < 0) {
+        virCloneReportLibvirtError(VIR_CLONE_ERR_LIBVIRT,
+                                   _("cannot bring up the links of clone '%1$s'"), job->name);
+        ret = -1;
+    }
+    xmlBufferFree(buf);
+    return ret;
+}
+
+
 /* Brings up the links of the clone's NICs but those whose MAC is in
- * @keepDown; returns how many came up, or -1. */
+ * @keepDown; returns how many came up, or -1 with an error. */
 static int
 cloneLinksUp(cloneJob *job, const char *xml, GHashTable *keepDown)
 {
     g_autoptr(xmlDoc) doc = NULL;
-    xmlXPathContextPtr ctxt;
-    xmlXPathObjectPtr o;
-    int ret = 0;
+    g_autoptr(xmlXPathContext) ctxt = NULL;
+    g_autoptr(xmlXPathObject) o = NULL;
     int up = 0;
 
-    if (!(doc = xmlReadMemory(xml, (int)strlen(xml), "clone.xml", NULL, XML_PARSE_NONET))) {
+    if (!(doc = xmlReadMemory(xml, (int)strlen(xml), "clone.xml", NULL,
+                              XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING)) ||
+        !(ctxt = xmlXPathNewContext(doc)) ||
+        !(o = xmlXPathEvalExpression(BAD_CAST "/domain/devices/interface", ctxt))) {
         virCloneReportError(VIR_CLONE_ERR_INTERNAL,
                             _("libvirt's XML of clone '%1$s' does not parse"), job->name);
         return -1;
     }
-    ctxt = xmlXPathNewContext(doc);
-    o = xmlXPathEvalExpression(BAD_CAST "/domain/devices/interface", ctxt);
-    for (int i = 0; o && o->nodesetval && i < o->nodesetval->nodeNr && ret == 0; i++) {
+    for (int i = 0; o->nodesetval && i < o->nodesetval->nodeNr; i++) {
         xmlNodePtr nic = o->nodesetval->nodeTab[i];
-        xmlBufferPtr buf;
-        gboolean skip = FALSE;
+        g_autofree char *mac = cloneNicMac(nic);
 
-        for (xmlNodePtr c = nic->children; c; c = c->next) {
-            g_autofree char *mac = NULL;
-
-            if (c->type != XML_ELEMENT_NODE || !xmlStrEqual(c->name, BAD_CAST "mac"))
-                continue;
-            mac = (char *)xmlGetProp(c, BAD_CAST "address");
-            skip = mac && g_hash_table_contains(keepDown, mac);
-        }
-        if (skip) {
+        if (mac && g_hash_table_contains(keepDown, mac)) {
             CLONE_WARN("clone '%s': a NIC keeps its link down: the guest still uses the source's MAC on it",
                        job->name);
             continue;
         }
-        buf = xmlBufferCreate();
-        for (xmlNodePtr c = nic->children; c; c = c->next)
-            if (c->type == XML_ELEMENT_NODE && xmlStrEqual(c->name, BAD_CAST "link"))
-                xmlSetProp(c, BAD_CAST "state", BAD_CAST "up");
-        xmlNodeDump(buf, doc, nic, 0, 0);
-        if (virDomainUpdateDeviceFlags(job->clone, (const char *)xmlBufferContent(buf),
-                                       VIR_DOMAIN_AFFECT_LIVE) < 0) {
-            virCloneReportLibvirtError(VIR_CLONE_ERR_LIBVIRT,
-                                       _("cannot bring up the links of clone '%1$s'"), job->name);
-            ret = -1;
-        }
+        if (cloneLinkUp(job, doc, nic) < 0)
+            return -1;
         up++;
-        xmlBufferFree(buf);
     }
-    xmlXPathFreeObject(o);
-    xmlXPathFreeContext(ctxt);
-    return ret < 0 ? -1 : up;
+    return up;
 }
 
 
@@ -815,6 +844,11 @@ cloneRunPhases(cloneJob *job)
             continue;
         }
         if (rc < 0) {
+            /* never "no error" for the caller */
+            if (!virCloneGetLastError())
+                virCloneReportError(VIR_CLONE_ERR_INTERNAL,
+                                    _("phase '%1$s' of the clone of '%2$s' failed without an error"),
+                                    cloneJobPhaseTypeToString(i), virDomainGetName(job->src));
             cloneJobProgressEnd(job, FALSE);
             cloneRollback(job, i, CLONE_JOB_PHASE_CHECK);
             return -1;

@@ -429,6 +429,7 @@ cloneSourceResume(cloneMigJob *mig)
         }
         g_usleep(G_TIME_SPAN_MILLISECOND);
     }
+    /* the refusals before it, expected, are forgotten */
     virResetLastError();
     mig->srcPausedByUs = FALSE;
     cloneSourceRecordPause(mig);
