@@ -448,10 +448,7 @@ clonePhaseStartCloneUndo(cloneJob *job)
     if (!job->clone)
         return;
     if (virDomainDestroy(job->clone) < 0)
-        virResetLastError();   /* its QEMU may be gone already */
-    if (job->cloneDefined && virDomainUndefineFlags(job->clone, VIR_DOMAIN_UNDEFINE_NVRAM) < 0)
-        virResetLastError();   /* so may its definition, with a recovered job */
-    job->cloneDefined = FALSE;
+        virResetLastError();   /* its QEMU may be gone already (persist's undo) */
     cloneMigJobSetClone(job->mig, NULL);
     g_clear_pointer(&job->clone, virDomainFree);
 }
@@ -773,6 +770,21 @@ clonePhasePersist(cloneJob *job)
 }
 
 
+/* The definition goes: destroyed first, as undefining a running domain
+ * only makes it transient; start-clone's undo then finds it gone. */
+static void
+clonePhasePersistUndo(cloneJob *job)
+{
+    if (!job->clone || !job->cloneDefined)
+        return;
+    if (virDomainDestroy(job->clone) < 0)
+        virResetLastError();   /* its QEMU may be gone already */
+    if (virDomainUndefineFlags(job->clone, VIR_DOMAIN_UNDEFINE_NVRAM) < 0)
+        virResetLastError();   /* so may its definition, in a recovered job */
+    job->cloneDefined = FALSE;
+}
+
+
 static const clonePhaseDef clonePhases[CLONE_JOB_PHASE_LAST] = {
     [CLONE_JOB_PHASE_CHECK] = { clonePhaseCheck, NULL },
     [CLONE_JOB_PHASE_CHAIN] = { clonePhaseChain, NULL },
@@ -785,7 +797,7 @@ static const clonePhaseDef clonePhases[CLONE_JOB_PHASE_LAST] = {
     [CLONE_JOB_PHASE_TRANSFER_END] = { clonePhaseTransferEnd, clonePhaseTransferEndUndo },
     [CLONE_JOB_PHASE_FINISH_SOURCE] = { clonePhaseFinishSource, NULL },
     [CLONE_JOB_PHASE_FINISH_CLONE] = { clonePhaseFinishClone, clonePhaseFinishCloneUndo },
-    [CLONE_JOB_PHASE_PERSIST] = { clonePhasePersist, NULL },
+    [CLONE_JOB_PHASE_PERSIST] = { clonePhasePersist, clonePhasePersistUndo },
 };
 
 
