@@ -6,16 +6,13 @@
 #pragma once
 
 #include "clone_domxml.h"
+#include "clone_identity.h"
 #include "clone_jobrec.h"
 #include "clone_policy.h"
-#include "clone_migmon.h"
-#include "clone_migparams.h"
+#include "clone_migrate.h"
 
-/* returned by a phase to ask the orchestrator to retry with the background
- * strategy (automatic choice, pre-copy did not converge) */
-#define CLONE_PHASE_RETRY_BACKGROUND 1
-
-/* The phases of a clone, in order (clone_live.c runs them). */
+/* The phases of a clone, in order (clone_live.c runs them; clone_job.c
+ * maps each to the public virDomainCloneLivePhase of the progress API). */
 typedef enum {
     CLONE_JOB_PHASE_CHECK,
     CLONE_JOB_PHASE_CHAIN,
@@ -23,7 +20,9 @@ typedef enum {
     CLONE_JOB_PHASE_SANDBOX,
     CLONE_JOB_PHASE_FILES,
     CLONE_JOB_PHASE_START_CLONE,
-    CLONE_JOB_PHASE_TRANSFER,
+    CLONE_JOB_PHASE_TRANSFER,        /* up to the source paused at the switch-over instant */
+    CLONE_JOB_PHASE_FORK,            /* the disk fork, inside that pause */
+    CLONE_JOB_PHASE_TRANSFER_END,    /* the copy completes */
     CLONE_JOB_PHASE_FINISH_SOURCE,
     CLONE_JOB_PHASE_FINISH_CLONE,
     CLONE_JOB_PHASE_PERSIST,
@@ -31,6 +30,8 @@ typedef enum {
     CLONE_JOB_PHASE_LAST
 } cloneJobPhase;
 CLONE_ENUM_DECL(cloneJobPhase);
+/* the names of the public virDomainCloneLivePhase */
+CLONE_ENUM_DECL(cloneProgressPhase);
 
 typedef struct _cloneJob cloneJob;
 struct _cloneJob {
@@ -55,15 +56,9 @@ struct _cloneJob {
     virDomainPtr clone;
     gboolean cloneDefined;
     char *watchPidfile;          /* the sandbox alert watcher, if started */
-    cloneMigMon *srcMon;
-    cloneMigMon *cloneMon;
-    cloneMigSettings *srcSaved;
-    JsonObject *srcCaps;         /* what we set on the source */
-    JsonObject *srcParams;
-    gboolean migrationStarted;
+    cloneMigJob *mig;            /* the transfer, and what it changed on the source */
+    cloneIdentity *identity;     /* the steps inside the guest, from the plan on */
     gboolean disksForked;
-    gboolean srcPausedByUs;
-    gboolean srcWasRunning;      /* running (not paused) when the clone began */
 
     gboolean forkAttempted;      /* the disk fork was asked of libvirt */
 
@@ -82,25 +77,22 @@ struct _cloneJob {
     gint64 tStart;
     gint64 cloneStartUs;
     gint64 diskForkUs;
-    gint64 pauseUs;              /* STOP -> RESUME, as QEMU stamped them */
     gint64 tDone;
-    guint64 bytes;
-    guint64 passes;
-    gint64 downtimeMs;
+    cloneTransferResult transfer;
     guint fallbacks;
     gint64 cloneResumedAt;       /* monotonic, when the clone's vCPUs ran */
-    gint64 guestStepsUs;         /* identity steps inside the guest */
     gint64 networkUpUs;          /* resume -> links up and addresses there */
-    guint guestSteps;            /* steps inside the guest carried out */
-    guint guestFailures;         /* steps that failed (on-failure='warn') */
-    gboolean agentMissing;       /* no agent channel: no step can run */
+    cloneIdentityResult guest;   /* the steps inside the guest */
 };
 
 /* clone_job.c */
 cloneJob *cloneJobNew(virDomainPtr dom, const char *policyXML, unsigned int flags);
 void cloneJobFree(cloneJob *job);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(cloneJob, cloneJobFree);
-void cloneJobProgress(cloneJob *job, int phase, guint percent);
+/* Reports @percent of the job's phase, under its public name. */
+void cloneJobProgress(cloneJob *job, guint percent);
+/* Reports the end of the job: DONE, or ROLLBACK. */
+void cloneJobProgressEnd(cloneJob *job, gboolean ok);
 void cloneJobStats(cloneJob *job, virTypedParameterPtr *stats, int *nstats);
 /* Writes what undoing the job needs into its record (no-op without one). */
 int cloneJobSave(cloneJob *job);
@@ -118,11 +110,3 @@ int cloneJobsRecoverStale(virConnectPtr conn);
  * finishes its rollback if it left a record.  1 done, 0 no record, -1. */
 int cloneJobRecoverSource(virConnectPtr conn, const char *runDir, const char *srcUUID,
                           guint timeoutS);
-
-/* clone_migrate.c */
-int cloneTransferPrecopy(cloneJob *job);
-int cloneTransferBackground(cloneJob *job);
-void cloneTransferAbort(cloneJob *job);
-int cloneTransferWaitClone(cloneJob *job);
-int cloneSourceResume(cloneJob *job);
-void cloneSourceRestoreSettings(cloneJob *job);

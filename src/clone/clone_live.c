@@ -20,11 +20,6 @@
 #include <errno.h>
 #include <glib/gstdio.h>
 
-CLONE_ENUM_DECL(clonePhase);
-CLONE_ENUM_IMPL(clonePhase, VIR_DOMAIN_CLONE_LIVE_PHASE_LAST,
-                "prepare", "start-clone", "copy-ram", "switchover",
-                "finish", "done", "rollback");
-
 typedef struct {
     int (*run)(cloneJob *job);
     void (*undo)(cloneJob *job);  /* may run after a partial run; idempotent */
@@ -50,7 +45,7 @@ cloneCheckState(cloneJob *job)
                             virDomainGetName(job->src));
         return -1;
     }
-    job->srcWasRunning = state == VIR_DOMAIN_RUNNING;
+    job->mig->srcWasRunning = state == VIR_DOMAIN_RUNNING;
     return 0;
 }
 
@@ -61,13 +56,19 @@ cloneCheckJobs(cloneJob *job)
     virDomainJobInfo info;
     g_auto(cloneMigInfo) mig = { 0 };
 
-    if (virDomainGetJobInfo(job->src, &info) == 0 && info.type != VIR_DOMAIN_JOB_NONE) {
+    /* no job is VIR_DOMAIN_JOB_NONE, not a failure */
+    if (virDomainGetJobInfo(job->src, &info) < 0) {
+        virCloneReportLibvirtError(VIR_CLONE_ERR_LIBVIRT,
+                                   _("cannot read the jobs of domain '%1$s'"),
+                                   virDomainGetName(job->src));
+        return -1;
+    }
+    if (info.type != VIR_DOMAIN_JOB_NONE) {
         virCloneReportError(VIR_CLONE_ERR_BUSY,
                             _("domain '%1$s' is busy with a libvirt job: try again when it has finished"),
                             virDomainGetName(job->src));
         return -1;
     }
-    virResetLastError();
     if (cloneMigInfoQuery(job->src, &mig) < 0)
         return -1;
     if (mig.status < 0 || !(CLONE_MIG_STATUS_ENDED & CLONE_MIG_STATUS_BIT(mig.status))) {
@@ -145,14 +146,11 @@ clonePolicyCheckSupported(const clonePolicy *policy)
 }
 
 
+/* The source's XML, as the clone's is made from it. */
 static int
-clonePhaseCheck(cloneJob *job)
+cloneSourceReadXML(cloneJob *job)
 {
-    cloneJobProgress(job, VIR_DOMAIN_CLONE_LIVE_PHASE_PREPARE, 0);
-    if (clonePolicyCheckSupported(job->policy) < 0)
-        return -1;
-    if (cloneCheckState(job) < 0 || cloneCheckJobs(job) < 0)
-        return -1;
+    g_free(job->srcXML);
     if (!(job->srcXML = virDomainGetXMLDesc(job->src, VIR_DOMAIN_XML_SECURE |
                                                       VIR_DOMAIN_XML_MIGRATABLE))) {
         virCloneReportLibvirtError(VIR_CLONE_ERR_LIBVIRT,
@@ -160,6 +158,20 @@ clonePhaseCheck(cloneJob *job)
                                    virDomainGetName(job->src));
         return -1;
     }
+    return 0;
+}
+
+
+static int
+clonePhaseCheck(cloneJob *job)
+{
+    cloneJobProgress(job, 0);
+    if (clonePolicyCheckSupported(job->policy) < 0)
+        return -1;
+    if (cloneCheckState(job) < 0 || cloneCheckJobs(job) < 0)
+        return -1;
+    if (cloneSourceReadXML(job) < 0)
+        return -1;
     {
         g_auto(GStrv) type = cloneXMLStrings(job->srcXML, "/domain/@type");
 
@@ -177,7 +189,7 @@ clonePhaseCheck(cloneJob *job)
 static void
 cloneChainProgressCb(guint percent, void *opaque)
 {
-    cloneJobProgress(opaque, VIR_DOMAIN_CLONE_LIVE_PHASE_PREPARE, percent);
+    cloneJobProgress(opaque, percent);
 }
 
 
@@ -186,11 +198,17 @@ static int
 cloneChainBusy(cloneJob *job, const char *target)
 {
     virDomainBlockJobInfo info;
+    int rc;
 
-    if (virDomainGetBlockJobInfo(job->src, target, &info, 0) <= 0) {
-        virResetLastError();
-        return 0;
+    /* 0: no block job, which is not a failure */
+    if ((rc = virDomainGetBlockJobInfo(job->src, target, &info, 0)) < 0) {
+        virCloneReportLibvirtError(VIR_CLONE_ERR_LIBVIRT,
+                                   _("cannot read the block jobs of disk '%1$s' of domain '%2$s'"),
+                                   target, virDomainGetName(job->src));
+        return -1;
     }
+    if (rc == 0)
+        return 0;
     if (!job->policy->chainWait) {
         virCloneReportError(VIR_CLONE_ERR_BUSY,
                             _("disk '%1$s' of domain '%2$s' has a block job running"),
@@ -242,17 +260,10 @@ clonePhaseChain(cloneJob *job)
             return -1;
         changed |= rc > 0;
     }
+    /* the source's XML again only if its disks changed */
     if (!changed)
         return 0;
-    g_free(job->srcXML);
-    if (!(job->srcXML = virDomainGetXMLDesc(job->src, VIR_DOMAIN_XML_SECURE |
-                                                      VIR_DOMAIN_XML_MIGRATABLE))) {
-        virCloneReportLibvirtError(VIR_CLONE_ERR_LIBVIRT,
-                                   _("cannot read the XML of domain '%1$s'"),
-                                   virDomainGetName(job->src));
-        return -1;
-    }
-    return 0;
+    return cloneSourceReadXML(job);
 }
 
 
@@ -349,7 +360,10 @@ clonePhasePlan(cloneJob *job)
     job->stamp = g_strdup_printf("%" G_GINT64_MODIFIER "x", g_get_real_time());
     if (clonePlanName(job) < 0)
         return -1;
-    if (cloneCheckMigratable(job) < 0 || cloneIdentityCheck(job) < 0)
+    job->identity = cloneIdentityNew(job->policy, job->plan, job->name, job->nameNumber);
+    if (cloneCheckMigratable(job) < 0 ||
+        cloneIdentityCheck(job->identity, job->src, job->srcXML,
+                           (job->flags & VIR_DOMAIN_CLONE_LIVE_PAUSED) != 0) < 0)
         return -1;
     return 0;
 }
@@ -412,7 +426,7 @@ clonePhaseStartClone(cloneJob *job)
 {
     gint64 t0 = g_get_monotonic_time();
 
-    cloneJobProgress(job, VIR_DOMAIN_CLONE_LIVE_PHASE_START_CLONE, 0);
+    cloneJobProgress(job, 0);
     /* START_PAUSED: without it libvirt sends "cont", which would activate
      * the images before the migration. */
     job->clone = virDomainCreateXML(job->conn, job->plan->xml, VIR_DOMAIN_START_PAUSED);
@@ -423,7 +437,7 @@ clonePhaseStartClone(cloneJob *job)
         return -1;
     }
     job->cloneStartUs = g_get_monotonic_time() - t0;
-    job->cloneMon = cloneMigMonNew(job->clone);
+    cloneMigJobSetClone(job->mig, job->clone);
     return 0;
 }
 
@@ -434,23 +448,73 @@ clonePhaseStartCloneUndo(cloneJob *job)
     if (!job->clone)
         return;
     if (virDomainDestroy(job->clone) < 0)
-        virResetLastError();   /* its QEMU may be gone already */
-    if (job->cloneDefined && virDomainUndefineFlags(job->clone, VIR_DOMAIN_UNDEFINE_NVRAM) < 0)
-        virResetLastError();
-    job->cloneDefined = FALSE;
-    g_clear_pointer(&job->cloneMon, cloneMigMonFree);
+        virResetLastError();   /* its QEMU may be gone already (persist's undo) */
+    cloneMigJobSetClone(job->mig, NULL);
     g_clear_pointer(&job->clone, virDomainFree);
 }
 
 
 /* ---- phase: transfer -------------------------------------------------------- */
 
+/* Ends with the source paused at the switch-over instant (clone_migrate.h). */
 static int
 clonePhaseTransfer(cloneJob *job)
 {
     if (job->strategy == CLONE_STRATEGY_BACKGROUND)
-        return cloneTransferBackground(job);
-    return cloneTransferPrecopy(job);
+        return cloneTransferBackgroundToSwitchover(job->mig);
+    return cloneTransferPrecopyToSwitchover(job->mig, !job->strategyForced);
+}
+
+
+/* Cancels the migration, resumes the source, restores its settings. */
+static void
+clonePhaseTransferUndo(cloneJob *job)
+{
+    cloneTransferAbort(job->mig);
+}
+
+
+/* ---- phase: the disk fork, while the source is paused ----------------------- */
+
+/* The source goes on with new overlays over the images it used at the
+ * switch-over instant; the clone gets its own over the same images.  No
+ * undo: once libvirt pivoted the source onto its new tops they stay (the
+ * files phase's undo asks libvirt which ones the source uses). */
+static int
+clonePhaseFork(cloneJob *job)
+{
+    gint64 t0 = g_get_monotonic_time();
+    g_autofree char *snapName = g_strdup_printf("libvirt-clone-%s", job->stamp);
+
+    cloneJobProgress(job, 100);
+    /* whether it happened is asked of libvirt on rollback (clone_disk.c) */
+    job->forkAttempted = TRUE;
+    if (cloneJobSave(job) < 0 || cloneDiskFork(job->src, job->plan, snapName) < 0)
+        return -1;
+    job->disksForked = TRUE;
+    job->diskForkUs = g_get_monotonic_time() - t0;
+    return cloneFaultPoint(job->strategy == CLONE_STRATEGY_BACKGROUND ? "background:forked"
+                                                                      : "precopy:forked");
+}
+
+
+/* ---- phase: the end of the transfer ------------------------------------------ */
+
+static int
+clonePhaseTransferEnd(cloneJob *job)
+{
+    if (job->strategy == CLONE_STRATEGY_BACKGROUND)
+        return cloneTransferBackgroundComplete(job->mig);
+    return cloneTransferPrecopyComplete(job->mig);
+}
+
+
+/* A migration that this phase started (background) is cancelled; the
+ * transfer's undo does the rest. */
+static void
+clonePhaseTransferEndUndo(cloneJob *job)
+{
+    cloneTransferCancel(job->mig);
 }
 
 
@@ -459,22 +523,11 @@ clonePhaseTransfer(cloneJob *job)
 static int
 clonePhaseFinishSource(cloneJob *job)
 {
-    g_auto(cloneMigInfo) info = { 0 };
-
-    cloneJobProgress(job, VIR_DOMAIN_CLONE_LIVE_PHASE_FINISH, 100);
-    /* resume as soon as the source's side completes: waiting for the
-     * clone's side would add to the source's pause */
-    if (job->srcWasRunning && (job->srcPausedByUs || job->strategy == CLONE_STRATEGY_PRECOPY) &&
-        cloneSourceResume(job) < 0)
+    cloneJobProgress(job, 100);
+    if (cloneTransferFinishSource(job->mig, job->strategy == CLONE_STRATEGY_PRECOPY) < 0)
         return -1;
-    if (cloneMigInfoQuery(job->src, &info) == 0) {
-        job->bytes = info.transferred;
-        job->downtimeMs = info.downtime;
-        job->passes = MAX(job->passes, info.passes);
-    }
-    job->migrationStarted = FALSE;
-    cloneSourceRestoreSettings(job);
-    return cloneJobSave(job);
+    job->transfer = job->mig->result;
+    return 0;
 }
 
 
@@ -499,59 +552,72 @@ cloneSetLinks(cloneJob *job, const char *xml, gboolean up)
 }
 
 
+/* The MAC address of the <interface> @nic, or NULL. */
+static char *
+cloneNicMac(xmlNodePtr nic)
+{
+    for (xmlNodePtr c = nic->children; c; c = c->next)
+        if (c->type == XML_ELEMENT_NODE && xmlStrEqual(c->name, BAD_CAST "mac"))
+            return (char *)xmlGetProp(c, BAD_CAST "address");
+    return NULL;
+}
+
+
+/* Brings up the link of @nic (an <interface> of the clone's live XML);
+ * 0 if done, -1 with an error. */
+static int
+cloneLinkUp(cloneJob *job, xmlDocPtr doc, xmlNodePtr nic)
+{
+    xmlBufferPtr buf = xmlBufferCreate();
+    int ret = 0;
+
+    for (xmlNodePtr c = nic->children; c; c = c->next)
+        if (c->type == XML_ELEMENT_NODE && xmlStrEqual(c->name, BAD_CAST "link"))
+            xmlSetProp(c, BAD_CAST "state", BAD_CAST "up");
+    xmlNodeDump(buf, doc, nic, 0, 0);
+    if (virDomainUpdateDeviceFlags(job->clone, (const char *)xmlBufferContent(buf),
+                                   VIR_DOMAIN_AFFECT_LIVE) < 0) {
+        virCloneReportLibvirtError(VIR_CLONE_ERR_LIBVIRT,
+                                   _("cannot bring up the links of clone '%1$s'"), job->name);
+        ret = -1;
+    }
+    xmlBufferFree(buf);
+    return ret;
+}
+
+
 /* Brings up the links of the clone's NICs but those whose MAC is in
- * @keepDown; returns how many came up, or -1. */
+ * @keepDown; returns how many came up, or -1 with an error. */
 static int
 cloneLinksUp(cloneJob *job, const char *xml, GHashTable *keepDown)
 {
     g_autoptr(xmlDoc) doc = NULL;
-    xmlXPathContextPtr ctxt;
-    xmlXPathObjectPtr o;
-    int ret = 0;
+    g_autoptr(xmlXPathContext) ctxt = NULL;
+    g_autoptr(xmlXPathObject) o = NULL;
     int up = 0;
 
-    if (!(doc = xmlReadMemory(xml, (int)strlen(xml), "clone.xml", NULL, XML_PARSE_NONET))) {
+    if (!(doc = xmlReadMemory(xml, (int)strlen(xml), "clone.xml", NULL,
+                              XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING)) ||
+        !(ctxt = xmlXPathNewContext(doc)) ||
+        !(o = xmlXPathEvalExpression(BAD_CAST "/domain/devices/interface", ctxt))) {
         virCloneReportError(VIR_CLONE_ERR_INTERNAL,
                             _("libvirt's XML of clone '%1$s' does not parse"), job->name);
         return -1;
     }
-    ctxt = xmlXPathNewContext(doc);
-    o = xmlXPathEvalExpression(BAD_CAST "/domain/devices/interface", ctxt);
-    for (int i = 0; o && o->nodesetval && i < o->nodesetval->nodeNr && ret == 0; i++) {
+    for (int i = 0; o->nodesetval && i < o->nodesetval->nodeNr; i++) {
         xmlNodePtr nic = o->nodesetval->nodeTab[i];
-        xmlBufferPtr buf;
-        gboolean skip = FALSE;
+        g_autofree char *mac = cloneNicMac(nic);
 
-        for (xmlNodePtr c = nic->children; c; c = c->next) {
-            g_autofree char *mac = NULL;
-
-            if (c->type != XML_ELEMENT_NODE || !xmlStrEqual(c->name, BAD_CAST "mac"))
-                continue;
-            mac = (char *)xmlGetProp(c, BAD_CAST "address");
-            skip = mac && g_hash_table_contains(keepDown, mac);
-        }
-        if (skip) {
+        if (mac && g_hash_table_contains(keepDown, mac)) {
             CLONE_WARN("clone '%s': a NIC keeps its link down: the guest still uses the source's MAC on it",
                        job->name);
             continue;
         }
-        buf = xmlBufferCreate();
-        for (xmlNodePtr c = nic->children; c; c = c->next)
-            if (c->type == XML_ELEMENT_NODE && xmlStrEqual(c->name, BAD_CAST "link"))
-                xmlSetProp(c, BAD_CAST "state", BAD_CAST "up");
-        xmlNodeDump(buf, doc, nic, 0, 0);
-        if (virDomainUpdateDeviceFlags(job->clone, (const char *)xmlBufferContent(buf),
-                                       VIR_DOMAIN_AFFECT_LIVE) < 0) {
-            virCloneReportLibvirtError(VIR_CLONE_ERR_LIBVIRT,
-                                       _("cannot bring up the links of clone '%1$s'"), job->name);
-            ret = -1;
-        }
+        if (cloneLinkUp(job, doc, nic) < 0)
+            return -1;
         up++;
-        xmlBufferFree(buf);
     }
-    xmlXPathFreeObject(o);
-    xmlXPathFreeContext(ctxt);
-    return ret < 0 ? -1 : up;
+    return up;
 }
 
 
@@ -617,14 +683,14 @@ clonePhaseFinishCloneUndo(cloneJob *job)
 
 
 static int
-clonePhaseFinishClone(cloneJob *job)
+cloneFinishClone(cloneJob *job)
 {
     g_autoptr(GHashTable) keepDown = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     gboolean paused = (job->flags & VIR_DOMAIN_CLONE_LIVE_PAUSED) != 0;
     g_autofree char *xml = NULL;
     int up;
 
-    if (cloneTransferWaitClone(job) < 0)
+    if (cloneTransferWaitClone(job->mig) < 0)
         return -1;
     /* the clone's live XML, once: aliases, taps and links do not change */
     if (!(xml = virDomainGetXMLDesc(job->clone, 0))) {
@@ -644,7 +710,7 @@ clonePhaseFinishClone(cloneJob *job)
         }
         job->cloneResumedAt = g_get_monotonic_time();
         /* the source's identity leaves the guest while its links are down */
-        if (cloneIdentityGuestSteps(job, keepDown) < 0)
+        if (cloneIdentityGuestSteps(job->identity, job->clone, keepDown) < 0)
             return -1;
     }
     if (job->policy->network != CLONE_NETWORK_INHERIT &&
@@ -654,11 +720,21 @@ clonePhaseFinishClone(cloneJob *job)
      * tries is seen (and goes nowhere) */
     if ((up = cloneLinksUp(job, xml, keepDown)) < 0 || paused)
         return up < 0 ? -1 : 0;
-    if (cloneIdentityAddresses(job, keepDown) < 0)
+    if (cloneIdentityAddresses(job->identity, job->clone, keepDown) < 0)
         return -1;
     if (up > 0)
         job->networkUpUs = g_get_monotonic_time() - job->cloneResumedAt;
     return 0;
+}
+
+
+static int
+clonePhaseFinishClone(cloneJob *job)
+{
+    int rc = cloneFinishClone(job);
+
+    job->guest = *cloneIdentityGetResult(job->identity);
+    return rc;
 }
 
 
@@ -694,6 +770,21 @@ clonePhasePersist(cloneJob *job)
 }
 
 
+/* The definition goes: destroyed first, as undefining a running domain
+ * only makes it transient; start-clone's undo then finds it gone. */
+static void
+clonePhasePersistUndo(cloneJob *job)
+{
+    if (!job->clone || !job->cloneDefined)
+        return;
+    if (virDomainDestroy(job->clone) < 0)
+        virResetLastError();   /* its QEMU may be gone already */
+    if (virDomainUndefineFlags(job->clone, VIR_DOMAIN_UNDEFINE_NVRAM) < 0)
+        virResetLastError();   /* so may its definition, in a recovered job */
+    job->cloneDefined = FALSE;
+}
+
+
 static const clonePhaseDef clonePhases[CLONE_JOB_PHASE_LAST] = {
     [CLONE_JOB_PHASE_CHECK] = { clonePhaseCheck, NULL },
     [CLONE_JOB_PHASE_CHAIN] = { clonePhaseChain, NULL },
@@ -701,10 +792,12 @@ static const clonePhaseDef clonePhases[CLONE_JOB_PHASE_LAST] = {
     [CLONE_JOB_PHASE_SANDBOX] = { clonePhaseSandbox, clonePhaseSandboxUndo },
     [CLONE_JOB_PHASE_FILES] = { clonePhaseFiles, clonePhaseFilesUndo },
     [CLONE_JOB_PHASE_START_CLONE] = { clonePhaseStartClone, clonePhaseStartCloneUndo },
-    [CLONE_JOB_PHASE_TRANSFER] = { clonePhaseTransfer, cloneTransferAbort },
+    [CLONE_JOB_PHASE_TRANSFER] = { clonePhaseTransfer, clonePhaseTransferUndo },
+    [CLONE_JOB_PHASE_FORK] = { clonePhaseFork, NULL },
+    [CLONE_JOB_PHASE_TRANSFER_END] = { clonePhaseTransferEnd, clonePhaseTransferEndUndo },
     [CLONE_JOB_PHASE_FINISH_SOURCE] = { clonePhaseFinishSource, NULL },
     [CLONE_JOB_PHASE_FINISH_CLONE] = { clonePhaseFinishClone, clonePhaseFinishCloneUndo },
-    [CLONE_JOB_PHASE_PERSIST] = { clonePhasePersist, NULL },
+    [CLONE_JOB_PHASE_PERSIST] = { clonePhasePersist, clonePhasePersistUndo },
 };
 
 
@@ -763,7 +856,12 @@ cloneRunPhases(cloneJob *job)
             continue;
         }
         if (rc < 0) {
-            cloneJobProgress(job, VIR_DOMAIN_CLONE_LIVE_PHASE_ROLLBACK, 0);
+            /* never "no error" for the caller */
+            if (!virCloneGetLastError())
+                virCloneReportError(VIR_CLONE_ERR_INTERNAL,
+                                    _("phase '%1$s' of the clone of '%2$s' failed without an error"),
+                                    cloneJobPhaseTypeToString(i), virDomainGetName(job->src));
+            cloneJobProgressEnd(job, FALSE);
             cloneRollback(job, i, CLONE_JOB_PHASE_CHECK);
             return -1;
         }
@@ -797,8 +895,7 @@ cloneJobRecoverLocked(virConnectPtr conn, cloneJobLock *lock)
     CLONE_WARN("finishing the rollback of clone '%s' of '%s', interrupted in phase '%s'",
                job->name, job->src ? virDomainGetName(job->src) : cloneJobLockSourceUUID(lock),
                cloneJobPhaseTypeToString(job->phase));
-    if (job->src)
-        job->srcMon = cloneMigMonNew(job->src);
+    cloneMigJobWatchSource(job->mig);
     cloneRollback(job, job->phase, CLONE_JOB_PHASE_CHECK);
     if (virConnectIsAlive(conn) != 1) {
         virCloneReportError(VIR_CLONE_ERR_LIBVIRT, "%s",
@@ -963,14 +1060,14 @@ virDomainCloneLiveFull(virDomainPtr dom,
         cloneJobEnd(job, FALSE);
         return NULL;
     }
-    job->srcMon = cloneMigMonNew(dom);
+    cloneMigJobWatchSource(job->mig);
     rc = cloneRunPhases(job);
     cloneJobEnd(job, rc == 0);
     if (rc < 0)
         return NULL;
 
     job->tDone = g_get_monotonic_time();
-    cloneJobProgress(job, VIR_DOMAIN_CLONE_LIVE_PHASE_DONE, 100);
+    cloneJobProgressEnd(job, TRUE);
     if (stats)
         cloneJobStats(job, stats, nstats);
     return g_steal_pointer(&job->clone);
@@ -1006,5 +1103,5 @@ virDomainCloneLive(virDomainPtr dom, const char *policyXML, unsigned int flags)
 CLONE_EXPORT const char *
 virDomainCloneLivePhaseToString(int phase)
 {
-    return clonePhaseTypeToString(phase);
+    return cloneProgressPhaseTypeToString(phase);
 }
