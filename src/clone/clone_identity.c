@@ -111,7 +111,7 @@ cloneIdentityFailed(cloneIdentity *idn, const char *step)
 
 
 int
-cloneIdentityCheck(cloneIdentity *idn, virDomainPtr src, const char *srcXML, gboolean paused)
+cloneIdentityCheck(cloneIdentity *idn, const char *srcName, const char *srcXML, gboolean paused)
 {
     g_autofree char *xpath = NULL;
     g_auto(GStrv) channels = NULL;
@@ -130,7 +130,7 @@ cloneIdentityCheck(cloneIdentity *idn, virDomainPtr src, const char *srcXML, gbo
         return 0;
     virCloneReportError(VIR_CLONE_ERR_GUEST,
                         _("domain '%1$s' has no QEMU guest agent channel (%2$s), which the clone policy's steps inside the guest need: add the channel and run qemu-ga in the guest, or give the policy <guest-agent on-failure='warn'/>"),
-                        virDomainGetName(src), CLONE_AGENT_CHANNEL);
+                        srcName, CLONE_AGENT_CHANNEL);
     idn->result.agentMissing = TRUE;
     return cloneIdentityFailed(idn, "guest agent");
 }

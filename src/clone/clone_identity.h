@@ -35,7 +35,7 @@ gboolean cloneIdentityHasGuestSteps(const cloneIdentity *idn);
 /* Before anything starts: the steps need a guest agent channel in the
  * source @src (its XML @srcXML) and a running clone (not @paused).  Fails,
  * or warns, as the policy says. */
-int cloneIdentityCheck(cloneIdentity *idn, virDomainPtr src, const char *srcXML, gboolean paused);
+int cloneIdentityCheck(cloneIdentity *idn, const char *srcName, const char *srcXML, gboolean paused);
 
 /* With the clone running and its links down: read the source's addresses
  * and find the network stack that manages each NIC, give each NIC inside

@@ -16,9 +16,12 @@
 #define CLONE_RECORD_VERSION 1
 
 CLONE_ENUM_IMPL(cloneJobPhase, CLONE_JOB_PHASE_LAST,
-                "check", "chain", "plan", "sandbox", "files", "start-clone",
-                "transfer", "fork", "transfer-end", "finish-source", "finish-clone",
-                "persist");
+                "check", "chain", "plan", "stop", "sandbox", "files", "start-clone",
+                "load", "transfer", "fork", "transfer-end", "finish-source",
+                "save-template", "finish-clone", "persist");
+
+CLONE_ENUM_IMPL(cloneJobKind, CLONE_JOB_KIND_LAST,
+                "live", "template", "from-template", "reset");
 
 CLONE_ENUM_IMPL(cloneProgressPhase, VIR_DOMAIN_CLONE_LIVE_PHASE_LAST,
                 "prepare", "start-clone", "copy-ram", "switchover",
@@ -35,15 +38,18 @@ static const struct {
     [CLONE_JOB_PHASE_CHECK] = CLONE_SAME(PREPARE),
     [CLONE_JOB_PHASE_CHAIN] = CLONE_SAME(PREPARE),
     [CLONE_JOB_PHASE_PLAN] = CLONE_SAME(PREPARE),
+    [CLONE_JOB_PHASE_STOP] = CLONE_SAME(PREPARE),
     [CLONE_JOB_PHASE_SANDBOX] = CLONE_SAME(PREPARE),
     [CLONE_JOB_PHASE_FILES] = CLONE_SAME(PREPARE),
     [CLONE_JOB_PHASE_START_CLONE] = CLONE_SAME(START_CLONE),
+    [CLONE_JOB_PHASE_LOAD] = CLONE_SAME(COPY_RAM),
     [CLONE_JOB_PHASE_TRANSFER] = { VIR_DOMAIN_CLONE_LIVE_PHASE_COPY_RAM,
                                    VIR_DOMAIN_CLONE_LIVE_PHASE_SWITCHOVER },
     [CLONE_JOB_PHASE_FORK] = CLONE_SAME(SWITCHOVER),
     [CLONE_JOB_PHASE_TRANSFER_END] = { VIR_DOMAIN_CLONE_LIVE_PHASE_SWITCHOVER,
                                        VIR_DOMAIN_CLONE_LIVE_PHASE_COPY_RAM },
     [CLONE_JOB_PHASE_FINISH_SOURCE] = CLONE_SAME(FINISH),
+    [CLONE_JOB_PHASE_SAVE_TEMPLATE] = CLONE_SAME(FINISH),
     [CLONE_JOB_PHASE_FINISH_CLONE] = CLONE_SAME(FINISH),
     [CLONE_JOB_PHASE_PERSIST] = CLONE_SAME(FINISH),
 #undef CLONE_SAME
@@ -57,11 +63,23 @@ cloneJobProgressReport(cloneJob *job, int phase, guint percent)
      * grows while the guest dirties pages */
     if (phase == job->lastPhase && percent < job->lastPercent)
         percent = job->lastPercent;
-    if (!job->cb || (phase == job->lastPhase && percent == job->lastPercent))
+    if ((!job->cb && !job->tcb) || (phase == job->lastPhase && percent == job->lastPercent))
         return;
     job->lastPhase = phase;
     job->lastPercent = percent;
-    job->cb(job->src, phase, percent, job->opaque);
+    if (job->tcb)
+        job->tcb(job->handle, phase, percent, job->opaque);
+    else
+        job->cb(job->src, phase, percent, job->opaque);
+}
+
+
+const char *
+cloneJobSourceName(cloneJob *job)
+{
+    if (job->src)
+        return virDomainGetName(job->src);
+    return job->templateName ? job->templateName : "";
 }
 
 
@@ -99,6 +117,16 @@ cloneJobFree(cloneJob *job)
     g_clear_pointer(&job->lock, cloneJobLockRelease);
     if (job->recovered)
         g_clear_pointer(&job->src, virDomainFree);   /* looked up, not the caller's */
+    if (job->templateLock >= 0)
+        close(job->templateLock);
+    g_free(job->templateName);
+    g_clear_pointer(&job->tmpl, cloneTemplateRecFree);
+    g_free(job->runDir);
+    g_free(job->tmplRam);
+    g_free(job->tmplPolicy);
+    g_strfreev(job->resetMacs);
+    g_clear_pointer(&job->resetOverlays, g_ptr_array_unref);
+    g_strfreev(job->resetTops);
     clonePolicyFree(job->policy);
     g_free(job->srcXML);
     g_free(job->watchPidfile);
@@ -144,6 +172,9 @@ cloneJobStats(cloneJob *job, virTypedParameterPtr *stats, int *nstats)
                             (unsigned long long)job->guest.stepsUs);
     virTypedParamsAddULLong(stats, nstats, &max, VIR_DOMAIN_CLONE_LIVE_STATS_NETWORK_UP,
                             (unsigned long long)job->networkUpUs);
+    if (job->kind != CLONE_JOB_LIVE && job->templateName)
+        virTypedParamsAddString(stats, nstats, &max, VIR_DOMAIN_CLONE_LIVE_STATS_TEMPLATE,
+                                job->templateName);
 }
 
 
@@ -174,11 +205,19 @@ cloneJobMigNew(cloneJob *job)
 cloneJob *
 cloneJobNew(virDomainPtr dom, const char *policyXML, unsigned int flags)
 {
+    return cloneJobNewOn(virDomainGetConnect(dom), dom, policyXML, flags);
+}
+
+
+cloneJob *
+cloneJobNewOn(virConnectPtr conn, virDomainPtr dom, const char *policyXML, unsigned int flags)
+{
     g_autoptr(cloneJob) job = g_new0(cloneJob, 1);
 
     job->tStart = g_get_monotonic_time();
     job->src = dom;
-    job->conn = virDomainGetConnect(dom);
+    job->conn = conn;
+    job->templateLock = -1;
     job->flags = flags;
     job->lastPhase = -1;
     job->guardianPipe = -1;
@@ -238,9 +277,9 @@ cloneRecSource(cloneJob *job)
     const cloneMigJob *mig = job->mig;
     char uuid[VIR_UUID_STRING_BUFLEN] = "";
 
-    if (virDomainGetUUIDString(job->src, uuid) == 0)
+    if (job->src && virDomainGetUUIDString(job->src, uuid) == 0)
         json_object_set_string_member(o, "uuid", uuid);
-    cloneRecSetStr(o, "name", virDomainGetName(job->src));
+    cloneRecSetStr(o, "name", cloneJobSourceName(job));
     json_object_set_boolean_member(o, "wasRunning", mig->srcWasRunning);
     json_object_set_boolean_member(o, "pausedByUs", mig->srcPausedByUs);
     json_object_set_boolean_member(o, "migrationStarted", mig->migrationStarted);
@@ -309,6 +348,14 @@ cloneJobToRecord(cloneJob *job)
     json_object_set_int_member(rec, "guardian", job->guardianPid);
     cloneRecSetStr(rec, "uri", uri);
     json_object_set_string_member(rec, "phase", cloneJobPhaseTypeToString(job->phase));
+    json_object_set_string_member(rec, "kind", cloneJobKindTypeToString(job->kind));
+    if (job->templateName) {
+        JsonObject *t = json_object_new();
+
+        json_object_set_string_member(t, "name", job->templateName);
+        json_object_set_boolean_member(t, "made", job->templateMade);
+        json_object_set_object_member(rec, "template", t);
+    }
     json_object_set_string_member(rec, "strategy", cloneStrategyTypeToString(job->strategy));
     json_object_set_object_member(rec, "source", cloneRecSource(job));
     if (job->plan) {
@@ -485,11 +532,16 @@ cloneJobFromRecord(virConnectPtr conn, JsonObject *rec)
     g_autoptr(cloneJob) job = g_new0(cloneJob, 1);
     JsonObject *src = cloneRecObj(rec, "source");
     JsonObject *clone = cloneRecObj(rec, "clone");
+    JsonObject *tmpl = cloneRecObj(rec, "template");
     const char *srcUUID = cloneRecStr(src, "uuid");
     int phase = cloneJobPhaseTypeFromString(cloneRecStr(rec, "phase"));
+    const char *kindStr = cloneRecStr(rec, "kind");
+    int kind = kindStr ? cloneJobKindTypeFromString(kindStr) : CLONE_JOB_LIVE;
+    gboolean fromTemplate = kind == CLONE_JOB_FROM_TEMPLATE || kind == CLONE_JOB_RESET;
 
     if (json_object_get_int_member_with_default(rec, "version", 0) != CLONE_RECORD_VERSION ||
-        !srcUUID || phase < 0) {
+        (!srcUUID && !fromTemplate) || phase < 0 || kind < 0 ||
+        (kind != CLONE_JOB_LIVE && !cloneRecStr(tmpl, "name"))) {
         virCloneReportError(VIR_CLONE_ERR_INTERNAL, "%s",
                             _("a job record of an unknown form: it is left for a person to look at"));
         return NULL;
@@ -500,9 +552,13 @@ cloneJobFromRecord(virConnectPtr conn, JsonObject *rec)
         return NULL;
     job->lastPhase = -1;
     job->guardianPipe = -1;
+    job->templateLock = -1;
     job->phase = phase;
     job->strategy = cloneStrategyTypeFromString(cloneRecStr(rec, "strategy"));
-    if (cloneRecLookup(conn, srcUUID, &job->src) < 0)
+    job->kind = kind;
+    job->templateName = g_strdup(cloneRecStr(tmpl, "name"));
+    job->templateMade = cloneRecBool(tmpl, "made");
+    if (srcUUID && cloneRecLookup(conn, srcUUID, &job->src) < 0)
         return NULL;
     job->createdDirs = g_ptr_array_new_with_free_func(g_free);
     job->name = g_strdup(cloneRecStr(clone, "name") ? cloneRecStr(clone, "name") : "?");

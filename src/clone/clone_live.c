@@ -23,7 +23,17 @@
 typedef struct {
     int (*run)(cloneJob *job);
     void (*undo)(cloneJob *job);  /* may run after a partial run; idempotent */
+    unsigned int kinds;           /* CLONE_KIND() of the jobs that run it */
 } clonePhaseDef;
+
+#define CLONE_KIND(k) (1U << CLONE_JOB_##k)
+#define CLONE_KINDS_ALL (CLONE_KIND(LIVE) | CLONE_KIND(TEMPLATE) | \
+                         CLONE_KIND(FROM_TEMPLATE) | CLONE_KIND(RESET))
+/* the jobs that copy a running source's memory */
+#define CLONE_KINDS_SOURCE (CLONE_KIND(LIVE) | CLONE_KIND(TEMPLATE))
+/* the jobs that make a domain that runs */
+#define CLONE_KINDS_DOMAIN (CLONE_KIND(LIVE) | CLONE_KIND(FROM_TEMPLATE) | CLONE_KIND(RESET))
+#define CLONE_KINDS_TEMPLATE_DOMAIN (CLONE_KIND(FROM_TEMPLATE) | CLONE_KIND(RESET))
 
 
 /* ---- phase: check the source ------------------------------------------ */
@@ -168,6 +178,8 @@ clonePhaseCheck(cloneJob *job)
     cloneJobProgress(job, 0);
     if (clonePolicyCheckSupported(job->policy) < 0)
         return -1;
+    if (job->kind == CLONE_JOB_FROM_TEMPLATE || job->kind == CLONE_JOB_RESET)
+        return cloneTemplatePhaseCheckDomain(job);
     if (cloneCheckState(job) < 0 || cloneCheckJobs(job) < 0)
         return -1;
     if (cloneSourceReadXML(job) < 0)
@@ -179,6 +191,8 @@ clonePhaseCheck(cloneJob *job)
     }
     /* before the chain phase may flatten anything */
     if (cloneTpmCheck(job->srcXML, virDomainGetName(job->src), job->policy) < 0)
+        return -1;
+    if (job->kind == CLONE_JOB_TEMPLATE && cloneTemplateCheckSource(job) < 0)
         return -1;
     return cloneCheckStrategy(job);
 }
@@ -288,6 +302,8 @@ clonePlanFor(cloneJob *job, const char *name)
 
     p.name = name;
     p.uuid = job->uuid;
+    if (job->kind != CLONE_JOB_LIVE)
+        cloneTemplateRewriteParams(job, &p);
     p.stamp = job->stamp;
     p.overlayDir = job->policy->overlayDir;
     p.policy = job->policy;
@@ -308,7 +324,7 @@ clonePlanName(cloneJob *job)
     gboolean numbered = !policy->name && strstr(policy->nameTemplate, "%{n}") != NULL;
 
     for (guint n = 1; n < 10000; n++) {
-        g_autofree char *name = clonePolicyExpandName(policy, virDomainGetName(job->src), n);
+        g_autofree char *name = clonePolicyExpandName(policy, cloneJobSourceName(job), n);
         g_autoptr(cloneDomainPlan) plan = NULL;
 
         if (!cloneNameFree(job, name)) {
@@ -334,14 +350,47 @@ clonePlanName(cloneJob *job)
         return 0;
     }
     virCloneReportError(VIR_CLONE_ERR_INTERNAL, _("cannot find a free name for the clone of '%1$s'"),
-                        virDomainGetName(job->src));
+                        cloneJobSourceName(job));
     return -1;
+}
+
+
+/* A template's QEMU and a domain put back at its template's instant have
+ * their name and UUID from the check phase. */
+static int
+clonePlanNamed(cloneJob *job)
+{
+    job->stamp = g_strdup_printf("%" G_GINT64_MODIFIER "x", g_get_real_time());
+    if (!(job->plan = clonePlanFor(job, job->name)))
+        return -1;
+    if (job->kind == CLONE_JOB_TEMPLATE) {
+        if (!cloneNameFree(job, job->name)) {
+            virCloneReportError(VIR_CLONE_ERR_INVALID_ARG,
+                                _("a domain named '%1$s' exists already"), job->name);
+            return -1;
+        }
+        if (!cloneDiskPlanFilesFree(job->plan)) {
+            virCloneReportError(VIR_CLONE_ERR_DISK,
+                                _("files of a domain named '%1$s' exist already (overlay, NVRAM or log)"),
+                                job->name);
+            return -1;
+        }
+        return cloneCheckMigratable(job);
+    }
+    job->identity = cloneIdentityNew(job->policy, job->plan, job->name, 0);
+    if (cloneIdentityCheck(job->identity, cloneJobSourceName(job), job->srcXML,
+                           (job->flags & VIR_DOMAIN_CLONE_LIVE_PAUSED) != 0) < 0)
+        return -1;
+    cloneTemplatePlanDone(job);
+    return 0;
 }
 
 
 static int
 clonePhasePlan(cloneJob *job)
 {
+    if (job->kind == CLONE_JOB_TEMPLATE || job->kind == CLONE_JOB_RESET)
+        return clonePlanNamed(job);
     if (job->policy->uuid) {
         virDomainPtr dom = cloneLookupDomain(job->conn, NULL,
                                              job->policy->uuid);
@@ -353,18 +402,22 @@ clonePhasePlan(cloneJob *job)
             virDomainFree(dom);
             return -1;
         }
+        g_free(job->uuid);
         job->uuid = g_strdup(job->policy->uuid);
-    } else {
-        job->uuid = g_uuid_string_random();
+    } else if (!job->uuid) {
+        job->uuid = g_uuid_string_random();   /* a domain from a template has one already */
     }
     job->stamp = g_strdup_printf("%" G_GINT64_MODIFIER "x", g_get_real_time());
     if (clonePlanName(job) < 0)
         return -1;
     job->identity = cloneIdentityNew(job->policy, job->plan, job->name, job->nameNumber);
-    if (cloneCheckMigratable(job) < 0 ||
-        cloneIdentityCheck(job->identity, job->src, job->srcXML,
+    if (job->kind == CLONE_JOB_LIVE && cloneCheckMigratable(job) < 0)
+        return -1;
+    if (cloneIdentityCheck(job->identity, cloneJobSourceName(job), job->srcXML,
                            (job->flags & VIR_DOMAIN_CLONE_LIVE_PAUSED) != 0) < 0)
         return -1;
+    if (job->kind == CLONE_JOB_FROM_TEMPLATE)
+        cloneTemplatePlanDone(job);
     return 0;
 }
 
@@ -375,8 +428,15 @@ clonePhasePlan(cloneJob *job)
 static int
 clonePhaseFiles(cloneJob *job)
 {
-    if (cloneDiskCheckNewFiles(job->plan) < 0 || cloneJobSave(job) < 0 ||
-        cloneDiskCreateOverlays(job->src, job->plan, job->createdDirs) < 0 ||
+    if (cloneDiskCheckNewFiles(job->plan) < 0 || cloneJobSave(job) < 0)
+        return -1;
+    if (job->kind == CLONE_JOB_FROM_TEMPLATE || job->kind == CLONE_JOB_RESET) {
+        if (cloneDiskCreateCloneOverlays(job->plan, job->createdDirs) < 0)
+            return -1;
+    } else if (cloneDiskCreateOverlays(job->src, job->plan, job->createdDirs) < 0) {
+        return -1;
+    }
+    if (
         cloneDiskCopyFiles(job->plan) < 0 ||
         cloneTpmCopyState(job->conn, job->plan) < 0)
         return -1;
@@ -389,7 +449,9 @@ clonePhaseFilesUndo(cloneJob *job)
 {
     if (!job->plan)
         return;
-    cloneDiskRemoveCloneFiles(job->plan);
+    /* a reset clone that stays defined keeps the overlay its definition names */
+    if (job->kind != CLONE_JOB_RESET || !job->cloneDefined)
+        cloneDiskRemoveCloneFiles(job->plan);
     cloneTpmRemoveState(job->conn, job->plan);
     /* after the fork the source runs on its new tops: they stay */
     cloneDiskRemoveSourceOverlays(job->src, job->plan, job->forkAttempted);
@@ -433,7 +495,7 @@ clonePhaseStartClone(cloneJob *job)
     if (!job->clone) {
         virCloneReportLibvirtError(VIR_CLONE_ERR_LIBVIRT,
                                    _("cannot start the clone '%1$s' of domain '%2$s'"),
-                                   job->name, virDomainGetName(job->src));
+                                   job->name, cloneJobSourceName(job));
         return -1;
     }
     job->cloneStartUs = g_get_monotonic_time() - t0;
@@ -747,7 +809,8 @@ clonePhasePersist(cloneJob *job)
     g_autofree char *xml = NULL;
     virDomainPtr def;
 
-    if (!(job->flags & VIR_DOMAIN_CLONE_LIVE_PERSISTENT) && !job->policy->persistent)
+    if (job->kind == CLONE_JOB_RESET ? !job->cloneDefined :
+        !(job->flags & VIR_DOMAIN_CLONE_LIVE_PERSISTENT) && !job->policy->persistent)
         return 0;
     if (!(live = virDomainGetXMLDesc(job->clone, VIR_DOMAIN_XML_SECURE | VIR_DOMAIN_XML_INACTIVE))) {
         virCloneReportLibvirtError(VIR_CLONE_ERR_LIBVIRT, _("cannot read the XML of clone '%1$s'"),
@@ -775,7 +838,8 @@ clonePhasePersist(cloneJob *job)
 static void
 clonePhasePersistUndo(cloneJob *job)
 {
-    if (!job->clone || !job->cloneDefined)
+    /* a reset clone keeps its definition */
+    if (!job->clone || !job->cloneDefined || job->kind == CLONE_JOB_RESET)
         return;
     if (virDomainDestroy(job->clone) < 0)
         virResetLastError();   /* its QEMU may be gone already */
@@ -786,19 +850,33 @@ clonePhasePersistUndo(cloneJob *job)
 
 
 static const clonePhaseDef clonePhases[CLONE_JOB_PHASE_LAST] = {
-    [CLONE_JOB_PHASE_CHECK] = { clonePhaseCheck, NULL },
-    [CLONE_JOB_PHASE_CHAIN] = { clonePhaseChain, NULL },
-    [CLONE_JOB_PHASE_PLAN] = { clonePhasePlan, NULL },
-    [CLONE_JOB_PHASE_SANDBOX] = { clonePhaseSandbox, clonePhaseSandboxUndo },
-    [CLONE_JOB_PHASE_FILES] = { clonePhaseFiles, clonePhaseFilesUndo },
-    [CLONE_JOB_PHASE_START_CLONE] = { clonePhaseStartClone, clonePhaseStartCloneUndo },
-    [CLONE_JOB_PHASE_TRANSFER] = { clonePhaseTransfer, clonePhaseTransferUndo },
-    [CLONE_JOB_PHASE_FORK] = { clonePhaseFork, NULL },
-    [CLONE_JOB_PHASE_TRANSFER_END] = { clonePhaseTransferEnd, clonePhaseTransferEndUndo },
-    [CLONE_JOB_PHASE_FINISH_SOURCE] = { clonePhaseFinishSource, NULL },
-    [CLONE_JOB_PHASE_FINISH_CLONE] = { clonePhaseFinishClone, clonePhaseFinishCloneUndo },
-    [CLONE_JOB_PHASE_PERSIST] = { clonePhasePersist, clonePhasePersistUndo },
+    [CLONE_JOB_PHASE_CHECK] = { clonePhaseCheck, NULL, CLONE_KINDS_ALL },
+    [CLONE_JOB_PHASE_CHAIN] = { clonePhaseChain, NULL, CLONE_KINDS_SOURCE },
+    [CLONE_JOB_PHASE_PLAN] = { clonePhasePlan, NULL, CLONE_KINDS_ALL },
+    [CLONE_JOB_PHASE_STOP] = { cloneTemplatePhaseStop, NULL, CLONE_KIND(RESET) },
+    [CLONE_JOB_PHASE_SANDBOX] = { clonePhaseSandbox, clonePhaseSandboxUndo, CLONE_KINDS_DOMAIN },
+    [CLONE_JOB_PHASE_FILES] = { clonePhaseFiles, clonePhaseFilesUndo, CLONE_KINDS_ALL },
+    [CLONE_JOB_PHASE_START_CLONE] = { clonePhaseStartClone, clonePhaseStartCloneUndo,
+                                      CLONE_KINDS_ALL },
+    [CLONE_JOB_PHASE_LOAD] = { cloneTemplatePhaseLoad, NULL, CLONE_KINDS_TEMPLATE_DOMAIN },
+    [CLONE_JOB_PHASE_TRANSFER] = { clonePhaseTransfer, clonePhaseTransferUndo, CLONE_KINDS_SOURCE },
+    [CLONE_JOB_PHASE_FORK] = { clonePhaseFork, NULL, CLONE_KINDS_SOURCE },
+    [CLONE_JOB_PHASE_TRANSFER_END] = { clonePhaseTransferEnd, clonePhaseTransferEndUndo,
+                                       CLONE_KINDS_SOURCE },
+    [CLONE_JOB_PHASE_FINISH_SOURCE] = { clonePhaseFinishSource, NULL, CLONE_KINDS_SOURCE },
+    [CLONE_JOB_PHASE_SAVE_TEMPLATE] = { cloneTemplatePhaseSave, cloneTemplatePhaseSaveUndo,
+                                        CLONE_KIND(TEMPLATE) },
+    [CLONE_JOB_PHASE_FINISH_CLONE] = { clonePhaseFinishClone, clonePhaseFinishCloneUndo,
+                                       CLONE_KINDS_DOMAIN },
+    [CLONE_JOB_PHASE_PERSIST] = { clonePhasePersist, clonePhasePersistUndo, CLONE_KINDS_DOMAIN },
 };
+
+
+static gboolean
+clonePhaseRuns(const cloneJob *job, cloneJobPhase phase)
+{
+    return (clonePhases[phase].kinds & (1U << job->kind)) != 0;
+}
 
 
 /* Undoes phases @failed down to @downTo, the failed one first. */
@@ -809,7 +887,7 @@ cloneRollback(cloneJob *job, cloneJobPhase failed, cloneJobPhase downTo)
     G_GNUC_UNUSED g_autoptr(virCloneSavedError) saved = virCloneSaveLastError();
 
     for (int i = (int)failed; i >= (int)downTo; i--) {
-        if (clonePhases[i].undo) {
+        if (clonePhases[i].undo && clonePhaseRuns(job, i)) {
             CLONE_DEBUG("clone '%s': undoing phase '%s'", job->name ? job->name : "",
                         cloneJobPhaseTypeToString(i));
             clonePhases[i].undo(job);
@@ -828,8 +906,8 @@ cloneJobEnterPhase(cloneJob *job, cloneJobPhase phase)
     job->phase = phase;
     if (cloneJobSave(job) < 0 || cloneFaultPoint(point) < 0)
         return -1;
-    CLONE_DEBUG("clone of '%s': phase '%s'", virDomainGetName(job->src),
-                cloneJobPhaseTypeToString(phase));
+    CLONE_DEBUG("%s job of '%s': phase '%s'", cloneJobKindTypeToString(job->kind),
+                cloneJobSourceName(job), cloneJobPhaseTypeToString(phase));
     return 0;
 }
 
@@ -840,7 +918,13 @@ cloneRunPhases(cloneJob *job)
     cloneJobPhase i = CLONE_JOB_PHASE_CHECK;
 
     while (i < CLONE_JOB_PHASE_LAST) {
-        int rc = cloneJobEnterPhase(job, i);
+        int rc;
+
+        if (!clonePhaseRuns(job, i)) {
+            i++;
+            continue;
+        }
+        rc = cloneJobEnterPhase(job, i);
 
         if (rc == 0)
             rc = clonePhases[i].run(job);
@@ -860,7 +944,7 @@ cloneRunPhases(cloneJob *job)
             if (!virCloneGetLastError())
                 virCloneReportError(VIR_CLONE_ERR_INTERNAL,
                                     _("phase '%1$s' of the clone of '%2$s' failed without an error"),
-                                    cloneJobPhaseTypeToString(i), virDomainGetName(job->src));
+                                    cloneJobPhaseTypeToString(i), cloneJobSourceName(job));
             cloneJobProgressEnd(job, FALSE);
             cloneRollback(job, i, CLONE_JOB_PHASE_CHECK);
             return -1;
@@ -955,12 +1039,18 @@ cloneJobBegin(cloneJob *job, gboolean wait)
     g_autofree char *uri = NULL;
     char uuid[VIR_UUID_STRING_BUFLEN];
 
-    if (virDomainGetUUIDString(job->src, uuid) < 0) {
-        virCloneReportLibvirtError(VIR_CLONE_ERR_LIBVIRT, "%s", _("cannot read the domain's UUID"));
-        return -1;
+    /* a job on a source is keyed by the source; a domain started from a
+     * template by its own UUID, chosen before the job begins */
+    if (job->src) {
+        if (virDomainGetUUIDString(job->src, uuid) < 0) {
+            virCloneReportLibvirtError(VIR_CLONE_ERR_LIBVIRT, "%s", _("cannot read the domain's UUID"));
+            return -1;
+        }
+    } else {
+        g_strlcpy(uuid, job->uuid, sizeof(uuid));
     }
     if (!(runDir = cloneRunDir(conn)) ||
-        !(job->lock = cloneJobLockAcquire(runDir, uuid, virDomainGetName(job->src), wait,
+        !(job->lock = cloneJobLockAcquire(runDir, uuid, cloneJobSourceName(job), wait,
                                           job->policy->timeoutS)) ||
         cloneJobRecoverLocked(conn, job->lock) < 0 ||
         cloneJobsRecoverStale(conn) < 0)
@@ -990,6 +1080,26 @@ cloneJobEnd(cloneJob *job, gboolean ok)
                    job->name ? job->name : "");
     g_clear_pointer(&job->lock, cloneJobLockRelease);
     cloneGuardianStop(&job->guardianPid, &job->guardianPipe);
+}
+
+
+int
+cloneJobRun(cloneJob *job, gboolean wait)
+{
+    int rc;
+
+    if (cloneJobBegin(job, wait) < 0) {
+        cloneJobEnd(job, FALSE);
+        return -1;
+    }
+    cloneMigJobWatchSource(job->mig);
+    rc = cloneRunPhases(job);
+    cloneJobEnd(job, rc == 0);
+    if (rc < 0)
+        return -1;
+    job->tDone = g_get_monotonic_time();
+    cloneJobProgressEnd(job, TRUE);
+    return 0;
 }
 
 
@@ -1033,7 +1143,6 @@ virDomainCloneLiveFull(virDomainPtr dom,
                        unsigned int flags)
 {
     g_autoptr(cloneJob) job = NULL;
-    int rc;
 
     virCloneInitialize();
     virCloneResetLastError();
@@ -1056,18 +1165,8 @@ virDomainCloneLiveFull(virDomainPtr dom,
     job->cb = cb;
     job->opaque = opaque;
 
-    if (cloneJobBegin(job, flags & VIR_DOMAIN_CLONE_LIVE_WAIT) < 0) {
-        cloneJobEnd(job, FALSE);
+    if (cloneJobRun(job, flags & VIR_DOMAIN_CLONE_LIVE_WAIT) < 0)
         return NULL;
-    }
-    cloneMigJobWatchSource(job->mig);
-    rc = cloneRunPhases(job);
-    cloneJobEnd(job, rc == 0);
-    if (rc < 0)
-        return NULL;
-
-    job->tDone = g_get_monotonic_time();
-    cloneJobProgressEnd(job, TRUE);
     if (stats)
         cloneJobStats(job, stats, nstats);
     return g_steal_pointer(&job->clone);

@@ -80,7 +80,7 @@ cloneWaitStatus(cloneMigJob *mig, virDomainPtr dom, cloneMigMon *mon,
         if (info.status == CLONE_MIG_STATUS_FAILED || info.status == CLONE_MIG_STATUS_CANCELLED) {
             virCloneReportError(VIR_CLONE_ERR_MIGRATION,
                                 _("copying the memory of '%1$s' failed: %2$s"),
-                                virDomainGetName(mig->src),
+                                virDomainGetName(mig->src ? mig->src : dom),
                                 info.errorDesc ? info.errorDesc : info.statusName);
             return -1;
         }
