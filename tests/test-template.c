@@ -377,6 +377,12 @@ testAutoDelete(void)
     g_assert_cmpint(virConnectCloneLiveReap(tgEnvConn(env), 0), >=, 0);
     g_assert_true(g_file_test(dir, G_FILE_TEST_IS_DIR));
     g_assert_cmpint(virDomainDestroy(b), ==, 0);
+    if (daemonMode) {
+        /* the hook has the guardian delete it, without any command */
+        for (guint i = 0; i < 100 && g_file_test(dir, G_FILE_TEST_EXISTS); i++)
+            g_usleep(G_USEC_PER_SEC / 10);
+        g_assert_false(g_file_test(dir, G_FILE_TEST_EXISTS));
+    }
     g_assert_cmpint(virConnectCloneLiveReap(tgEnvConn(env), 0), >=, 0);
     g_assert_false(g_file_test(dir, G_FILE_TEST_EXISTS));
     g_assert_cmpint(virConnectListAllCloneTemplates(tgEnvConn(env), NULL, 0), ==, 0);
