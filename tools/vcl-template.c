@@ -555,8 +555,11 @@ cmdCloneFromTemplate(vclGlobal *g, int argc, char **argv)
         return EXIT_USAGE;
     }
     if (policyFile) {
-        /* the same rule and message as clone-live's */
-        if (!(policy = vclBuildPolicy(policyFile, name, NULL, sandbox)))
+        if (name || sandbox) {
+            vclError("%s", _("--policy cannot be combined with --name or --sandbox: put them in the policy"));
+            return EXIT_USAGE;
+        }
+        if (!(policy = vclPolicyRead(policyFile)))
             return EXIT_USAGE;
         if (!vclPolicyCheck(policyFile, policy))
             return EXIT_FAILED;
