@@ -228,36 +228,12 @@ ok "tests/pkgconfig-example.c compiles with pkg-config's flags and loads the ins
 
 # ---- example mode: the example program clones a real guest ---------------
 
-# a small guest, as scripts/demo.sh boots it, without a network
+# a small guest, as scripts/demo.sh boots it, without a network: the
+# domain of every test guest (tests/guest/domainxml.c)
 guestXml() {  # guestXml NAME
-    local g=$TG_GUEST_DIR
-    cat <<XML
-<domain type='$(cat "$g/accel")'>
-  <name>$1</name>
-  <memory unit='MiB'>256</memory>
-  <vcpu>1</vcpu>
-  <os>
-    <type arch='x86_64' machine='q35'>hvm</type>
-    <kernel>$g/vmlinuz</kernel>
-    <initrd>$g/initramfs.img</initrd>
-    <cmdline>console=ttyS0 panic=-1 quiet clonetest.mode=idle clonetest.mib=16 clonetest.disk=none</cmdline>
-  </os>
-  <features><acpi/></features>
-  <cpu mode='custom' match='exact' check='none'><model fallback='forbid'>qemu64</model></cpu>
-  <on_poweroff>destroy</on_poweroff>
-  <devices>
-    <disk type='file' device='disk'>
-      <driver name='qemu' type='qcow2'/>
-      <source file='$root/images/$1.qcow2'/>
-      <target dev='vda' bus='virtio'/>
-    </disk>
-    <controller type='usb' model='none'/>
-    <serial type='pty'><log file='$root/$1-serial.log' append='off'/><target port='0'/></serial>
-    <console type='pty'><target type='serial' port='0'/></console>
-    <memballoon model='none'/>
-  </devices>
-</domain>
-XML
+    "$TG_GUEST_DIR/guest-domain-xml" --guest-dir "$TG_GUEST_DIR" --name "$1" \
+        --memory 256 --workload "clonetest.mode=idle clonetest.mib=16 clonetest.disk=none" \
+        --disk "$root/images/$1.qcow2" --log "$root/$1-serial.log"
 }
 
 bootGuest() {
@@ -265,7 +241,7 @@ bootGuest() {
     mkdir -p "$root/etc" "$root/images"
     printf 'user = "root"\ngroup = "root"\nstdio_handler = "file"\n' >"$root/etc/qemu.conf"
     qemu-img create -q -f qcow2 "$root/images/src.qcow2" 64M || return 1
-    guestXml src >"$root/src.xml"
+    guestXml src >"$root/src.xml" || return 1
     # one process per embedded root: virsh exits before the example runs
     "${vsh[@]}" define "$root/src.xml" && "${vsh[@]}" start src || return 1
     for _ in $(seq 300); do
