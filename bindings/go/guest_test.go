@@ -368,7 +368,12 @@ func waitLine(dom *libvirt.Domain, path string, re *regexp.Regexp, timeout time.
 		if err != nil && !os.IsNotExist(err) {
 			return "", err
 		}
-		for _, line := range strings.Split(string(data), "\n") {
+		// complete lines only: the console writes a line a character at
+		// a time, and a regexp may match the start of one ("CLONETEST
+		// ready " before its " t=")
+		text := string(data)
+		text = text[:strings.LastIndexByte(text, '\n')+1]
+		for _, line := range strings.Split(text, "\n") {
 			line = strings.TrimRight(line, "\r")
 			if re.MatchString(line) {
 				return line, nil

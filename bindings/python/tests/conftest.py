@@ -268,9 +268,12 @@ def wait_serial(dom, log, regex, timeout):
         active = dom.isActive()
         try:
             with open(log, "rb") as f:
-                for line in f.read().splitlines():
-                    if pat.search(line):
-                        return line.decode(errors="replace")
+                data = f.read()
+            # complete lines only: the console writes a line a character
+            # at a time, and @regex may match the start of one
+            for line in data[:data.rfind(b"\n") + 1].splitlines():
+                if pat.search(line):
+                    return line.decode(errors="replace")
         except FileNotFoundError:
             pass
         if not active:
