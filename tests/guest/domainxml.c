@@ -19,11 +19,11 @@ tgDomainXmlOs(GString *xml, const TgDomainXmlOpts *o)
             "    <type arch='x86_64' machine='q35'>hvm</type>\n"
             "    <loader readonly='yes' type='pflash'>%s</loader>\n"
             "    <nvram template='%s'>%s</nvram>\n"
-            "    <boot dev='hd'/>\n"
-            "%s"
-            "  </os>\n", o->loader, o->nvram_template, o->nvram,
-            o->oem_string ? "    <smbios mode='sysinfo'/>\n" : "");
+            "    <boot dev='hd'/>\n", o->loader, o->nvram_template, o->nvram);
         g_string_append(xml, os);
+        if (o->oem_string)
+            g_string_append(xml, "    <smbios mode='sysinfo'/>\n");
+        g_string_append(xml, "  </os>\n");
         if (o->oem_string) {
             g_autofree char *sysinfo = g_markup_printf_escaped(
                 "  <sysinfo type='smbios'>\n"
