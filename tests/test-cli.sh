@@ -14,8 +14,8 @@ trap 'rm -rf "$root" "$files"' EXIT
 mkdir -p "$root/etc"
 printf 'user = "root"\ngroup = "root"\n' > "$root/etc/qemu.conf"
 uri="qemu:///embed?root=$root"
-n=0
-fail=0
+# shellcheck source=tap.sh
+. "$tests/tap.sh"
 
 check() {  # check NAME EXPECTED_EXIT EXPECTED_STDERR_PART -- ARGS...
     local name=$1 want=$2 part=$3
@@ -23,12 +23,10 @@ check() {  # check NAME EXPECTED_EXIT EXPECTED_STDERR_PART -- ARGS...
     local err rc
     err=$("$vcl" "$@" 2>&1 >/dev/null)
     rc=$?
-    n=$((n + 1))
     if [ "$rc" != "$want" ] || ! grep -qF -- "$part" <<<"$err"; then
-        echo "not ok $n - $name (exit $rc, stderr: $err)"
-        fail=1
+        tap_fail "$name (exit $rc, stderr: $err)"
     else
-        echo "ok $n - $name"
+        tap_pass "$name"
     fi
 }
 
@@ -39,13 +37,11 @@ checkOut() {  # checkOut NAME EXPECTED_EXIT EXPECTED_STDOUT_FILE -- ARGS...
     local rc
     "$vcl" "$@" >"$files/stdout" 2>"$files/stderr"
     rc=$?
-    n=$((n + 1))
     if [ "$rc" != "$want" ] || ! cmp -s "$expected" "$files/stdout"; then
-        echo "not ok $n - $name (exit $rc, stderr: $(cat "$files/stderr"))"
-        diff -u "$expected" "$files/stdout" | sed 's/^/# /'
-        fail=1
+        tap_fail "$name (exit $rc, stderr: $(cat "$files/stderr"))"
+        diff -u "$expected" "$files/stdout" | tap_comment
     else
-        echo "ok $n - $name"
+        tap_pass "$name"
     fi
 }
 
@@ -60,13 +56,11 @@ check "unknown global option" 2 "unknown option '--bogus'" -- --bogus clone-live
 check "clone-live: invalid policy, before connecting" 1 \
     "uuid-invalid.xml: invalid clone policy, line 3: invalid UUID" -- \
     -c nosuch:/// clone-live x --policy "$data/uuid-invalid.xml"
-n=$((n + 1))
-if "$vcl" --help | grep -q "clone-live"; then echo "ok $n - --help lists clone-live"; else echo "not ok $n - --help"; fail=1; fi
-n=$((n + 1))
+if "$vcl" --help | grep -q "clone-live"; then tap_pass "--help lists clone-live"; else tap_fail "--help"; fi
 if [ "$("$vcl" --help | grep -c '^  policy-validate\|^  policy-dump')" = 2 ]; then
-    echo "ok $n - --help lists the policy commands"
+    tap_pass "--help lists the policy commands"
 else
-    echo "not ok $n - --help lacks the policy commands"; fail=1
+    tap_fail "--help lacks the policy commands"
 fi
 
 # policy-validate: "FILE: valid" and exit 0, or the error with its line and exit 1
@@ -195,25 +189,22 @@ libvirtStderr() {  # libvirtStderr ARGS...: the command's stderr, libvirt's logg
     env -u LIBVIRT_LOG_OUTPUTS -u LIBVIRT_DEBUG "$vcl" "$@" 2>&1 >/dev/null
 }
 err=$(libvirtStderr -c "$uri" clone-live nosuch)
-n=$((n + 1))
 if [ "$(wc -l <<<"$err")" = 1 ] && grep -q "^error: domain 'nosuch' not found: " <<<"$err"; then
-    echo "ok $n - libvirt's log stays off the terminal: one error line, the command's"
+    tap_pass "libvirt's log stays off the terminal: one error line, the command's"
 else
-    echo "not ok $n - stderr is not only the command's error:"; sed 's/^/# /' <<<"$err"; fail=1
+    tap_fail "stderr is not only the command's error:"; tap_comment <<<"$err"
 fi
 err=$(libvirtStderr --debug -c "$uri" clone-live nosuch)
-n=$((n + 1))
 if grep -q ": error : .*Domain not found" <<<"$err" && grep -q "^error: domain 'nosuch' not found: " <<<"$err"; then
-    echo "ok $n - --debug: libvirt's errors on stderr too"
+    tap_pass "--debug: libvirt's errors on stderr too"
 else
-    echo "not ok $n - --debug shows no libvirt log line:"; sed 's/^/# /' <<<"$err"; fail=1
+    tap_fail "--debug shows no libvirt log line:"; tap_comment <<<"$err"
 fi
 err=$(LIBVIRT_LOG_OUTPUTS="1:file:$files/libvirt.log" "$vcl" -c "$uri" clone-live nosuch 2>&1 >/dev/null)
-n=$((n + 1))
 if grep -q ": error : .*Domain not found" "$files/libvirt.log" && [ "$(wc -l <<<"$err")" = 1 ]; then
-    echo "ok $n - LIBVIRT_LOG_OUTPUTS set by the user is kept"
+    tap_pass "LIBVIRT_LOG_OUTPUTS set by the user is kept"
 else
-    echo "not ok $n - LIBVIRT_LOG_OUTPUTS of the user not used"; fail=1
+    tap_fail "LIBVIRT_LOG_OUTPUTS of the user not used"
 fi
 
 # every message of the CLI with two or more arguments numbers them
@@ -238,20 +229,17 @@ for m in re.finditer(r'msgid ((?:"[^\n]*"\n)+)(?:msgid_plural ((?:"[^\n]*"\n)+))
 sys.exit(bad)
 PY
 }
-n=$((n + 1))
 if out=$(positional 2>&1); then
-    echo "ok $n - tools/: messages with two or more arguments use positional ones${out:+ $out}"
+    tap_pass "tools/: messages with two or more arguments use positional ones${out:+ $out}"
 else
-    echo "not ok $n - tools/: messages with non-positional arguments"; sed 's/^/# /' <<<"$out"; fail=1
+    tap_fail "tools/: messages with non-positional arguments"; tap_comment <<<"$out"
 fi
 
-n=$((n + 1))
 if [ -z "$(ls "$root" | grep -v '^etc$\|^run$\|^cache$\|^lib$\|^log$')" ]; then
-    echo "ok $n - nothing left in the root"
+    tap_pass "nothing left in the root"
 else
-    echo "not ok $n - left: $(ls "$root")"; fail=1
+    tap_fail "left: $(ls "$root")"
 fi
-echo "1..$n"
 # the script's status is that of its last command: bash's "exit" builtin
 # leaks the command being run, which fails the unit tests under valgrind
-[ "$fail" = 0 ]
+tap_done
