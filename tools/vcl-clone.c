@@ -104,7 +104,7 @@ cmdCloneLive(vclGlobal *g, int argc, char **argv)
         vclError(_("--count takes a number from 1 to %d"), VCL_COUNT_MAX);
         return EXIT_USAGE;
     }
-    if (!(policy = vclBuildPolicy(policyFile, name, strategy, sandbox)))
+    if (!(policy = vclBuildPolicy(policyFile, name, NULL, strategy, sandbox)))
         return EXIT_USAGE;
     /* before connecting, and with the file's name in the message */
     if (policyFile && !vclPolicyCheck(policyFile, policy))

@@ -118,19 +118,20 @@ vclPrintSummaryJSON(const char *source, const char *tmpl, virTypedParameterPtr s
         const char *member;
         const char *stat;
         double scale;          /* 0: an integer as it is */
+        gboolean live;         /* only for a live clone: not from a template */
     } numbers[] = {
-        { "source_pause_ms", VIR_DOMAIN_CLONE_LIVE_STATS_SOURCE_PAUSE, 1000.0 },
-        { "downtime_ms", VIR_DOMAIN_CLONE_LIVE_STATS_DOWNTIME, 0 },
-        { "total_ms", VIR_DOMAIN_CLONE_LIVE_STATS_TOTAL, 1000.0 },
-        { "clone_start_ms", VIR_DOMAIN_CLONE_LIVE_STATS_CLONE_START, 1000.0 },
-        { "disk_fork_ms", VIR_DOMAIN_CLONE_LIVE_STATS_DISK_FORK, 1000.0 },
-        { "bytes", VIR_DOMAIN_CLONE_LIVE_STATS_BYTES, 0 },
-        { "passes", VIR_DOMAIN_CLONE_LIVE_STATS_PASSES, 0 },
-        { "fallbacks", VIR_DOMAIN_CLONE_LIVE_STATS_FALLBACKS, 0 },
-        { "guest_steps", VIR_DOMAIN_CLONE_LIVE_STATS_GUEST_STEPS, 0 },
-        { "guest_steps_failed", VIR_DOMAIN_CLONE_LIVE_STATS_GUEST_FAILED, 0 },
-        { "guest_identity_ms", VIR_DOMAIN_CLONE_LIVE_STATS_GUEST_IDENTITY, 1000.0 },
-        { "network_up_ms", VIR_DOMAIN_CLONE_LIVE_STATS_NETWORK_UP, 1000.0 },
+        { "source_pause_ms", VIR_DOMAIN_CLONE_LIVE_STATS_SOURCE_PAUSE, 1000.0, TRUE },
+        { "downtime_ms", VIR_DOMAIN_CLONE_LIVE_STATS_DOWNTIME, 0, TRUE },
+        { "total_ms", VIR_DOMAIN_CLONE_LIVE_STATS_TOTAL, 1000.0, FALSE },
+        { "clone_start_ms", VIR_DOMAIN_CLONE_LIVE_STATS_CLONE_START, 1000.0, FALSE },
+        { "disk_fork_ms", VIR_DOMAIN_CLONE_LIVE_STATS_DISK_FORK, 1000.0, TRUE },
+        { "bytes", VIR_DOMAIN_CLONE_LIVE_STATS_BYTES, 0, FALSE },
+        { "passes", VIR_DOMAIN_CLONE_LIVE_STATS_PASSES, 0, TRUE },
+        { "fallbacks", VIR_DOMAIN_CLONE_LIVE_STATS_FALLBACKS, 0, TRUE },
+        { "guest_steps", VIR_DOMAIN_CLONE_LIVE_STATS_GUEST_STEPS, 0, FALSE },
+        { "guest_steps_failed", VIR_DOMAIN_CLONE_LIVE_STATS_GUEST_FAILED, 0, FALSE },
+        { "guest_identity_ms", VIR_DOMAIN_CLONE_LIVE_STATS_GUEST_IDENTITY, 1000.0, FALSE },
+        { "network_up_ms", VIR_DOMAIN_CLONE_LIVE_STATS_NETWORK_UP, 1000.0, FALSE },
     };
     g_autoptr(JsonBuilder) b = json_builder_new();
 
@@ -148,11 +149,15 @@ vclPrintSummaryJSON(const char *source, const char *tmpl, virTypedParameterPtr s
     json_builder_add_string_value(b, vclStatStr(s, n, VIR_DOMAIN_CLONE_LIVE_STATS_NAME));
     json_builder_set_member_name(b, "uuid");
     json_builder_add_string_value(b, vclStatStr(s, n, VIR_DOMAIN_CLONE_LIVE_STATS_UUID));
-    json_builder_set_member_name(b, "strategy");
-    json_builder_add_string_value(b, vclStatStr(s, n, VIR_DOMAIN_CLONE_LIVE_STATS_STRATEGY));
+    if (!tmpl) {
+        json_builder_set_member_name(b, "strategy");
+        json_builder_add_string_value(b, vclStatStr(s, n, VIR_DOMAIN_CLONE_LIVE_STATS_STRATEGY));
+    }
     for (size_t i = 0; i < G_N_ELEMENTS(numbers); i++) {
         unsigned long long v = vclStatULL(s, n, numbers[i].stat);
 
+        if (tmpl && numbers[i].live)
+            continue;
         json_builder_set_member_name(b, numbers[i].member);
         if (numbers[i].scale > 0)
             json_builder_add_double_value(b, (double)v / numbers[i].scale);
@@ -165,8 +170,8 @@ vclPrintSummaryJSON(const char *source, const char *tmpl, virTypedParameterPtr s
 
 
 char *
-vclBuildPolicy(const char *policyFile, const char *name, const char *strategy,
-               gboolean sandbox)
+vclBuildPolicy(const char *policyFile, const char *name, const char *nameTemplate,
+               const char *strategy, gboolean sandbox)
 {
     g_autoptr(GString) xml = NULL;
 
@@ -182,6 +187,10 @@ vclBuildPolicy(const char *policyFile, const char *name, const char *strategy,
         g_autofree char *esc = g_markup_escape_text(name, -1);
 
         g_string_append_printf(xml, "  <name>%s</name>\n", esc);
+    } else if (nameTemplate) {
+        g_autofree char *esc = g_markup_escape_text(nameTemplate, -1);
+
+        g_string_append_printf(xml, "  <name template='%s'/>\n", esc);
     }
     if (strategy) {
         g_autofree char *esc = g_markup_escape_text(strategy, -1);

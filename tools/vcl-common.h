@@ -52,7 +52,8 @@ unsigned long long vclStatULL(virTypedParameterPtr s, int n, const char *name);
 void vclPrintGuestSummary(virTypedParameterPtr s, int n);
 
 /* A clone's summary as one line of JSON; @tmpl: the template it started
- * from, or NULL for a live clone. */
+ * from (then "name" and "template" instead of "clone", and not the
+ * members of the memory copy), or NULL for a live clone. */
 void vclPrintSummaryJSON(const char *source, const char *tmpl, virTypedParameterPtr s, int n);
 
 /* Prints the object of @b as one line. */
@@ -60,6 +61,7 @@ void vclPrintJSON(JsonBuilder *b);
 
 /* The policy of the options --name, --strategy and --sandbox, or the file
  * @policyFile, which cannot be combined with them; prints the error and
- * returns NULL on failure. */
-char *vclBuildPolicy(const char *policyFile, const char *name, const char *strategy,
-                     gboolean sandbox);
+ * returns NULL on failure.  @nameTemplate: the <name template=...> when
+ * @name is NULL, or NULL for the library's default. */
+char *vclBuildPolicy(const char *policyFile, const char *name, const char *nameTemplate,
+                     const char *strategy, gboolean sandbox);

@@ -187,17 +187,24 @@ vclPrintCloneText(const char *tmplName, virTypedParameterPtr s, int n)
 
 /* Starts @count domains from @tmpl (the source @source), printing each
  * one's summary as soon as it runs.  @name: the name of the only domain,
- * or with @count, NAME1..NAMEn; @policyXML: the policy file's document
- * (then @name and @sandbox are not set).  Stops at the first failure.
- * Returns the number started. */
+ * or if @numbered, NAME1..NAMEn; without @name, @prefix gives the names
+ * PREFIX-cloneN, else the policy's name template (TEMPLATE-cloneN by
+ * default); @policyXML: the policy file's document (then @name, @prefix
+ * and @sandbox are not set).  Stops at the first failure.  Returns the
+ * number started. */
 static int
 vclTemplateStartClones(vclGlobal *g, virCloneTemplatePtr tmpl, const char *source,
                        const char *policyXML, const char *name, gboolean numbered,
-                       gboolean sandbox, int count, unsigned int flags)
+                       const char *prefix, gboolean sandbox, int count, unsigned int flags)
 {
     const char *tmplName = virCloneTemplateGetName(tmpl);
     vclProgress progress = { .bar = !g->quiet && !g->json && isatty(STDERR_FILENO), .phase = -1 };
+    g_autofree char *nameTemplate = NULL;
     int i;
+
+    /* a name template takes no other '%' than its keys' */
+    if (!name && prefix && !strchr(prefix, '%'))
+        nameTemplate = g_strdup_printf("%s-clone%%{n}", prefix);
 
     for (i = 0; i < count; i++) {
         g_autofree char *cloneName = NULL;
@@ -208,7 +215,8 @@ vclTemplateStartClones(vclGlobal *g, virCloneTemplatePtr tmpl, const char *sourc
 
         if (name)
             cloneName = numbered ? g_strdup_printf("%s%d", name, i + 1) : g_strdup(name);
-        policy = policyXML ? g_strdup(policyXML) : vclBuildPolicy(NULL, cloneName, NULL, sandbox);
+        policy = policyXML ? g_strdup(policyXML)
+                           : vclBuildPolicy(NULL, cloneName, nameTemplate, NULL, sandbox);
         clone = virCloneTemplateCreateDomainFull(tmpl, policy, vclTemplateProgressCb, &progress,
                                                  &stats, &nstats, flags);
         if (!clone) {
@@ -263,7 +271,7 @@ vclCloneLiveCount(vclGlobal *g, virDomainPtr dom, const char *policyXML,
 
     stamp = g_date_time_format(now, "-live-%Y%m%dT%H%M%S");
     tmplName = vclTemplateDefaultName(source, stamp);
-    tmplPolicy = policyXML ? g_strdup(policyXML) : vclBuildPolicy(NULL, NULL, strategy, sandbox);
+    tmplPolicy = policyXML ? g_strdup(policyXML) : vclBuildPolicy(NULL, NULL, NULL, strategy, sandbox);
     tflags |= (flags & VIR_DOMAIN_CLONE_LIVE_WAIT) ? VIR_CLONE_TEMPLATE_CREATE_WAIT : 0;
     tmpl = virDomainCloneTemplateCreateFull(dom, tmplName, tmplPolicy, vclProgressCb, &progress,
                                             NULL, NULL, tflags);
@@ -274,7 +282,9 @@ vclCloneLiveCount(vclGlobal *g, virDomainPtr dom, const char *policyXML,
         return EXIT_FAILED;
     }
     flags &= VIR_CLONE_TEMPLATE_CLONE_PAUSED | VIR_CLONE_TEMPLATE_CLONE_PERSISTENT;
-    started = vclTemplateStartClones(g, tmpl, source, policyXML, name, TRUE, sandbox, count, flags);
+    /* named as clone-live names them: DOMAIN-cloneN */
+    started = vclTemplateStartClones(g, tmpl, source, policyXML, name, TRUE, source, sandbox,
+                                     count, flags);
     if (started == 0 && virCloneTemplateDelete(tmpl, 0) < 0)
         vclError(_("cannot delete template '%1$s': %2$s"), tmplName, virCloneGetLastErrorMessage());
     return started == count ? EXIT_OK : EXIT_FAILED;
@@ -571,9 +581,9 @@ cmdCloneFromTemplate(vclGlobal *g, int argc, char **argv)
         return EXIT_FAILED;
     source = vclTemplateSource(tmpl);
     if (count == G_MININT)
-        n = vclTemplateStartClones(g, tmpl, source, policy, name, FALSE, sandbox, 1, flags);
+        n = vclTemplateStartClones(g, tmpl, source, policy, name, FALSE, NULL, sandbox, 1, flags);
     else
-        n = vclTemplateStartClones(g, tmpl, source, policy, name, TRUE, sandbox, count, flags);
+        n = vclTemplateStartClones(g, tmpl, source, policy, name, TRUE, NULL, sandbox, count, flags);
     return n == (count == G_MININT ? 1 : count) ? EXIT_OK : EXIT_FAILED;
 }
 
