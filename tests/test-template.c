@@ -254,14 +254,20 @@ testTemplateClones(void)
         g_assert_cmpstr(top, ==, topAfter);
     }
 
-    /* they run on their own pages; the template's file does not change */
-    for (guint i = 0; i < G_N_ELEMENTS(doms); i++)
+    /* two of them run, on their own pages: what they write reaches neither
+     * the third, still at the instant, nor the template's file */
+    for (guint i = 1; i < G_N_ELEMENTS(doms); i++)
         g_assert_cmpint(virDomainResume(doms[i]), ==, 0);
     g_usleep(5 * G_USEC_PER_SEC);
     for (guint i = 0; i < G_N_ELEMENTS(doms); i++)
         g_test_message("%s: %" G_GUINT64_FORMAT " KiB private", virDomainGetName(doms[i]),
                        testPrivateKiB(doms[i]));
-    g_assert_cmpint(virDomainSuspend(doms[0]), ==, 0);
+    {
+        g_auto(GuestRamReport) ram = { 0 };
+
+        testCheckInstant(doms[0], &ram);
+        testSameInstant(&first, &ram);
+    }
     hashAfter = testFileHash(ramFile);
     g_assert_cmpstr(hash, ==, hashAfter);
 
@@ -354,10 +360,27 @@ testRefuseFull(void)
 
 
 /* Made for its domains: gone with the last of them (reap). */
+/* Pre-copy (the first case's busy guest falls back to the background
+ * strategy): its incoming side leaves return-path on in the template's QEMU,
+ * which the save must not use.  Not with QEMU < 9, where pre-copy under TCG
+ * is refused (docs/compat.md). */
+static const char *
+testPrecopyPolicy(void)
+{
+    unsigned long version = 0;
+
+    g_assert_cmpint(virConnectGetVersion(tgEnvConn(env), &version), ==, 0);
+    if (version < 9000000)
+        return NULL;
+    return "<clonepolicy><memory strategy='precopy' downtime-limit='5000'/></clonepolicy>";
+}
+
+
 static void
 testAutoDelete(void)
 {
-    virCloneTemplatePtr tmpl = virDomainCloneTemplateCreate(tgGuestDomain(src), "t-auto", NULL,
+    virCloneTemplatePtr tmpl = virDomainCloneTemplateCreate(tgGuestDomain(src), "t-auto",
+                                                            testPrecopyPolicy(),
                                                             VIR_CLONE_TEMPLATE_CREATE_AUTO_DELETE);
     g_autofree char *dir = NULL;
     virDomainPtr a;

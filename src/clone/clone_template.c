@@ -313,15 +313,18 @@ cloneTemplateBaseDir(cloneJob *job)
 }
 
 
-/* What a template cannot hold: the RAM must be one block that libvirt's
- * file backend can write and a private mapping can read back. */
-static int
-cloneTemplateCheckMemoryConfig(cloneJob *job)
+int
+cloneTemplateCheckMemoryXML(const char *srcName, const char *xml)
 {
     static const struct {
         const char *xpath;
         const char *why;
     } refusals[] = {
+        /* first: these devices have <memoryBacking> too, and the reason is theirs */
+        { "/domain/devices/interface[@type='vhostuser']",
+          N_("a vhost-user interface needs RAM shared with its backend, and a template's domains have private RAM") },
+        { "/domain/devices/filesystem[driver/@type='virtiofs']",
+          N_("virtio-fs needs RAM shared with virtiofsd, and a template's domains have private RAM") },
         { "/domain/memoryBacking/*",
           N_("its <memoryBacking> (hugepages, memfd, shared or file memory) conflicts with the template's RAM file") },
         { "/domain/maxMemory",
@@ -330,13 +333,9 @@ cloneTemplateCheckMemoryConfig(cloneJob *job)
           N_("its NUMA cells give it one RAM block per cell") },
         { "/domain/devices/memory",
           N_("its memory devices (DIMM, virtio-mem, NVDIMM) are RAM blocks of their own") },
-        { "/domain/devices/interface[@type='vhostuser']",
-          N_("a vhost-user interface needs RAM shared with its backend, and a template's domains have private RAM") },
-        { "/domain/devices/filesystem[driver/@type='virtiofs']",
-          N_("virtio-fs needs RAM shared with virtiofsd, and a template's domains have private RAM") },
     };
     g_autoptr(xmlXPathContext) ctxt = NULL;
-    g_autoptr(xmlDoc) doc = cloneXMLParse(job->srcXML, "domain", VIR_CLONE_ERR_LIBVIRT,
+    g_autoptr(xmlDoc) doc = cloneXMLParse(xml, "domain", VIR_CLONE_ERR_LIBVIRT,
                                           _("cannot parse the XML of the source"), &ctxt);
 
     if (!doc)
@@ -345,7 +344,7 @@ cloneTemplateCheckMemoryConfig(cloneJob *job)
         if (cloneXPathCount(ctxt, refusals[i].xpath) > 0) {
             virCloneReportError(VIR_CLONE_ERR_UNSUPPORTED,
                                 _("domain '%1$s' cannot be made a template: %2$s"),
-                                cloneJobSourceName(job), _(refusals[i].why));
+                                srcName, _(refusals[i].why));
             return -1;
         }
     }
@@ -390,7 +389,7 @@ cloneTemplateCheckSource(cloneJob *job)
     }
     if (rc > 0)
         cloneTemplateRecRemove(job->runDir, old);   /* its maker died: we hold its lock */
-    if (cloneTemplateCheckMemoryConfig(job) < 0)
+    if (cloneTemplateCheckMemoryXML(cloneJobSourceName(job), job->srcXML) < 0)
         return -1;
     if ((bytes = cloneTemplateMemoryBytes(job->srcXML)) == 0) {
         virCloneReportError(VIR_CLONE_ERR_LIBVIRT, _("cannot read the memory size of domain '%1$s'"),
@@ -575,6 +574,8 @@ cloneTemplateSaveState(cloneJob *job)
     int rc;
 
     json_object_set_boolean_member(caps, "x-ignore-shared", TRUE);
+    /* the incoming copy may have set it: a pipe has no way back */
+    json_object_set_boolean_member(caps, "return-path", FALSE);
     if (cloneMigSettingsApply(job->clone, caps, params) < 0)
         return NULL;
     if (pipe2(pfd, O_CLOEXEC) < 0) {

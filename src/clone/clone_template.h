@@ -72,6 +72,12 @@ GStrv cloneTemplateRecNames(const char *runDir);
  * defined), sorted by name; NULL with an error if libvirt cannot list them. */
 GStrv cloneTemplateUsers(virConnectPtr conn, const char *name);
 
+/* What a template cannot hold: its RAM must be one block that libvirt's
+ * file backend can write and a private mapping can read back, and no
+ * device may need it shared with a host process.  0, or -1 with
+ * VIR_CLONE_ERR_UNSUPPORTED naming the reason. */
+int cloneTemplateCheckMemoryXML(const char *srcName, const char *xml);
+
 /* ---- the template phases of a job (clone_live.c runs them) ------------------ */
 
 typedef struct _cloneJob cloneJob;
