@@ -163,7 +163,8 @@ def test_template_lifecycle(conn, source, templates, clones):
     a_name, a_uuid, a_id = a.name(), a.UUIDString(), a.ID()
     lc.reset(a)
     assert state(a) == libvirt.VIR_DOMAIN_RUNNING
-    assert a.ID() != a_id
+    # (a handle's ID() is the one it was made with: look the domain up)
+    assert conn.lookupByName(a_name).ID() != a_id
     assert (a.name(), a.UUIDString()) == (a_name, a_uuid)
     assert conn.lookupByName(a_name).UUIDString() == a_uuid
     wait_serial(a, serial_log(a), r"CLONETEST stat", 60)
