@@ -72,33 +72,11 @@ mkdir -p "$root/etc" "$root/images"
 # on a machine without systemd)
 printf 'user = "root"\ngroup = "root"\nstdio_handler = "file"\n' > "$root/etc/qemu.conf"
 qemu-img create -q -f qcow2 "$root/images/demo.qcow2" 64M
-cat > "$root/demo.xml" <<XML
-<domain type='$accel'>
-  <name>demo</name>
-  <memory unit='MiB'>512</memory>
-  <vcpu>1</vcpu>
-  <genid/>
-  <os>
-    <type arch='x86_64' machine='q35'>hvm</type>
-    <kernel>$top/$guestdir/vmlinuz</kernel>
-    <initrd>$top/$guestdir/initramfs.img</initrd>
-    <cmdline>console=ttyS0 panic=-1 clonetest.mode=busy clonetest.mib=128 clonetest.ip=10.78.0.10/24 clonetest.gw=10.78.0.1 clonetest.probe=10.78.0.1</cmdline>
-  </os>
-  <cpu mode='custom'><model>qemu64</model></cpu>
-  <on_poweroff>destroy</on_poweroff>
-  <devices>
-    <disk type='file' device='disk'>
-      <driver name='qemu' type='qcow2'/>
-      <source file='$root/images/demo.qcow2'/>
-      <target dev='vda' bus='virtio'/>
-    </disk>
-    <interface type='bridge'><source bridge='$netbr'/><model type='virtio'/></interface>
-    <serial type='pty'><log file='$root/demo-serial.log' append='off'/></serial>
-    <console type='pty'/>
-    <memballoon model='none'/>
-  </devices>
-</domain>
-XML
+# the domain of every test guest (tests/guest/domainxml.c)
+"$guestdir/guest-domain-xml" --guest-dir "$guestdir" --name demo --memory 512 --genid \
+    --workload "clonetest.mode=busy clonetest.mib=128 clonetest.ip=10.78.0.10/24 clonetest.gw=10.78.0.1 clonetest.probe=10.78.0.1" \
+    --bridge "$netbr" --disk "$root/images/demo.qcow2" --log "$root/demo-serial.log" \
+    > "$root/demo.xml"
 
 say "booting the demo guest 'demo' under $uri (network: bridge $netbr, the guest 10.78.0.10 pings 10.78.0.1 every second)"
 virsh define "$root/demo.xml" >/dev/null

@@ -14,8 +14,8 @@ trap 'rm -rf "$root" "$files"' EXIT
 mkdir -p "$root/etc"
 printf 'user = "root"\ngroup = "root"\n' > "$root/etc/qemu.conf"
 uri="qemu:///embed?root=$root"
-n=0
-fail=0
+# shellcheck source=tap.sh
+. "$tests/tap.sh"
 
 check() {  # check NAME EXPECTED_EXIT EXPECTED_STDERR_PART -- ARGS...
     local name=$1 want=$2 part=$3
@@ -23,12 +23,10 @@ check() {  # check NAME EXPECTED_EXIT EXPECTED_STDERR_PART -- ARGS...
     local err rc
     err=$("$vcl" "$@" 2>&1 >/dev/null)
     rc=$?
-    n=$((n + 1))
     if [ "$rc" != "$want" ] || ! grep -qF -- "$part" <<<"$err"; then
-        echo "not ok $n - $name (exit $rc, stderr: $err)"
-        fail=1
+        tap_fail "$name (exit $rc, stderr: $err)"
     else
-        echo "ok $n - $name"
+        tap_pass "$name"
     fi
 }
 
@@ -39,13 +37,11 @@ checkOut() {  # checkOut NAME EXPECTED_EXIT EXPECTED_STDOUT_FILE -- ARGS...
     local rc
     "$vcl" "$@" >"$files/stdout" 2>"$files/stderr"
     rc=$?
-    n=$((n + 1))
     if [ "$rc" != "$want" ] || ! cmp -s "$expected" "$files/stdout"; then
-        echo "not ok $n - $name (exit $rc, stderr: $(cat "$files/stderr"))"
-        diff -u "$expected" "$files/stdout" | sed 's/^/# /'
-        fail=1
+        tap_fail "$name (exit $rc, stderr: $(cat "$files/stderr"))"
+        diff -u "$expected" "$files/stdout" | tap_comment
     else
-        echo "ok $n - $name"
+        tap_pass "$name"
     fi
 }
 
@@ -60,13 +56,11 @@ check "unknown global option" 2 "unknown option '--bogus'" -- --bogus clone-live
 check "clone-live: invalid policy, before connecting" 1 \
     "uuid-invalid.xml: invalid clone policy, line 3: invalid UUID" -- \
     -c nosuch:/// clone-live x --policy "$data/uuid-invalid.xml"
-n=$((n + 1))
-if "$vcl" --help | grep -q "clone-live"; then echo "ok $n - --help lists clone-live"; else echo "not ok $n - --help"; fail=1; fi
-n=$((n + 1))
+if "$vcl" --help | grep -q "clone-live"; then tap_pass "--help lists clone-live"; else tap_fail "--help"; fi
 if [ "$("$vcl" --help | grep -c '^  policy-validate\|^  policy-dump')" = 2 ]; then
-    echo "ok $n - --help lists the policy commands"
+    tap_pass "--help lists the policy commands"
 else
-    echo "not ok $n - --help lacks the policy commands"; fail=1
+    tap_fail "--help lacks the policy commands"
 fi
 
 # policy-validate: "FILE: valid" and exit 0, or the error with its line and exit 1
@@ -112,6 +106,82 @@ printf '0 expired clones destroyed\n' > "$tmp"
 checkOut "reap: an empty root" 0 "$tmp" -- -c "$uri" reap
 check "reap: no arguments" 2 "reap takes no arguments" -- -c "$uri" reap extra
 
+# templates: usage errors (exit 2, nothing done), then failures against the
+# empty embedded root and test:///default (exit 1, the library's message)
+check "template-create: no domain" 2 "template-create takes exactly one DOMAIN" -- -c "$uri" template-create
+check "template-create: --precopy and --background" 2 "--precopy and --background cannot be combined" -- \
+    -c "$uri" template-create x --precopy --background
+check "template-create: unreadable policy" 2 "cannot read policy" -- -c "$uri" template-create x --policy /nonexistent
+check "template-create: invalid policy, before connecting" 1 \
+    "uuid-invalid.xml: invalid clone policy, line 3: invalid UUID" -- \
+    -c nosuch:/// template-create x --policy "$data/uuid-invalid.xml"
+check "template-create: unknown option" 2 "Unknown option --strategy" -- -c "$uri" template-create x --strategy precopy
+check "template-list: an argument" 2 "template-list takes no arguments" -- -c "$uri" template-list x
+check "template-info: no template" 2 "template-info takes exactly one TEMPLATE" -- -c "$uri" template-info
+check "template-delete: two templates" 2 "template-delete takes exactly one TEMPLATE" -- -c "$uri" template-delete a b
+check "clone-from-template: no template" 2 "clone-from-template takes exactly one TEMPLATE" -- -c "$uri" clone-from-template
+check "clone-from-template: --count 0" 2 "--count takes a number from 1 to 1000" -- -c "$uri" clone-from-template t --count 0
+check "clone-from-template: --count 1001" 2 "--count takes a number from 1 to 1000" -- -c "$uri" clone-from-template t --count 1001
+check "clone-from-template: --count not a number" 2 "--count" -- -c "$uri" clone-from-template t --count many
+check "clone-from-template: policy and name" 2 "cannot be combined" -- \
+    -c "$uri" clone-from-template t --policy "$data/full.xml" --name y
+check "clone-from-template: policy and sandbox" 2 "cannot be combined" -- \
+    -c "$uri" clone-from-template t --policy "$data/full.xml" --sandbox
+check "clone-from-template: invalid policy, before connecting" 1 \
+    "uuid-invalid.xml: invalid clone policy, line 3: invalid UUID" -- \
+    -c nosuch:/// clone-from-template t --policy "$data/uuid-invalid.xml"
+check "clone-live: --count 0" 2 "--count takes a number from 1 to 1000" -- -c "$uri" clone-live x --count 0
+check "clone-live: --count -3" 2 "--count takes a number from 1 to 1000" -- -c "$uri" clone-live x --count -3
+check "reset: no clone" 2 "reset takes exactly one CLONE" -- -c "$uri" reset
+check "reset: unknown option" 2 "Unknown option --persistent" -- -c "$uri" reset x --persistent
+
+check "template-info: unknown template" 1 "cannot find template 'nosuch': no template named 'nosuch'" -- \
+    -c "$uri" template-info nosuch
+check "template-delete: unknown template" 1 "cannot find template 'nosuch': no template named 'nosuch'" -- \
+    -c "$uri" template-delete nosuch
+check "clone-from-template: unknown template" 1 "cannot find template 'nosuch': no template named 'nosuch'" -- \
+    -c "$uri" clone-from-template nosuch --count 2
+check "template-info: invalid name" 1 "invalid template name 'a/b'" -- -c "$uri" template-info a/b
+check "template-create: unknown domain" 1 "domain 'nosuch' not found" -- -c "$uri" template-create nosuch
+check "clone-live --count: unknown domain" 1 "domain 'nosuch' not found" -- -c "$uri" clone-live nosuch --count 2
+check "reset: unknown domain" 1 "domain 'nosuch' not found" -- -c "$uri" reset nosuch
+: > "$tmp"
+checkOut "template-list --json: an empty root, no line" 0 "$tmp" -- -c "$uri" template-list --json
+out=$("$vcl" -c "$uri" template-list 2>&1)
+rc=$?
+n=$((n + 1))
+if [ "$rc" = 0 ] && [ "$(wc -l <<<"$out")" = 1 ]; then
+    echo "ok $n - template-list: an empty root, the header only"
+else
+    echo "not ok $n - template-list on an empty root (exit $rc):"; sed 's/^/# /' <<<"$out"; fail=1
+fi
+err=$("$vcl" -c "$uri" template-delete nosuch 2>&1 >/dev/null)
+n=$((n + 1))
+if [ "$(wc -l <<<"$err")" = 1 ] && [ "$(grep -o "nosuch" <<<"$err" | wc -l)" = 2 ]; then
+    echo "ok $n - template-delete: the error once, on one line"
+else
+    echo "not ok $n - template-delete: not one error line:"; sed 's/^/# /' <<<"$err"; fail=1
+fi
+check "template-list: not a QEMU connection" 1 "need a local QEMU connection" -- -c test:///default template-list
+check "template-create: invalid name" 1 "invalid template name 'a b'" -- \
+    -c test:///default template-create test --name "a b"
+check "reset: a domain not from a template" 1 \
+    "cannot reset domain 'test': domain 'test' was not started from a template" -- -c test:///default reset test
+for cmd in template-create template-list template-info template-delete clone-from-template reset; do
+    n=$((n + 1))
+    if "$vcl" --help | grep -q "^  $cmd " && "$vcl" "$cmd" --help | grep -q -- "--help"; then
+        echo "ok $n - --help lists $cmd, and $cmd --help works"
+    else
+        echo "not ok $n - --help of $cmd"; fail=1
+    fi
+done
+n=$((n + 1))
+if "$vcl" clone-live --help | grep -q -- "--count=N"; then
+    echo "ok $n - clone-live --help lists --count"
+else
+    echo "not ok $n - clone-live --help lacks --count"; fail=1
+fi
+
 # libvirt's own log: nowhere unless the user configured it (the command
 # reports each error itself); with --debug its warnings and errors, in
 # libvirt's format ("TIME: PID: error : FUNCTION:LINE : MESSAGE")
@@ -119,25 +189,22 @@ libvirtStderr() {  # libvirtStderr ARGS...: the command's stderr, libvirt's logg
     env -u LIBVIRT_LOG_OUTPUTS -u LIBVIRT_DEBUG "$vcl" "$@" 2>&1 >/dev/null
 }
 err=$(libvirtStderr -c "$uri" clone-live nosuch)
-n=$((n + 1))
 if [ "$(wc -l <<<"$err")" = 1 ] && grep -q "^error: domain 'nosuch' not found: " <<<"$err"; then
-    echo "ok $n - libvirt's log stays off the terminal: one error line, the command's"
+    tap_pass "libvirt's log stays off the terminal: one error line, the command's"
 else
-    echo "not ok $n - stderr is not only the command's error:"; sed 's/^/# /' <<<"$err"; fail=1
+    tap_fail "stderr is not only the command's error:"; tap_comment <<<"$err"
 fi
 err=$(libvirtStderr --debug -c "$uri" clone-live nosuch)
-n=$((n + 1))
 if grep -q ": error : .*Domain not found" <<<"$err" && grep -q "^error: domain 'nosuch' not found: " <<<"$err"; then
-    echo "ok $n - --debug: libvirt's errors on stderr too"
+    tap_pass "--debug: libvirt's errors on stderr too"
 else
-    echo "not ok $n - --debug shows no libvirt log line:"; sed 's/^/# /' <<<"$err"; fail=1
+    tap_fail "--debug shows no libvirt log line:"; tap_comment <<<"$err"
 fi
 err=$(LIBVIRT_LOG_OUTPUTS="1:file:$files/libvirt.log" "$vcl" -c "$uri" clone-live nosuch 2>&1 >/dev/null)
-n=$((n + 1))
 if grep -q ": error : .*Domain not found" "$files/libvirt.log" && [ "$(wc -l <<<"$err")" = 1 ]; then
-    echo "ok $n - LIBVIRT_LOG_OUTPUTS set by the user is kept"
+    tap_pass "LIBVIRT_LOG_OUTPUTS set by the user is kept"
 else
-    echo "not ok $n - LIBVIRT_LOG_OUTPUTS of the user not used"; fail=1
+    tap_fail "LIBVIRT_LOG_OUTPUTS of the user not used"
 fi
 
 # every message of the CLI with two or more arguments numbers them
@@ -162,20 +229,17 @@ for m in re.finditer(r'msgid ((?:"[^\n]*"\n)+)(?:msgid_plural ((?:"[^\n]*"\n)+))
 sys.exit(bad)
 PY
 }
-n=$((n + 1))
 if out=$(positional 2>&1); then
-    echo "ok $n - tools/: messages with two or more arguments use positional ones${out:+ $out}"
+    tap_pass "tools/: messages with two or more arguments use positional ones${out:+ $out}"
 else
-    echo "not ok $n - tools/: messages with non-positional arguments"; sed 's/^/# /' <<<"$out"; fail=1
+    tap_fail "tools/: messages with non-positional arguments"; tap_comment <<<"$out"
 fi
 
-n=$((n + 1))
 if [ -z "$(ls "$root" | grep -v '^etc$\|^run$\|^cache$\|^lib$\|^log$')" ]; then
-    echo "ok $n - nothing left in the root"
+    tap_pass "nothing left in the root"
 else
-    echo "not ok $n - left: $(ls "$root")"; fail=1
+    tap_fail "left: $(ls "$root")"
 fi
-echo "1..$n"
 # the script's status is that of its last command: bash's "exit" builtin
 # leaks the command being run, which fails the unit tests under valgrind
-[ "$fail" = 0 ]
+tap_done

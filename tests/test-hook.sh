@@ -25,19 +25,20 @@
 # domain, a transient ephemeral clone's overlay is removed on release.
 set -u
 hook=${1:?usage: test-hook.sh HOOK-PROGRAM}
+# shellcheck source=tap.sh
+. "$(dirname "$0")/tap.sh"
 
 # ---- outside: checks, the work directory, the namespaces ---------------------
 if [ -z "${LVC_HOOK_TEST_WORK:-}" ]; then
-    skip() { echo "1..0 # SKIP $*"; exit 0; }
-    [ "$(id -u)" = 0 ] || skip "needs root (runs a private libvirtd)"
+    [ "$(id -u)" = 0 ] || tap_skip_all "needs root (runs a private libvirtd)"
     for prog in unshare libvirtd virsh ip qemu-system-x86_64 qemu-img; do
-        command -v "$prog" >/dev/null || skip "needs $prog"
+        command -v "$prog" >/dev/null || tap_skip_all "needs $prog"
     done
     for d in /etc/libvirt /run/libvirt /var/lib/libvirt /var/cache/libvirt /var/log/libvirt; do
-        [ -d "$d" ] || skip "needs the directory $d (libvirt-daemon installed)"
+        [ -d "$d" ] || tap_skip_all "needs the directory $d (libvirt-daemon installed)"
     done
     unshare --mount --net --pid --fork --mount-proc true 2>/dev/null ||
-        skip "cannot create mount, network and PID namespaces"
+        tap_skip_all "cannot create mount, network and PID namespaces"
     work=$(mktemp -d /var/tmp/lvc-hook.XXXXXX)
     trap 'rm -rf "$work"' EXIT
     LVC_HOOK_TEST_WORK=$work unshare --mount --net --pid --fork --kill-child --mount-proc \
@@ -50,45 +51,7 @@ work=$LVC_HOOK_TEST_WORK
 br=lvcsandbox0
 dom=lvc-hook-sandbox
 uri=qemu:///system
-n=0
-fail=0
-
-ok() {  # ok DESCRIPTION COMMAND...
-    local desc=$1 out
-    shift
-    n=$((n + 1))
-    if out=$("$@" 2>&1); then
-        echo "ok $n - $desc"
-    else
-        echo "not ok $n - $desc"
-        sed 's/^/# /' <<<"$out"
-        fail=1
-    fi
-}
-
-fails_with() {  # fails_with DESCRIPTION TEXT COMMAND...: fails, TEXT in its output
-    local desc=$1 text=$2 out
-    shift 2
-    n=$((n + 1))
-    if out=$("$@" 2>&1); then
-        echo "not ok $n - $desc (succeeded)"
-        sed 's/^/# /' <<<"$out"
-        fail=1
-    elif ! grep -qF -- "$text" <<<"$out"; then
-        echo "not ok $n - $desc (no '$text' in the error)"
-        sed 's/^/# /' <<<"$out"
-        fail=1
-    else
-        echo "ok $n - $desc"
-        sed 's/^/# /' <<<"$out"
-    fi
-}
-
-bail() {
-    echo "Bail out! $*"
-    [ -f "$work/log/libvirtd.log" ] && tail -n 30 "$work/log/libvirtd.log" | sed 's/^/# /'
-    exit 1
-}
+bail() { tap_bail "$*" "$work/log/libvirtd.log"; }
 
 vsh() { virsh -q -c "$uri" "$@"; }
 
@@ -223,70 +186,69 @@ write_config
 daemon_start || bail "libvirtd does not start"
 
 domain_xml "$dom" no yes > "$work/clone.xml"
-ok "define a persistent sandbox clone" vsh define "$work/clone.xml"
-ok "restart the daemon" daemon_stop
+tap_ok "define a persistent sandbox clone" vsh define "$work/clone.xml"
+tap_ok "restart the daemon" daemon_stop
 daemon_start || bail "libvirtd does not start again"
 ip link del dev "$br" 2>/dev/null
-ok "the sandbox bridge is gone" no_link "$br"
+tap_ok "the sandbox bridge is gone" no_link "$br"
 
-ok "start the clone" vsh start "$dom"
-ok "prepare made the bridge again; libvirt isolated the tap" sandbox_isolated "$(tap_of "$dom")"
-ok "destroy the clone" vsh destroy "$dom"
-ok "release deleted the unused bridge" no_link "$br"
+tap_ok "start the clone" vsh start "$dom"
+tap_ok "prepare made the bridge again; libvirt isolated the tap" sandbox_isolated "$(tap_of "$dom")"
+tap_ok "destroy the clone" vsh destroy "$dom"
+tap_ok "release deleted the unused bridge" no_link "$br"
 
-ok "start the clone again" vsh start "$dom"
-fails_with "virsh migrate: the hook refuses it on the destination" \
+tap_ok "start the clone again" vsh start "$dom"
+tap_fails_with "virsh migrate: the hook refuses it on the destination" \
     "sandbox clone '$dom' cannot be migrated off this host" \
     vsh migrate --live "$dom" "$uri" --migrateuri tcp://127.0.0.1:49152
-ok "the clone still runs here" running "$dom"
-fails_with "the hook itself, 'migrate' with the incoming XML: exit 1" \
+tap_ok "the clone still runs here" running "$dom"
+tap_fails_with "the hook itself, 'migrate' with the incoming XML: exit 1" \
     "sandbox clone '$dom' cannot be migrated off this host" hook_direct "$work/clone.xml" migrate
-ok "destroy the clone" vsh destroy "$dom"
+tap_ok "destroy the clone" vsh destroy "$dom"
 
 # started: a port that is not isolated on the bridge
 ip link add dev "$br" type bridge
 ip link add lvchookv type veth peer name lvchookp
 ip link set dev lvchookv master "$br" up
-fails_with "a failing 'started' hook fails the start" \
+tap_fails_with "a failing 'started' hook fails the start" \
     "has an unexpected port 'lvchookv' (not isolated)" vsh start "$dom"
-ok "... and libvirt stopped the domain it had started" not_running "$dom"
+tap_ok "... and libvirt stopped the domain it had started" not_running "$dom"
 ip link del dev lvchookv
 ip link del dev "$br"
 
 # prepare: an interface of the bridge's name that is not a bridge
 ip link add "$br" type veth peer name lvchookp
-fails_with "a failing 'prepare' hook refuses the start" \
+tap_fails_with "a failing 'prepare' hook refuses the start" \
     "network interface '$br' is not a bridge" vsh start "$dom"
-ok "... and the domain is not running" not_running "$dom"
+tap_ok "... and the domain is not running" not_running "$dom"
 ip link del dev "$br"
-ok "undefine the clone" vsh undefine "$dom"
+tap_ok "undefine the clone" vsh undefine "$dom"
 
 # release: a transient ephemeral clone's own overlay goes with it
 qemu-img create -q -f qcow2 "$work/images/base.qcow2" 16M
 qemu-img create -q -f qcow2 -F qcow2 -b "$work/images/base.qcow2" "$work/images/eph.qcow2"
 domain_xml lvc-hook-ephemeral yes yes "$work/images/eph.qcow2" > "$work/ephemeral.xml"
-ok "create a transient ephemeral sandbox clone" vsh create "$work/ephemeral.xml"
-ok "destroy it" vsh destroy lvc-hook-ephemeral
-ok "release removed its overlay" test ! -e "$work/images/eph.qcow2"
-ok "... and not the base image" test -e "$work/images/base.qcow2"
-ok "... and the bridge" no_link "$br"
+tap_ok "create a transient ephemeral sandbox clone" vsh create "$work/ephemeral.xml"
+tap_ok "destroy it" vsh destroy lvc-hook-ephemeral
+tap_ok "release removed its overlay" test ! -e "$work/images/eph.qcow2"
+tap_ok "... and not the base image" test -e "$work/images/base.qcow2"
+tap_ok "... and the bridge" no_link "$br"
 
 # a clone that is not a sandbox: the hook lets its migration through, and
 # libvirt's own same-host check, which comes after the hook, refuses it
 domain_xml lvc-hook-plain no no > "$work/plainclone.xml"
-ok "create a transient clone that is not a sandbox" vsh create "$work/plainclone.xml"
-fails_with "virsh migrate: the hook lets it through to libvirt's same-host check" \
+tap_ok "create a transient clone that is not a sandbox" vsh create "$work/plainclone.xml"
+tap_fails_with "virsh migrate: the hook lets it through to libvirt's same-host check" \
     "Attempt to migrate guest to the same host" \
     vsh migrate --live lvc-hook-plain "$uri" --migrateuri tcp://127.0.0.1:49152
-ok "destroy it" vsh destroy lvc-hook-plain
+tap_ok "destroy it" vsh destroy lvc-hook-plain
 
 # a domain that is not a clone: the hook stays out of its way
 printf '<domain type="qemu"><name>plain</name></domain>\n' > "$work/plain.xml"
-ok "not a clone: the hook exits 0 for every operation, silently" \
+tap_ok "not a clone: the hook exits 0 for every operation, silently" \
     bash -c 'for op in prepare start started stopped release migrate restore reconnect attach; do
                  out=$("$0" plain $op begin - < "$1" 2>&1) || exit 1; [ -z "$out" ] || exit 1
              done' "$hook" "$work/plain.xml"
 
 daemon_stop
-echo "1..$n"
-exit $fail
+tap_done

@@ -28,11 +28,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <linux/if_ether.h>
-#include <linux/if_packet.h>
-#include <net/if.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -59,111 +55,6 @@ static TgEnv *env;
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(virDomain, virDomainFree)
 
 static TnBridge *net;
-
-
-/* ---- frames the host receives, per interface -------------------------------- */
-
-typedef struct {
-    int fd;
-    GThread *thread;
-    gint stop;
-    GMutex lock;
-    guint8 watched[2][ETH_ALEN];   /* source MAC, clone MAC */
-    GHashTable *counts[2];         /* ifindex -> frames from watched[i] */
-} TestCapture;
-
-
-static gpointer
-testCaptureRun(gpointer data)
-{
-    TestCapture *c = data;
-    guint8 buf[2048];
-
-    while (!g_atomic_int_get(&c->stop)) {
-        struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
-        struct sockaddr_ll from;
-        socklen_t len = sizeof(from);
-        ssize_t n;
-
-        if (poll(&pfd, 1, 100) <= 0)
-            continue;
-        n = recvfrom(c->fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&from, &len);
-        /* frames the host sends out are not frames a guest sent */
-        if (n < ETH_HLEN || from.sll_pkttype == PACKET_OUTGOING)
-            continue;
-        g_mutex_lock(&c->lock);
-        for (guint i = 0; i < 2; i++) {
-            gpointer key = GINT_TO_POINTER(from.sll_ifindex);
-
-            if (memcmp(buf + ETH_ALEN, c->watched[i], ETH_ALEN) == 0)
-                g_hash_table_insert(c->counts[i], key,
-                                    GUINT_TO_POINTER(GPOINTER_TO_UINT(g_hash_table_lookup(c->counts[i], key)) + 1));
-        }
-        g_mutex_unlock(&c->lock);
-    }
-    return NULL;
-}
-
-
-static void
-testParseMac(const char *text, guint8 *mac)
-{
-    g_assert_cmpint(sscanf(text, "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx",
-                           &mac[0], &mac[1], &mac[2], &mac[3], &mac[4], &mac[5]), ==, 6);
-}
-
-
-static TestCapture *
-testCaptureStart(const char *sourceMac)
-{
-    TestCapture *c = g_new0(TestCapture, 1);
-
-    c->fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL));
-    g_assert_cmpint(c->fd, >=, 0);
-    testParseMac(sourceMac, c->watched[0]);
-    for (guint i = 0; i < 2; i++)
-        c->counts[i] = g_hash_table_new(NULL, NULL);
-    g_mutex_init(&c->lock);
-    c->thread = g_thread_new("capture", testCaptureRun, c);
-    return c;
-}
-
-
-static void
-testCaptureWatchClone(TestCapture *c, const char *cloneMac)
-{
-    g_mutex_lock(&c->lock);
-    testParseMac(cloneMac, c->watched[1]);
-    g_mutex_unlock(&c->lock);
-}
-
-
-/* Frames from watched MAC @which that came in on @ifname. */
-static guint
-testCaptureCount(TestCapture *c, guint which, const char *ifname)
-{
-    guint ifindex = if_nametoindex(ifname);
-    guint n;
-
-    g_assert_cmpuint(ifindex, >, 0);
-    g_mutex_lock(&c->lock);
-    n = GPOINTER_TO_UINT(g_hash_table_lookup(c->counts[which], GINT_TO_POINTER(ifindex)));
-    g_mutex_unlock(&c->lock);
-    return n;
-}
-
-
-static void
-testCaptureStop(TestCapture *c)
-{
-    g_atomic_int_set(&c->stop, 1);
-    g_thread_join(c->thread);
-    close(c->fd);
-    for (guint i = 0; i < 2; i++)
-        g_hash_table_unref(c->counts[i]);
-    g_mutex_clear(&c->lock);
-    g_free(c);
-}
 
 
 /* ---- TCP echo ------------------------------------------------------------------ */
@@ -299,7 +190,7 @@ testNetworkIdentity(void)
     TgIdentity before = { 0 };
     TgIdentity after = { 0 };
     TgIdentity cid = { 0 };
-    TestCapture *cap;
+    TnCapture *cap;
     gboolean found = FALSE;
     int conn;
 
@@ -309,13 +200,14 @@ testNetworkIdentity(void)
     srcTap = tgDomainXMLMatch(tgGuestDomain(src), "<target dev='([^']+)'/>");
     g_assert_nonnull(srcTap);
 
-    cap = testCaptureStart(before.mac);
+    cap = tnCaptureStart();
+    tnCaptureWatch(cap, before.mac);
     conn = testEchoConnect(SOURCE_IP);
     g_assert_cmpint(conn, >=, 0);
     g_assert_true(testEcho(conn, "before the clone\n"));
     /* the capture sees the source */
     g_usleep(G_USEC_PER_SEC / 2);
-    g_assert_cmpuint(testCaptureCount(cap, 0, srcTap), >, 0);
+    g_assert_cmpuint(tnCaptureCount(cap, before.mac, srcTap), >, 0);
 
     clone = virDomainCloneLiveFull(tgGuestDomain(src), policyInherit, NULL, NULL,
                                    &stats, &nstats, 0);
@@ -336,7 +228,7 @@ testNetworkIdentity(void)
     cloneTap = tgDomainXMLMatch(clone, "<target dev='([^']+)'/>");
     g_assert_nonnull(cloneMac);
     g_assert_nonnull(cloneTap);
-    testCaptureWatchClone(cap, cloneMac);
+    tnCaptureWatch(cap, cloneMac);
     if (!(cg = tgGuestAdopt(env, clone, &err)))
         g_error("adopt: %s", err->message);
 
@@ -385,12 +277,12 @@ testNetworkIdentity(void)
 
     /* on the wire: the clone spoke, never with the source's MAC */
     g_usleep(G_USEC_PER_SEC);
-    g_assert_cmpuint(testCaptureCount(cap, 1, cloneTap), >, 0);
-    g_assert_cmpuint(testCaptureCount(cap, 0, cloneTap), ==, 0);
-    g_assert_cmpuint(testCaptureCount(cap, 1, srcTap), ==, 0);
+    g_assert_cmpuint(tnCaptureCount(cap, cloneMac, cloneTap), >, 0);
+    g_assert_cmpuint(tnCaptureCount(cap, before.mac, cloneTap), ==, 0);
+    g_assert_cmpuint(tnCaptureCount(cap, cloneMac, srcTap), ==, 0);
     g_test_message("frames in from the clone's tap: %u with its MAC, %u with the source's",
-                   testCaptureCount(cap, 1, cloneTap), testCaptureCount(cap, 0, cloneTap));
-    testCaptureStop(cap);
+                   tnCaptureCount(cap, cloneMac, cloneTap), tnCaptureCount(cap, before.mac, cloneTap));
+    tnCaptureStop(cap);
 }
 
 
@@ -420,7 +312,7 @@ testNoAgent(void)
     guint domains = tgNumDomains(env);
     virTypedParameterPtr stats = NULL;
     int nstats = 0;
-    TestCapture *cap;
+    TnCapture *cap;
     const virCloneError *e;
 
     /* refused before anything starts */
@@ -436,7 +328,8 @@ testNoAgent(void)
 
     /* with a warning, and the link stays down: nothing of the source's MAC
      * gets out of the clone */
-    cap = testCaptureStart(srcMac);
+    cap = tnCaptureStart();
+    tnCaptureWatch(cap, srcMac);
     warnings = g_ptr_array_new_with_free_func(g_free);
     virCloneSetLogFunc(testLogCb, NULL);
     clone = virDomainCloneLiveFull(tgGuestDomain(src), warnPolicy, NULL, NULL, &stats, &nstats, 0);
@@ -458,8 +351,8 @@ testNoAgent(void)
     /* the clone runs (and would talk, if its link were up) */
     g_assert_cmpint(tgSerialCommand(cg, "report", 10000, &err), ==, 0);
     g_usleep(2 * G_USEC_PER_SEC);
-    g_assert_cmpuint(testCaptureCount(cap, 0, cloneTap), ==, 0);
-    testCaptureStop(cap);
+    g_assert_cmpuint(tnCaptureCount(cap, srcMac, cloneTap), ==, 0);
+    tnCaptureStop(cap);
 }
 
 

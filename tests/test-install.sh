@@ -26,8 +26,8 @@ mode=$1
 tmp=$(mktemp -d /var/tmp/lvc-install.XXXXXX)
 dest=$tmp/dest
 root=$tmp/root
-n=0
-fail=0
+# shellcheck source=tap.sh
+. "$(dirname "$0")/tap.sh"
 
 cleanup() {
     if [ -d "$root" ] && command -v virsh >/dev/null; then
@@ -40,32 +40,6 @@ cleanup() {
     rm -rf "$tmp"
 }
 trap cleanup EXIT
-
-report() {  # report NAME STATUS [OUTPUT-FILE]
-    n=$((n + 1))
-    if [ "$2" = 0 ]; then
-        echo "ok $n - $1"
-    else
-        echo "not ok $n - $1"
-        [ -n "${3:-}" ] && [ -f "$3" ] && sed 's/^/# /' "$3"
-        fail=1
-    fi
-}
-
-ok() {  # ok NAME COMMAND...: the command's output follows as TAP comments
-    local name=$1 rc
-    shift
-    "$@" >"$tmp/out" 2>&1
-    rc=$?
-    report "$name" $rc "$tmp/out"
-    [ "$rc" != 0 ] || sed 's/^/# /' "$tmp/out"
-    return $rc
-}
-
-skip() {  # skip NAME REASON
-    n=$((n + 1))
-    echo "ok $n - $1 # SKIP $2"
-}
 
 # ---- the tree -------------------------------------------------------------
 
@@ -208,56 +182,32 @@ compileExample() {
 }
 
 "$MESON" install -C "$BUILD_ROOT" --destdir "$dest" --no-rebuild --quiet >"$tmp/install.log" 2>&1
-report "meson install --destdir" $? "$tmp/install.log"
-ok "the installed tree (prefix $PREFIX, sysconfdir $SYSCONFDIR)" checkTree
+tap_report "meson install --destdir" $? "$tmp/install.log"
+tap_ok -v "the installed tree (prefix $PREFIX, sysconfdir $SYSCONFDIR)" checkTree
 if [ -n "${PYTHON_MODULE_DIR:-}" ]; then
-    ok "the Python module in $PYTHON_MODULE_DIR, the site directory of $PYTHON" checkPython
+    tap_ok -v "the Python module in $PYTHON_MODULE_DIR, the site directory of $PYTHON" checkPython
 else
-    skip "the Python module" "this build has no Python binding"
+    tap_skip "the Python module" "this build has no Python binding"
 fi
-ok "the installed virt-clone-live runs with the installed library, on the installed examples" checkCli
+tap_ok -v "the installed virt-clone-live runs with the installed library, on the installed examples" checkCli
 if command -v xmllint >/dev/null; then
-    ok "the installed examples are valid under the installed schema" checkSchema
+    tap_ok -v "the installed examples are valid under the installed schema" checkSchema
 else
-    skip "the installed schema" "no xmllint"
+    tap_skip "the installed schema" "no xmllint"
 fi
-ok "man virt-clone-live" checkMan 1 virt-clone-live "virt-clone-live - live-clone running libvirt domains"
-ok "man 3 libvirt-clone" checkMan 3 libvirt-clone "libvirt-clone - live cloning of running libvirt/QEMU domains in C"
-ok "pkg-config --cflags --libs libvirt-clone against the DESTDIR" checkPkgconfig
-ok "tests/pkgconfig-example.c compiles with pkg-config's flags and loads the installed library" compileExample
+tap_ok -v "man virt-clone-live" checkMan 1 virt-clone-live "virt-clone-live - live-clone running libvirt domains"
+tap_ok -v "man 3 libvirt-clone" checkMan 3 libvirt-clone "libvirt-clone - live cloning of running libvirt/QEMU domains in C"
+tap_ok -v "pkg-config --cflags --libs libvirt-clone against the DESTDIR" checkPkgconfig
+tap_ok -v "tests/pkgconfig-example.c compiles with pkg-config's flags and loads the installed library" compileExample
 
 # ---- example mode: the example program clones a real guest ---------------
 
-# a small guest, as scripts/demo.sh boots it, without a network
+# a small guest, as scripts/demo.sh boots it, without a network: the
+# domain of every test guest (tests/guest/domainxml.c)
 guestXml() {  # guestXml NAME
-    local g=$TG_GUEST_DIR
-    cat <<XML
-<domain type='$(cat "$g/accel")'>
-  <name>$1</name>
-  <memory unit='MiB'>256</memory>
-  <vcpu>1</vcpu>
-  <os>
-    <type arch='x86_64' machine='q35'>hvm</type>
-    <kernel>$g/vmlinuz</kernel>
-    <initrd>$g/initramfs.img</initrd>
-    <cmdline>console=ttyS0 panic=-1 quiet clonetest.mode=idle clonetest.mib=16 clonetest.disk=none</cmdline>
-  </os>
-  <features><acpi/></features>
-  <cpu mode='custom' match='exact' check='none'><model fallback='forbid'>qemu64</model></cpu>
-  <on_poweroff>destroy</on_poweroff>
-  <devices>
-    <disk type='file' device='disk'>
-      <driver name='qemu' type='qcow2'/>
-      <source file='$root/images/$1.qcow2'/>
-      <target dev='vda' bus='virtio'/>
-    </disk>
-    <controller type='usb' model='none'/>
-    <serial type='pty'><log file='$root/$1-serial.log' append='off'/><target port='0'/></serial>
-    <console type='pty'><target type='serial' port='0'/></console>
-    <memballoon model='none'/>
-  </devices>
-</domain>
-XML
+    "$TG_GUEST_DIR/guest-domain-xml" --guest-dir "$TG_GUEST_DIR" --name "$1" \
+        --memory 256 --workload "clonetest.mode=idle clonetest.mib=16 clonetest.disk=none" \
+        --disk "$root/images/$1.qcow2" --log "$root/$1-serial.log"
 }
 
 bootGuest() {
@@ -265,7 +215,7 @@ bootGuest() {
     mkdir -p "$root/etc" "$root/images"
     printf 'user = "root"\ngroup = "root"\nstdio_handler = "file"\n' >"$root/etc/qemu.conf"
     qemu-img create -q -f qcow2 "$root/images/src.qcow2" 64M || return 1
-    guestXml src >"$root/src.xml"
+    guestXml src >"$root/src.xml" || return 1
     # one process per embedded root: virsh exits before the example runs
     "${vsh[@]}" define "$root/src.xml" && "${vsh[@]}" start src || return 1
     for _ in $(seq 300); do
@@ -295,15 +245,14 @@ if [ "$mode" = example ]; then
     # example still print their errors
     export LIBVIRT_LOG_OUTPUTS=${LIBVIRT_LOG_OUTPUTS:-4:file:/dev/null}
     if [ "$(id -u)" != 0 ]; then
-        skip "the example program clones the test guest" "not root"
+        tap_skip "the example program clones the test guest" "not root"
     elif [ -z "${TG_GUEST_DIR:-}" ] || [ ! -f "${TG_GUEST_DIR:-}/accel" ]; then
-        skip "the example program clones the test guest" "no test guest"
+        tap_skip "the example program clones the test guest" "no test guest"
     else
-        ok "boot the test guest under qemu:///embed?root=$root" bootGuest &&
-            ok "the example program (installed library) clones it" runExample
+        tap_ok -v "boot the test guest under qemu:///embed?root=$root" bootGuest &&
+            tap_ok -v "the example program (installed library) clones it" runExample
     fi
 fi
 
-echo "1..$n"
 # the status of the last command, not "exit": see test-cli.sh
-[ "$fail" = 0 ]
+tap_done

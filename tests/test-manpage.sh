@@ -19,21 +19,8 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 # the option lists of --help in English, whatever the caller's locale
 export LC_ALL=C.UTF-8 LANGUAGE=
-n=0
-fail=0
-
-ok() {  # ok NAME COMMAND...
-    local name=$1
-    shift
-    n=$((n + 1))
-    if "$@" >"$tmp/out" 2>&1; then
-        echo "ok $n - $name"
-    else
-        echo "not ok $n - $name"
-        sed 's/^/# /' "$tmp/out"
-        fail=1
-    fi
-}
+# shellcheck source=tap.sh
+. "$(dirname "$0")/tap.sh"
 
 # "-c, --connect URI" / "--name NAME" / "-q, --quiet", one a line, sorted
 helpOptions() {  # helpOptions [COMMAND]
@@ -81,16 +68,16 @@ sameSet() {  # sameSet NAME HELP-FILE RST-FILE
 
 "$vcl" --help | sed -n '/^Commands:/,/^$/p' | grep -E '^  [a-z]' | awk '{ print $1 }' | sort >"$tmp/commands"
 rstCommands "$rst1" >"$tmp/rst-commands"
-ok "virt-clone-live(1) has a section for each command of --help, and no other" \
+tap_ok "virt-clone-live(1) has a section for each command of --help, and no other" \
     sameSet commands "$tmp/commands" "$tmp/rst-commands"
 
 helpOptions >"$tmp/help-global"
 rstOptions "$rst1" global >"$tmp/rst-global"
-ok "global options: --help and virt-clone-live(1) agree" sameSet global "$tmp/help-global" "$tmp/rst-global"
+tap_ok "global options: --help and virt-clone-live(1) agree" sameSet global "$tmp/help-global" "$tmp/rst-global"
 while read -r cmd; do
     helpOptions "$cmd" >"$tmp/help-$cmd"
     rstOptions "$rst1" "$cmd" >"$tmp/rst-$cmd"
-    ok "$cmd: --help and virt-clone-live(1) agree" sameSet "$cmd" "$tmp/help-$cmd" "$tmp/rst-$cmd"
+    tap_ok "$cmd: --help and virt-clone-live(1) agree" sameSet "$cmd" "$tmp/help-$cmd" "$tmp/rst-$cmd"
 done <"$tmp/commands"
 
 # every word of the API in libvirt-clone(3)
@@ -109,13 +96,12 @@ undocumented() {
     done
     [ "$missing" = 0 ]
 }
-ok "libvirt-clone(3) names every function, flag, statistic and error code" undocumented
+tap_ok "libvirt-clone(3) names every function, flag, statistic and error code" undocumented
 
 for page in "$@"; do
-    ok "$(basename "$page") renders without a warning" \
+    tap_ok "$(basename "$page") renders without a warning" \
         bash -c 'out=$(groff -ww -z -man "$1" 2>&1) && [ -z "$out" ] || { echo "$out"; false; }' _ "$page"
 done
 
-echo "1..$n"
 # the status of the last command, not "exit": see test-cli.sh
-[ "$fail" = 0 ]
+tap_done

@@ -14,11 +14,10 @@ set -euo pipefail
 run_in_daemon=$1
 build_debian=$2
 shift 2
+# shellcheck source=tap.sh
+. "$(dirname "$0")/tap.sh"
 
-if [ "$(id -u)" != 0 ]; then
-    echo "1..0 # SKIP needs root"
-    exit 0
-fi
+[ "$(id -u)" = 0 ] || tap_skip_all "needs root"
 unset TG_DISTRO_BUILD
 if dir=$("$build_debian" 2>/tmp/test-netstacks-build.$$); then
     export TG_DISTRO_DIR=$dir

@@ -14,21 +14,8 @@ set -u
 tmp=$(mktemp -d /var/tmp/lvc-pc.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 libdir=$(dirname "$LIBRARY")
-n=0
-fail=0
-
-ok() {  # ok NAME COMMAND...
-    local name=$1
-    shift
-    n=$((n + 1))
-    if "$@" >"$tmp/out" 2>&1; then
-        echo "ok $n - $name"
-    else
-        echo "not ok $n - $name"
-        sed 's/^/# /' "$tmp/out"
-        fail=1
-    fi
-}
+# shellcheck source=tap.sh
+. "$(dirname "$0")/tap.sh"
 
 # only the build tree's .pc, however the caller's pkg-config is set up
 pc() {
@@ -90,10 +77,9 @@ C
     [ "$got" = "$PROJECT_VERSION" ]
 }
 
-ok "pkg-config --cflags --libs libvirt-clone with PKG_CONFIG_PATH=meson-uninstalled" checkFlags
-ok "tests/pkgconfig-example.c compiles with the uninstalled .pc and loads the build's library" compileExample
-ok "the header's LIBVIRT_CLONE_VERSION_* is the project's version" checkVersion
+tap_ok "pkg-config --cflags --libs libvirt-clone with PKG_CONFIG_PATH=meson-uninstalled" checkFlags
+tap_ok "tests/pkgconfig-example.c compiles with the uninstalled .pc and loads the build's library" compileExample
+tap_ok "the header's LIBVIRT_CLONE_VERSION_* is the project's version" checkVersion
 
-echo "1..$n"
 # the status of the last command, not "exit": see test-cli.sh
-[ "$fail" = 0 ]
+tap_done

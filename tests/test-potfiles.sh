@@ -18,19 +18,8 @@ shift 4
 potfiles=$src/po/POTFILES.in
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-n=0
-fail=0
-
-report() {  # report NAME STATUS OUTPUT-FILE
-    n=$((n + 1))
-    if [ "$2" = 0 ]; then
-        echo "ok $n - $1"
-    else
-        echo "not ok $n - $1"
-        sed 's/^/# /' "$3"
-        fail=1
-    fi
-}
+# shellcheck source=tap.sh
+. "$(dirname "$0")/tap.sh"
 
 listed() {  # the entries of POTFILES.in
     grep -v '^[[:space:]]*\(#\|$\)' "$potfiles"
@@ -48,13 +37,13 @@ while read -r f; do
         echo "$f has translatable messages but is not in po/POTFILES.in" >>"$tmp/missing"
     fi
 done <"$tmp/sources"
-report "every source file with messages is in po/POTFILES.in" "$([ -s "$tmp/missing" ] && echo 1 || echo 0)" "$tmp/missing"
+tap_report "every source file with messages is in po/POTFILES.in" "$([ -s "$tmp/missing" ] && echo 1 || echo 0)" "$tmp/missing"
 
 : >"$tmp/gone"
 listed | while read -r f; do
     [ -f "$src/$f" ] || echo "po/POTFILES.in lists $f, which does not exist"
 done >"$tmp/gone"
-report "every file of po/POTFILES.in exists" "$([ -s "$tmp/gone" ] && echo 1 || echo 0)" "$tmp/gone"
+tap_report "every file of po/POTFILES.in exists" "$([ -s "$tmp/gone" ] && echo 1 || echo 0)" "$tmp/gone"
 
 # as meson's i18n module runs it (mesonbuild/scripts/gettext.py)
 "$xgettext" --package-name="$pkg" -p "$tmp" -f "$potfiles" -D "$src" -k_ \
@@ -67,16 +56,15 @@ if [ "$status" = 0 ]; then
     status=$?
     [ "$status" = 0 ] || echo "stale: run ninja -C BUILD $pkg-pot" >>"$tmp/xgettext.log"
 fi
-report "po/$pkg.pot is up to date" "$status" "$tmp/xgettext.log"
+tap_report "po/$pkg.pot is up to date" "$status" "$tmp/xgettext.log"
 
 for lang in $(grep -v '^[[:space:]]*#' "$src/po/LINGUAS"); do
     # untranslated and fuzzy entries count: this checks the merge only
     "$msgcmp" --use-untranslated --use-fuzzy -N "$src/po/$lang.po" "$src/po/$pkg.pot" >"$tmp/msgcmp.log" 2>&1
     status=$?
     [ "$status" = 0 ] || echo "run ninja -C BUILD $pkg-update-po" >>"$tmp/msgcmp.log"
-    report "po/$lang.po has every message of po/$pkg.pot" "$status" "$tmp/msgcmp.log"
+    tap_report "po/$lang.po has every message of po/$pkg.pot" "$status" "$tmp/msgcmp.log"
 done
 
-echo "1..$n"
 # the status of the last command, not "exit": see test-cli.sh
-[ "$fail" = 0 ]
+tap_done

@@ -16,19 +16,8 @@ msgfmt=$3
 msgattrib=$4
 tmp=$(mktemp -d /var/tmp/lvc-i18n.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
-n=0
-fail=0
-
-report() {  # report NAME STATUS [OUTPUT-FILE]
-    n=$((n + 1))
-    if [ "$2" = 0 ]; then
-        echo "ok $n - $1"
-    else
-        echo "not ok $n - $1"
-        [ -n "${3:-}" ] && sed 's/^/# /' "$3"
-        fail=1
-    fi
-}
+# shellcheck source=tap.sh
+. "$(dirname "$0")/tap.sh"
 
 # checkRun NAME EXPECTED-EXIT EXPECTED-OUTPUT-PART ENV... -- ARGS...: the
 # program's standard output and error together must contain the part
@@ -43,25 +32,25 @@ checkRun() {
         "$vcl" "$@" >"$tmp/out" 2>&1
     rc=$?
     if [ "$rc" = "$want" ] && grep -qF -- "$part" "$tmp/out"; then
-        report "$name" 0
+        tap_report "$name" 0
     else
         echo "expected exit $want and: $part" >>"$tmp/out"
         echo "got exit $rc" >>"$tmp/out"
-        report "$name" 1 "$tmp/out"
+        tap_report "$name" 1 "$tmp/out"
     fi
 }
 
 langs=$(grep -v '^[[:space:]]*#' "$src/po/LINGUAS")
 for lang in $langs; do
     "$msgfmt" --check --statistics -o /dev/null "$src/po/$lang.po" >"$tmp/msgfmt.log" 2>&1
-    report "po/$lang.po compiles, its format strings match: $(tail -n1 "$tmp/msgfmt.log")" $? "$tmp/msgfmt.log"
+    tap_report "po/$lang.po compiles, its format strings match: $(tail -n1 "$tmp/msgfmt.log")" $? "$tmp/msgfmt.log"
 done
 
 # the programs' own messages, all of them
 for kind in untranslated only-fuzzy; do
     "$msgattrib" --"$kind" --no-obsolete "$src/po/zh_TW.po" 2>&1 |
         grep -A3 '^#: .*\(tools/\|src/qemu_clone_hooks/\)' >"$tmp/attrib.log"
-    report "po/zh_TW.po: no $kind message of tools/ and src/qemu_clone_hooks/" \
+    tap_report "po/zh_TW.po: no $kind message of tools/ and src/qemu_clone_hooks/" \
         "$([ -s "$tmp/attrib.log" ] && echo 1 || echo 0)" "$tmp/attrib.log"
 done
 
@@ -70,14 +59,14 @@ if ! "$meson" setup "$tmp/build" "$src" --prefix="$tmp/prefix" --buildtype=plain
     ! "$meson" compile -C "$tmp/build" virt-clone-live "libvirt-clone-gmo" >>"$tmp/build.log" 2>&1 ||
     ! "$meson" install -C "$tmp/build" --no-rebuild --tags i18n >>"$tmp/build.log" 2>&1; then
     tail -n 30 "$tmp/build.log" >"$tmp/build.tail"
-    report "build with prefix $tmp/prefix and install its translations" 1 "$tmp/build.tail"
+    tap_report "build with prefix $tmp/prefix and install its translations" 1 "$tmp/build.tail"
 else
-    report "build with prefix $tmp/prefix and install its translations" 0
+    tap_report "build with prefix $tmp/prefix and install its translations" 0
     vcl=$tmp/build/tools/virt-clone-live
     zh=(LANG=C.UTF-8 LANGUAGE=zh_TW)
     for lang in $langs; do
         test -f "$tmp/prefix/share/locale/$lang/LC_MESSAGES/libvirt-clone.mo"
-        report "installed share/locale/$lang/LC_MESSAGES/libvirt-clone.mo" $?
+        tap_report "installed share/locale/$lang/LC_MESSAGES/libvirt-clone.mo" $?
     done
     checkRun "LANGUAGE unset: English" 0 "Usage: virt-clone-live [-c URI] COMMAND" LANG=C.UTF-8 -- --help
     checkRun "zh_TW: --help" 0 "用法：virt-clone-live [-c URI] COMMAND" "${zh[@]}" -- --help
@@ -99,6 +88,5 @@ else
         LC_ALL=C.UTF-8 LANGUAGE=zh_TW -- -c "qemu:///embed?root=$tmp/root" reap extra
 fi
 
-echo "1..$n"
 # the status of the last command, not "exit": see test-cli.sh
-[ "$fail" = 0 ]
+tap_done

@@ -6,7 +6,6 @@
 # define _GNU_SOURCE
 #endif
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -17,6 +16,7 @@
 #include <libvirt/libvirt-qemu.h>
 #include <libvirt/virterror.h>
 
+#include "domainxml.h"
 #include "testutils-distro.h"
 
 #define TGD_ERROR tgd_error_quark()
@@ -27,7 +27,6 @@ G_DEFINE_QUARK(tgd-error-quark, tgd_error)
 #define TGD_DEFAULT_BOOT_TIMEOUT_MS 300000
 #define TGD_DEFAULT_MEMORY_MIB 1024
 #define TGD_EXEC_POLL_MS 100
-#define TGD_AGENT_NAME "org.qemu.guest_agent.0"
 /* the image's kernel and initrd, copied into each TgEnv's root: libvirt
  * gives them to the QEMU user, which must not happen to shared files */
 #define TGD_KERNEL_COPY "distro-vmlinuz"
@@ -172,188 +171,77 @@ tgdOptsDefaults(const TgDistroOpts *in, TgDistroOpts *o)
 }
 
 
-/* Direct kernel boot: the image's kernel, initrd and command line.  UEFI:
- * OVMF (no secure boot) and an NVRAM made from its template; the command
- * line is grub's, so the stack travels as an SMBIOS OEM string. */
-static void
-tgdXmlAppendOs(GString *xml, const TgDistroOpts *o, const char *root, const char *nvram)
+static TgDomainNic
+tgdNicType(TgDistroNic nic)
 {
-    g_autofree char *esc = NULL;
-
-    if (o->uefi) {
-        esc = g_markup_printf_escaped(
-            "  <os>\n"
-            "    <type arch='x86_64' machine='q35'>hvm</type>\n"
-            "    <loader readonly='yes' type='pflash'>%s</loader>\n"
-            "    <nvram template='%s'>%s</nvram>\n"
-            "    <boot dev='hd'/>\n"
-            "    <smbios mode='sysinfo'/>\n"
-            "  </os>\n"
-            "  <sysinfo type='smbios'>\n"
-            "    <oemStrings>\n"
-            "      <entry>lvc.netstack=%s</entry>\n"
-            "    </oemStrings>\n"
-            "  </sysinfo>\n",
-            tgDistroImageInfo("OVMF_CODE"), tgDistroImageInfo("OVMF_VARS"),
-            nvram, o->stack);
-    } else {
-        g_autofree char *kernel = g_build_filename(root, TGD_KERNEL_COPY, NULL);
-        g_autofree char *initrd = g_build_filename(root, TGD_INITRD_COPY, NULL);
-        g_autofree char *cmdline = g_strdup_printf("%s lvc.netstack=%s%s%s",
-                                                   tgDistroImageInfo("CMDLINE"), o->stack,
-                                                   o->extra_cmdline ? " " : "",
-                                                   o->extra_cmdline ? o->extra_cmdline : "");
-
-        esc = g_markup_printf_escaped(
-            "  <os>\n"
-            "    <type arch='x86_64' machine='q35'>hvm</type>\n"
-            "    <kernel>%s</kernel>\n"
-            "    <initrd>%s</initrd>\n"
-            "    <cmdline>%s</cmdline>\n"
-            "  </os>\n", kernel, initrd, cmdline);
-    }
-    g_string_append(xml, esc);
-}
-
-
-static char *
-tgdXmlNic(const TgDistroOpts *o)
-{
-    g_autofree char *mac = o->mac ? g_markup_printf_escaped("      <mac address='%s'/>\n",
-                                                            o->mac) : g_strdup("");
-
-    switch (o->nic) {
+    switch (nic) {
     case TG_DISTRO_NIC_NONE:
-        return g_strdup("");
+        return TG_DOMAIN_NIC_NONE;
     case TG_DISTRO_NIC_BRIDGE:
-        return g_markup_printf_escaped("    <interface type='bridge'>\n%s"
-                                       "      <source bridge='%s'/>\n"
-                                       "      <model type='virtio'/>\n"
-                                       "    </interface>\n", mac, o->nic_source);
+        return TG_DOMAIN_NIC_BRIDGE;
     case TG_DISTRO_NIC_NETWORK:
-        return g_markup_printf_escaped("    <interface type='network'>\n%s"
-                                       "      <source network='%s'/>\n"
-                                       "      <model type='virtio'/>\n"
-                                       "    </interface>\n", mac, o->nic_source);
+        return TG_DOMAIN_NIC_NETWORK;
     case TG_DISTRO_NIC_USER:
     default:
-        return g_markup_printf_escaped("    <interface type='user'>\n%s"
-                                       "      <model type='virtio'/>\n"
-                                       "    </interface>\n", mac);
+        return TG_DOMAIN_NIC_USER;
     }
 }
 
 
-/* The machine's image is shared: by other test programs and by libvirt
- * daemons whose QEMU runs as another user (libvirt-qemu).  libvirt must not
- * relabel it: with remember_owner it refuses to give a file that another
- * domain uses a different owner ("Setting different DAC user or group ...
- * already in use").  The base is named as the overlay's backing store, with
- * relabel='no'; it is world-readable. */
-static void
-tgdXmlAppendDevices(GString *xml, const TgDistroOpts *o, const char *disk,
-                    const char *cache, const char *log)
-{
-    g_autofree char *base = tgdImageFile("disk.qcow2");
-    g_autofree char *esc = g_markup_printf_escaped(
-        "  <devices>\n"
-        "    <disk type='file' device='disk'>\n"
-        "      <driver name='qemu' type='qcow2' cache='%s'/>\n"
-        "      <source file='%s'/>\n"
-        "      <backingStore type='file'>\n"
-        "        <format type='qcow2'/>\n"
-        "        <source file='%s'>\n"
-        "          <seclabel model='dac' relabel='no'/>\n"
-        "        </source>\n"
-        "        <backingStore/>\n"
-        "      </backingStore>\n"
-        "      <target dev='vda' bus='virtio'/>\n"
-        "    </disk>\n"
-        "    <controller type='usb' model='none'/>\n"
-        "    <serial type='pty'>\n"
-        "      <log file='%s' append='off'/>\n"
-        "      <target port='0'/>\n"
-        "    </serial>\n"
-        "    <console type='pty'>\n"
-        "      <target type='serial' port='0'/>\n"
-        "    </console>\n"
-        "    <channel type='unix'>\n"
-        "      <target type='virtio' name='" TGD_AGENT_NAME "'/>\n"
-        "    </channel>\n"
-        "    <rng model='virtio'>\n"
-        "      <backend model='random'>/dev/urandom</backend>\n"
-        "    </rng>\n"
-        "    <memballoon model='none'/>\n", cache, disk, base, log);
-    g_autofree char *nic = tgdXmlNic(o);
-
-    g_string_append(xml, esc);
-    g_string_append(xml, nic);
-    if (o->extra_devices_xml)
-        g_string_append(xml, o->extra_devices_xml);
-    g_string_append(xml, "  </devices>\n");
-}
-
-
+/* The domain (tests/guest/domainxml.c).  Direct kernel boot: the image's
+ * kernel, initrd and command line.  UEFI: OVMF (no secure boot) and an
+ * NVRAM made from its template; the command line is grub's, so the stack
+ * travels as an SMBIOS OEM string.
+ *
+ * The machine's image is shared: by other test programs and by libvirt
+ * daemons whose QEMU runs as another user (libvirt-qemu), so it is named as
+ * the overlay's backing store, which libvirt must not relabel; it is
+ * world-readable. */
 static char *
 tgdBuildXml(TgEnv *env, const TgDistroOpts *o, const char *name, const char *disk,
-            const char *cache, const char *nvram, const char *log)
+            const char *nvram, const char *log)
 {
-    GString *xml = g_string_new(NULL);
-    g_autofree char *head = g_markup_printf_escaped(
-        "<domain type='%s'>\n"
-        "  <name>%s</name>\n"
-        "  <memory unit='MiB'>%u</memory>\n"
-        "  <vcpu>1</vcpu>\n", tgEnvAccel(env), name, o->memory_mib);
+    g_autofree char *base = tgdImageFile("disk.qcow2");
+    g_autofree char *kernel = g_build_filename(tgEnvRoot(env), TGD_KERNEL_COPY, NULL);
+    g_autofree char *initrd = g_build_filename(tgEnvRoot(env), TGD_INITRD_COPY, NULL);
+    g_autofree char *cmdline = g_strdup_printf("%s lvc.netstack=%s%s%s",
+                                               tgDistroImageInfo("CMDLINE"), o->stack,
+                                               o->extra_cmdline ? " " : "",
+                                               o->extra_cmdline ? o->extra_cmdline : "");
+    g_autofree char *oem = g_strdup_printf("lvc.netstack=%s", o->stack);
+    TgDomainXmlOpts x = {
+        .type = tgEnvAccel(env),
+        .name = name,
+        .memory_mib = o->memory_mib,
+        .genid = o->with_genid,
+        .on_reboot = "restart",
+        .disk = disk,
+        .disk_cache = tgEnvDiskCache(env),
+        .disk_backing = base,
+        .serial_log = log,
+        .nic = tgdNicType(o->nic),
+        .nic_source = o->nic_source,
+        .mac = o->mac,
+        .channel = TG_AGENT_NAME,
+        .rng = TRUE,
+        .extra_devices = o->extra_devices_xml,
+    };
 
-    g_string_append(xml, head);
-    if (o->with_genid)
-        g_string_append(xml, "  <genid/>\n");
-    tgdXmlAppendOs(xml, o, tgEnvRoot(env), nvram);
-    g_string_append(xml,
-                    "  <features><acpi/></features>\n"
-                    "  <cpu mode='custom' match='exact' check='none'>\n"
-                    "    <model fallback='forbid'>qemu64</model>\n"
-                    "  </cpu>\n"
-                    "  <clock offset='utc'/>\n"
-                    "  <on_poweroff>destroy</on_poweroff>\n"
-                    "  <on_reboot>restart</on_reboot>\n"
-                    "  <on_crash>destroy</on_crash>\n");
-    tgdXmlAppendDevices(xml, o, disk, cache, log);
-    g_string_append(xml, "</domain>\n");
-    return g_string_free(xml, FALSE);
+    if (o->uefi) {
+        x.loader = tgDistroImageInfo("OVMF_CODE");
+        x.nvram_template = tgDistroImageInfo("OVMF_VARS");
+        x.nvram = nvram;
+        x.oem_string = oem;
+    } else {
+        x.kernel = kernel;
+        x.initrd = initrd;
+        x.cmdline = cmdline;
+    }
+    return tgDomainXml(&x);
 }
 
 
 /* ---- guests ------------------------------------------------------------ */
-
-static void G_GNUC_PRINTF(2, 3)
-tgdVirError(GError **err, const char *fmt, ...)
-{
-    g_autofree char *msg = NULL;
-    va_list ap;
-
-    va_start(ap, fmt);
-    msg = g_strdup_vprintf(fmt, ap);
-    va_end(ap);
-    g_set_error(err, TGD_ERROR, 0, "%s: %s", msg, virGetLastErrorMessage());
-    virResetLastError();
-}
-
-
-/* qcow2 with cache='none' needs O_DIRECT on the root's file system. */
-static const char *
-tgdDiskCache(const char *dir)
-{
-    g_autofree char *probe = g_build_filename(dir, ".odirect-distro", NULL);
-    int fd = open(probe, O_RDWR | O_CREAT | O_DIRECT | O_CLOEXEC, 0600);
-
-    if (fd < 0)
-        return "writeback";
-    close(fd);
-    unlink(probe);
-    return "none";
-}
-
 
 /* Copy the image's kernel and initrd into @root, once. */
 static int
@@ -386,46 +274,12 @@ tgdMakeOverlay(const char *overlay, GError **err)
     g_autofree char *base = tgdImageFile("disk.qcow2");
     const char *argv[] = { "qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2",
                            "-b", base, overlay, NULL };
-    g_autofree char *errout = NULL;
-    g_autoptr(GError) local = NULL;
-    int status = 0;
 
-    if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH |
-                      G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL, &errout,
-                      &status, err))
-        return -1;
-    if (!g_spawn_check_wait_status(status, &local)) {
-        g_set_error(err, TGD_ERROR, 0, "qemu-img create %s failed (%s): %s", overlay,
-                    local->message, g_strstrip(errout));
+    if (tgRun(argv, err) < 0) {
+        g_prefix_error(err, "cannot create %s: ", overlay);
         return -1;
     }
     return 0;
-}
-
-
-static virDomainPtr
-tgdCreateDomain(TgEnv *env, const char *xml, gboolean transient, const char *name,
-                GError **err)
-{
-    virConnectPtr conn = tgEnvConn(env);
-    virDomainPtr dom;
-
-    if (transient) {
-        if (!(dom = virDomainCreateXML(conn, xml, 0)))
-            tgdVirError(err, "cannot create %s", name);
-        return dom;
-    }
-    if (!(dom = virDomainDefineXML(conn, xml))) {
-        tgdVirError(err, "cannot define %s", name);
-        return NULL;
-    }
-    if (virDomainCreate(dom) < 0) {
-        tgdVirError(err, "cannot start %s", name);
-        virDomainUndefineFlags(dom, VIR_DOMAIN_UNDEFINE_NVRAM);
-        virDomainFree(dom);
-        return NULL;
-    }
-    return dom;
 }
 
 
@@ -521,10 +375,10 @@ tgDistroStart(TgEnv *env, const TgDistroOpts *opts, GError **err)
     if ((!o.uefi && tgdCopyBoot(tgEnvRoot(env), err) < 0) ||
         tgdMakeOverlay(overlay, err) < 0)
         return NULL;
-    xml = tgdBuildXml(env, &o, name, overlay, tgdDiskCache(tgEnvRoot(env)), nvram, log);
+    xml = tgdBuildXml(env, &o, name, overlay, nvram, log);
 
     t0 = g_get_monotonic_time();
-    if (!(dom = tgdCreateDomain(env, xml, o.transient, name, err))) {
+    if (!(dom = tgDomainCreate(env, xml, o.transient, name, err))) {
         unlink(overlay);
         return NULL;
     }

@@ -22,6 +22,7 @@
 #include <libvirt/virterror.h>
 
 #include "libvirt-clone/libvirt-clone.h"
+#include "domainxml.h"
 #include "testutils-guest.h"
 
 #define TG_ERROR tg_error_quark()
@@ -34,7 +35,6 @@ G_DEFINE_QUARK(tg-error-quark, tg_error)
 #define TG_DEFAULT_BOOT_TIMEOUT_MS 90000
 #define TG_QUERY_TIMEOUT_MS 20000
 #define TG_AGENT_RETRY_MS 200
-#define TG_AGENT_NAME "org.qemu.guest_agent.0"
 #define TG_TPM_PCRS 24
 /* q35 keeps guest RAM below 4 GiB (at physical 0..size) only when it is
  * smaller than this; beyond it, RAM is split around the PCI hole */
@@ -90,7 +90,7 @@ typedef struct {
 
 /* ---- errors and small helpers ------------------------------------------ */
 
-static void G_GNUC_PRINTF(2, 3)
+void
 tgVirError(GError **err, const char *fmt, ...)
 {
     g_autofree char *msg = NULL;
@@ -113,8 +113,7 @@ tgVirErrorSilence(void *opaque G_GNUC_UNUSED, virErrorPtr error G_GNUC_UNUSED)
 }
 
 
-/* Run @argv (no shell) and fail with its stderr if it does not exit 0. */
-static int
+int
 tgRun(const char *const *argv, GError **err)
 {
     g_autofree char *errout = NULL;
@@ -408,9 +407,6 @@ static int
 tgEnvLoadGuestDir(TgEnv *env, GError **err)
 {
     const char *dir = g_getenv("TG_GUEST_DIR");
-    const char *accel = g_getenv("TG_ACCEL");
-    g_autofree char *accel_file = NULL;
-    g_autofree char *text = NULL;
     const char *files[] = { "vmlinuz", "initramfs.img" };
     size_t i;
 
@@ -430,19 +426,8 @@ tgEnvLoadGuestDir(TgEnv *env, GError **err)
         }
     }
 
-    if (!accel || !*accel) {
-        accel_file = g_build_filename(env->guest_dir, "accel", NULL);
-        if (!g_file_get_contents(accel_file, &text, NULL, err)) {
-            g_prefix_error(err, "run tests/guest/detect-accel.sh: ");
-            return -1;
-        }
-        accel = g_strstrip(text);
-    }
-    if (!g_str_equal(accel, "kvm") && !g_str_equal(accel, "qemu")) {
-        g_set_error(err, TG_ERROR, 0, "accelerator '%s' is neither kvm nor qemu", accel);
+    if (!(env->accel = tgGuestDirAccel(env->guest_dir, err)))
         return -1;
-    }
-    env->accel = g_strdup(accel);
     return 0;
 }
 
@@ -704,6 +689,13 @@ tgEnvGuestDir(TgEnv *env)
 
 
 const char *
+tgEnvDiskCache(TgEnv *env)
+{
+    return env->disk_cache;
+}
+
+
+const char *
 tgEnvAccel(TgEnv *env)
 {
     return env->accel;
@@ -806,9 +798,10 @@ tgXmlInfoGet(virDomainPtr dom, TgXmlInfo *info, GError **err)
 static char *
 tgCmdline(const TgGuestOpts *o)
 {
-    GString *s = g_string_new("console=ttyS0 panic=-1 quiet");
+    GString *s = g_string_new(NULL);
+    g_autofree char *workload = NULL;
 
-    g_string_append_printf(s, " clonetest.mode=%s clonetest.mib=%u",
+    g_string_append_printf(s, "clonetest.mode=%s clonetest.mib=%u",
                            tgModeName(o->mode), o->buffer_mib);
     if (o->disk_records_off)
         g_string_append(s, " clonetest.disk=none");
@@ -825,109 +818,45 @@ tgCmdline(const TgGuestOpts *o)
         g_string_append(s, " clonetest.dhcp=1");
     if (o->extra_cmdline)
         g_string_append_printf(s, " %s", o->extra_cmdline);
-    return g_string_free(s, FALSE);
+    workload = g_string_free(s, FALSE);
+    return tgGuestCmdline(workload);
 }
 
 
-static void
-tgXmlAppendOs(GString *xml, TgEnv *env, const TgGuestOpts *o)
-{
-    g_autofree char *cmdline = tgCmdline(o);
-    g_autofree char *esc = g_markup_printf_escaped(
-        "  <os>\n"
-        "    <type arch='x86_64' machine='q35'>hvm</type>\n"
-        "    <kernel>%s</kernel>\n"
-        "    <initrd>%s</initrd>\n"
-        "    <cmdline>%s</cmdline>\n"
-        "  </os>\n", env->kernel, env->initrd, cmdline);
-
-    g_string_append(xml, esc);
-}
-
-
-static void
-tgXmlAppendDevices(GString *xml, TgEnv *env, const TgGuestOpts *o,
-                   const char *disk, const char *log)
-{
-    g_autofree char *esc = g_markup_printf_escaped(
-        "  <devices>\n"
-        "    <disk type='file' device='disk'>\n"
-        "      <driver name='qemu' type='qcow2' cache='%s'/>\n"
-        "      <source file='%s'/>\n"
-        "      <target dev='vda' bus='virtio'/>\n"
-        "    </disk>\n"
-        "    <controller type='usb' model='none'/>\n"
-        "    <serial type='pty'>\n"
-        "      <log file='%s' append='off'/>\n"
-        "      <target port='0'/>\n"
-        "    </serial>\n"
-        "    <console type='pty'>\n"
-        "      <target type='serial' port='0'/>\n"
-        "    </console>\n"
-        "    <memballoon model='none'/>\n", env->disk_cache, disk, log);
-    g_autofree char *nic = NULL;
-
-    /* QEMU's user-mode network (slirp) by default; a tap on a bridge of
-     * the test's making when asked (slirp's state migrates, so a clone
-     * cannot move such a NIC to another backend) */
-    if (o->nic_network)
-        nic = g_markup_printf_escaped("    <interface type='network'>\n"
-                                      "      <source network='%s'/>\n"
-                                      "      <model type='virtio'/>\n"
-                                      "    </interface>\n", o->nic_network);
-    else if (o->nic_bridge)
-        nic = g_markup_printf_escaped("    <interface type='bridge'>\n"
-                                      "      <source bridge='%s'/>\n"
-                                      "      <model type='virtio'/>\n"
-                                      "    </interface>\n", o->nic_bridge);
-    else
-        nic = g_strdup("    <interface type='user'>\n"
-                       "      <model type='virtio'/>\n"
-                       "    </interface>\n");
-    g_string_append(xml, esc);
-    g_string_append(xml, nic);
-    /* libvirt places the agent's socket itself (under the root) */
-    if (o->with_agent)
-        g_string_append(xml, "    <channel type='unix'>\n"
-                             "      <target type='virtio' name='" TG_AGENT_NAME "'/>\n"
-                             "    </channel>\n");
-    if (o->with_tpm)
-        g_string_append(xml, "    <tpm model='tpm-crb'>\n"
-                             "      <backend type='emulator' version='2.0'/>\n"
-                             "    </tpm>\n");
-    if (o->extra_devices_xml)
-        g_string_append(xml, o->extra_devices_xml);
-    g_string_append(xml, "  </devices>\n");
-}
-
-
+/* The domain (tests/guest/domainxml.c): QEMU's user-mode network (slirp)
+ * by default; a tap on a bridge or network of the test's making when asked
+ * (slirp's state migrates, so a clone cannot move such a NIC to another
+ * backend). */
 static char *
 tgBuildXml(TgEnv *env, const TgGuestOpts *o, const char *name,
            const char *disk, const char *log)
 {
-    GString *xml = g_string_new(NULL);
-    g_autofree char *head = g_markup_printf_escaped(
-        "<domain type='%s'>\n"
-        "  <name>%s</name>\n"
-        "  <memory unit='MiB'>%u</memory>\n"
-        "  <vcpu>1</vcpu>\n", env->accel, name, o->memory_mib);
+    g_autofree char *cmdline = tgCmdline(o);
+    TgDomainXmlOpts x = {
+        .type = env->accel,
+        .name = name,
+        .memory_mib = o->memory_mib,
+        .genid = o->with_genid,
+        .kernel = env->kernel,
+        .initrd = env->initrd,
+        .cmdline = cmdline,
+        .disk = disk,
+        .disk_cache = env->disk_cache,
+        .serial_log = log,
+        .nic = TG_DOMAIN_NIC_USER,
+        .channel = o->with_agent ? TG_AGENT_NAME : NULL,
+        .tpm = o->with_tpm,
+        .extra_devices = o->extra_devices_xml,
+    };
 
-    g_string_append(xml, head);
-    if (o->with_genid)
-        g_string_append(xml, "  <genid/>\n");
-    tgXmlAppendOs(xml, env, o);
-    g_string_append(xml,
-                    "  <features><acpi/></features>\n"
-                    "  <cpu mode='custom' match='exact' check='none'>\n"
-                    "    <model fallback='forbid'>qemu64</model>\n"
-                    "  </cpu>\n"
-                    "  <clock offset='utc'/>\n"
-                    "  <on_poweroff>destroy</on_poweroff>\n"
-                    "  <on_reboot>destroy</on_reboot>\n"
-                    "  <on_crash>destroy</on_crash>\n");
-    tgXmlAppendDevices(xml, env, o, disk, log);
-    g_string_append(xml, "</domain>\n");
-    return g_string_free(xml, FALSE);
+    if (o->nic_network) {
+        x.nic = TG_DOMAIN_NIC_NETWORK;
+        x.nic_source = o->nic_network;
+    } else if (o->nic_bridge) {
+        x.nic = TG_DOMAIN_NIC_BRIDGE;
+        x.nic_source = o->nic_bridge;
+    }
+    return tgDomainXml(&x);
 }
 
 
@@ -1535,22 +1464,27 @@ tgGuestBoot(TgGuest *g, guint timeout_ms, GError **err)
 }
 
 
-static int
-tgGuestCreateDomain(TgGuest *g, const char *xml, gboolean transient, GError **err)
+virDomainPtr
+tgDomainCreate(TgEnv *env, const char *xml, gboolean transient, const char *name,
+               GError **err)
 {
+    virDomainPtr dom;
+
     if (transient)
-        g->dom = virDomainCreateXML(g->env->conn, xml, 0);
+        dom = virDomainCreateXML(env->conn, xml, 0);
     else
-        g->dom = virDomainDefineXML(g->env->conn, xml);
-    if (!g->dom) {
-        tgVirError(err, "cannot %s %s", transient ? "create" : "define", g->name);
-        return -1;
+        dom = virDomainDefineXML(env->conn, xml);
+    if (!dom) {
+        tgVirError(err, "cannot %s %s", transient ? "create" : "define", name);
+        return NULL;
     }
-    if (!transient && virDomainCreate(g->dom) < 0) {
-        tgVirError(err, "cannot start %s", g->name);
-        return -1;
+    if (!transient && virDomainCreate(dom) < 0) {
+        tgVirError(err, "cannot start %s", name);
+        tgDomainRemove(dom);
+        virDomainFree(dom);
+        return NULL;
     }
-    return 0;
+    return dom;
 }
 
 
@@ -1583,7 +1517,7 @@ tgGuestStart(TgEnv *env, const TgGuestOpts *opts, GError **err)
     if (tgDiskCreate(g->disk_path, err) < 0)
         return NULL;
     xml = tgBuildXml(env, &o, name, g->disk_path, g->serial_log);
-    if (tgGuestCreateDomain(g, xml, o.transient, err) < 0 ||
+    if (!(g->dom = tgDomainCreate(env, xml, o.transient, name, err)) ||
         tgGuestWaitReady(g, o.boot_timeout_ms, err) < 0)
         return NULL;
     return g_steal_pointer(&g);

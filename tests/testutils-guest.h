@@ -44,6 +44,9 @@
 typedef struct _TgEnv TgEnv;
 typedef struct _TgGuest TgGuest;
 
+/* The virtio serial channel of the guests' qemu-ga. */
+#define TG_AGENT_NAME "org.qemu.guest_agent.0"
+
 typedef enum {
     TG_MODE_BUSY = 0,
     TG_MODE_IDLE,
@@ -130,6 +133,9 @@ int tgEnvReconnect(TgEnv *env, GError **err);
 const char *tgEnvRoot(TgEnv *env);
 const char *tgEnvGuestDir(TgEnv *env);   /* TG_GUEST_DIR */
 const char *tgEnvAccel(TgEnv *env);      /* "kvm" or "qemu" */
+/* A qcow2 disk's cache mode in the root: "none" if it supports O_DIRECT,
+ * else "writeback". */
+const char *tgEnvDiskCache(TgEnv *env);
 
 /* ---- guests ------------------------------------------------------------ */
 
@@ -140,6 +146,11 @@ TgGuest *tgGuestStart(TgEnv *env, const TgGuestOpts *opts, GError **err);
 /* Wrap a domain started by someone else (e.g. a clone); serial log and pty
  * are taken from its live XML.  Takes its own reference on @dom. */
 TgGuest *tgGuestAdopt(TgEnv *env, virDomainPtr dom, GError **err);
+
+/* Create the transient domain @xml, or define and start it (a domain that
+ * does not start is undefined again).  @name is for the error messages. */
+virDomainPtr tgDomainCreate(TgEnv *env, const char *xml, gboolean transient,
+                            const char *name, GError **err);
 
 /* Start the (persistent, shut off) domain again and wait for its ready line;
  * tgGuestReady() then describes the new boot. */
@@ -218,6 +229,13 @@ TgGuest *tgGuestStartOrDie(TgEnv *env, const TgGuestOpts *opts);
 
 /* The first match of group 1 of @regex in @dom's live XML, or NULL. */
 char *tgDomainXMLMatch(virDomainPtr dom, const char *regex);
+
+/* Set @err to "MESSAGE: libvirt's last error" and reset that error. */
+void tgVirError(GError **err, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+
+/* Run @argv (no shell, PATH searched) and fail with its stderr if it does
+ * not exit 0. */
+int tgRun(const char *const *argv, GError **err);
 
 /* virSetErrorFunc() callback that prints nothing: tests check the errors
  * they expect, libvirt's default handler would print them on stderr. */

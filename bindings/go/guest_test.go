@@ -10,8 +10,9 @@ package libvirtclone
 // tests/testutils-guest.c, reduced to what these tests need.
 //
 // Environment (set by meson):
-//   TG_GUEST_DIR   <builddir>/tests/guest: vmlinuz, initramfs.img, accel;
-//                  without it the tests that need a guest are skipped
+//   TG_GUEST_DIR   <builddir>/tests/guest: vmlinuz, initramfs.img, accel,
+//                  guest-domain-xml; without it the tests that need a guest
+//                  are skipped
 //   TG_ACCEL       kvm|qemu: overrides TG_GUEST_DIR/accel
 //   TG_ROOT_BASE   where the root is made (default /var/tmp; short: QEMU's
 //                  UNIX sockets live under it)
@@ -43,7 +44,6 @@ const (
 
 type testEnv struct {
 	guestDir string
-	accel    string
 	root     string
 	keep     bool
 	reaper   *exec.Cmd
@@ -135,18 +135,6 @@ func newTestEnv() (*testEnv, error) {
 			return nil, fmt.Errorf("build the test guest first: %w", err)
 		}
 	}
-	e.accel = os.Getenv("TG_ACCEL")
-	if e.accel == "" {
-		b, err := os.ReadFile(filepath.Join(e.guestDir, "accel"))
-		if err != nil {
-			return nil, fmt.Errorf("run tests/guest/detect-accel.sh: %w", err)
-		}
-		e.accel = strings.TrimSpace(string(b))
-	}
-	if e.accel != "kvm" && e.accel != "qemu" {
-		return nil, fmt.Errorf("accelerator %q is neither kvm nor qemu", e.accel)
-	}
-
 	if e.root = os.Getenv(rootEnv); e.root == "" {
 		if e.root, err = makeRoot(); err != nil {
 			return nil, err
@@ -286,51 +274,20 @@ func (e *testEnv) defineGuest(name string) (*libvirt.Domain, error) {
 	if err != nil {
 		return nil, fmt.Errorf("qemu-img create %s: %v: %s", disk, err, bytes.TrimSpace(out))
 	}
-	var x strings.Builder
-	esc := func(s string) string {
-		var b bytes.Buffer
-		xml.EscapeText(&b, []byte(s))
-		return b.String()
+	// the domain of every test guest (tests/guest/domainxml.c), with the
+	// accelerator detect-accel.sh found
+	var stderr bytes.Buffer
+	cmd := exec.Command(filepath.Join(e.guestDir, "guest-domain-xml"),
+		"--guest-dir", e.guestDir, "--name", name, "--memory", "256",
+		"--workload", "clonetest.mode=idle clonetest.mib=16",
+		"--disk", disk, "--log", e.serialLog(name))
+	cmd.Stderr = &stderr
+	x, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("guest-domain-xml: %v: %s", err, bytes.TrimSpace(stderr.Bytes()))
 	}
-	fmt.Fprintf(&x, `<domain type='%s'>
-  <name>%s</name>
-  <memory unit='MiB'>256</memory>
-  <vcpu>1</vcpu>
-  <os>
-    <type arch='x86_64' machine='q35'>hvm</type>
-    <kernel>%s</kernel>
-    <initrd>%s</initrd>
-    <cmdline>console=ttyS0 panic=-1 quiet clonetest.mode=idle clonetest.mib=16</cmdline>
-  </os>
-  <features><acpi/></features>
-  <cpu mode='custom' match='exact' check='none'>
-    <model fallback='forbid'>qemu64</model>
-  </cpu>
-  <clock offset='utc'/>
-  <on_poweroff>destroy</on_poweroff>
-  <on_reboot>destroy</on_reboot>
-  <on_crash>destroy</on_crash>
-  <devices>
-    <disk type='file' device='disk'>
-      <driver name='qemu' type='qcow2'/>
-      <source file='%s'/>
-      <target dev='vda' bus='virtio'/>
-    </disk>
-    <controller type='usb' model='none'/>
-    <serial type='pty'>
-      <log file='%s' append='off'/>
-      <target port='0'/>
-    </serial>
-    <console type='pty'>
-      <target type='serial' port='0'/>
-    </console>
-    <memballoon model='none'/>
-  </devices>
-</domain>
-`, e.accel, esc(name), esc(filepath.Join(e.guestDir, "vmlinuz")),
-		esc(filepath.Join(e.guestDir, "initramfs.img")), esc(disk), esc(e.serialLog(name)))
 
-	dom, err := e.conn.DomainDefineXML(x.String())
+	dom, err := e.conn.DomainDefineXML(string(x))
 	if err != nil {
 		return nil, fmt.Errorf("cannot define %s: %w", name, err)
 	}
@@ -411,7 +368,12 @@ func waitLine(dom *libvirt.Domain, path string, re *regexp.Regexp, timeout time.
 		if err != nil && !os.IsNotExist(err) {
 			return "", err
 		}
-		for _, line := range strings.Split(string(data), "\n") {
+		// complete lines only: the console writes a line a character at
+		// a time, and a regexp may match the start of one ("CLONETEST
+		// ready " before its " t=")
+		text := string(data)
+		text = text[:strings.LastIndexByte(text, '\n')+1]
+		for _, line := range strings.Split(text, "\n") {
 			line = strings.TrimRight(line, "\r")
 			if re.MatchString(line) {
 				return line, nil

@@ -1474,24 +1474,25 @@ cloneIdentityLinkDown(cloneIdentity *idn, const char *mac)
     g_autofree char *xpath = g_strdup_printf("/domain/devices/interface[mac/@address='%s']", mac);
     g_autoptr(xmlDoc) doc = NULL;
     g_autoptr(xmlXPathContext) ctxt = NULL;
-    g_autoptr(xmlXPathObject) o = NULL;
+    g_autofree xmlNodePtr *nics = NULL;
     xmlBufferPtr buf;
     xmlNodePtr nic;
     int rc;
 
-    if (!xml || !(doc = xmlReadMemory(xml, (int)strlen(xml), "clone.xml", NULL, XML_PARSE_NONET))) {
+    if (!xml) {
         virCloneReportLibvirtError(VIR_CLONE_ERR_LIBVIRT, _("cannot read the XML of clone '%1$s'"),
                                    idn->name);
         return -1;
     }
-    ctxt = xmlXPathNewContext(doc);
-    o = xmlXPathEvalExpression(BAD_CAST xpath, ctxt);
-    if (!o || !o->nodesetval || o->nodesetval->nodeNr < 1) {
+    if (!(doc = cloneXMLParse(xml, "domain", VIR_CLONE_ERR_LIBVIRT,
+                              _("libvirt's XML of the clone does not parse"), &ctxt)))
+        return -1;
+    if (cloneXPathNodes(ctxt, xpath, &nics) < 1) {
         virCloneReportError(VIR_CLONE_ERR_INTERNAL, _("clone '%1$s' has no NIC with the MAC address %2$s"),
                             idn->name, mac);
         return -1;
     }
-    nic = o->nodesetval->nodeTab[0];
+    nic = nics[0];
     for (xmlNodePtr c = nic->children; c; c = c->next)
         if (c->type == XML_ELEMENT_NODE && xmlStrEqual(c->name, BAD_CAST "link"))
             xmlSetProp(c, BAD_CAST "state", BAD_CAST "down");

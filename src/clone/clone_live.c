@@ -653,29 +653,25 @@ cloneLinkUp(cloneJob *job, xmlDocPtr doc, xmlNodePtr nic)
 static int
 cloneLinksUp(cloneJob *job, const char *xml, GHashTable *keepDown)
 {
-    g_autoptr(xmlDoc) doc = NULL;
     g_autoptr(xmlXPathContext) ctxt = NULL;
-    g_autoptr(xmlXPathObject) o = NULL;
+    g_autoptr(xmlDoc) doc = cloneXMLParse(xml, "domain", VIR_CLONE_ERR_LIBVIRT,
+                                          _("libvirt's XML of the clone does not parse"), &ctxt);
+    g_autofree xmlNodePtr *nics = NULL;
+    guint n;
     int up = 0;
 
-    if (!(doc = xmlReadMemory(xml, (int)strlen(xml), "clone.xml", NULL,
-                              XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING)) ||
-        !(ctxt = xmlXPathNewContext(doc)) ||
-        !(o = xmlXPathEvalExpression(BAD_CAST "/domain/devices/interface", ctxt))) {
-        virCloneReportError(VIR_CLONE_ERR_INTERNAL,
-                            _("libvirt's XML of clone '%1$s' does not parse"), job->name);
+    if (!doc)
         return -1;
-    }
-    for (int i = 0; o->nodesetval && i < o->nodesetval->nodeNr; i++) {
-        xmlNodePtr nic = o->nodesetval->nodeTab[i];
-        g_autofree char *mac = cloneNicMac(nic);
+    n = cloneXPathNodes(ctxt, "/domain/devices/interface", &nics);
+    for (guint i = 0; i < n; i++) {
+        g_autofree char *mac = cloneNicMac(nics[i]);
 
         if (mac && g_hash_table_contains(keepDown, mac)) {
             CLONE_WARN("clone '%s': a NIC keeps its link down: the guest still uses the source's MAC on it",
                        job->name);
             continue;
         }
-        if (cloneLinkUp(job, doc, nic) < 0)
+        if (cloneLinkUp(job, doc, nics[i]) < 0)
             return -1;
         up++;
     }

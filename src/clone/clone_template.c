@@ -96,6 +96,38 @@ cloneTemplateFile(const char *runDir, const char *name, const char *suffix)
 }
 
 
+/* @dir made, and every directory from @runDir down to it searchable by
+ * anyone (0711: not listable), so that the QEMU of a template's domain,
+ * which runs as another user, reaches the RAM file (itself 0600, owned by
+ * that user). */
+static int
+cloneTemplateDirEnsure(const char *runDir, const char *dir)
+{
+    GStatBuf st;
+
+    if (g_mkdir_with_parents(dir, 0711) < 0) {
+        virCloneReportSystemError(errno, _("cannot create directory '%1$s'"), dir);
+        return -1;
+    }
+    for (g_autofree char *d = g_strdup(dir); ; ) {
+        if (g_stat(d, &st) < 0 ||
+            ((st.st_mode & 0011) != 0011 && g_chmod(d, (st.st_mode & 07777) | 0011) < 0)) {
+            virCloneReportSystemError(errno, _("cannot make directory '%1$s' searchable"), d);
+            return -1;
+        }
+        if (g_str_equal(d, runDir) || !g_str_has_prefix(d, runDir))
+            break;
+        {
+            char *parent = g_path_get_dirname(d);
+
+            g_free(d);
+            d = parent;
+        }
+    }
+    return 0;
+}
+
+
 int
 cloneTemplateLock(const char *runDir, const char *name, int op, guint timeoutS)
 {
@@ -103,10 +135,8 @@ cloneTemplateLock(const char *runDir, const char *name, int op, guint timeoutS)
     g_autofree char *path = cloneTemplateFile(runDir, name, ".lock");
     g_autofree char *busy = g_strdup_printf(_("template '%s' is being made or deleted: try again"), name);
 
-    if (g_mkdir_with_parents(dir, 0711) < 0) {
-        virCloneReportSystemError(errno, _("cannot create directory '%1$s'"), dir);
+    if (cloneTemplateDirEnsure(runDir, dir) < 0)
         return -1;
-    }
     return cloneFileLock(path, op, timeoutS, VIR_CLONE_ERR_BUSY, busy, _("template lock"));
 }
 

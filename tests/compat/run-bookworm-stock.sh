@@ -28,6 +28,8 @@
 set -euo pipefail
 
 self=$(realpath "$0")
+# shellcheck source=../tap.sh
+. "$(dirname "$self")/../tap.sh"
 format=1   # bump to make every cached chroot again
 
 # ---- in the chroot: build and test, print TAP --------------------------------
@@ -36,21 +38,15 @@ if [ "${1:-}" = --in-chroot ]; then
     build=/var/tmp/lvc-compat-build
     read -r -a tests <<<"${LVC_COMPAT_TESTS:-test-guest-boot test-clone-live}"
     export PYTHONDONTWRITEBYTECODE=1
-    n=0
-    fail=0
-    tap() {  # tap ok|not-ok DESCRIPTION
-        n=$((n + 1))
-        if [ "$1" = ok ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fail=1; fi
-    }
 
     libvirt_v=$(dpkg-query -W -f '${Version}' libvirt0)
     qemu_v=$(dpkg-query -W -f '${Version}' qemu-system-x86)
     echo "# libvirt0 $libvirt_v, qemu-system-x86 $qemu_v"
     if [[ "$libvirt_v" == 9.0.* && "$qemu_v" == 1:7.2* ]] &&
         ! grep -rqs backports /etc/apt/sources.list /etc/apt/sources.list.d/; then
-        tap ok "bookworm's own libvirt 9.0 and QEMU 7.2, no backports"
+        tap_pass "bookworm's own libvirt 9.0 and QEMU 7.2, no backports"
     else
-        tap not-ok "bookworm's own libvirt 9.0 and QEMU 7.2, no backports"
+        tap_fail "bookworm's own libvirt 9.0 and QEMU 7.2, no backports"
     fi
 
     # meson, ninja and the tests write only into $build
@@ -58,11 +54,10 @@ if [ "${1:-}" = --in-chroot ]; then
            -Dintegration_tests=enabled)
     [ ! -d "$build/meson-private" ] || setup+=(--reconfigure)
     if "${setup[@]}" >&2 && ninja -C "$build" -j 2 >&2; then
-        tap ok "build with -Dwerror=true against libvirt $libvirt_v"
+        tap_pass "build with -Dwerror=true against libvirt $libvirt_v"
     else
-        tap not-ok "build with -Dwerror=true against libvirt $libvirt_v"
-        echo "1..$n"
-        exit 1
+        tap_fail "build with -Dwerror=true against libvirt $libvirt_v"
+        tap_done || exit 1
     fi
 
     rm -f "$build/meson-logs/testlog.json"
@@ -73,7 +68,7 @@ if [ "${1:-}" = --in-chroot ]; then
         ${LVC_COMPAT_TEST_ARGS:+--test-args "$LVC_COMPAT_TEST_ARGS"} "${tests[@]}" >&2 || true
     # every case of every test, as TAP; a test that did not run or whose
     # own TAP is incomplete fails
-    python3 - "$build/meson-logs/testlog.json" "$n" "${tests[@]}" <<'PY' || fail=1
+    python3 - "$build/meson-logs/testlog.json" "$tap_n" "${tests[@]}" <<'PY' || tap_failed=1
 import json, re, sys
 
 log, n, wanted = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
@@ -112,7 +107,7 @@ for name in wanted:
 print(f"1..{n}")
 sys.exit(1 if failed else 0)
 PY
-    exit "$fail"
+    exit "$tap_failed"
 fi
 
 root=${LVC_COMPAT_ROOT:-/var/lib/libvirt-clone/compat/bookworm-stock}
@@ -196,15 +191,14 @@ fi
 
 # ---- outside -----------------------------------------------------------------
 src=$(realpath "${1:-$(dirname "$self")/../..}")
-skip() { echo "1..0 # SKIP $*"; exit 0; }
-[ "$(id -u)" = 0 ] || skip "needs root (debootstrap, chroot, namespaces)"
-command -v debootstrap >/dev/null || skip "needs debootstrap (scripts/install-deps.sh installs it)"
+[ "$(id -u)" = 0 ] || tap_skip_all "needs root (debootstrap, chroot, namespaces)"
+command -v debootstrap >/dev/null || tap_skip_all "needs debootstrap (scripts/install-deps.sh installs it)"
 for prog in unshare chroot flock ip; do
-    command -v "$prog" >/dev/null || skip "needs $prog"
+    command -v "$prog" >/dev/null || tap_skip_all "needs $prog"
 done
 unshare --mount --net --pid --fork --mount-proc true 2>/dev/null ||
-    skip "cannot create mount, network and PID namespaces"
-[ -x "$src/scripts/install-deps.sh" ] || { echo "Bail out! no $src/scripts/install-deps.sh"; exit 1; }
+    tap_skip_all "cannot create mount, network and PID namespaces"
+[ -x "$src/scripts/install-deps.sh" ] || tap_bail "no $src/scripts/install-deps.sh"
 
 # the host's own Debian mirror (apt's sources), for each suite
 site() {
@@ -221,8 +215,7 @@ mkdir -p "$(dirname "$root")"
 # the mounts are made in private namespaces only: were one visible here,
 # removing an old chroot could reach into /dev or the source tree
 if awk -v r="$root" 'index($2, r) == 1 { found = 1 } END { exit !found }' /proc/self/mounts; then
-    echo "Bail out! something is mounted under $root"
-    exit 1
+    tap_bail "something is mounted under $root"
 fi
 exec 9>"$root.lock"
 flock 9   # one run at a time on this chroot
@@ -230,7 +223,7 @@ flock 9   # one run at a time on this chroot
 stamp="format $format; $(sha256sum < "$src/scripts/install-deps.sh" | cut -d' ' -f1)"
 if [ ! -f "$root/.lvc-compat-stamp" ] || [ "$(cat "$root/.lvc-compat-stamp")" != "$stamp" ]; then
     /usr/lib/apt/apt-helper download-file "$mirror/dists/bookworm/InRelease" \
-        "$root.probe" >/dev/null 2>&1 || skip "the Debian mirror $mirror is out of reach"
+        "$root.probe" >/dev/null 2>&1 || tap_skip_all "the Debian mirror $mirror is out of reach"
     rm -f "$root.probe"
     start=$(date +%s)
     echo "compat: making the bookworm chroot in $root from $mirror" >&2
@@ -238,9 +231,8 @@ if [ ! -f "$root/.lvc-compat-stamp" ] || [ "$(cat "$root/.lvc-compat-stamp")" !=
     if ! unshare --mount --propagation private \
             debootstrap --variant=minbase bookworm "$root.new" "$mirror" >&2; then
         rm -rf "$root.new"
-        echo "not ok 1 - debootstrap bookworm from $mirror"
-        echo "1..1"
-        exit 1
+        tap_fail "debootstrap bookworm from $mirror"
+        tap_done || exit 1
     fi
     rm -f "$root.new/etc/apt/sources.list"
     cat > "$root.new/etc/apt/sources.list.d/debian.sources" <<SRC
@@ -258,9 +250,8 @@ Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 SRC
     if ! unshare --mount --propagation private "$self" --ns-install "$root.new" "$src" >&2; then
         rm -rf "$root.new"
-        echo "not ok 1 - install the packages into the chroot (install-deps.sh --stock --minimal)"
-        echo "1..1"
-        exit 1
+        tap_fail "install the packages into the chroot (install-deps.sh --stock --minimal)"
+        tap_done || exit 1
     fi
     echo "$stamp" > "$root.new/.lvc-compat-stamp"
     rm -rf "$root"

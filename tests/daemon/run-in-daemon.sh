@@ -59,6 +59,8 @@
 set -euo pipefail
 
 self=$(realpath "$0")
+# shellcheck source=../tap.sh
+. "$(dirname "$self")/../tap.sh"
 
 # ---- the control verbs (LVC_DAEMON_CTL), inside the namespaces ---------------
 pidfile=/run/libvirt/libvirtd.pid
@@ -130,24 +132,23 @@ libvirt_dirs=(/etc/libvirt /run/libvirt /var/lib/libvirt /var/cache/libvirt /var
 
 # ---- outside: checks, the installed build, the namespaces ----------------------
 if [ -z "${LVC_DAEMON_INSIDE:-}" ]; then
-    skip() { echo "1..0 # SKIP $*"; exit 0; }
-    [ "$(id -u)" = 0 ] || skip "needs root (runs a private libvirtd)"
+    [ "$(id -u)" = 0 ] || tap_skip_all "needs root (runs a private libvirtd)"
     for prog in unshare libvirtd virsh ip mount qemu-system-x86_64 qemu-img ldconfig; do
-        command -v "$prog" >/dev/null || skip "needs $prog"
+        command -v "$prog" >/dev/null || tap_skip_all "needs $prog"
     done
     if [ "$network" = yes ]; then
         for prog in dnsmasq iptables; do
-            command -v "$prog" >/dev/null || skip "needs $prog (scripts/install-deps.sh)"
+            command -v "$prog" >/dev/null || tap_skip_all "needs $prog (scripts/install-deps.sh)"
         done
         [ -e /usr/share/libvirt/networks/default.xml ] ||
-            skip "needs libvirt's default network (libvirt-daemon-config-network)"
+            tap_skip_all "needs libvirt's default network (libvirt-daemon-config-network)"
     fi
     for d in "${libvirt_dirs[@]:0:5}"; do
-        [ -d "$d" ] || skip "needs the directory $d (libvirt-daemon installed)"
+        [ -d "$d" ] || tap_skip_all "needs the directory $d (libvirt-daemon installed)"
     done
-    getent passwd libvirt-qemu >/dev/null || skip "needs the user libvirt-qemu"
+    getent passwd libvirt-qemu >/dev/null || tap_skip_all "needs the user libvirt-qemu"
     unshare --mount --net --pid --fork --mount-proc true 2>/dev/null ||
-        skip "cannot create mount, network and PID namespaces"
+        tap_skip_all "cannot create mount, network and PID namespaces"
     # mount points: the project's run directory and swtpm's logs (the
     # library and libvirt make them on first use anyway)
     mkdir -p -m 0700 /run/libvirt-clone
@@ -167,7 +168,7 @@ if [ -z "${LVC_DAEMON_INSIDE:-}" ]; then
     if [ -n "$build" ]; then
         # the install paths of this build: {build path: install path}
         installed=$("$meson" introspect "$build" --installed) ||
-            { echo "Bail out! meson introspect $build failed"; exit 1; }
+            tap_bail "meson introspect $build failed"
         prefix=$("$meson" introspect "$build" --buildoptions |
                  python3 -c 'import json,sys; print(next(o["value"] for o in json.load(sys.stdin) if o["name"] == "prefix"))')
         pick() {  # pick REGEX: the install path that matches
@@ -179,13 +180,11 @@ for v in json.load(sys.stdin).values():
         lib_path=$(pick '/libvirt-clone\.so\.[0-9]+\.[0-9]+\.[0-9]+$')
         cli_path=$(pick '/bin/virt-clone-live$')
         [ -n "$hook_path" ] && [ -n "$lib_path" ] ||
-            { echo "Bail out! $build installs no hook or library"; exit 1; }
-        [ -d "$prefix" ] || skip "the build's prefix $prefix does not exist (mount point)"
+            tap_bail "$build installs no hook or library"
+        [ -d "$prefix" ] || tap_skip_all "the build's prefix $prefix does not exist (mount point)"
         if ! "$meson" install -C "$build" --destdir "$work/dest" --no-rebuild --quiet \
                 > "$work/install.log" 2>&1; then
-            echo "Bail out! meson install -C $build failed"
-            sed 's/^/# /' "$work/install.log"
-            exit 1
+            tap_bail "meson install -C $build failed" "$work/install.log"
         fi
         export LVC_DAEMON_PREFIX=$prefix LVC_DAEMON_HOOK_SRC=$hook_path
         export LVC_DAEMON_LIBDIR=${lib_path%/*} LVC_DAEMON_CLI=$cli_path
@@ -202,14 +201,7 @@ fi
 # ---- inside: PID 1 of a new PID namespace ------------------------------------
 work=$LVC_DAEMON_INSIDE
 
-bail() {
-    echo "Bail out! run-in-daemon: $*"
-    if [ -f "$logfile" ]; then
-        echo "# the end of $logfile:"
-        tail -n 30 "$logfile" | sed 's/^/# /'
-    fi
-    exit 1
-}
+bail() { tap_bail "run-in-daemon: $*" "$logfile"; }
 
 # skeleton HOST-DIR COPY: COPY gets HOST-DIR's owner and mode, and so do the
 # directories below it (two levels; no files)

@@ -4,8 +4,9 @@
 # of tests/guest/ (Debian's kernel, busybox and the clonetest workload).
 #
 # Environment (meson sets TG_GUEST_DIR):
-#   TG_GUEST_DIR   <builddir>/tests/guest: vmlinuz, initramfs.img, accel;
-#                  without it the tests that need a guest are skipped
+#   TG_GUEST_DIR   <builddir>/tests/guest: vmlinuz, initramfs.img, accel,
+#                  guest-domain-xml; without it the tests that need a guest
+#                  are skipped
 #   TG_ROOT_BASE   where the root is made (default /var/tmp; QEMU's UNIX
 #                  sockets live under it, so keep it short)
 #   TG_ACCEL       kvm|qemu: overrides TG_GUEST_DIR/accel
@@ -28,7 +29,6 @@ import tempfile
 import threading
 import time
 import xml.etree.ElementTree as ET
-from xml.sax.saxutils import escape
 
 import pytest
 
@@ -134,10 +134,6 @@ class Env:
         for f in ("vmlinuz", "initramfs.img"):
             if not os.path.isfile(os.path.join(self.guest_dir, f)):
                 raise RuntimeError("no %s in %s: build the test guest first" % (f, self.guest_dir))
-        self.accel = os.environ.get("TG_ACCEL") or \
-            open(os.path.join(self.guest_dir, "accel")).read().strip()
-        if self.accel not in ("kvm", "qemu"):
-            raise RuntimeError("accelerator %r is neither kvm nor qemu" % self.accel)
         self.images = os.path.join(root, "images")
         os.makedirs(os.path.join(root, "etc"), exist_ok=True)
         os.makedirs(self.images, exist_ok=True)
@@ -219,38 +215,17 @@ def discard_domain(dom, files=()):
 
 # ---- guests --------------------------------------------------------------------
 
-_DOMAIN_XML = """<domain type='{accel}'>
-  <name>{name}</name>
-  <memory unit='MiB'>{memory}</memory>
-  <vcpu>1</vcpu>
-  <genid/>
-  <os>
-    <type arch='x86_64' machine='q35'>hvm</type>
-    <kernel>{kernel}</kernel>
-    <initrd>{initrd}</initrd>
-    <cmdline>console=ttyS0 panic=-1 quiet clonetest.mode=idle clonetest.mib={mib}</cmdline>
-  </os>
-  <features><acpi/></features>
-  <cpu mode='custom' match='exact' check='none'><model fallback='forbid'>qemu64</model></cpu>
-  <on_poweroff>destroy</on_poweroff>
-  <on_reboot>destroy</on_reboot>
-  <on_crash>destroy</on_crash>
-  <devices>
-    <disk type='file' device='disk'>
-      <driver name='qemu' type='qcow2'/>
-      <source file='{disk}'/>
-      <target dev='vda' bus='virtio'/>
-    </disk>
-    <controller type='usb' model='none'/>
-    <serial type='pty'>
-      <log file='{log}' append='off'/>
-      <target port='0'/>
-    </serial>
-    <console type='pty'><target type='serial' port='0'/></console>
-    <memballoon model='none'/>
-  </devices>
-</domain>
-"""
+def domain_xml(env, name, memory_mib, buffer_mib, disk, log):
+    """The domain of every test guest (tests/guest/domainxml.c, through
+    guest-domain-xml), with the accelerator detect-accel.sh found."""
+    cmd = [os.path.join(env.guest_dir, "guest-domain-xml"), "--guest-dir", env.guest_dir,
+           "--name", name, "--memory", str(memory_mib), "--genid",
+           "--workload", "clonetest.mode=idle clonetest.mib=%d" % buffer_mib,
+           "--disk", disk, "--log", log]
+    out = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if out.returncode != 0:
+        raise RuntimeError("guest-domain-xml: %s" % out.stderr.decode().strip())
+    return out.stdout.decode()
 
 
 class Guest:
@@ -264,11 +239,7 @@ class Guest:
         self.log = os.path.join(env.root, self.name + "-serial.log")
         subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", self.disk, "64M"],
                        check=True)
-        xml = _DOMAIN_XML.format(
-            accel=env.accel, name=escape(self.name), memory=memory_mib, mib=buffer_mib,
-            kernel=escape(os.path.join(env.guest_dir, "vmlinuz")),
-            initrd=escape(os.path.join(env.guest_dir, "initramfs.img")),
-            disk=escape(self.disk), log=escape(self.log))
+        xml = domain_xml(env, self.name, memory_mib, buffer_mib, self.disk, self.log)
         self.dom = env.conn.defineXML(xml)
         if start:
             self.dom.create()
@@ -297,9 +268,12 @@ def wait_serial(dom, log, regex, timeout):
         active = dom.isActive()
         try:
             with open(log, "rb") as f:
-                for line in f.read().splitlines():
-                    if pat.search(line):
-                        return line.decode(errors="replace")
+                data = f.read()
+            # complete lines only: the console writes a line a character
+            # at a time, and @regex may match the start of one
+            for line in data[:data.rfind(b"\n") + 1].splitlines():
+                if pat.search(line):
+                    return line.decode(errors="replace")
         except FileNotFoundError:
             pass
         if not active:
