@@ -149,18 +149,16 @@ check "reset: unknown domain" 1 "domain 'nosuch' not found" -- -c "$uri" reset n
 checkOut "template-list --json: an empty root, no line" 0 "$tmp" -- -c "$uri" template-list --json
 out=$("$vcl" -c "$uri" template-list 2>&1)
 rc=$?
-n=$((n + 1))
 if [ "$rc" = 0 ] && [ "$(wc -l <<<"$out")" = 1 ]; then
-    echo "ok $n - template-list: an empty root, the header only"
+    tap_pass "template-list: an empty root, the header only"
 else
-    echo "not ok $n - template-list on an empty root (exit $rc):"; sed 's/^/# /' <<<"$out"; fail=1
+    tap_fail "template-list on an empty root (exit $rc):"; sed 's/^/# /' <<<"$out"
 fi
 err=$("$vcl" -c "$uri" template-delete nosuch 2>&1 >/dev/null)
-n=$((n + 1))
 if [ "$(wc -l <<<"$err")" = 1 ] && [ "$(grep -o "nosuch" <<<"$err" | wc -l)" = 2 ]; then
-    echo "ok $n - template-delete: the error once, on one line"
+    tap_pass "template-delete: the error once, on one line"
 else
-    echo "not ok $n - template-delete: not one error line:"; sed 's/^/# /' <<<"$err"; fail=1
+    tap_fail "template-delete: not one error line:"; sed 's/^/# /' <<<"$err"
 fi
 check "template-list: not a QEMU connection" 1 "need a local QEMU connection" -- -c test:///default template-list
 check "template-create: invalid name" 1 "invalid template name 'a b'" -- \
@@ -168,18 +166,16 @@ check "template-create: invalid name" 1 "invalid template name 'a b'" -- \
 check "reset: a domain not from a template" 1 \
     "cannot reset domain 'test': domain 'test' was not started from a template" -- -c test:///default reset test
 for cmd in template-create template-list template-info template-delete clone-from-template reset; do
-    n=$((n + 1))
     if "$vcl" --help | grep -q "^  $cmd " && "$vcl" "$cmd" --help | grep -q -- "--help"; then
-        echo "ok $n - --help lists $cmd, and $cmd --help works"
+        tap_pass "--help lists $cmd, and $cmd --help works"
     else
-        echo "not ok $n - --help of $cmd"; fail=1
+        tap_fail "--help of $cmd"
     fi
 done
-n=$((n + 1))
 if "$vcl" clone-live --help | grep -q -- "--count=N"; then
-    echo "ok $n - clone-live --help lists --count"
+    tap_pass "clone-live --help lists --count"
 else
-    echo "not ok $n - clone-live --help lacks --count"; fail=1
+    tap_fail "clone-live --help lacks --count"
 fi
 
 # libvirt's own log: nowhere unless the user configured it (the command
