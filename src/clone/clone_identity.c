@@ -429,6 +429,10 @@ cloneAgentFileExists(cloneIdentity *idn, const char *path)
 }
 
 
+/* VIR_ERR_AGENT_COMMAND_TIMEOUT, which libvirt 9.0's header (Debian 12's
+ * own) does not name yet: the value is part of libvirt's ABI */
+#define CLONE_ERR_AGENT_COMMAND_TIMEOUT 112
+
 /* After a program the guest may lack (ps, a DHCP client) did not run: if
  * that is all that happened, the error is dropped (libvirt has logged the
  * agent's answer) and TRUE comes back; an agent that does not answer and a
@@ -441,7 +445,7 @@ cloneAgentForgetMissing(void)
     if (!err)
         return TRUE;
     if (err->code == VIR_CLONE_ERR_TIMEOUT || err->libvirtCode == VIR_ERR_AGENT_UNRESPONSIVE ||
-        err->libvirtCode == VIR_ERR_AGENT_COMMAND_TIMEOUT)
+        err->libvirtCode == CLONE_ERR_AGENT_COMMAND_TIMEOUT)
         return FALSE;
     virCloneResetLastError();
     return TRUE;
