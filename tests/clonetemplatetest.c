@@ -118,6 +118,7 @@ testRecords(void)
     }
     cloneTemplateRecRemove(runDir, rec);
     g_assert_false(g_file_test(rec->dir, G_FILE_TEST_EXISTS));
+    g_clear_pointer(&back, cloneTemplateRecFree);
     g_assert_cmpint(cloneTemplateRecLoad(runDir, "t1", &back), ==, 0);
     {
         g_autofree char *tdir = g_build_filename(runDir, "templates", NULL);
