@@ -86,33 +86,46 @@ cloneFileLock(const char *path, int op, guint timeoutS,
 
 
 int
-cloneFileWriteJSON(const char *path, JsonObject *obj, const char *what)
+cloneFileWriteAll(int fd, const void *data, size_t len)
 {
-    g_autoptr(JsonNode) node = json_node_new(JSON_NODE_OBJECT);
-    g_autofree char *text = NULL;
-    g_autofree char *tmp = g_strdup_printf("%s.new", path);
-    size_t len;
+    const char *p = data;
     size_t done = 0;
-    int fd;
 
-    json_node_set_object(node, obj);
-    text = json_to_string(node, TRUE);
-    len = strlen(text);
-    if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0)
-        goto error;
     while (done < len) {
-        ssize_t n = write(fd, text + done, len - done);
+        ssize_t n = write(fd, p + done, len - done);
 
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
-            int err = n < 0 ? errno : EIO;
-
-            close(fd);
-            errno = err;
-            goto error;
+            if (n == 0)
+                errno = EIO;
+            return -1;
         }
         done += (size_t)n;
+    }
+    return 0;
+}
+
+
+int
+cloneFileWriteJSON(const char *path, JsonObject *obj, const char *what)
+{
+    g_autoptr(JsonNode) node = json_node_new(JSON_NODE_OBJECT);
+    g_autofree char *text = NULL;
+    /* unique: two writers of one record (shared lock) never mix their files */
+    g_autofree char *tmp = g_strdup_printf("%s.XXXXXX", path);
+    int fd;
+
+    json_node_set_object(node, obj);
+    text = json_to_string(node, TRUE);
+    if ((fd = g_mkstemp_full(tmp, O_WRONLY | O_CLOEXEC, 0600)) < 0)
+        goto error;
+    if (cloneFileWriteAll(fd, text, strlen(text)) < 0) {
+        int err = errno;
+
+        close(fd);
+        errno = err;
+        goto error;
     }
     if (close(fd) < 0 || rename(tmp, path) < 0)
         goto error;

@@ -21,8 +21,11 @@ int cloneFileLockOnce(const char *path, int op, const char *what);
 int cloneFileLock(const char *path, int op, guint timeoutS,
                   int busyCode, const char *busyMsg, const char *what);
 
-/* @obj written whole to @path: a new file (0600) renamed over the old
- * one, not synced.  @what names the file in the error. */
+/* Writes all of @data to @fd: 0, or -1 with errno set (no error reported). */
+int cloneFileWriteAll(int fd, const void *data, size_t len);
+
+/* @obj written whole to @path: a new file (0600, of a unique name) renamed
+ * over the old one, not synced.  @what names the file in the error. */
 int cloneFileWriteJSON(const char *path, JsonObject *obj, const char *what);
 
 /* 1 and @obj, 0 if @path does not exist, -1 with an error. */

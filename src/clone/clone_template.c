@@ -576,6 +576,7 @@ cloneTemplateSaveState(cloneJob *job)
     json_object_set_boolean_member(caps, "x-ignore-shared", TRUE);
     /* the incoming copy may have set it: a pipe has no way back */
     json_object_set_boolean_member(caps, "return-path", FALSE);
+    json_object_set_boolean_member(caps, "pause-before-switchover", FALSE);
     if (cloneMigSettingsApply(job->clone, caps, params) < 0)
         return NULL;
     if (pipe2(pfd, O_CLOEXEC) < 0) {
@@ -622,31 +623,20 @@ static int
 cloneTemplateWriteFile(const char *path, const guint8 *data, gsize len)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-    gsize done = 0;
 
-    if (fd < 0)
-        goto error;
-    while (done < len) {
-        ssize_t n = write(fd, data + done, len - done);
+    if (fd < 0 || cloneFileWriteAll(fd, data, len) < 0) {
+        int err = errno;
 
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            int err = n < 0 ? errno : EIO;
-
+        if (fd >= 0)
             close(fd);
-            errno = err;
-            goto error;
-        }
-        done += (gsize)n;
+        virCloneReportSystemError(err, _("cannot write '%1$s'"), path);
+        return -1;
     }
-    if (close(fd) < 0)
-        goto error;
+    if (close(fd) < 0) {
+        virCloneReportSystemError(errno, _("cannot write '%1$s'"), path);
+        return -1;
+    }
     return 0;
-
- error:
-    virCloneReportSystemError(errno, _("cannot write '%1$s'"), path);
-    return -1;
 }
 
 
@@ -887,19 +877,9 @@ cloneTemplateWriterRun(gpointer opaque)
     cloneTemplateWriter *w = opaque;
     gsize len;
     const guint8 *p = g_bytes_get_data(w->data, &len);
-    gsize done = 0;
 
-    while (done < len) {
-        ssize_t n = write(w->fd, p + done, len - done);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            w->err = n < 0 ? errno : EIO;
-            break;
-        }
-        done += (gsize)n;
-    }
+    if (cloneFileWriteAll(w->fd, p, len) < 0)
+        w->err = errno;
     close(w->fd);
     return NULL;
 }
