@@ -78,6 +78,8 @@ typedef struct {
     double tRamFileMiB;     /* allocated size of the RAM file */
     double tPrivNowMiB;     /* mean private per domain, at once */
     double tPrivLaterMiB;   /* ... after optSettle */
+    double tRamNowMiB;      /* of which in the guest's RAM mapping */
+    double tRamLaterMiB;
     double resetMinS;
     double resetMedS;
     guint resets;
@@ -91,6 +93,9 @@ typedef struct {
     double lPrivNowMiB;
     double lPrivLaterMiB;
     double lPrivKsmMiB;     /* < 0: no KSM */
+    double lRamNowMiB;
+    double lRamLaterMiB;
+    double lRamKsmMiB;
     guint64 ksmSharing;
     /* floor */
     gboolean fOk;
@@ -102,6 +107,7 @@ typedef struct {
     double sSaveS;
     double sRestoreS;       /* sum of N restores */
     double sPrivMiB;
+    double sRamMiB;
 } Row;
 
 static TgEnv *env;
@@ -161,15 +167,25 @@ nowS(void)
 }
 
 
+/* Private_Clean + Private_Dirty of a domain's QEMU (smaps_rollup), MiB; in
+ * @ramMiB the part in the mappings of the guest's RAM (those of its exact
+ * size, from /proc/PID/smaps): the rest is QEMU's own (heap, TCG's code
+ * buffer, ...). */
+static guint memMiBGlobal = 512;
+
 static double
-privateMiB(const char *name)
+privateMiB(const char *name, double *ramMiB)
 {
     pid_t pid = tgFindQemu(name);
     g_autofree char *path = NULL;
     g_autofree char *text = NULL;
     g_auto(GStrv) lines = NULL;
     guint64 kib = 0;
+    guint64 ramKiB = 0;
+    gboolean inRam = FALSE;
 
+    if (ramMiB)
+        *ramMiB = -1;
     if (pid <= 0)
         return -1;
     path = g_strdup_printf("/proc/%d/smaps_rollup", (int)pid);
@@ -181,17 +197,41 @@ privateMiB(const char *name)
             g_str_has_prefix(lines[i], "Private_Dirty:"))
             kib += g_ascii_strtoull(strchr(lines[i], ':') + 1, NULL, 10);
     }
+    g_clear_pointer(&text, g_free);
+    g_clear_pointer(&lines, g_strfreev);
+    g_free(path);
+    path = g_strdup_printf("/proc/%d/smaps", (int)pid);
+    if (ramMiB && g_file_get_contents(path, &text, NULL, NULL)) {
+        lines = g_strsplit(text, "\n", -1);
+        for (guint i = 0; lines[i]; i++) {
+            const char *l = lines[i];
+
+            if (g_str_has_prefix(l, "Size:"))
+                inRam = g_ascii_strtoull(l + 5, NULL, 10) == (guint64)memMiBGlobal * 1024;
+            else if (inRam && (g_str_has_prefix(l, "Private_Clean:") ||
+                               g_str_has_prefix(l, "Private_Dirty:")))
+                ramKiB += g_ascii_strtoull(strchr(l, ':') + 1, NULL, 10);
+        }
+        *ramMiB = (double)ramKiB / 1024.0;
+    }
     return (double)kib / 1024.0;
 }
 
 
 static double
-meanPrivateMiB(GPtrArray *doms)
+meanPrivateMiB(GPtrArray *doms, double *ramMiB)
 {
     double sum = 0;
+    double ram = 0;
 
-    for (guint i = 0; i < doms->len; i++)
-        sum += privateMiB(virDomainGetName(g_ptr_array_index(doms, i)));
+    for (guint i = 0; i < doms->len; i++) {
+        double r = 0;
+
+        sum += privateMiB(virDomainGetName(g_ptr_array_index(doms, i)), &r);
+        ram += r;
+    }
+    if (ramMiB)
+        *ramMiB = doms->len ? ram / doms->len : 0;
     return doms->len ? sum / doms->len : 0;
 }
 
@@ -378,13 +418,13 @@ runTemplate(TgGuest *src, Row *r)
     r->tDomainsS = nowS() - t1;
     if (ramFile && stat(ramFile, &st) == 0)
         r->tRamFileMiB = (double)st.st_blocks * 512.0 / 1048576.0;
-    r->tPrivNowMiB = meanPrivateMiB(doms);
+    r->tPrivNowMiB = meanPrivateMiB(doms, &r->tRamNowMiB);
     benchLog("%s N=%u template: created in %.2f s (pause %.1f ms), %u domains in %.2f s, "
              "RAM file %.0f MiB, private %.1f MiB/domain",
              modeName(r->mode), r->n, r->tCreateS, r->tPauseMs, r->n, r->tDomainsS,
              r->tRamFileMiB, r->tPrivNowMiB);
     g_usleep((gulong)optSettle * G_USEC_PER_SEC);
-    r->tPrivLaterMiB = meanPrivateMiB(doms);
+    r->tPrivLaterMiB = meanPrivateMiB(doms, &r->tRamLaterMiB);
     benchLog("%s N=%u template: after %d s private %.1f MiB/domain", modeName(r->mode), r->n,
              optSettle, r->tPrivLaterMiB);
 
@@ -444,11 +484,11 @@ runLive(TgGuest *src, Row *r)
         r->lPauseMaxMs = MAX(r->lPauseMaxMs, pause / 1000.0);
     }
     r->lTotalS = nowS() - t0;
-    r->lPrivNowMiB = meanPrivateMiB(doms);
+    r->lPrivNowMiB = meanPrivateMiB(doms, &r->lRamNowMiB);
     benchLog("%s N=%u live: %u clones in %.2f s, pauses %.1f ms in all, private %.1f MiB/domain",
              modeName(r->mode), r->n, r->n, r->lTotalS, r->lPauseSumMs, r->lPrivNowMiB);
     g_usleep((gulong)optSettle * G_USEC_PER_SEC);
-    r->lPrivLaterMiB = meanPrivateMiB(doms);
+    r->lPrivLaterMiB = meanPrivateMiB(doms, &r->lRamLaterMiB);
     r->lPrivKsmMiB = -1;
     if (ksmAvailable) {
         g_autofree char *run = ksmRead("run");
@@ -462,7 +502,7 @@ runLive(TgGuest *src, Row *r)
         ksmWrite("sleep_millisecs", s);
         ksmWrite("run", "1");
         g_usleep((gulong)optKsmSettle * G_USEC_PER_SEC);
-        r->lPrivKsmMiB = meanPrivateMiB(doms);
+        r->lPrivKsmMiB = meanPrivateMiB(doms, &r->lRamKsmMiB);
         sharing = ksmRead("pages_sharing");
         r->ksmSharing = sharing ? g_ascii_strtoull(sharing, NULL, 10) : 0;
         /* run=2 would unmerge everything: stop, as it was */
@@ -581,7 +621,7 @@ runSave(TgGuest *src, Row *r)
         }
         r->sRestoreS += nowS() - t0;
         if (i == 0)
-            r->sPrivMiB = privateMiB(name);
+            r->sPrivMiB = privateMiB(name, &r->sRamMiB);
         if ((d = virDomainLookupByName(tgEnvConn(env), name))) {
             virDomainDestroy(d);
             virDomainFree(d);
@@ -613,7 +653,7 @@ printTable(GPtrArray *rows, GString *out, guint memMiB)
 {
     g_string_append_printf(out,
         "| workload | N | method | time to N domains (from the call) | source pauses | "
-        "private/domain at once | private/domain after %d s | + template RAM file / N | "
+        "private/domain at once (of which in the guest's RAM mapping) | private/domain after %d s | + template RAM file / N | "
         "reset min / median |\n"
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n", optSettle);
     for (guint i = 0; i < rows->len; i++) {
@@ -626,11 +666,13 @@ printTable(GPtrArray *rows, GString *out, guint memMiB)
             double tot = r->tCreateS + r->tDomainsS;
 
             g_string_append_printf(out, " %.2f s = %.2f + %.2f (%.2f s/domain) | 1: %.1f ms |"
-                                   " %.1f MiB (%.1f%%) | %.1f MiB (%.1f%%) | %.1f MiB"
+                                   " %.1f MiB (%.1f%%; RAM %.1f) | %.1f MiB (%.1f%%; RAM %.1f) | %.1f MiB"
                                    " (= %.1f MiB/domain in all) | %.3f / %.3f s (%u runs) |\n",
                                    tot, r->tCreateS, r->tDomainsS, r->tDomainsS / r->n,
                                    r->tPauseMs, r->tPrivNowMiB, 100.0 * r->tPrivNowMiB / memMiB,
+                                   r->tRamNowMiB,
                                    r->tPrivLaterMiB, 100.0 * r->tPrivLaterMiB / memMiB,
+                                   r->tRamLaterMiB,
                                    r->tRamFileMiB / r->n, r->tPrivLaterMiB + r->tRamFileMiB / r->n,
                                    r->resetMinS, r->resetMedS, r->resets);
         } else {
@@ -641,15 +683,15 @@ printTable(GPtrArray *rows, GString *out, guint memMiB)
         cellTime(out, r->lOk, r->lErr, r->lTotalS, r->n);
         if (r->lOk) {
             g_string_append_printf(out, " %u: %.1f ms in all, max %.1f |"
-                                   " %.1f MiB (%.1f%%) | %.1f MiB (%.1f%%) | none | |\n",
+                                   " %.1f MiB (%.1f%%; RAM %.1f) | %.1f MiB (%.1f%%; RAM %.1f) | none | |\n",
                                    r->lPauses, r->lPauseSumMs, r->lPauseMaxMs,
-                                   r->lPrivNowMiB, 100.0 * r->lPrivNowMiB / memMiB,
-                                   r->lPrivLaterMiB, 100.0 * r->lPrivLaterMiB / memMiB);
+                                   r->lPrivNowMiB, 100.0 * r->lPrivNowMiB / memMiB, r->lRamNowMiB,
+                                   r->lPrivLaterMiB, 100.0 * r->lPrivLaterMiB / memMiB, r->lRamLaterMiB);
             if (r->lPrivKsmMiB >= 0)
                 g_string_append_printf(out, "| %s | %u | the same live clones + KSM, after %d s more"
-                                       " | | | | %.1f MiB (%.1f%%); pages_sharing %" G_GUINT64_FORMAT
+                                       " | | | | %.1f MiB (%.1f%%; RAM %.1f); pages_sharing %" G_GUINT64_FORMAT
                                        " | none | |\n", m, r->n, optKsmSettle, r->lPrivKsmMiB,
-                                       100.0 * r->lPrivKsmMiB / memMiB, r->ksmSharing);
+                                       100.0 * r->lPrivKsmMiB / memMiB, r->lRamKsmMiB, r->ksmSharing);
             else
                 g_string_append_printf(out, "| %s | %u | full clones + KSM | KSM not available on this"
                                        " kernel (no %s) | | | | | |\n", m, r->n, KSM_DIR);
@@ -666,9 +708,10 @@ printTable(GPtrArray *rows, GString *out, guint memMiB)
                                m, r->n);
         if (r->sOk)
             g_string_append_printf(out, " %.2f s = %.2f + %.2f (%.2f s/restore) | (of the clone) |"
-                                   " %.1f MiB (%.1f%%) | | | |\n",
+                                   " %.1f MiB (%.1f%%; RAM %.1f) | | | |\n",
                                    r->sSaveS + r->sRestoreS, r->sSaveS, r->sRestoreS,
-                                   r->sRestoreS / r->n, r->sPrivMiB, 100.0 * r->sPrivMiB / memMiB);
+                                   r->sRestoreS / r->n, r->sPrivMiB, 100.0 * r->sPrivMiB / memMiB,
+                                   r->sRamMiB);
         else
             g_string_append_printf(out, " failed: %s | | | | | |\n", r->sErr ? r->sErr : "?");
     }
@@ -735,9 +778,11 @@ printTargets(GPtrArray *rows, GString *out, guint memMiB)
         if (r->mode == TG_MODE_IDLE)
             verdict(out, "idle domain's private memory ≤ 5% of its RAM",
                     r->tPrivLaterMiB <= 0.05 * memMiB,
-                    "%s: %.1f MiB = %.1f%% of %u MiB after %d s (%.1f%% at once)", label,
+                    "%s: %.1f MiB = %.1f%% of %u MiB after %d s (%.1f%% at once); of it in "
+                    "the guest's RAM mapping %.1f MiB = %.1f%%, the rest QEMU's own", label,
                     r->tPrivLaterMiB, 100.0 * r->tPrivLaterMiB / memMiB, memMiB, optSettle,
-                    100.0 * r->tPrivNowMiB / memMiB);
+                    100.0 * r->tPrivNowMiB / memMiB, r->tRamLaterMiB,
+                    100.0 * r->tRamLaterMiB / memMiB);
         if (r->lOk)
             verdict(out, "one source pause per template, ≤ a live clone's",
                     r->tPauseMs <= r->lPauseMaxMs,
