@@ -6,7 +6,9 @@
 #
 #   --bench NAME     clone (default): bench-clone, the live clone against the
 #                    alternatives; identity: bench-identity, the time from a
-#                    clone's resume to its network, against a cold boot
+#                    clone's resume to its network, against a cold boot;
+#                    template: bench-template, N domains from a template
+#                    against live clones, KSM, save + restore, the floor
 #   --builddir DIR   meson build directory (default: <source>/build-bench; set up
 #                    with meson if it does not exist yet)
 #   --output FILE    also write the table (markdown) to FILE
@@ -18,6 +20,8 @@
 # --sizes 512,1024, --modes idle,busy, --methods
 # precopy,background,auto,raw,snapshot,save, --timeout S, --buffer-mib N,
 # --verbose.  bench-identity: --quick, --reps N, --methods dhcp,static,cold,
+# --verbose.  bench-template: --counts 1,4,16, --modes idle,busy,
+# --settle S, --ksm-settle S, --resets N, --ksm-pages N, --ksm-sleep MS,
 # --verbose.  See docs/benchmarks.md.
 #
 # Must run as root (the embedded libvirt driver runs QEMU as root).  The table
@@ -40,14 +44,14 @@ while [ $# -gt 0 ]; do
         --output|-o) output=$2; shift 2 ;;
         --output=*) output=${1#*=}; shift ;;
         --wait-quiet) wait_quiet=1; args+=(--wait-quiet); shift ;;
-        -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) args+=("$1"); shift ;;
     esac
 done
 
 case "$name" in
-    clone|identity) ;;
-    *) echo "run.sh: unknown benchmark '$name' (clone, identity)" >&2; exit 2 ;;
+    clone|identity|template) ;;
+    *) echo "run.sh: unknown benchmark '$name' (clone, identity, template)" >&2; exit 2 ;;
 esac
 
 if [ "$(id -u)" != 0 ]; then

@@ -117,9 +117,9 @@ testRecordRoundTrip(void)
     job->name = g_strdup("test-clone1");
     job->phase = CLONE_JOB_PHASE_TRANSFER;
     job->strategy = CLONE_STRATEGY_BACKGROUND;
-    job->srcWasRunning = TRUE;
-    job->srcPausedByUs = TRUE;
-    job->migrationStarted = TRUE;
+    job->mig->srcWasRunning = TRUE;
+    job->mig->srcPausedByUs = TRUE;
+    job->mig->migrationStarted = TRUE;
     job->forkAttempted = TRUE;
     job->plan = cloneDomainPlanNew();
     job->plan->cloneUUID = g_strdup("0b9fcb88-1b30-4d4e-8a45-5fd4c1a3b8c2");
@@ -131,13 +131,13 @@ testRecordRoundTrip(void)
     g_ptr_array_add(job->plan->disks, disk);
     g_ptr_array_add(job->plan->ownedFiles, g_strdup("/log/test-clone1-serial.log"));
     g_ptr_array_add(job->createdDirs, g_strdup("/images/new"));
-    job->srcSaved = g_new0(cloneMigSettings, 1);
-    job->srcSaved->caps = json_object_new();
-    json_object_set_boolean_member(job->srcSaved->caps, "background-snapshot", FALSE);
-    job->srcSaved->params = json_object_new();
-    json_object_set_int_member(job->srcSaved->params, "max-bandwidth", 134217728);
-    job->srcCaps = json_object_new();
-    json_object_set_boolean_member(job->srcCaps, "background-snapshot", TRUE);
+    job->mig->srcSaved = g_new0(cloneMigSettings, 1);
+    job->mig->srcSaved->caps = json_object_new();
+    json_object_set_boolean_member(job->mig->srcSaved->caps, "background-snapshot", FALSE);
+    job->mig->srcSaved->params = json_object_new();
+    json_object_set_int_member(job->mig->srcSaved->params, "max-bandwidth", 134217728);
+    job->mig->srcCaps = json_object_new();
+    json_object_set_boolean_member(job->mig->srcCaps, "background-snapshot", TRUE);
 
     rec = cloneJobToRecord(job);
     g_assert_nonnull((back = cloneJobFromRecord(conn, rec)));
@@ -146,7 +146,7 @@ testRecordRoundTrip(void)
     g_assert_null(back->clone);   /* no such domain */
     g_assert_cmpint(back->phase, ==, CLONE_JOB_PHASE_TRANSFER);
     g_assert_cmpint(back->strategy, ==, CLONE_STRATEGY_BACKGROUND);
-    g_assert_true(back->srcWasRunning && back->srcPausedByUs && back->migrationStarted);
+    g_assert_true(back->mig->srcWasRunning && back->mig->srcPausedByUs && back->mig->migrationStarted);
     g_assert_true(back->forkAttempted);
     g_assert_false(back->disksForked);
     g_assert_cmpstr(back->name, ==, "test-clone1");
@@ -161,10 +161,10 @@ testRecordRoundTrip(void)
     g_assert_true(d->cloneOverlayCreated && d->sourceOverlayCreated);
     g_assert_cmpuint(back->plan->ownedFiles->len, ==, 1);
     g_assert_cmpuint(back->createdDirs->len, ==, 1);
-    g_assert_nonnull(back->srcSaved);
-    g_assert_cmpint(json_object_get_int_member(back->srcSaved->params, "max-bandwidth"), ==,
+    g_assert_nonnull(back->mig->srcSaved);
+    g_assert_cmpint(json_object_get_int_member(back->mig->srcSaved->params, "max-bandwidth"), ==,
                     134217728);
-    g_assert_true(json_object_get_boolean_member(back->srcCaps, "background-snapshot"));
+    g_assert_true(json_object_get_boolean_member(back->mig->srcCaps, "background-snapshot"));
 
     /* a record of another form is refused, not guessed at */
     json_object_set_int_member(rec, "version", 99);

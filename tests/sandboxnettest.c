@@ -130,7 +130,7 @@ netCleanup(NetFixture *fx)
 
 
 static void
-netSetup(NetFixture *fx, gconstpointer data)
+netSetup(NetFixture *fx, gconstpointer data G_GNUC_UNUSED)
 {
     guint id = (guint)getpid() % 10000;
 
@@ -143,7 +143,7 @@ netSetup(NetFixture *fx, gconstpointer data)
 
 
 static void
-netTeardown(NetFixture *fx, gconstpointer data)
+netTeardown(NetFixture *fx, gconstpointer data G_GNUC_UNUSED)
 {
     netCleanup(fx);
     g_free(fx->bridge);
@@ -194,7 +194,7 @@ testNames(void)
 /* ---- the bridge ----------------------------------------------------------------- */
 
 static void
-testEnsure(NetFixture *fx, gconstpointer data)
+testEnsure(NetFixture *fx, gconstpointer data G_GNUC_UNUSED)
 {
     g_autofree char *details = NULL;
     g_autofree char *addrs = NULL;
@@ -239,7 +239,7 @@ testEnsure(NetFixture *fx, gconstpointer data)
 /* A bridge made by someone else, up, with its IPv6 link-local address:
  * ensure takes it over and the address goes. */
 static void
-testEnsureExisting(NetFixture *fx, gconstpointer data)
+testEnsureExisting(NetFixture *fx, gconstpointer data G_GNUC_UNUSED)
 {
     g_autofree char *path = NULL;
     g_autofree char *addrs = NULL;
@@ -264,7 +264,7 @@ testEnsureExisting(NetFixture *fx, gconstpointer data)
 
 
 static void
-testIPv4Conf(NetFixture *fx, gconstpointer data)
+testIPv4Conf(NetFixture *fx, gconstpointer data G_GNUC_UNUSED)
 {
     g_autofree char *path = NULL;
     g_autofree char *fwd = NULL;
@@ -307,7 +307,7 @@ testMac(const char *dev)
 
 
 static void
-testPorts(NetFixture *fx, gconstpointer data)
+testPorts(NetFixture *fx, gconstpointer data G_GNUC_UNUSED)
 {
     const char *expected[] = { fx->veth, NULL };
     const char *missing[] = { fx->veth, "lvcnosuch", NULL };
@@ -350,7 +350,7 @@ testPorts(NetFixture *fx, gconstpointer data)
 
 
 static void
-testAddress(NetFixture *fx, gconstpointer data)
+testAddress(NetFixture *fx, gconstpointer data G_GNUC_UNUSED)
 {
     if (netSkipped())
         return;
@@ -365,7 +365,7 @@ testAddress(NetFixture *fx, gconstpointer data)
 
 
 static void
-testNotBridge(NetFixture *fx, gconstpointer data)
+testNotBridge(NetFixture *fx, gconstpointer data G_GNUC_UNUSED)
 {
     if (netSkipped())
         return;
@@ -563,7 +563,7 @@ testHookReleaseOverlays(void)
 /* prepare makes the bridge, started verifies it, release deletes it once
  * the last port is gone. */
 static void
-testHookSandboxFlow(NetFixture *fx, gconstpointer data)
+testHookSandboxFlow(NetFixture *fx, gconstpointer data G_GNUC_UNUSED)
 {
     g_autofree char *sandbox = NULL;
     g_autofree char *nic = NULL;

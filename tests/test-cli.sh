@@ -106,6 +106,78 @@ printf '0 expired clones destroyed\n' > "$tmp"
 checkOut "reap: an empty root" 0 "$tmp" -- -c "$uri" reap
 check "reap: no arguments" 2 "reap takes no arguments" -- -c "$uri" reap extra
 
+# templates: usage errors (exit 2, nothing done), then failures against the
+# empty embedded root and test:///default (exit 1, the library's message)
+check "template-create: no domain" 2 "template-create takes exactly one DOMAIN" -- -c "$uri" template-create
+check "template-create: --precopy and --background" 2 "--precopy and --background cannot be combined" -- \
+    -c "$uri" template-create x --precopy --background
+check "template-create: unreadable policy" 2 "cannot read policy" -- -c "$uri" template-create x --policy /nonexistent
+check "template-create: invalid policy, before connecting" 1 \
+    "uuid-invalid.xml: invalid clone policy, line 3: invalid UUID" -- \
+    -c nosuch:/// template-create x --policy "$data/uuid-invalid.xml"
+check "template-create: unknown option" 2 "Unknown option --strategy" -- -c "$uri" template-create x --strategy precopy
+check "template-list: an argument" 2 "template-list takes no arguments" -- -c "$uri" template-list x
+check "template-info: no template" 2 "template-info takes exactly one TEMPLATE" -- -c "$uri" template-info
+check "template-delete: two templates" 2 "template-delete takes exactly one TEMPLATE" -- -c "$uri" template-delete a b
+check "clone-from-template: no template" 2 "clone-from-template takes exactly one TEMPLATE" -- -c "$uri" clone-from-template
+check "clone-from-template: --count 0" 2 "--count takes a number from 1 to 1000" -- -c "$uri" clone-from-template t --count 0
+check "clone-from-template: --count 1001" 2 "--count takes a number from 1 to 1000" -- -c "$uri" clone-from-template t --count 1001
+check "clone-from-template: --count not a number" 2 "--count" -- -c "$uri" clone-from-template t --count many
+check "clone-from-template: policy and name" 2 "cannot be combined" -- \
+    -c "$uri" clone-from-template t --policy "$data/full.xml" --name y
+check "clone-from-template: policy and sandbox" 2 "cannot be combined" -- \
+    -c "$uri" clone-from-template t --policy "$data/full.xml" --sandbox
+check "clone-from-template: invalid policy, before connecting" 1 \
+    "uuid-invalid.xml: invalid clone policy, line 3: invalid UUID" -- \
+    -c nosuch:/// clone-from-template t --policy "$data/uuid-invalid.xml"
+check "clone-live: --count 0" 2 "--count takes a number from 1 to 1000" -- -c "$uri" clone-live x --count 0
+check "clone-live: --count -3" 2 "--count takes a number from 1 to 1000" -- -c "$uri" clone-live x --count -3
+check "reset: no clone" 2 "reset takes exactly one CLONE" -- -c "$uri" reset
+check "reset: unknown option" 2 "Unknown option --persistent" -- -c "$uri" reset x --persistent
+
+check "template-info: unknown template" 1 "cannot find template 'nosuch': no template named 'nosuch'" -- \
+    -c "$uri" template-info nosuch
+check "template-delete: unknown template" 1 "cannot find template 'nosuch': no template named 'nosuch'" -- \
+    -c "$uri" template-delete nosuch
+check "clone-from-template: unknown template" 1 "cannot find template 'nosuch': no template named 'nosuch'" -- \
+    -c "$uri" clone-from-template nosuch --count 2
+check "template-info: invalid name" 1 "invalid template name 'a/b'" -- -c "$uri" template-info a/b
+check "template-create: unknown domain" 1 "domain 'nosuch' not found" -- -c "$uri" template-create nosuch
+check "clone-live --count: unknown domain" 1 "domain 'nosuch' not found" -- -c "$uri" clone-live nosuch --count 2
+check "reset: unknown domain" 1 "domain 'nosuch' not found" -- -c "$uri" reset nosuch
+: > "$tmp"
+checkOut "template-list --json: an empty root, no line" 0 "$tmp" -- -c "$uri" template-list --json
+out=$("$vcl" -c "$uri" template-list 2>&1)
+rc=$?
+if [ "$rc" = 0 ] && [ "$(wc -l <<<"$out")" = 1 ]; then
+    tap_pass "template-list: an empty root, the header only"
+else
+    tap_fail "template-list on an empty root (exit $rc):"; sed 's/^/# /' <<<"$out"
+fi
+err=$("$vcl" -c "$uri" template-delete nosuch 2>&1 >/dev/null)
+if [ "$(wc -l <<<"$err")" = 1 ] && [ "$(grep -o "nosuch" <<<"$err" | wc -l)" = 2 ]; then
+    tap_pass "template-delete: the error once, on one line"
+else
+    tap_fail "template-delete: not one error line:"; sed 's/^/# /' <<<"$err"
+fi
+check "template-list: not a QEMU connection" 1 "need a local QEMU connection" -- -c test:///default template-list
+check "template-create: invalid name" 1 "invalid template name 'a b'" -- \
+    -c test:///default template-create test --name "a b"
+check "reset: a domain not from a template" 1 \
+    "cannot reset domain 'test': domain 'test' was not started from a template" -- -c test:///default reset test
+for cmd in template-create template-list template-info template-delete clone-from-template reset; do
+    if "$vcl" --help | grep -q "^  $cmd " && "$vcl" "$cmd" --help | grep -q -- "--help"; then
+        tap_pass "--help lists $cmd, and $cmd --help works"
+    else
+        tap_fail "--help of $cmd"
+    fi
+done
+if "$vcl" clone-live --help | grep -q -- "--count=N"; then
+    tap_pass "clone-live --help lists --count"
+else
+    tap_fail "clone-live --help lacks --count"
+fi
+
 # libvirt's own log: nowhere unless the user configured it (the command
 # reports each error itself); with --debug its warnings and errors, in
 # libvirt's format ("TIME: PID: error : FUNCTION:LINE : MESSAGE")

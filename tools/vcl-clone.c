@@ -3,11 +3,12 @@
  *
  *   virt-clone-live clone-live DOMAIN [--name NAME] [--strategy S]
  *                   [--sandbox] [--policy FILE] [--persistent] [--paused]
- *                   [--wait] [--json] [--quiet]
+ *                   [--wait] [--json] [--quiet] [--count N]
  *
  * Builds the policy from the options (or reads --policy), clones through
  * virDomainCloneLiveFull() with a progress bar on a terminal, and prints
- * the summary: text, JSON, or only the clone's name.
+ * the summary: text, JSON, or only the clone's name.  With --count, the
+ * clones start from a template made for them (vcl-template.c).
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -26,132 +27,13 @@
 #include "vcl-clone.h"
 #include "vcl-eventloop.h"
 #include "vcl-policy.h"
-
-typedef struct {
-    gboolean bar;
-    int phase;
-} vclProgress;
-
-
-static void
-vclProgressCb(virDomainPtr source G_GNUC_UNUSED, int phase, unsigned int percent, void *opaque)
-{
-    vclProgress *p = opaque;
-    char bar[41];
-    guint fill = percent * 40 / 100;
-
-    if (!p->bar)
-        return;
-    memset(bar, '#', fill);
-    memset(bar + fill, ' ', 40 - fill);
-    bar[40] = '\0';
-    fprintf(stderr, "\r[%s] %3u%% %-12s", bar, percent, virDomainCloneLivePhaseToString(phase));
-    if (phase == VIR_DOMAIN_CLONE_LIVE_PHASE_DONE || phase == VIR_DOMAIN_CLONE_LIVE_PHASE_ROLLBACK)
-        fputc('\n', stderr);
-    p->phase = phase;
-    fflush(stderr);
-}
-
-
-static const char *
-vclStatStr(virTypedParameterPtr s, int n, const char *name)
-{
-    const char *v = NULL;
-
-    virTypedParamsGetString(s, n, name, &v);
-    return v ? v : "";
-}
-
-
-static unsigned long long
-vclStatULL(virTypedParameterPtr s, int n, const char *name)
-{
-    unsigned long long v = 0;
-
-    virTypedParamsGetULLong(s, n, name, &v);
-    return v;
-}
-
-
-/* The steps inside the guest and the network, in the text summary: only
- * what happened (a policy without such steps adds no line). */
-static void
-vclPrintGuestSummary(virTypedParameterPtr s, int n)
-{
-    unsigned long long steps = vclStatULL(s, n, VIR_DOMAIN_CLONE_LIVE_STATS_GUEST_STEPS);
-    unsigned long long failed = vclStatULL(s, n, VIR_DOMAIN_CLONE_LIVE_STATS_GUEST_FAILED);
-    unsigned long long identityUs = vclStatULL(s, n, VIR_DOMAIN_CLONE_LIVE_STATS_GUEST_IDENTITY);
-    unsigned long long networkUs = vclStatULL(s, n, VIR_DOMAIN_CLONE_LIVE_STATS_NETWORK_UP);
-
-    if (steps)
-        printf(_("  guest steps:         %llu\n"), steps);
-    if (failed)
-        printf(_("  guest steps failed:  %llu\n"), failed);
-    if (identityUs)
-        printf(_("  guest identity:      %.1f ms\n"), identityUs / 1000.0);
-    if (networkUs)
-        printf(_("  network up:          %.1f ms after the resume\n"), networkUs / 1000.0);
-}
-
-
-/* The summary as one JSON object (names escaped, whatever they hold). */
-static void
-vclPrintSummaryJSON(const char *source, virTypedParameterPtr s, int n)
-{
-    static const struct {
-        const char *member;
-        const char *stat;
-        double scale;          /* 0: an integer as it is */
-    } numbers[] = {
-        { "source_pause_ms", VIR_DOMAIN_CLONE_LIVE_STATS_SOURCE_PAUSE, 1000.0 },
-        { "downtime_ms", VIR_DOMAIN_CLONE_LIVE_STATS_DOWNTIME, 0 },
-        { "total_ms", VIR_DOMAIN_CLONE_LIVE_STATS_TOTAL, 1000.0 },
-        { "clone_start_ms", VIR_DOMAIN_CLONE_LIVE_STATS_CLONE_START, 1000.0 },
-        { "disk_fork_ms", VIR_DOMAIN_CLONE_LIVE_STATS_DISK_FORK, 1000.0 },
-        { "bytes", VIR_DOMAIN_CLONE_LIVE_STATS_BYTES, 0 },
-        { "passes", VIR_DOMAIN_CLONE_LIVE_STATS_PASSES, 0 },
-        { "fallbacks", VIR_DOMAIN_CLONE_LIVE_STATS_FALLBACKS, 0 },
-        { "guest_steps", VIR_DOMAIN_CLONE_LIVE_STATS_GUEST_STEPS, 0 },
-        { "guest_steps_failed", VIR_DOMAIN_CLONE_LIVE_STATS_GUEST_FAILED, 0 },
-        { "guest_identity_ms", VIR_DOMAIN_CLONE_LIVE_STATS_GUEST_IDENTITY, 1000.0 },
-        { "network_up_ms", VIR_DOMAIN_CLONE_LIVE_STATS_NETWORK_UP, 1000.0 },
-    };
-    g_autoptr(JsonBuilder) b = json_builder_new();
-    g_autoptr(JsonGenerator) gen = json_generator_new();
-    g_autoptr(JsonNode) root = NULL;
-    g_autofree char *text = NULL;
-
-    json_builder_begin_object(b);
-    json_builder_set_member_name(b, "source");
-    json_builder_add_string_value(b, source);
-    json_builder_set_member_name(b, "clone");
-    json_builder_add_string_value(b, vclStatStr(s, n, VIR_DOMAIN_CLONE_LIVE_STATS_NAME));
-    json_builder_set_member_name(b, "uuid");
-    json_builder_add_string_value(b, vclStatStr(s, n, VIR_DOMAIN_CLONE_LIVE_STATS_UUID));
-    json_builder_set_member_name(b, "strategy");
-    json_builder_add_string_value(b, vclStatStr(s, n, VIR_DOMAIN_CLONE_LIVE_STATS_STRATEGY));
-    for (size_t i = 0; i < G_N_ELEMENTS(numbers); i++) {
-        unsigned long long v = vclStatULL(s, n, numbers[i].stat);
-
-        json_builder_set_member_name(b, numbers[i].member);
-        if (numbers[i].scale > 0)
-            json_builder_add_double_value(b, (double)v / numbers[i].scale);
-        else
-            json_builder_add_int_value(b, (gint64)v);
-    }
-    json_builder_end_object(b);
-    root = json_builder_get_root(b);
-    json_generator_set_root(gen, root);
-    text = json_generator_to_data(gen, NULL);
-    printf("%s\n", text);
-}
-
+#include "vcl-template.h"
 
 static void
 vclPrintSummary(vclGlobal *g, const char *source, virTypedParameterPtr s, int n)
 {
     if (g->json) {
-        vclPrintSummaryJSON(source, s, n);
+        vclPrintSummaryJSON(source, NULL, s, n);
         return;
     }
     if (g->quiet) {
@@ -172,37 +54,6 @@ vclPrintSummary(vclGlobal *g, const char *source, virTypedParameterPtr s, int n)
 }
 
 
-static char *
-vclBuildPolicy(const char *policyFile, const char *name, const char *strategy,
-               gboolean sandbox)
-{
-    g_autoptr(GString) xml = NULL;
-
-    if (policyFile) {
-        if (name || strategy || sandbox) {
-            vclError("%s", _("--policy cannot be combined with --name, --strategy or --sandbox: put them in the policy"));
-            return NULL;
-        }
-        return vclPolicyRead(policyFile);
-    }
-    xml = g_string_new("<clonepolicy>\n");
-    if (name) {
-        g_autofree char *esc = g_markup_escape_text(name, -1);
-
-        g_string_append_printf(xml, "  <name>%s</name>\n", esc);
-    }
-    if (strategy) {
-        g_autofree char *esc = g_markup_escape_text(strategy, -1);
-
-        g_string_append_printf(xml, "  <memory strategy='%s'/>\n", esc);
-    }
-    if (sandbox)
-        g_string_append(xml, "  <network mode='sandbox'/>\n");
-    g_string_append(xml, "</clonepolicy>\n");
-    return g_string_free(g_steal_pointer(&xml), FALSE);
-}
-
-
 int
 cmdCloneLive(vclGlobal *g, int argc, char **argv)
 {
@@ -211,6 +62,7 @@ cmdCloneLive(vclGlobal *g, int argc, char **argv)
     g_autofree char *policyFile = NULL;
     g_autofree char *policy = NULL;
     gboolean persistent = FALSE, paused = FALSE, wait = FALSE, sandbox = FALSE;
+    int count = G_MININT;      /* not given */
     GOptionEntry entries[] = {
         { "name", 0, 0, G_OPTION_ARG_STRING, &name, N_("name of the clone (default: DOMAIN-cloneN)"), N_("NAME") },
         { "persistent", 0, 0, G_OPTION_ARG_NONE, &persistent, N_("define the clone, not only start it"), NULL },
@@ -221,6 +73,7 @@ cmdCloneLive(vclGlobal *g, int argc, char **argv)
         { "wait", 0, 0, G_OPTION_ARG_NONE, &wait, N_("wait for a clone of the same domain under way"), NULL },
         { "json", 0, 0, G_OPTION_ARG_NONE, &g->json, N_("print the summary as JSON"), NULL },
         { "quiet", 'q', 0, G_OPTION_ARG_NONE, &g->quiet, N_("print only the clone's name"), NULL },
+        { "count", 0, 0, G_OPTION_ARG_INT, &count, N_("make N clones from a template made for them"), N_("N") },
         { NULL, 0, 0, 0, NULL, NULL, NULL },
     };
     g_autoptr(GOptionContext) ctx = g_option_context_new(_("DOMAIN - live-clone a running domain"));
@@ -247,7 +100,11 @@ cmdCloneLive(vclGlobal *g, int argc, char **argv)
         vclError(_("unknown strategy '%s': use auto, precopy or background"), strategy);
         return EXIT_USAGE;
     }
-    if (!(policy = vclBuildPolicy(policyFile, name, strategy, sandbox)))
+    if (count != G_MININT && (count < 1 || count > VCL_COUNT_MAX)) {
+        vclError(_("--count takes a number from 1 to %d"), VCL_COUNT_MAX);
+        return EXIT_USAGE;
+    }
+    if (!(policy = vclBuildPolicy(policyFile, name, NULL, strategy, sandbox)))
         return EXIT_USAGE;
     /* before connecting, and with the file's name in the message */
     if (policyFile && !vclPolicyCheck(policyFile, policy))
@@ -263,10 +120,12 @@ cmdCloneLive(vclGlobal *g, int argc, char **argv)
         vclError(_("domain '%1$s' not found: %2$s"), argv[1], virGetLastErrorMessage());
         return EXIT_FAILED;
     }
+    if (count != G_MININT)
+        return vclCloneLiveCount(g, dom, policyFile ? policy : NULL, name, strategy, sandbox,
+                                 count, flags);
     clone = virDomainCloneLiveFull(dom, policy, vclProgressCb, &progress, &stats, &nstats, flags);
     if (!clone) {
-        if (progress.bar && progress.phase != VIR_DOMAIN_CLONE_LIVE_PHASE_ROLLBACK && progress.phase >= 0)
-            fputc('\n', stderr);
+        vclProgressEnd(&progress);
         vclError(_("cannot clone domain '%1$s': %2$s"), argv[1], virCloneGetLastErrorMessage());
         return EXIT_FAILED;
     }

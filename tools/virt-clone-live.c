@@ -3,7 +3,7 @@
  *
  * This file only reads the global options and dispatches: each command
  * lives in a file of its own (vcl-clone.c, vcl-policy.c, vcl-reap.c,
- * vcl-sandbox.c) and gets its name as argv[0].
+ * vcl-sandbox.c, vcl-template.c) and gets its name as argv[0].
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -23,6 +23,7 @@
 #include "vcl-policy.h"
 #include "vcl-reap.h"
 #include "vcl-sandbox.h"
+#include "vcl-template.h"
 
 /* the first one is the command of "virt-clone-live DOMAIN" */
 static const vclCommand vclCommands[] = {
@@ -31,6 +32,12 @@ static const vclCommand vclCommands[] = {
     { "policy-dump", cmdPolicyDump, N_("print the effective policy, every default filled in") },
     { "reap", cmdReap, N_("destroy the clones whose time-to-live has passed") },
     { "sandbox-watch", cmdSandboxWatch, N_("report what a sandbox clone sends, as it happens") },
+    { "template-create", cmdTemplateCreate, N_("capture a running domain as a template") },
+    { "template-list", cmdTemplateList, N_("list the templates") },
+    { "template-info", cmdTemplateInfo, N_("describe a template") },
+    { "template-delete", cmdTemplateDelete, N_("delete a template that no domain uses") },
+    { "clone-from-template", cmdCloneFromTemplate, N_("start domains at a template's instant") },
+    { "reset", cmdReset, N_("put a domain back at its template's instant") },
 };
 
 

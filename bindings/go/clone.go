@@ -78,6 +78,7 @@ type Stats struct {
 	GuestStepsFailed uint64        // steps inside the guest that failed, let go by on-failure='warn'
 	GuestIdentity    time.Duration // the steps inside the guest, before the links came up
 	NetworkUp        time.Duration // from the clone's resume to links and addresses up; 0: links down
+	Template         string        // the template the domain started from (Template.CreateDomainWithProgress)
 }
 
 // CloneLive makes a running copy of the running domain dom, on the same
@@ -118,6 +119,39 @@ type progressState struct {
 	fn        func(phase Phase, percent uint)
 	panicked  bool
 	panicking interface{}
+	handle    cgo.Handle
+}
+
+// newProgress returns the state of a progress function, or nil for none;
+// release it with done.
+func newProgress(fn func(Phase, uint)) *progressState {
+	if fn == nil {
+		return nil
+	}
+	st := &progressState{fn: fn}
+	st.handle = cgo.NewHandle(st)
+	return st
+}
+
+// cArgs are the (progress, handle) arguments of the C wrappers.
+func (st *progressState) cArgs() (C.int, C.uintptr_t) {
+	if st == nil {
+		return 0, 0
+	}
+	return 1, C.uintptr_t(st.handle)
+}
+
+func (st *progressState) done() {
+	if st != nil {
+		st.handle.Delete()
+	}
+}
+
+// repanic raises again the panic of the progress function, if it panicked.
+func (st *progressState) repanic() {
+	if st != nil && st.panicked {
+		panic(st.panicking)
+	}
 }
 
 //export lvcGoProgress
@@ -156,16 +190,9 @@ func cloneLive(dom *Domain, policy string, flags CloneLiveFlags,
 		pstats = &cstats
 	}
 
-	var st *progressState
-	withProgress := C.int(0)
-	handle := C.uintptr_t(0)
-	if progress != nil {
-		st = &progressState{fn: progress}
-		h := cgo.NewHandle(st)
-		defer h.Delete()
-		withProgress = 1
-		handle = C.uintptr_t(h)
-	}
+	st := newProgress(progress)
+	defer st.done()
+	withProgress, handle := st.cArgs()
 
 	ptr := C.lvcGoCloneLive(src, cpolicy, withProgress, handle, pstats, C.uint(flags), &cerr)
 	if ptr == nil {
@@ -177,7 +204,7 @@ func cloneLive(dom *Domain, policy string, flags CloneLiveFlags,
 		if ptr != nil {
 			C.virDomainFree(ptr)
 		}
-		panic(st.panicking)
+		st.repanic()
 	}
 	if ptr == nil {
 		return nil, stats, err
@@ -214,6 +241,7 @@ func takeStats(cs *C.lvcGoStats) Stats {
 		GuestStepsFailed: uint64(cs.guestStepsFailed),
 		GuestIdentity:    us(cs.guestIdentityUs),
 		NetworkUp:        us(cs.networkUpUs),
+		Template:         str(&cs.template),
 	}
 }
 

@@ -63,7 +63,7 @@ func TestHandleLayout(t *testing.T) {
 func TestErrors(t *testing.T) {
 	codes := []ErrorNumber{ErrOK, ErrInternal, ErrInvalidArg, ErrNoDomain, ErrOperationInvalid,
 		ErrUnsupported, ErrBusy, ErrPolicy, ErrLibvirt, ErrQemu, ErrMigration, ErrDisk,
-		ErrSystem, ErrTimeout, ErrGuest}
+		ErrSystem, ErrTimeout, ErrGuest, ErrNoTemplate}
 	for i, code := range codes {
 		if int(code) != i {
 			t.Errorf("%v = %d, want %d (virCloneErrorNumber order)", code, int(code), i)

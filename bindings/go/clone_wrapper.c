@@ -36,6 +36,15 @@ lvcGoProgressTrampoline(virDomainPtr source, int phase, unsigned int percent,
 }
 
 
+static void
+lvcGoTemplateProgressTrampoline(virCloneTemplatePtr tmpl, int phase, unsigned int percent,
+                                void *opaque)
+{
+    (void)tmpl;
+    lvcGoProgress((uintptr_t)opaque, phase, percent);
+}
+
+
 static char *
 lvcGoStatsString(virTypedParameterPtr params, int nparams, const char *name)
 {
@@ -77,6 +86,7 @@ lvcGoStatsFill(lvcGoStats *stats, virTypedParameterPtr params, int nparams)
     stats->guestStepsFailed = lvcGoStatsULLong(params, nparams, VIR_DOMAIN_CLONE_LIVE_STATS_GUEST_FAILED);
     stats->guestIdentityUs = lvcGoStatsULLong(params, nparams, VIR_DOMAIN_CLONE_LIVE_STATS_GUEST_IDENTITY);
     stats->networkUpUs = lvcGoStatsULLong(params, nparams, VIR_DOMAIN_CLONE_LIVE_STATS_NETWORK_UP);
+    stats->template = lvcGoStatsString(params, nparams, VIR_DOMAIN_CLONE_LIVE_STATS_TEMPLATE);
 }
 
 
@@ -121,6 +131,135 @@ int
 lvcGoReap(virConnectPtr conn, unsigned int flags, lvcGoError *err)
 {
     int ret = virConnectCloneLiveReap(conn, flags);
+
+    if (ret < 0)
+        lvcGoErrorFill(err);
+    return ret;
+}
+
+
+virCloneTemplatePtr
+lvcGoTemplateCreate(virDomainPtr dom, const char *name, const char *policyXML,
+                    int progress, uintptr_t handle, lvcGoStats *stats,
+                    unsigned int flags, lvcGoError *err)
+{
+    virTypedParameterPtr params = NULL;
+    int nparams = 0;
+    virCloneTemplatePtr tmpl;
+
+    tmpl = virDomainCloneTemplateCreateFull(dom, name, policyXML,
+                                            progress ? lvcGoProgressTrampoline : NULL,
+                                            (void *)handle,
+                                            stats ? &params : NULL,
+                                            stats ? &nparams : NULL,
+                                            flags);
+    if (!tmpl) {
+        lvcGoErrorFill(err);
+        return NULL;
+    }
+    if (stats)
+        lvcGoStatsFill(stats, params, nparams);
+    virTypedParamsFree(params, nparams);
+    return tmpl;
+}
+
+
+virCloneTemplatePtr
+lvcGoTemplateLookupByName(virConnectPtr conn, const char *name, unsigned int flags,
+                          lvcGoError *err)
+{
+    virCloneTemplatePtr tmpl = virCloneTemplateLookupByName(conn, name, flags);
+
+    if (!tmpl)
+        lvcGoErrorFill(err);
+    return tmpl;
+}
+
+
+int
+lvcGoListAllTemplates(virConnectPtr conn, virCloneTemplatePtr **templates,
+                      unsigned int flags, lvcGoError *err)
+{
+    int ret = virConnectListAllCloneTemplates(conn, templates, flags);
+
+    if (ret < 0)
+        lvcGoErrorFill(err);
+    return ret;
+}
+
+
+int
+lvcGoTemplateGetInfo(virCloneTemplatePtr tmpl, lvcGoTemplateInfo *info,
+                     unsigned int flags, lvcGoError *err)
+{
+    virTypedParameterPtr params = NULL;
+    int nparams = 0;
+    unsigned int clones = 0;
+    int value = 0;
+
+    memset(info, 0, sizeof(*info));
+    if (virCloneTemplateGetInfo(tmpl, &params, &nparams, flags) < 0) {
+        lvcGoErrorFill(err);
+        return -1;
+    }
+    info->sourceName = lvcGoStatsString(params, nparams, VIR_CLONE_TEMPLATE_INFO_SOURCE_NAME);
+    info->sourceUUID = lvcGoStatsString(params, nparams, VIR_CLONE_TEMPLATE_INFO_SOURCE_UUID);
+    info->directory = lvcGoStatsString(params, nparams, VIR_CLONE_TEMPLATE_INFO_DIRECTORY);
+    info->created = lvcGoStatsULLong(params, nparams, VIR_CLONE_TEMPLATE_INFO_CREATED);
+    info->memory = lvcGoStatsULLong(params, nparams, VIR_CLONE_TEMPLATE_INFO_MEMORY);
+    if (virTypedParamsGetUInt(params, nparams, VIR_CLONE_TEMPLATE_INFO_CLONES, &clones) == 1)
+        info->clones = clones;
+    if (virTypedParamsGetInt(params, nparams, VIR_CLONE_TEMPLATE_INFO_SHARING, &value) == 1)
+        info->sharing = value;
+    value = 0;
+    if (virTypedParamsGetInt(params, nparams, VIR_CLONE_TEMPLATE_INFO_AUTO_DELETE, &value) == 1)
+        info->autoDelete = value;
+    virTypedParamsFree(params, nparams);
+    return 0;
+}
+
+
+int
+lvcGoTemplateDelete(virCloneTemplatePtr tmpl, unsigned int flags, lvcGoError *err)
+{
+    int ret = virCloneTemplateDelete(tmpl, flags);
+
+    if (ret < 0)
+        lvcGoErrorFill(err);
+    return ret;
+}
+
+
+virDomainPtr
+lvcGoTemplateCreateDomain(virCloneTemplatePtr tmpl, const char *policyXML,
+                          int progress, uintptr_t handle, lvcGoStats *stats,
+                          unsigned int flags, lvcGoError *err)
+{
+    virTypedParameterPtr params = NULL;
+    int nparams = 0;
+    virDomainPtr dom;
+
+    dom = virCloneTemplateCreateDomainFull(tmpl, policyXML,
+                                           progress ? lvcGoTemplateProgressTrampoline : NULL,
+                                           (void *)handle,
+                                           stats ? &params : NULL,
+                                           stats ? &nparams : NULL,
+                                           flags);
+    if (!dom) {
+        lvcGoErrorFill(err);
+        return NULL;
+    }
+    if (stats)
+        lvcGoStatsFill(stats, params, nparams);
+    virTypedParamsFree(params, nparams);
+    return dom;
+}
+
+
+int
+lvcGoReset(virDomainPtr dom, unsigned int flags, lvcGoError *err)
+{
+    int ret = virDomainCloneReset(dom, flags);
 
     if (ret < 0)
         lvcGoErrorFill(err);

@@ -37,7 +37,20 @@ typedef struct {
     unsigned long long guestStepsFailed;
     unsigned long long guestIdentityUs;
     unsigned long long networkUpUs;
+    char *template;     /* VIR_DOMAIN_CLONE_LIVE_STATS_TEMPLATE */
 } lvcGoStats;
+
+/* The facts of virCloneTemplateGetInfo(); absent ones are 0 / NULL. */
+typedef struct {
+    char *sourceName;   /* malloc()ed copies, or NULL; the caller frees them */
+    char *sourceUUID;
+    char *directory;
+    unsigned long long created;
+    unsigned long long memory;
+    unsigned int clones;
+    int sharing;
+    int autoDelete;
+} lvcGoTemplateInfo;
 
 /* virDomainCloneLiveFull().  With @progress non-zero, the progress callback
  * is lvcGoProgress(@handle, phase, percent) (a runtime/cgo.Handle); with
@@ -51,5 +64,35 @@ char *lvcGoPolicyNormalize(const char *policyXML, unsigned int flags,
                            lvcGoError *err);
 
 int lvcGoReap(virConnectPtr conn, unsigned int flags, lvcGoError *err);
+
+/* virDomainCloneTemplateCreateFull(), with progress and @stats as for
+ * lvcGoCloneLive(). */
+virCloneTemplatePtr lvcGoTemplateCreate(virDomainPtr dom, const char *name,
+                                        const char *policyXML,
+                                        int progress, uintptr_t handle,
+                                        lvcGoStats *stats, unsigned int flags,
+                                        lvcGoError *err);
+
+virCloneTemplatePtr lvcGoTemplateLookupByName(virConnectPtr conn, const char *name,
+                                              unsigned int flags, lvcGoError *err);
+
+/* virConnectListAllCloneTemplates(); *@templates is freed with free() */
+int lvcGoListAllTemplates(virConnectPtr conn, virCloneTemplatePtr **templates,
+                          unsigned int flags, lvcGoError *err);
+
+/* virCloneTemplateGetInfo() into @info */
+int lvcGoTemplateGetInfo(virCloneTemplatePtr tmpl, lvcGoTemplateInfo *info,
+                         unsigned int flags, lvcGoError *err);
+
+int lvcGoTemplateDelete(virCloneTemplatePtr tmpl, unsigned int flags, lvcGoError *err);
+
+/* virCloneTemplateCreateDomainFull(); the progress callback is
+ * lvcGoProgress(@handle, phase, percent), as for lvcGoCloneLive(). */
+virDomainPtr lvcGoTemplateCreateDomain(virCloneTemplatePtr tmpl, const char *policyXML,
+                                       int progress, uintptr_t handle,
+                                       lvcGoStats *stats, unsigned int flags,
+                                       lvcGoError *err);
+
+int lvcGoReset(virDomainPtr dom, unsigned int flags, lvcGoError *err);
 
 #endif /* LIBVIRT_CLONE_GO_WRAPPER_H */

@@ -10,6 +10,19 @@
 //	}
 //	defer clone.Free()
 //
+// # Templates
+//
+// A Template is a running domain captured at one instant, from which any
+// number of domains start, each mapping its RAM copy-on-write; Reset puts
+// such a domain back at that instant:
+//
+//	tmpl, err := libvirtclone.CreateTemplate(dom, "web-0900", "", 0)
+//	if err != nil {
+//		return err
+//	}
+//	defer tmpl.Close() // the handle; tmpl.Delete() removes the template
+//	clone, err := tmpl.CreateDomain("", 0)
+//
 // # libvirt's Go binding
 //
 // Domains and connections are those of libvirt's Go binding: CloneLive takes

@@ -37,6 +37,7 @@ const (
 	ErrSystem           = ErrorNumber(C.VIR_CLONE_ERR_SYSTEM)            // a system call failed
 	ErrTimeout          = ErrorNumber(C.VIR_CLONE_ERR_TIMEOUT)           // an operation took too long
 	ErrGuest            = ErrorNumber(C.VIR_CLONE_ERR_GUEST)             // a step inside the guest failed, or no guest agent
+	ErrNoTemplate       = ErrorNumber(C.VIR_CLONE_ERR_NO_TEMPLATE)       // the template does not exist
 )
 
 var errorNumberText = map[ErrorNumber]string{
@@ -55,6 +56,7 @@ var errorNumberText = map[ErrorNumber]string{
 	ErrSystem:           "system error",
 	ErrTimeout:          "timed out",
 	ErrGuest:            "step inside the guest failed",
+	ErrNoTemplate:       "no such template",
 }
 
 // Error describes the code in a few words.

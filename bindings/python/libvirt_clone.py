@@ -19,6 +19,16 @@ libvirt-python's own objects.
 The call blocks until the clone runs (seconds); the GIL is released while it
 works, so other Python threads keep running.
 
+Templates capture a running domain once; any number of domains then start
+from it, each mapping the template's RAM copy-on-write:
+
+    tmpl = libvirt_clone.template_create(dom, "web-0900")   # a Template
+    a = tmpl.create_domain()                     # running libvirt.virDomains
+    b = tmpl.create_domain()
+    libvirt_clone.reset(a)                       # back to the template's instant
+    a.destroy(); b.destroy()
+    tmpl.delete()
+
 A connection to the embedded driver (``qemu:///embed?root=DIR``) needs a
 libvirt event loop that the caller runs: ``libvirt.virEventRegisterDefaultImpl()``
 before ``libvirt.open()``, then ``libvirt.virEventRunDefaultImpl()`` in a loop
@@ -26,7 +36,7 @@ in a thread of its own.
 """
 
 import enum
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import libvirt
 
@@ -40,6 +50,16 @@ VIR_DOMAIN_CLONE_LIVE_PERSISTENT = _lc.VIR_DOMAIN_CLONE_LIVE_PERSISTENT
 VIR_DOMAIN_CLONE_LIVE_WAIT = _lc.VIR_DOMAIN_CLONE_LIVE_WAIT
 VIR_DOMAIN_CLONE_LIVE_PRECOPY = _lc.VIR_DOMAIN_CLONE_LIVE_PRECOPY
 VIR_DOMAIN_CLONE_LIVE_BACKGROUND = _lc.VIR_DOMAIN_CLONE_LIVE_BACKGROUND
+
+# virCloneTemplateCreateFlags
+VIR_CLONE_TEMPLATE_CREATE_WAIT = _lc.VIR_CLONE_TEMPLATE_CREATE_WAIT
+VIR_CLONE_TEMPLATE_CREATE_PRECOPY = _lc.VIR_CLONE_TEMPLATE_CREATE_PRECOPY
+VIR_CLONE_TEMPLATE_CREATE_BACKGROUND = _lc.VIR_CLONE_TEMPLATE_CREATE_BACKGROUND
+VIR_CLONE_TEMPLATE_CREATE_AUTO_DELETE = _lc.VIR_CLONE_TEMPLATE_CREATE_AUTO_DELETE
+
+# virCloneTemplateCloneFlags
+VIR_CLONE_TEMPLATE_CLONE_PAUSED = _lc.VIR_CLONE_TEMPLATE_CLONE_PAUSED
+VIR_CLONE_TEMPLATE_CLONE_PERSISTENT = _lc.VIR_CLONE_TEMPLATE_CLONE_PERSISTENT
 
 # virDomainCloneLivePhase
 VIR_DOMAIN_CLONE_LIVE_PHASE_PREPARE = _lc.VIR_DOMAIN_CLONE_LIVE_PHASE_PREPARE
@@ -66,6 +86,7 @@ VIR_CLONE_ERR_DISK = _lc.VIR_CLONE_ERR_DISK
 VIR_CLONE_ERR_SYSTEM = _lc.VIR_CLONE_ERR_SYSTEM
 VIR_CLONE_ERR_TIMEOUT = _lc.VIR_CLONE_ERR_TIMEOUT
 VIR_CLONE_ERR_GUEST = _lc.VIR_CLONE_ERR_GUEST
+VIR_CLONE_ERR_NO_TEMPLATE = _lc.VIR_CLONE_ERR_NO_TEMPLATE
 
 # names of the statistics of clone_live_stats()
 VIR_DOMAIN_CLONE_LIVE_STATS_STRATEGY = _lc.VIR_DOMAIN_CLONE_LIVE_STATS_STRATEGY
@@ -83,6 +104,17 @@ VIR_DOMAIN_CLONE_LIVE_STATS_GUEST_STEPS = _lc.VIR_DOMAIN_CLONE_LIVE_STATS_GUEST_
 VIR_DOMAIN_CLONE_LIVE_STATS_GUEST_FAILED = _lc.VIR_DOMAIN_CLONE_LIVE_STATS_GUEST_FAILED
 VIR_DOMAIN_CLONE_LIVE_STATS_GUEST_IDENTITY = _lc.VIR_DOMAIN_CLONE_LIVE_STATS_GUEST_IDENTITY
 VIR_DOMAIN_CLONE_LIVE_STATS_NETWORK_UP = _lc.VIR_DOMAIN_CLONE_LIVE_STATS_NETWORK_UP
+VIR_DOMAIN_CLONE_LIVE_STATS_TEMPLATE = _lc.VIR_DOMAIN_CLONE_LIVE_STATS_TEMPLATE
+
+# keys of Template.info()
+VIR_CLONE_TEMPLATE_INFO_SOURCE_NAME = _lc.VIR_CLONE_TEMPLATE_INFO_SOURCE_NAME
+VIR_CLONE_TEMPLATE_INFO_SOURCE_UUID = _lc.VIR_CLONE_TEMPLATE_INFO_SOURCE_UUID
+VIR_CLONE_TEMPLATE_INFO_CREATED = _lc.VIR_CLONE_TEMPLATE_INFO_CREATED
+VIR_CLONE_TEMPLATE_INFO_MEMORY = _lc.VIR_CLONE_TEMPLATE_INFO_MEMORY
+VIR_CLONE_TEMPLATE_INFO_CLONES = _lc.VIR_CLONE_TEMPLATE_INFO_CLONES
+VIR_CLONE_TEMPLATE_INFO_DIRECTORY = _lc.VIR_CLONE_TEMPLATE_INFO_DIRECTORY
+VIR_CLONE_TEMPLATE_INFO_SHARING = _lc.VIR_CLONE_TEMPLATE_INFO_SHARING
+VIR_CLONE_TEMPLATE_INFO_AUTO_DELETE = _lc.VIR_CLONE_TEMPLATE_INFO_AUTO_DELETE
 
 # the version of libvirt-clone this module was built against
 LIBVIRT_CLONE_VERSION = (_lc.LIBVIRT_CLONE_VERSION_MAJOR,
@@ -156,6 +188,110 @@ class libvirtCloneError(libvirt.libvirtError):
 
 
 _lc.set_error_class(libvirtCloneError)
+
+
+# ---- templates ---------------------------------------------------------------
+
+class Template:
+    """A clone template (virCloneTemplatePtr): a running domain captured at
+    one instant, from which any number of domains start.
+
+    Made by template_create(), found by template_lookup() and
+    list_templates(); never constructed by hand.  The object is a handle (a
+    name within a connection): dropping it frees the handle, not the
+    template, which lives on until delete().  Two handles of the same
+    template on the same connection compare equal."""
+
+    def __init__(self, conn: libvirt.virConnect, _obj=None) -> None:
+        if type(_obj).__name__ != "PyCapsule":
+            raise TypeError("Template objects come from template_create(), "
+                            "template_lookup() and list_templates()")
+        self._conn = conn
+        # the capsule frees the handle (virCloneTemplateFree) when the last
+        # reference to it goes
+        self._o = _obj
+
+    def connect(self) -> libvirt.virConnect:
+        """The connection the template was made or found on."""
+        return self._conn
+
+    def name(self) -> str:
+        """The template's name (virCloneTemplateGetName)."""
+        return _lc.template_name(self)
+
+    def info(self, flags: int = 0) -> Dict[str, Any]:
+        """The template's facts (virCloneTemplateGetInfo), keyed by the
+        VIR_CLONE_TEMPLATE_INFO_* constants: "source_name", "source_uuid"
+        and "directory" are str; "created" (seconds since the Epoch),
+        "memory" (bytes) and "clones" (the domains started from it that
+        still exist) int; "sharing" and "auto_delete" 0 or 1.
+
+        Raises libvirtCloneError with VIR_CLONE_ERR_NO_TEMPLATE if the
+        template has been deleted."""
+        return _lc.template_info(self, flags)
+
+    def delete(self, flags: int = 0) -> None:
+        """Delete the template: its RAM file, device state and record
+        (virCloneTemplateDelete).  Refused, with libvirtCloneError
+        VIR_CLONE_ERR_OPERATION_INVALID, while a domain started from it
+        exists (running or defined), and with VIR_CLONE_ERR_BUSY while one
+        starts from it.  The handle stays usable for name()."""
+        _lc.template_delete(self, flags)
+
+    def create_domain_stats(self, policy: Optional[str] = None, flags: int = 0,
+                            progress: Optional["ProgressCallback"] = None
+                            ) -> Tuple[libvirt.virDomain, Dict[str, Any]]:
+        """Like create_domain(), but return ``(domain, stats)``; ``stats``
+        is as for clone_live_stats(), with "template", the template's
+        name (VIR_DOMAIN_CLONE_LIVE_STATS_TEMPLATE)."""
+        return _lc.template_create_domain(self, policy, flags,
+                                          _progress_adapter(progress), True)
+
+    def create_domain(self, policy: Optional[str] = None, flags: int = 0,
+                      progress: Optional["ProgressCallback"] = None) -> libvirt.virDomain:
+        """Start a domain at the template's instant
+        (virCloneTemplateCreateDomainFull).
+
+        Returns a new libvirt.virDomain on the template's connection,
+        running, or paused with VIR_CLONE_TEMPLATE_CLONE_PAUSED, and
+        defined with VIR_CLONE_TEMPLATE_CLONE_PERSISTENT.  Its RAM is the
+        template's file mapped copy-on-write, its disks new overlays over
+        the template's bases; it has its own name, UUID, MAC addresses and
+        generation ID.  ``policy`` is a <clonepolicy> document (name,
+        identity, network, guest agent, lifecycle), or None.
+
+        ``progress`` is called as for clone_live(), with the phases
+        PREPARE, START_CLONE, COPY_RAM (the device state being loaded),
+        FINISH and DONE, or ROLLBACK; if it raises, the exception comes out
+        with the domain, if one was made, in its ``clone`` attribute.  The
+        GIL is released while the library works.
+
+        Raises libvirtCloneError on failure; nothing is left behind then."""
+        dom, _ = _lc.template_create_domain(self, policy, flags,
+                                            _progress_adapter(progress), False)
+        return dom
+
+    def free(self) -> None:
+        """Drop this handle now rather than when the object is collected
+        (the template stays).  The object is unusable afterwards."""
+        self._o = None
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Template):
+            return NotImplemented
+        return (self._conn is other._conn and self._o is not None and other._o is not None
+                and self.name() == other.name())
+
+    def __hash__(self) -> int:
+        return hash((id(self._conn), self.name() if self._o is not None else None))
+
+    def __repr__(self) -> str:
+        if self._o is None:
+            return "<libvirt_clone.Template (freed)>"
+        return "<libvirt_clone.Template %r>" % self.name()
+
+
+_lc.set_template_class(Template)
 
 
 # ---- functions ---------------------------------------------------------------
@@ -247,6 +383,66 @@ def reap(conn: libvirt.virConnect, flags: int = 0) -> int:
     return _lc.reap(conn, flags)
 
 
+def template_create_stats(dom: libvirt.virDomain, name: str, policy: Optional[str] = None,
+                          flags: int = 0, progress: Optional[ProgressCallback] = None
+                          ) -> Tuple[Template, Dict[str, Any]]:
+    """Like template_create(), but return ``(template, stats)``, the
+    statistics of the copy of ``dom``'s memory as for clone_live_stats()."""
+    return _lc.template_create(dom, name, policy, flags, _progress_adapter(progress), True)
+
+
+def template_create(dom: libvirt.virDomain, name: str, policy: Optional[str] = None,
+                    flags: int = 0, progress: Optional[ProgressCallback] = None) -> Template:
+    """Capture the running domain ``dom`` as the template ``name``
+    (virDomainCloneTemplateCreateFull).
+
+    ``dom`` is paused once, as briefly as by clone_live(), and gains one
+    image in its disks' backing chains however many domains start from the
+    template.  ``name`` is 1 to 64 letters, digits, '_', '.', '+' or '-'.
+    ``policy`` is a <clonepolicy> document (its <memory> settings choose how
+    the memory is copied, its <template> where the files go and whether the
+    domains share the RAM), or None.  ``flags`` is a bitwise OR of
+    VIR_CLONE_TEMPLATE_CREATE_* (WAIT, PRECOPY, BACKGROUND, AUTO_DELETE).
+
+    ``progress`` is called as for clone_live(); if it raises, the exception
+    comes out with the template, if one was made, in its ``template``
+    attribute.  The GIL is released while the library works.
+
+    The template outlives this process and libvirtd restarts: delete() it.
+    Raises libvirtCloneError on failure (a name in use: VIR_CLONE_ERR_INVALID_ARG);
+    nothing is then left behind."""
+    tmpl, _ = _lc.template_create(dom, name, policy, flags, _progress_adapter(progress), False)
+    return tmpl
+
+
+def template_lookup(conn: libvirt.virConnect, name: str, flags: int = 0) -> Template:
+    """The template ``name`` on ``conn``'s host (virCloneTemplateLookupByName).
+    Raises libvirtCloneError with VIR_CLONE_ERR_NO_TEMPLATE if there is
+    none."""
+    return _lc.template_lookup(conn, name, flags)
+
+
+def list_templates(conn: libvirt.virConnect, flags: int = 0) -> List[Template]:
+    """The templates on ``conn``'s host, sorted by name
+    (virConnectListAllCloneTemplates)."""
+    return _lc.template_list(conn, flags)
+
+
+def reset(dom: libvirt.virDomain, flags: int = 0) -> None:
+    """Put ``dom``, a domain started from a template, back at the template's
+    instant (virDomainCloneReset): same name, UUID and MAC addresses, fresh
+    disk overlays, the template's RAM and device state.  ``flags`` may be
+    VIR_CLONE_TEMPLATE_CLONE_PAUSED.  ``dom`` stays a valid handle.
+
+    Raises libvirtCloneError (VIR_CLONE_ERR_OPERATION_INVALID for a domain
+    not started from a template).  A reset that fails after the domain was
+    stopped leaves it stopped (a transient one is gone).  The GIL is
+    released while the library works."""
+    _lc.reset(dom, flags)
+
+
 __all__ = ["libvirtCloneError", "Phase", "LIBVIRT_CLONE_VERSION", "clone_live",
-           "clone_live_stats", "policy_normalize", "reap", "phase_to_string"] + \
+           "clone_live_stats", "policy_normalize", "reap", "phase_to_string",
+           "Template", "template_create", "template_create_stats", "template_lookup",
+           "list_templates", "reset"] + \
           sorted(n for n in dir() if n.startswith("VIR_"))

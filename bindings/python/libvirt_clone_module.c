@@ -18,8 +18,15 @@
  * handed to a new libvirt.virDomain(conn, _obj=capsule) here, in C, so that
  * no Python code runs between the C call and the moment the wrapper owns it.
  *
- * The GIL is released while the library works (clone, reap); the progress
- * callback takes it back (PyGILState_Ensure) for each call into Python.
+ * A template handle (virCloneTemplatePtr) is ours alone: it travels in a
+ * PyCapsule named "virCloneTemplatePtr" whose destructor calls
+ * virCloneTemplateFree(), so that the handle is freed once, when the last
+ * reference to the capsule goes (libvirt_clone.Template holds one; a call
+ * that releases the GIL holds another for its duration).
+ *
+ * The GIL is released while the library works (clone, template, reap); the
+ * progress callback takes it back (PyGILState_Ensure) for each call into
+ * Python.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -33,6 +40,7 @@
 
 #define LC_DOMAIN_CAPSULE "virDomainPtr"
 #define LC_CONNECT_CAPSULE "virConnectPtr"
+#define LC_TEMPLATE_CAPSULE "virCloneTemplatePtr"
 
 PyMODINIT_FUNC PyInit__libvirt_clone(void);
 
@@ -40,6 +48,7 @@ PyMODINIT_FUNC PyInit__libvirt_clone(void);
  * static pair is enough (the module does not support subinterpreters). */
 static PyObject *lcDomainClass;   /* libvirt.virDomain */
 static PyObject *lcErrorClass;    /* libvirt_clone.libvirtCloneError, once set */
+static PyObject *lcTemplateClass; /* libvirt_clone.Template, once set */
 
 /* Nonzero while this thread runs a progress callback: the library must not
  * be re-entered from it (its last error and the source's lock are the
@@ -168,16 +177,15 @@ lcSaveException(lcProgress *p)
 
 
 /* Called by the library, without the GIL, in the thread that called
- * clone_live().  After the callback has raised once it is not called again;
- * the exception is re-raised when the clone returns. */
+ * clone_live() (template_create(), template_create_domain()).  After the
+ * callback has raised once it is not called again; the exception is
+ * re-raised when the call returns. */
 static void
-lcProgressCb(virDomainPtr source, int phase, unsigned int percent, void *opaque)
+lcProgressCall(lcProgress *p, int phase, unsigned int percent)
 {
-    lcProgress *p = opaque;
     PyGILState_STATE gil;
     PyObject *ret;
 
-    (void)source;
     gil = PyGILState_Ensure();
     if (!p->exc) {
         lcInCallback = 1;
@@ -189,6 +197,78 @@ lcProgressCb(virDomainPtr source, int phase, unsigned int percent, void *opaque)
             lcSaveException(p);
     }
     PyGILState_Release(gil);
+}
+
+
+/* virDomainCloneLiveProgressCallback */
+static void
+lcProgressCb(virDomainPtr source, int phase, unsigned int percent, void *opaque)
+{
+    (void)source;
+    lcProgressCall(opaque, phase, percent);
+}
+
+
+/* virCloneTemplateProgressCallback */
+static void
+lcTemplateProgressCb(virCloneTemplatePtr tmpl, int phase, unsigned int percent, void *opaque)
+{
+    (void)tmpl;
+    lcProgressCall(opaque, phase, percent);
+}
+
+
+/* After a failed call with a progress callback: raise the library's error,
+ * with the callback's exception, if it raised, as its context.  Returns
+ * NULL. */
+static PyObject *
+lcRaiseFailure(lcProgress *p, const char *fallback)
+{
+    lcRaiseLastError(fallback);
+    if (p->exc) {
+        /* the callback failed first: show it as the context */
+        PyObject *callExc;
+#if PY_VERSION_HEX >= 0x030C0000
+        callExc = PyErr_GetRaisedException();
+        PyException_SetContext(callExc, p->exc);  /* steals */
+        PyErr_SetRaisedException(callExc);
+#else
+        PyObject *type;
+        PyObject *tb;
+
+        PyErr_Fetch(&type, &callExc, &tb);
+        PyErr_NormalizeException(&type, &callExc, &tb);
+        PyException_SetContext(callExc, p->exc);  /* steals */
+        PyErr_Restore(type, callExc, tb);
+#endif
+        p->exc = NULL;
+    }
+    return NULL;
+}
+
+
+/* After a call that succeeded although the callback raised: raise the
+ * callback's exception with @result in its attribute @attr (the caller
+ * owns what was made).  Returns NULL. */
+static PyObject *
+lcRaiseProgressException(lcProgress *p, const char *attr, PyObject *result)
+{
+    if (PyObject_SetAttrString(p->exc, attr, result) < 0)
+        PyErr_Clear();
+    PyErr_SetObject((PyObject *)Py_TYPE(p->exc), p->exc);
+    Py_CLEAR(p->exc);
+    return NULL;
+}
+
+
+static int
+lcCheckProgress(PyObject *callback)
+{
+    if (callback != Py_None && !PyCallable_Check(callback)) {
+        PyErr_SetString(PyExc_TypeError, "progress must be callable or None");
+        return -1;
+    }
+    return 0;
 }
 
 
@@ -305,10 +385,8 @@ lcCloneLive(PyObject *self, PyObject *args, PyObject *kwargs)
         return NULL;
     if (lcCheckNotInCallback() < 0 || lcFlags(pyflags, &flags) < 0)
         return NULL;
-    if (callback != Py_None && !PyCallable_Check(callback)) {
-        PyErr_SetString(PyExc_TypeError, "progress must be callable or None");
+    if (lcCheckProgress(callback) < 0)
         return NULL;
-    }
     if (!(dom = lcUnwrap(pydom, LC_DOMAIN_CAPSULE, "virDomain")))
         return NULL;
     if (!(conn = PyObject_CallMethod(pydom, "connect", NULL)))
@@ -327,25 +405,7 @@ lcCloneLive(PyObject *self, PyObject *args, PyObject *kwargs)
     Py_END_ALLOW_THREADS
 
     if (!clone) {
-        lcRaiseLastError("the clone failed");
-        if (progress.exc) {
-            /* the callback failed first: show it as the context */
-            PyObject *cloneExc;
-#if PY_VERSION_HEX >= 0x030C0000
-            cloneExc = PyErr_GetRaisedException();
-            PyException_SetContext(cloneExc, progress.exc);
-            PyErr_SetRaisedException(cloneExc);
-#else
-            PyObject *type;
-            PyObject *tb;
-
-            PyErr_Fetch(&type, &cloneExc, &tb);
-            PyErr_NormalizeException(&type, &cloneExc, &tb);
-            PyException_SetContext(cloneExc, progress.exc);  /* steals */
-            PyErr_Restore(type, cloneExc, tb);
-#endif
-            progress.exc = NULL;
-        }
+        lcRaiseFailure(&progress, "the clone failed");
         goto cleanup;
     }
 
@@ -360,9 +420,7 @@ lcCloneLive(PyObject *self, PyObject *args, PyObject *kwargs)
 
     if (progress.exc) {
         /* the clone is made; hand it over with the callback's exception */
-        if (PyObject_SetAttrString(progress.exc, "clone", wrapped) < 0)
-            PyErr_Clear();
-        PyErr_SetObject((PyObject *)Py_TYPE(progress.exc), progress.exc);
+        lcRaiseProgressException(&progress, "clone", wrapped);
         Py_CLEAR(wrapped);
         goto cleanup;
     }
@@ -434,6 +492,436 @@ lcReap(PyObject *self, PyObject *args)
 }
 
 
+/* ---- templates ---------------------------------------------------------- */
+
+static void
+lcTemplateCapsuleFree(PyObject *cap)
+{
+    virCloneTemplatePtr tmpl = PyCapsule_GetPointer(cap, LC_TEMPLATE_CAPSULE);
+
+    if (tmpl)
+        virCloneTemplateFree(tmpl);
+    else
+        PyErr_Clear();
+}
+
+
+/* libvirt_clone.Template(conn, _obj=capsule) owning @tmpl; frees @tmpl if
+ * it cannot. */
+static PyObject *
+lcWrapTemplate(PyObject *conn, virCloneTemplatePtr tmpl)
+{
+    PyObject *cap;
+    PyObject *args = NULL;
+    PyObject *kwargs = NULL;
+    PyObject *ret = NULL;
+
+    if (!lcTemplateClass) {
+        virCloneTemplateFree(tmpl);
+        PyErr_SetString(PyExc_RuntimeError, "libvirt_clone.Template is not registered");
+        return NULL;
+    }
+    /* from here on the capsule owns the handle */
+    if (!(cap = PyCapsule_New(tmpl, LC_TEMPLATE_CAPSULE, lcTemplateCapsuleFree))) {
+        virCloneTemplateFree(tmpl);
+        return NULL;
+    }
+    if ((args = Py_BuildValue("(O)", conn)) &&
+        (kwargs = Py_BuildValue("{s:O}", "_obj", cap)))
+        ret = PyObject_Call(lcTemplateClass, args, kwargs);
+    Py_DECREF(cap);
+    Py_XDECREF(args);
+    Py_XDECREF(kwargs);
+    return ret;
+}
+
+
+/* The handle in a libvirt_clone.Template's "_o", and in *@cap a new
+ * reference to its capsule: it keeps the handle alive while the GIL is
+ * released (release it with Py_DECREF). */
+static virCloneTemplatePtr
+lcTemplateUnwrap(PyObject *obj, PyObject **cap)
+{
+    virCloneTemplatePtr tmpl;
+
+    *cap = NULL;
+    if (!lcTemplateClass || !PyObject_TypeCheck(obj, (PyTypeObject *)lcTemplateClass)) {
+        PyErr_Format(PyExc_TypeError, "expected a libvirt_clone.Template, not %.100s",
+                     Py_TYPE(obj)->tp_name);
+        return NULL;
+    }
+    if (!(*cap = PyObject_GetAttrString(obj, "_o")))
+        return NULL;
+    if (*cap == Py_None) {
+        Py_CLEAR(*cap);
+        PyErr_SetString(PyExc_ValueError, "this libvirt_clone.Template has been freed");
+        return NULL;
+    }
+    if (!(tmpl = PyCapsule_GetPointer(*cap, LC_TEMPLATE_CAPSULE)))
+        Py_CLEAR(*cap);
+    return tmpl;
+}
+
+
+PyDoc_STRVAR(lcTemplateCreate_doc,
+"template_create(dom, name, policy, flags, progress, want_stats) -> (Template, dict | None)\n\n"
+"Private: see libvirt_clone.template_create().");
+
+static PyObject *
+lcTemplateCreate(PyObject *self, PyObject *args, PyObject *kwargs)
+{
+    static char *kwlist[] = { "dom", "name", "policy", "flags", "progress", "want_stats", NULL };
+    PyObject *pydom;
+    const char *name;
+    const char *policy = NULL;
+    PyObject *pyflags;
+    PyObject *callback = Py_None;
+    int wantStats = 0;
+    unsigned int flags;
+    virDomainPtr dom;
+    virCloneTemplatePtr tmpl;
+    virTypedParameterPtr stats = NULL;
+    int nstats = 0;
+    lcProgress progress = { NULL, NULL };
+    PyObject *conn = NULL;
+    PyObject *wrapped = NULL;
+    PyObject *pystats = NULL;
+
+    (void)self;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OszO|Op:template_create", kwlist,
+                                     &pydom, &name, &policy, &pyflags, &callback, &wantStats))
+        return NULL;
+    if (lcCheckNotInCallback() < 0 || lcFlags(pyflags, &flags) < 0 ||
+        lcCheckProgress(callback) < 0)
+        return NULL;
+    if (!(dom = lcUnwrap(pydom, LC_DOMAIN_CAPSULE, "virDomain")))
+        return NULL;
+    if (!(conn = PyObject_CallMethod(pydom, "connect", NULL)))
+        return NULL;
+    progress.callback = callback;
+
+    virDomainRef(dom);
+    Py_BEGIN_ALLOW_THREADS
+    tmpl = virDomainCloneTemplateCreateFull(dom, name, policy,
+                                            callback != Py_None ? lcProgressCb : NULL, &progress,
+                                            wantStats ? &stats : NULL, wantStats ? &nstats : NULL,
+                                            flags);
+    virDomainFree(dom);
+    Py_END_ALLOW_THREADS
+
+    if (!tmpl) {
+        lcRaiseFailure(&progress, "the template could not be made");
+        goto cleanup;
+    }
+    wrapped = lcWrapTemplate(conn, tmpl);
+    if (wrapped && wantStats)
+        pystats = lcStatsToDict(stats, nstats);
+    if (!wrapped || (wantStats && !pystats)) {
+        Py_CLEAR(wrapped);
+        goto cleanup;
+    }
+    if (progress.exc) {
+        /* the template is made; hand it over with the callback's exception */
+        lcRaiseProgressException(&progress, "template", wrapped);
+        Py_CLEAR(wrapped);
+    }
+
+ cleanup:
+    virTypedParamsFree(stats, nstats);
+    Py_XDECREF(progress.exc);
+    Py_XDECREF(conn);
+    if (!wrapped) {
+        Py_XDECREF(pystats);
+        return NULL;
+    }
+    return Py_BuildValue("(NN)", wrapped, pystats ? pystats : Py_NewRef(Py_None));
+}
+
+
+PyDoc_STRVAR(lcTemplateLookup_doc,
+"template_lookup(conn, name, flags) -> Template\n\n"
+"Private: see libvirt_clone.template_lookup().");
+
+static PyObject *
+lcTemplateLookup(PyObject *self, PyObject *args)
+{
+    PyObject *pyconn;
+    const char *name;
+    PyObject *pyflags;
+    unsigned int flags;
+    virConnectPtr conn;
+    virCloneTemplatePtr tmpl;
+
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OsO:template_lookup", &pyconn, &name, &pyflags))
+        return NULL;
+    if (lcCheckNotInCallback() < 0 || lcFlags(pyflags, &flags) < 0)
+        return NULL;
+    if (!(conn = lcUnwrap(pyconn, LC_CONNECT_CAPSULE, "virConnect")))
+        return NULL;
+
+    virConnectRef(conn);
+    Py_BEGIN_ALLOW_THREADS
+    tmpl = virCloneTemplateLookupByName(conn, name, flags);
+    virConnectClose(conn);
+    Py_END_ALLOW_THREADS
+    if (!tmpl)
+        return lcRaiseLastError("no such template");
+    return lcWrapTemplate(pyconn, tmpl);
+}
+
+
+PyDoc_STRVAR(lcTemplateList_doc,
+"template_list(conn, flags) -> list[Template]\n\n"
+"Private: see libvirt_clone.list_templates().");
+
+static PyObject *
+lcTemplateList(PyObject *self, PyObject *args)
+{
+    PyObject *pyconn;
+    PyObject *pyflags;
+    unsigned int flags;
+    virConnectPtr conn;
+    virCloneTemplatePtr *tmpls = NULL;
+    PyObject *list = NULL;
+    int n;
+    int i;
+
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OO:template_list", &pyconn, &pyflags))
+        return NULL;
+    if (lcCheckNotInCallback() < 0 || lcFlags(pyflags, &flags) < 0)
+        return NULL;
+    if (!(conn = lcUnwrap(pyconn, LC_CONNECT_CAPSULE, "virConnect")))
+        return NULL;
+
+    virConnectRef(conn);
+    Py_BEGIN_ALLOW_THREADS
+    n = virConnectListAllCloneTemplates(conn, &tmpls, flags);
+    virConnectClose(conn);
+    Py_END_ALLOW_THREADS
+    if (n < 0)
+        return lcRaiseLastError("cannot list the templates");
+
+    if (!(list = PyList_New(0)))
+        goto cleanup;
+    for (i = 0; i < n; i++) {
+        /* lcWrapTemplate takes the handle, whatever happens */
+        PyObject *t = lcWrapTemplate(pyconn, tmpls[i]);
+
+        tmpls[i] = NULL;
+        if (!t || PyList_Append(list, t) < 0) {
+            Py_XDECREF(t);
+            Py_CLEAR(list);
+            break;
+        }
+        Py_DECREF(t);
+    }
+
+ cleanup:
+    for (i = 0; i < n; i++) {
+        if (tmpls[i])
+            virCloneTemplateFree(tmpls[i]);
+    }
+    free(tmpls);
+    return list;
+}
+
+
+PyDoc_STRVAR(lcTemplateName_doc,
+"template_name(tmpl) -> str\n\nPrivate: see libvirt_clone.Template.name().");
+
+static PyObject *
+lcTemplateName(PyObject *self, PyObject *pytmpl)
+{
+    PyObject *cap;
+    virCloneTemplatePtr tmpl;
+    const char *name;
+    PyObject *ret;
+
+    (void)self;
+    if (!(tmpl = lcTemplateUnwrap(pytmpl, &cap)))
+        return NULL;
+    if ((name = virCloneTemplateGetName(tmpl)))
+        ret = PyUnicode_FromString(name);
+    else
+        ret = lcRaiseLastError("the template has no name");
+    Py_DECREF(cap);
+    return ret;
+}
+
+
+PyDoc_STRVAR(lcTemplateInfo_doc,
+"template_info(tmpl, flags) -> dict\n\nPrivate: see libvirt_clone.Template.info().");
+
+static PyObject *
+lcTemplateInfo(PyObject *self, PyObject *args)
+{
+    PyObject *pytmpl;
+    PyObject *pyflags;
+    PyObject *cap = NULL;
+    unsigned int flags;
+    virCloneTemplatePtr tmpl;
+    virTypedParameterPtr params = NULL;
+    int nparams = 0;
+    int rc;
+    PyObject *ret;
+
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OO:template_info", &pytmpl, &pyflags))
+        return NULL;
+    if (lcCheckNotInCallback() < 0 || lcFlags(pyflags, &flags) < 0 ||
+        !(tmpl = lcTemplateUnwrap(pytmpl, &cap)))
+        return NULL;
+
+    Py_BEGIN_ALLOW_THREADS
+    rc = virCloneTemplateGetInfo(tmpl, &params, &nparams, flags);
+    Py_END_ALLOW_THREADS
+    Py_DECREF(cap);
+    if (rc < 0)
+        return lcRaiseLastError("cannot read the template");
+    ret = lcStatsToDict(params, nparams);
+    virTypedParamsFree(params, nparams);
+    return ret;
+}
+
+
+PyDoc_STRVAR(lcTemplateDelete_doc,
+"template_delete(tmpl, flags)\n\nPrivate: see libvirt_clone.Template.delete().");
+
+static PyObject *
+lcTemplateDelete(PyObject *self, PyObject *args)
+{
+    PyObject *pytmpl;
+    PyObject *pyflags;
+    PyObject *cap = NULL;
+    unsigned int flags;
+    virCloneTemplatePtr tmpl;
+    int rc;
+
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OO:template_delete", &pytmpl, &pyflags))
+        return NULL;
+    if (lcCheckNotInCallback() < 0 || lcFlags(pyflags, &flags) < 0 ||
+        !(tmpl = lcTemplateUnwrap(pytmpl, &cap)))
+        return NULL;
+
+    Py_BEGIN_ALLOW_THREADS
+    rc = virCloneTemplateDelete(tmpl, flags);
+    Py_END_ALLOW_THREADS
+    Py_DECREF(cap);
+    if (rc < 0)
+        return lcRaiseLastError("cannot delete the template");
+    Py_RETURN_NONE;
+}
+
+
+PyDoc_STRVAR(lcTemplateCreateDomain_doc,
+"template_create_domain(tmpl, policy, flags, progress, want_stats) -> (virDomain, dict | None)\n\n"
+"Private: see libvirt_clone.Template.create_domain().");
+
+static PyObject *
+lcTemplateCreateDomain(PyObject *self, PyObject *args, PyObject *kwargs)
+{
+    static char *kwlist[] = { "tmpl", "policy", "flags", "progress", "want_stats", NULL };
+    PyObject *pytmpl;
+    const char *policy = NULL;
+    PyObject *pyflags;
+    PyObject *callback = Py_None;
+    int wantStats = 0;
+    unsigned int flags;
+    PyObject *cap = NULL;
+    virCloneTemplatePtr tmpl;
+    virDomainPtr dom;
+    virTypedParameterPtr stats = NULL;
+    int nstats = 0;
+    lcProgress progress = { NULL, NULL };
+    PyObject *conn = NULL;
+    PyObject *wrapped = NULL;
+    PyObject *pystats = NULL;
+
+    (void)self;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OzO|Op:template_create_domain", kwlist,
+                                     &pytmpl, &policy, &pyflags, &callback, &wantStats))
+        return NULL;
+    if (lcCheckNotInCallback() < 0 || lcFlags(pyflags, &flags) < 0 ||
+        lcCheckProgress(callback) < 0)
+        return NULL;
+    if (!(tmpl = lcTemplateUnwrap(pytmpl, &cap)))
+        return NULL;
+    if (!(conn = PyObject_CallMethod(pytmpl, "connect", NULL))) {
+        Py_DECREF(cap);
+        return NULL;
+    }
+    progress.callback = callback;
+
+    Py_BEGIN_ALLOW_THREADS
+    dom = virCloneTemplateCreateDomainFull(tmpl, policy,
+                                           callback != Py_None ? lcTemplateProgressCb : NULL,
+                                           &progress,
+                                           wantStats ? &stats : NULL, wantStats ? &nstats : NULL,
+                                           flags);
+    Py_END_ALLOW_THREADS
+    Py_DECREF(cap);
+
+    if (!dom) {
+        lcRaiseFailure(&progress, "the domain could not be started from the template");
+        goto cleanup;
+    }
+    wrapped = lcWrapDomain(conn, dom);
+    if (wrapped && wantStats)
+        pystats = lcStatsToDict(stats, nstats);
+    if (!wrapped || (wantStats && !pystats)) {
+        Py_CLEAR(wrapped);
+        goto cleanup;
+    }
+    if (progress.exc) {
+        lcRaiseProgressException(&progress, "clone", wrapped);
+        Py_CLEAR(wrapped);
+    }
+
+ cleanup:
+    virTypedParamsFree(stats, nstats);
+    Py_XDECREF(progress.exc);
+    Py_XDECREF(conn);
+    if (!wrapped) {
+        Py_XDECREF(pystats);
+        return NULL;
+    }
+    return Py_BuildValue("(NN)", wrapped, pystats ? pystats : Py_NewRef(Py_None));
+}
+
+
+PyDoc_STRVAR(lcReset_doc, "reset(dom, flags)\n\nPrivate: see libvirt_clone.reset().");
+
+static PyObject *
+lcReset(PyObject *self, PyObject *args)
+{
+    PyObject *pydom;
+    PyObject *pyflags;
+    unsigned int flags;
+    virDomainPtr dom;
+    int rc;
+
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OO:reset", &pydom, &pyflags))
+        return NULL;
+    if (lcCheckNotInCallback() < 0 || lcFlags(pyflags, &flags) < 0)
+        return NULL;
+    if (!(dom = lcUnwrap(pydom, LC_DOMAIN_CAPSULE, "virDomain")))
+        return NULL;
+
+    virDomainRef(dom);
+    Py_BEGIN_ALLOW_THREADS
+    rc = virDomainCloneReset(dom, flags);
+    virDomainFree(dom);
+    Py_END_ALLOW_THREADS
+    if (rc < 0)
+        return lcRaiseLastError("the reset failed");
+    Py_RETURN_NONE;
+}
+
+
 PyDoc_STRVAR(lcPhaseToString_doc,
 "phase_to_string(phase) -> str | None\n\nThe library's name of a phase (\"copy-ram\").");
 
@@ -471,13 +959,41 @@ lcSetErrorClass(PyObject *self, PyObject *cls)
 }
 
 
+PyDoc_STRVAR(lcSetTemplateClass_doc,
+"set_template_class(cls)\n\nPrivate: the class templates are returned as, called "
+"as cls(conn, _obj=capsule).");
+
+static PyObject *
+lcSetTemplateClass(PyObject *self, PyObject *cls)
+{
+    (void)self;
+    if (!PyType_Check(cls)) {
+        PyErr_SetString(PyExc_TypeError, "a class is needed");
+        return NULL;
+    }
+    Py_XSETREF(lcTemplateClass, Py_NewRef(cls));
+    Py_RETURN_NONE;
+}
+
+
 static PyMethodDef lcMethods[] = {
     { "clone_live", (PyCFunction)(void (*)(void))lcCloneLive, METH_VARARGS | METH_KEYWORDS,
       lcCloneLive_doc },
     { "policy_normalize", lcPolicyNormalize, METH_VARARGS, lcPolicyNormalize_doc },
     { "reap", lcReap, METH_VARARGS, lcReap_doc },
     { "phase_to_string", lcPhaseToString, METH_O, lcPhaseToString_doc },
+    { "template_create", (PyCFunction)(void (*)(void))lcTemplateCreate,
+      METH_VARARGS | METH_KEYWORDS, lcTemplateCreate_doc },
+    { "template_lookup", lcTemplateLookup, METH_VARARGS, lcTemplateLookup_doc },
+    { "template_list", lcTemplateList, METH_VARARGS, lcTemplateList_doc },
+    { "template_name", lcTemplateName, METH_O, lcTemplateName_doc },
+    { "template_info", lcTemplateInfo, METH_VARARGS, lcTemplateInfo_doc },
+    { "template_delete", lcTemplateDelete, METH_VARARGS, lcTemplateDelete_doc },
+    { "template_create_domain", (PyCFunction)(void (*)(void))lcTemplateCreateDomain,
+      METH_VARARGS | METH_KEYWORDS, lcTemplateCreateDomain_doc },
+    { "reset", lcReset, METH_VARARGS, lcReset_doc },
     { "set_error_class", lcSetErrorClass, METH_O, lcSetErrorClass_doc },
+    { "set_template_class", lcSetTemplateClass, METH_O, lcSetTemplateClass_doc },
     { NULL, NULL, 0, NULL },
 };
 
@@ -505,6 +1021,13 @@ lcAddConstants(PyObject *m)
         LC_INT(VIR_DOMAIN_CLONE_LIVE_PRECOPY),
         LC_INT(VIR_DOMAIN_CLONE_LIVE_BACKGROUND),
 
+        LC_INT(VIR_CLONE_TEMPLATE_CREATE_WAIT),
+        LC_INT(VIR_CLONE_TEMPLATE_CREATE_PRECOPY),
+        LC_INT(VIR_CLONE_TEMPLATE_CREATE_BACKGROUND),
+        LC_INT(VIR_CLONE_TEMPLATE_CREATE_AUTO_DELETE),
+        LC_INT(VIR_CLONE_TEMPLATE_CLONE_PAUSED),
+        LC_INT(VIR_CLONE_TEMPLATE_CLONE_PERSISTENT),
+
         LC_INT(VIR_DOMAIN_CLONE_LIVE_PHASE_PREPARE),
         LC_INT(VIR_DOMAIN_CLONE_LIVE_PHASE_START_CLONE),
         LC_INT(VIR_DOMAIN_CLONE_LIVE_PHASE_COPY_RAM),
@@ -528,6 +1051,7 @@ lcAddConstants(PyObject *m)
         LC_INT(VIR_CLONE_ERR_SYSTEM),
         LC_INT(VIR_CLONE_ERR_TIMEOUT),
         LC_INT(VIR_CLONE_ERR_GUEST),
+        LC_INT(VIR_CLONE_ERR_NO_TEMPLATE),
 
         LC_INT(LIBVIRT_CLONE_VERSION_MAJOR),
         LC_INT(LIBVIRT_CLONE_VERSION_MINOR),
@@ -554,6 +1078,16 @@ lcAddConstants(PyObject *m)
         LC_STR(VIR_DOMAIN_CLONE_LIVE_STATS_GUEST_FAILED),
         LC_STR(VIR_DOMAIN_CLONE_LIVE_STATS_GUEST_IDENTITY),
         LC_STR(VIR_DOMAIN_CLONE_LIVE_STATS_NETWORK_UP),
+        LC_STR(VIR_DOMAIN_CLONE_LIVE_STATS_TEMPLATE),
+
+        LC_STR(VIR_CLONE_TEMPLATE_INFO_SOURCE_NAME),
+        LC_STR(VIR_CLONE_TEMPLATE_INFO_SOURCE_UUID),
+        LC_STR(VIR_CLONE_TEMPLATE_INFO_CREATED),
+        LC_STR(VIR_CLONE_TEMPLATE_INFO_MEMORY),
+        LC_STR(VIR_CLONE_TEMPLATE_INFO_CLONES),
+        LC_STR(VIR_CLONE_TEMPLATE_INFO_DIRECTORY),
+        LC_STR(VIR_CLONE_TEMPLATE_INFO_SHARING),
+        LC_STR(VIR_CLONE_TEMPLATE_INFO_AUTO_DELETE),
 #undef LC_STR
     };
 

@@ -179,6 +179,7 @@ typedef enum {
     VIR_CLONE_ERR_SYSTEM,            /* a system call failed (Since: 0.1.0) */
     VIR_CLONE_ERR_TIMEOUT,           /* an operation took too long (Since: 0.1.0) */
     VIR_CLONE_ERR_GUEST,             /* a step inside the guest failed, or no guest agent (Since: 0.4.0) */
+    VIR_CLONE_ERR_NO_TEMPLATE,       /* the template does not exist (Since: 0.5.0) */
 
 #ifdef VIR_ENUM_SENTINELS
     VIR_CLONE_ERR_LAST
@@ -332,6 +333,141 @@ int virDomainCloneSandboxWatchDevices(const char *cloneName,
 int virDomainCloneSandboxUnwatch(int watchID);
 
 const char *virDomainCloneSandboxEventTypeToString(int type);
+
+/* ---- templates ----------------------------------------------------------- */
+
+/**
+ * virCloneTemplate:
+ *
+ * A template: a running domain captured at one instant (its RAM in a file,
+ * its device state saved once, its disks' images at that instant made
+ * read-only bases), from which any number of domains start, each mapping
+ * the RAM copy-on-write.  A template belongs to a connection's host (the
+ * run directory of its driver, as the job records do) and outlives the
+ * process that made it and libvirtd restarts, not the host's reboot.  The
+ * handle is a name within a connection, like libvirt's object handles.
+ *
+ * Since: 0.5.0
+ */
+typedef struct _virCloneTemplate virCloneTemplate;
+typedef virCloneTemplate *virCloneTemplatePtr;
+
+/**
+ * virCloneTemplateCreateFlags:
+ *
+ * Flags for virDomainCloneTemplateCreate(); WAIT, PRECOPY and BACKGROUND
+ * mean what the VIR_DOMAIN_CLONE_LIVE_ flags of the same values mean.
+ *
+ * Since: 0.5.0
+ */
+typedef enum {
+    /* wait for a clone or template of the same source under way (Since: 0.5.0) */
+    VIR_CLONE_TEMPLATE_CREATE_WAIT = (1 << 2),
+    /* force the pre-copy strategy (Since: 0.5.0) */
+    VIR_CLONE_TEMPLATE_CREATE_PRECOPY = (1 << 3),
+    /* force the background-snapshot strategy (Since: 0.5.0) */
+    VIR_CLONE_TEMPLATE_CREATE_BACKGROUND = (1 << 4),
+    /* delete the template when the last domain started from it is gone
+     * (destroyed, shut down or undefined), once one has been (Since: 0.5.0) */
+    VIR_CLONE_TEMPLATE_CREATE_AUTO_DELETE = (1 << 5),
+} virCloneTemplateCreateFlags;
+
+/**
+ * virCloneTemplateCloneFlags:
+ *
+ * Flags for virCloneTemplateCreateDomain() and virDomainCloneReset().
+ *
+ * Since: 0.5.0
+ */
+typedef enum {
+    /* leave the domain paused (Since: 0.5.0) */
+    VIR_CLONE_TEMPLATE_CLONE_PAUSED = (1 << 0),
+    /* define the domain (not for virDomainCloneReset()) (Since: 0.5.0) */
+    VIR_CLONE_TEMPLATE_CLONE_PERSISTENT = (1 << 1),
+} virCloneTemplateCloneFlags;
+
+/**
+ * virCloneTemplateProgressCallback:
+ * @tmpl: the template a domain starts from
+ * @phase: a virDomainCloneLivePhase: PREPARE, START_CLONE, COPY_RAM (the
+ *         saved device state being loaded), FINISH, DONE, or ROLLBACK
+ * @percent: 0 until DONE, then 100
+ * @opaque: the caller's data
+ *
+ * Since: 0.5.0
+ */
+typedef void (*virCloneTemplateProgressCallback)(virCloneTemplatePtr tmpl,
+                                                 int phase,
+                                                 unsigned int percent,
+                                                 void *opaque);
+
+/* Keys of virCloneTemplateGetInfo() (Since: 0.5.0 for each) */
+/* the source domain's name and UUID (string) */
+#define VIR_CLONE_TEMPLATE_INFO_SOURCE_NAME "source_name"
+#define VIR_CLONE_TEMPLATE_INFO_SOURCE_UUID "source_uuid"
+/* when the template was made, seconds since the Epoch (ullong) */
+#define VIR_CLONE_TEMPLATE_INFO_CREATED "created"
+/* the guest's RAM, bytes (ullong) */
+#define VIR_CLONE_TEMPLATE_INFO_MEMORY "memory"
+/* the domains that start from it and still exist (uint) */
+#define VIR_CLONE_TEMPLATE_INFO_CLONES "clones"
+/* the directory of its files (string) */
+#define VIR_CLONE_TEMPLATE_INFO_DIRECTORY "directory"
+/* 1 when its domains share its RAM copy-on-write, 0 when each copies it (int) */
+#define VIR_CLONE_TEMPLATE_INFO_SHARING "sharing"
+/* 1 when made with VIR_CLONE_TEMPLATE_CREATE_AUTO_DELETE (int) */
+#define VIR_CLONE_TEMPLATE_INFO_AUTO_DELETE "auto_delete"
+
+/* The template a domain was started from, in virDomainCloneLiveFull()'s
+ * and virCloneTemplateCreateDomainFull()'s statistics (string) (Since: 0.5.0) */
+#define VIR_DOMAIN_CLONE_LIVE_STATS_TEMPLATE "template"
+
+virCloneTemplatePtr virDomainCloneTemplateCreate(virDomainPtr dom,
+                                                 const char *name,
+                                                 const char *policyXML,
+                                                 unsigned int flags);
+
+virCloneTemplatePtr virDomainCloneTemplateCreateFull(virDomainPtr dom,
+                                                     const char *name,
+                                                     const char *policyXML,
+                                                     virDomainCloneLiveProgressCallback cb,
+                                                     void *opaque,
+                                                     virTypedParameterPtr *stats,
+                                                     int *nstats,
+                                                     unsigned int flags);
+
+virCloneTemplatePtr virCloneTemplateLookupByName(virConnectPtr conn,
+                                                 const char *name,
+                                                 unsigned int flags);
+
+int virConnectListAllCloneTemplates(virConnectPtr conn,
+                                    virCloneTemplatePtr **templates,
+                                    unsigned int flags);
+
+const char *virCloneTemplateGetName(virCloneTemplatePtr tmpl);
+
+int virCloneTemplateGetInfo(virCloneTemplatePtr tmpl,
+                            virTypedParameterPtr *params,
+                            int *nparams,
+                            unsigned int flags);
+
+int virCloneTemplateDelete(virCloneTemplatePtr tmpl, unsigned int flags);
+
+int virCloneTemplateFree(virCloneTemplatePtr tmpl);
+
+virDomainPtr virCloneTemplateCreateDomain(virCloneTemplatePtr tmpl,
+                                          const char *policyXML,
+                                          unsigned int flags);
+
+virDomainPtr virCloneTemplateCreateDomainFull(virCloneTemplatePtr tmpl,
+                                              const char *policyXML,
+                                              virCloneTemplateProgressCallback cb,
+                                              void *opaque,
+                                              virTypedParameterPtr *stats,
+                                              int *nstats,
+                                              unsigned int flags);
+
+int virDomainCloneReset(virDomainPtr clone, unsigned int flags);
 
 #ifdef __cplusplus
 }

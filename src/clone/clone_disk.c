@@ -66,6 +66,12 @@ cloneDiskCreateOverlay(const char *path, const char *backing,
         "-b", backing, "-u", path, sizeStr, NULL
     };
 
+    /* no size: qemu-img reads it from the backing image (opened read-only) */
+    if (size == 0) {
+        argv[9] = path;
+        argv[10] = NULL;
+    }
+
     if (g_file_test(path, G_FILE_TEST_EXISTS)) {
         virCloneReportError(VIR_CLONE_ERR_DISK,
                             _("cannot create overlay '%1$s': the file exists"), path);
@@ -147,6 +153,25 @@ cloneDiskCreateOverlays(virDomainPtr src, cloneDomainPlan *plan, GPtrArray *crea
         if (cloneDiskCreateOverlay(d->sourceOverlay, d->srcPath, d->srcFormat, info.capacity) < 0)
             return -1;
         d->sourceOverlayCreated = TRUE;
+    }
+    return 0;
+}
+
+
+/* Creates the clone's overlay of every forked disk, over the image the
+ * plan names (a template's base): a domain started from a template. */
+int
+cloneDiskCreateCloneOverlays(cloneDomainPlan *plan, GPtrArray *createdDirs)
+{
+    for (guint i = 0; i < plan->disks->len; i++) {
+        cloneDisk *d = g_ptr_array_index(plan->disks, i);
+
+        if (d->action != CLONE_DISK_FORK)
+            continue;
+        if (cloneDiskMakeDir(d->cloneOverlay, createdDirs) < 0 ||
+            cloneDiskCreateOverlay(d->cloneOverlay, d->srcPath, d->srcFormat, 0) < 0)
+            return -1;
+        d->cloneOverlayCreated = TRUE;
     }
     return 0;
 }

@@ -19,6 +19,7 @@ int cloneDiskCheckNewFiles(cloneDomainPlan *plan);
 gboolean cloneDiskPlanFilesFree(const cloneDomainPlan *plan);
 /* The disk-only snapshot XML of cloneDiskFork(), for the tests. */
 char *cloneDiskSnapshotXML(const cloneDomainPlan *plan, const char *name);
+int cloneDiskCreateCloneOverlays(cloneDomainPlan *plan, GPtrArray *createdDirs);
 int cloneDiskFork(virDomainPtr src, const cloneDomainPlan *plan, const char *name);
 
 /* The one rule for removing a file of a clone that has stopped (the hook's

@@ -10,6 +10,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "clone_domxml.h"
+#include "clone_vmstate.h"
 #include "clone_tpm.h"
 
 #define QEMU_NS "http://libvirt.org/schemas/domain/qemu/1.0"
@@ -1537,6 +1538,13 @@ cloneAddMetadata(cloneRewriteCtx *ctx)
             xmlNewProp(life, BAD_CAST "expires", BAD_CAST when);
         }
     }
+    if (ctx->p->templateName) {
+        xmlNodePtr t = xmlNewChild(clone, ns, BAD_CAST "template", NULL);
+
+        xmlNewProp(t, BAD_CAST "name", BAD_CAST ctx->p->templateName);
+        if (ctx->p->templatePolicy)
+            xmlNewTextChild(t, ns, BAD_CAST "policy", BAD_CAST ctx->p->templatePolicy);
+    }
     cloneAddMetadataBases(ctx, clone, ns);
     return 0;
 }
@@ -1565,6 +1573,71 @@ cloneAddIncoming(cloneRewriteCtx *ctx)
 }
 
 
+
+/* ---- templates -------------------------------------------------------------
+ * The QEMU that makes a template gets its RAM from libvirt's own backend as
+ * a shared file, which the template keeps.  A clone of the template maps
+ * that file privately through a backend of its own: libvirt's backend of
+ * the clone keeps its id (and stays unused: no RAM block, nothing
+ * resident), the later -machine memory-backend wins, and the saved device
+ * state names the clone's block (clone_vmstate.c). */
+
+static void
+cloneAddQemuArg(cloneRewriteCtx *ctx, const char *value)
+{
+    xmlNsPtr ns = xmlSearchNsByHref(ctx->doc, ctx->root, BAD_CAST QEMU_NS);
+    xmlNodePtr cmdline = NULL;
+    xmlNodePtr arg;
+
+    for (xmlNodePtr c = ctx->root->children; c; c = c->next)
+        if (c->type == XML_ELEMENT_NODE && c->ns == ns &&
+            xmlStrEqual(c->name, BAD_CAST "commandline"))
+            cmdline = c;
+    arg = xmlNewChild(cmdline, ns, BAD_CAST "arg", NULL);
+    xmlNewProp(arg, BAD_CAST "value", BAD_CAST value);
+}
+
+
+/* QEMU's option syntax: a ',' in a value is written twice */
+static char *
+cloneQemuOptEscape(const char *value)
+{
+    g_auto(GStrv) parts = g_strsplit(value, ",", -1);
+
+    return g_strjoinv(",,", parts);
+}
+
+
+static int
+cloneRewriteTemplateMemory(cloneRewriteCtx *ctx)
+{
+    xmlNodePtr mb;
+
+    if (ctx->p->templateQemu) {
+        /* the template's checks refused any other <memoryBacking> */
+        if ((mb = cloneXMLChild(ctx->root, "memoryBacking"))) {
+            xmlUnlinkNode(mb);
+            xmlFreeNode(mb);
+        }
+        mb = xmlNewChild(ctx->root, NULL, BAD_CAST "memoryBacking", NULL);
+        xmlNewProp(xmlNewChild(mb, NULL, BAD_CAST "source", NULL), BAD_CAST "type", BAD_CAST "file");
+        xmlNewProp(xmlNewChild(mb, NULL, BAD_CAST "access", NULL), BAD_CAST "mode", BAD_CAST "shared");
+    }
+    if (ctx->p->templateRam) {
+        g_autofree char *path = cloneQemuOptEscape(ctx->p->templateRam);
+        g_autofree char *object = g_strdup_printf("memory-backend-file,id=%s,size=%" G_GUINT64_FORMAT
+                                                  ",mem-path=%s,share=off%s,"
+                                                  "x-use-canonical-path-for-ramblock-id=off",
+                                                  CLONE_VMSTATE_RAM_ID, ctx->p->templateRamSize, path,
+                                                  ctx->p->templateCopyRam ? ",prealloc=on" : "");
+
+        cloneAddQemuArg(ctx, "-object");
+        cloneAddQemuArg(ctx, object);
+        cloneAddQemuArg(ctx, "-machine");
+        cloneAddQemuArg(ctx, "memory-backend=" CLONE_VMSTATE_RAM_ID);
+    }
+    return 0;
+}
 
 /* ---- sandbox --------------------------------------------------------------
  * A sandbox clone's NICs move to the host's isolated bridge, each on a port
@@ -1690,6 +1763,7 @@ static const struct {
     { "metadata", cloneAddMetadata },
     { "name, UUID and genid", cloneRewriteIdentity },
     { "incoming migration", cloneAddIncoming },
+    { "template memory", cloneRewriteTemplateMemory },
 };
 
 

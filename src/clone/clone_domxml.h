@@ -96,6 +96,15 @@ struct _cloneRewriteParams {
      * clone's UUID (the rewrite itself never draws random numbers) */
     char *(*newMac)(guint idx, void *opaque);
     void *opaque;
+
+    /* templates (clone_template.c) */
+    gboolean templateQemu;      /* the QEMU that makes a template: its RAM
+                                 * in a shared file (libvirt's own backend) */
+    const char *templateName;   /* a clone of this template: <clone:template> */
+    const char *templatePolicy; /* its policy, for a reset: <clone:template> */
+    const char *templateRam;    /* the template's RAM file, mapped privately */
+    guint64 templateRamSize;    /* its size in bytes */
+    gboolean templateCopyRam;   /* sharing off: each page copied at start */
 };
 
 cloneDomainPlan *cloneDomainRewrite(const char *srcXML, const cloneRewriteParams *p);

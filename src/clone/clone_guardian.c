@@ -147,11 +147,10 @@ cloneGuardianStop(GPid *pid, int *control)
 }
 
 
-int
-cloneGuardianRecover(const char *uri, const char *srcUUID)
+static int
+cloneGuardianSpawnDetached(const char *const *argv)
 {
-    const char *program = cloneGuardianProgram();
-    const char *argv[] = { program, "--uri", uri, "--source", srcUUID, "--recover", NULL };
+    const char *program = argv[0];
     g_autoptr(GError) gerr = NULL;
 
     /* nothing of the hook's: libvirtd reads the hook's output until its
@@ -167,3 +166,22 @@ cloneGuardianRecover(const char *uri, const char *srcUUID)
     }
     return 0;
 }
+
+
+int
+cloneGuardianRecover(const char *uri, const char *srcUUID)
+{
+    const char *argv[] = { cloneGuardianProgram(), "--uri", uri, "--source", srcUUID, "--recover", NULL };
+
+    return cloneGuardianSpawnDetached(argv);
+}
+
+
+int
+cloneGuardianTemplateRelease(const char *uri, const char *releasedUUID)
+{
+    const char *argv[] = { cloneGuardianProgram(), "--uri", uri, "--released", releasedUUID, NULL };
+
+    return cloneGuardianSpawnDetached(argv);
+}
+

@@ -25,3 +25,7 @@ void cloneGuardianStop(GPid *pid, int *control);
  * @srcUUID of @uri now, and does not wait for it (the hook's way: it must
  * not call libvirt itself). */
 int cloneGuardianRecover(const char *uri, const char *srcUUID);
+/* Starts the guardian, detached, to delete the AUTO_DELETE templates left
+ * without a domain once libvirt has let domain @releasedUUID go (the hook,
+ * on the release of a template's domain). */
+int cloneGuardianTemplateRelease(const char *uri, const char *releasedUUID);

@@ -24,6 +24,7 @@
  */
 #include "clone_hook.h"
 #include "clone_guardian.h"
+#include "clone_template.h"
 #include "clone_jobrec.h"
 #include "clone_disk.h"
 #include "clone_metadata.h"
@@ -50,6 +51,7 @@ cloneHookDomainFree(cloneHookDomain *dom)
 {
     if (!dom)
         return;
+    g_free(dom->template);
     g_free(dom->name);
     g_free(dom->uuid);
     g_free(dom->parentUUID);
@@ -103,6 +105,7 @@ cloneHookDomainParse(const char *xml, cloneHookDomain **dom)
     d->uuid = cloneXPathString(ctxt, "string(/domain/uuid)");
     d->parentUUID = g_steal_pointer(&meta->parentUUID);
     d->ephemeral = meta->ephemeral;
+    d->template = g_steal_pointer(&meta->template);
     d->overlays = g_steal_pointer(&meta->overlays);
     /* the top image of each disk: <source file>, not those of <backingStore> */
     tops = cloneXPathStrings(ctxt, "/domain/devices/disk/source/@file");
@@ -133,7 +136,7 @@ cloneHookRunDir(void)
 /* ---- the operations --------------------------------------------------------- */
 
 static int
-cloneHookPrepare(const char *domain, cloneHookDomain *dom)
+cloneHookPrepare(const char *domain G_GNUC_UNUSED, cloneHookDomain *dom)
 {
     if (!dom->sandboxBridge)
         return 0;
@@ -221,6 +224,30 @@ cloneHookJobRunning(cloneHookDomain *dom)
 }
 
 
+/* A domain of a template made for its domains (AUTO_DELETE) is gone: the
+ * template may have no domain left.  The hook must not ask libvirt, so the
+ * guardian does, once libvirt has let the domain go. */
+static void
+cloneHookTemplateRelease(cloneHookDomain *dom)
+{
+    g_autofree char *runDir = NULL;
+    g_autoptr(cloneTemplateRec) rec = NULL;
+
+    if (!dom->template || !dom->uuid || cloneTemplateNameCheck(dom->template) < 0) {
+        virCloneResetLastError();
+        return;
+    }
+    runDir = cloneHookRunDir();
+    if (cloneTemplateRecLoad(runDir, dom->template, &rec) <= 0 || !rec->autoDelete) {
+        virCloneResetLastError();
+        return;
+    }
+    if (cloneGuardianTemplateRelease(geteuid() == 0 ? "qemu:///system" : "qemu:///session",
+                                     dom->uuid) < 0)
+        CLONE_WARN("%s", virCloneGetLastErrorMessage());
+}
+
+
 static int
 cloneHookRelease(const char *domain, cloneHookDomain *dom)
 {
@@ -240,6 +267,7 @@ cloneHookRelease(const char *domain, cloneHookDomain *dom)
                                            (const char *const *)tops->pdata) < 0)
             ret = -1;
     }
+    cloneHookTemplateRelease(dom);
     if (dom->sandboxBridge) {
         /* the first error is the one reported */
         virCloneSavedError *first = ret < 0 ? virCloneSaveLastError() : NULL;

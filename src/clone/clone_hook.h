@@ -36,6 +36,7 @@ struct _cloneHookDomain {
     GPtrArray *diskTops; /* of char *: each disk's current <source file> */
     char *nvram;         /* <os><nvram>'s file, or NULL */
     GPtrArray *nics;     /* of cloneXMLNic */
+    char *template;      /* the template it started from, or NULL */
 };
 void cloneHookDomainFree(cloneHookDomain *dom);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(cloneHookDomain, cloneHookDomainFree);

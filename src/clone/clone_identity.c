@@ -24,11 +24,25 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "clone_identity.h"
+#include "clone_qmp.h"
 
 #include <libvirt/libvirt-qemu.h>
 
 #define CLONE_AGENT_CHANNEL "org.qemu.guest_agent.0"
 #define CLONE_AGENT_POLL_MS 50
+
+typedef struct _cloneNetState cloneNetState;
+
+struct _cloneIdentity {
+    const clonePolicy *policy;       /* borrowed from the job */
+    const cloneDomainPlan *plan;     /* borrowed: the clone's NICs */
+    char *name;                      /* the clone's */
+    guint nameNumber;                /* %{n} of the name template, 0: none */
+    virDomainPtr clone;              /* borrowed, while the steps run */
+    cloneNetState *net;              /* from the steps (links down) to the
+                                      * addresses (links up) */
+    cloneIdentityResult result;
+};
 
 typedef struct {
     char *name;
@@ -52,30 +66,30 @@ cloneGuestIfFree(gpointer data)
 /* The guest is to take the NIC's new MAC: the policy says so and the clone's
  * MAC is not the source's. */
 static gboolean
-cloneIdentityNicSetsMac(const cloneJob *job, const cloneNic *nic)
+cloneIdentityNicSetsMac(const cloneIdentity *idn, const cloneNic *nic)
 {
-    return clonePolicyGuestSetsMac(job->policy) &&
+    return clonePolicyGuestSetsMac(idn->policy) &&
            g_ascii_strcasecmp(nic->mac, nic->sourceMac) != 0;
 }
 
 
 static gboolean
-cloneIdentityNicHasSteps(const cloneJob *job, const cloneNic *nic)
+cloneIdentityNicHasSteps(const cloneIdentity *idn, const cloneNic *nic)
 {
-    return cloneIdentityNicSetsMac(job, nic) ||
-           clonePolicyIpMode(job->policy, nic->sourceMac, NULL) != CLONE_IP_KEEP;
+    return cloneIdentityNicSetsMac(idn, nic) ||
+           clonePolicyIpMode(idn->policy, nic->sourceMac, NULL) != CLONE_IP_KEEP;
 }
 
 
 gboolean
-cloneIdentityHasGuestSteps(const cloneJob *job)
+cloneIdentityHasGuestSteps(const cloneIdentity *idn)
 {
-    const clonePolicy *p = job->policy;
+    const clonePolicy *p = idn->policy;
 
     if (p->hostnameMode == CLONE_HOSTNAME_SET || p->machineId == CLONE_MACHINE_ID_REGENERATE)
         return TRUE;
-    for (guint i = 0; job->plan && i < job->plan->nics->len; i++)
-        if (cloneIdentityNicHasSteps(job, g_ptr_array_index(job->plan->nics, i)))
+    for (guint i = 0; idn->plan && i < idn->plan->nics->len; i++)
+        if (cloneIdentityNicHasSteps(idn, g_ptr_array_index(idn->plan->nics, i)))
             return TRUE;
     return FALSE;
 }
@@ -84,41 +98,41 @@ cloneIdentityHasGuestSteps(const cloneJob *job)
 /* A step that cannot be carried out: the error stays set and -1 comes back
  * with on-failure='fail'; with 'warn' it becomes a warning and 0. */
 static int
-cloneIdentityFailed(cloneJob *job, const char *step)
+cloneIdentityFailed(cloneIdentity *idn, const char *step)
 {
-    job->guestFailures++;
-    if (job->policy->agentOnFailure == CLONE_AGENT_FAIL)
+    idn->result.failures++;
+    if (idn->policy->agentOnFailure == CLONE_AGENT_FAIL)
         return -1;
     CLONE_WARN("clone '%s': the step '%s' inside the guest was not carried out: %s",
-               job->name, step, virCloneGetLastErrorMessage());
+               idn->name, step, virCloneGetLastErrorMessage());
     virCloneResetLastError();
     return 0;
 }
 
 
 int
-cloneIdentityCheck(cloneJob *job)
+cloneIdentityCheck(cloneIdentity *idn, const char *srcName, const char *srcXML, gboolean paused)
 {
     g_autofree char *xpath = NULL;
     g_auto(GStrv) channels = NULL;
 
-    if (!cloneIdentityHasGuestSteps(job))
+    if (!cloneIdentityHasGuestSteps(idn))
         return 0;
-    if (job->flags & VIR_DOMAIN_CLONE_LIVE_PAUSED) {
+    if (paused) {
         virCloneReportError(VIR_CLONE_ERR_INVALID_ARG, "%s",
                             _("the clone policy has steps inside the guest (MAC, addresses, host name or machine-id), which need the clone running: flag PAUSED cannot be used with it"));
         return -1;
     }
     xpath = g_strdup_printf("/domain/devices/channel/target[@type='virtio'][@name='%s']/@name",
                             CLONE_AGENT_CHANNEL);
-    channels = cloneXMLStrings(job->srcXML, xpath);
+    channels = cloneXMLStrings(srcXML, xpath);
     if (channels[0])
         return 0;
     virCloneReportError(VIR_CLONE_ERR_GUEST,
                         _("domain '%1$s' has no QEMU guest agent channel (%2$s), which the clone policy's steps inside the guest need: add the channel and run qemu-ga in the guest, or give the policy <guest-agent on-failure='warn'/>"),
-                        virDomainGetName(job->src), CLONE_AGENT_CHANNEL);
-    job->agentMissing = TRUE;
-    return cloneIdentityFailed(job, "guest agent");
+                        srcName, CLONE_AGENT_CHANNEL);
+    idn->result.agentMissing = TRUE;
+    return cloneIdentityFailed(idn, "guest agent");
 }
 
 
@@ -126,25 +140,25 @@ cloneIdentityCheck(cloneJob *job)
 
 /* Runs one agent command; *@ret (optional) gets its "return" member. */
 static int
-cloneAgentRun(cloneJob *job, const char *cmd, JsonObject *args, JsonNode **ret)
+cloneAgentRun(cloneIdentity *idn, const char *cmd, JsonObject *args, JsonNode **ret)
 {
     g_autofree char *json = cloneQmpBuild(cmd, args);
     g_autofree char *reply = NULL;
     g_autoptr(JsonParser) parser = json_parser_new();
     JsonObject *obj;
 
-    reply = virDomainQemuAgentCommand(job->clone, json, (int)job->policy->agentTimeoutS, 0);
+    reply = virDomainQemuAgentCommand(idn->clone, json, (int)idn->policy->agentTimeoutS, 0);
     if (!reply) {
         virCloneReportLibvirtError(VIR_CLONE_ERR_GUEST,
                                    _("guest agent command '%1$s' failed in clone '%2$s'"),
-                                   cmd, job->name);
+                                   cmd, idn->name);
         return -1;
     }
     if (!json_parser_load_from_data(parser, reply, -1, NULL) ||
         !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser))) {
         virCloneReportError(VIR_CLONE_ERR_GUEST,
                             _("guest agent of clone '%1$s' answered '%2$s' with something that is not a JSON object"),
-                            job->name, cmd);
+                            idn->name, cmd);
         return -1;
     }
     obj = json_node_get_object(json_parser_get_root(parser));
@@ -157,13 +171,13 @@ cloneAgentRun(cloneJob *job, const char *cmd, JsonObject *args, JsonNode **ret)
 /* The clone's guest agent comes up with the guest: libvirt connects to it
  * once QEMU reports the guest side of the channel open. */
 static int
-cloneAgentWait(cloneJob *job)
+cloneAgentWait(cloneIdentity *idn)
 {
-    gint64 deadline = g_get_monotonic_time() + job->policy->agentTimeoutS * G_USEC_PER_SEC;
+    gint64 deadline = g_get_monotonic_time() + idn->policy->agentTimeoutS * G_USEC_PER_SEC;
 
     for (;;) {
         /* a second per try: an agent that answers at all answers fast */
-        g_autofree char *reply = virDomainQemuAgentCommand(job->clone,
+        g_autofree char *reply = virDomainQemuAgentCommand(idn->clone,
                                                            "{\"execute\":\"guest-ping\"}", 1, 0);
 
         if (reply)
@@ -171,9 +185,10 @@ cloneAgentWait(cloneJob *job)
         if (g_get_monotonic_time() >= deadline) {
             virCloneReportLibvirtError(VIR_CLONE_ERR_GUEST,
                                        _("the guest agent of clone '%1$s' did not answer within %2$u s"),
-                                       job->name, job->policy->agentTimeoutS);
+                                       idn->name, idn->policy->agentTimeoutS);
             return -1;
         }
+        /* expected until the guest's side of the channel opens */
         virResetLastError();
         g_usleep(100 * 1000);
     }
@@ -198,14 +213,14 @@ cloneAgentExecData(JsonObject *o, const char *member)
  * its status (*@code), with its standard output and error (@out, @errText:
  * optional); -1 if the agent did not run it or it did not end in time. */
 static int
-cloneAgentExecFull(cloneJob *job, const char *const *argv, gint64 *code, char **out,
+cloneAgentExecFull(cloneIdentity *idn, const char *const *argv, gint64 *code, char **out,
                    char **errText)
 {
     g_autoptr(JsonObject) args = json_object_new();
     g_autoptr(JsonArray) arr = json_array_new();
     g_autoptr(JsonNode) ret = NULL;
     g_autofree char *cmdline = g_strjoinv(" ", (char **)argv);
-    gint64 deadline = g_get_monotonic_time() + job->policy->agentTimeoutS * G_USEC_PER_SEC;
+    gint64 deadline = g_get_monotonic_time() + idn->policy->agentTimeoutS * G_USEC_PER_SEC;
     gint64 pid;
 
     for (guint i = 1; argv[i]; i++)
@@ -213,12 +228,12 @@ cloneAgentExecFull(cloneJob *job, const char *const *argv, gint64 *code, char **
     json_object_set_string_member(args, "path", argv[0]);
     json_object_set_array_member(args, "arg", json_array_ref(arr));
     json_object_set_boolean_member(args, "capture-output", TRUE);
-    if (cloneAgentRun(job, "guest-exec", args, &ret) < 0)
+    if (cloneAgentRun(idn, "guest-exec", args, &ret) < 0)
         return -1;
     if (!JSON_NODE_HOLDS_OBJECT(ret) ||
         (pid = json_object_get_int_member_with_default(json_node_get_object(ret), "pid", -1)) < 0) {
         virCloneReportError(VIR_CLONE_ERR_GUEST, _("guest agent of clone '%1$s' did not start '%2$s'"),
-                            job->name, cmdline);
+                            idn->name, cmdline);
         return -1;
     }
     for (;;) {
@@ -227,14 +242,14 @@ cloneAgentExecFull(cloneJob *job, const char *const *argv, gint64 *code, char **
         JsonObject *o;
 
         json_object_set_int_member(sargs, "pid", pid);
-        if (cloneAgentRun(job, "guest-exec-status", sargs, &st) < 0)
+        if (cloneAgentRun(idn, "guest-exec-status", sargs, &st) < 0)
             return -1;
         o = JSON_NODE_HOLDS_OBJECT(st) ? json_node_get_object(st) : NULL;
         if (o && json_object_get_boolean_member_with_default(o, "exited", FALSE)) {
             *code = json_object_get_int_member_with_default(o, "exitcode", -1);
-            CLONE_DEBUG("clone '%s': '%s' exited with %lld after %.0f ms", job->name, cmdline,
+            CLONE_DEBUG("clone '%s': '%s' exited with %lld after %.0f ms", idn->name, cmdline,
                         (long long)*code,
-                        (g_get_monotonic_time() - (deadline - job->policy->agentTimeoutS * G_USEC_PER_SEC)) / 1000.0);
+                        (g_get_monotonic_time() - (deadline - idn->policy->agentTimeoutS * G_USEC_PER_SEC)) / 1000.0);
             if (out)
                 *out = cloneAgentExecData(o, "out-data");
             if (errText)
@@ -244,7 +259,7 @@ cloneAgentExecFull(cloneJob *job, const char *const *argv, gint64 *code, char **
         if (g_get_monotonic_time() >= deadline) {
             virCloneReportError(VIR_CLONE_ERR_TIMEOUT,
                                 _("'%1$s' did not finish inside clone '%2$s' within %3$u s"),
-                                cmdline, job->name, job->policy->agentTimeoutS);
+                                cmdline, idn->name, idn->policy->agentTimeoutS);
             return -1;
         }
         g_usleep(CLONE_AGENT_POLL_MS * 1000);
@@ -256,19 +271,19 @@ cloneAgentExecFull(cloneJob *job, const char *const *argv, gint64 *code, char **
  * error carrying its standard error.  @out (optional) gets the standard
  * output. */
 static int
-cloneAgentExecOut(cloneJob *job, const char *const *argv, char **out)
+cloneAgentExecOut(cloneIdentity *idn, const char *const *argv, char **out)
 {
     g_autofree char *cmdline = g_strjoinv(" ", (char **)argv);
     g_autofree char *text = NULL;
     gint64 code = -1;
 
-    if (cloneAgentExecFull(job, argv, &code, out, &text) < 0)
+    if (cloneAgentExecFull(idn, argv, &code, out, &text) < 0)
         return -1;
     if (code == 0)
         return 0;
     virCloneReportError(VIR_CLONE_ERR_GUEST,
                         _("'%1$s' failed inside clone '%2$s' (exit status %3$lld): %4$s"),
-                        cmdline, job->name, (long long)code, *text ? text : _("no message"));
+                        cmdline, idn->name, (long long)code, *text ? text : _("no message"));
     if (out)
         g_clear_pointer(out, g_free);
     return -1;
@@ -276,26 +291,26 @@ cloneAgentExecOut(cloneJob *job, const char *const *argv, char **out)
 
 
 static int
-cloneAgentExec(cloneJob *job, const char *const *argv)
+cloneAgentExec(cloneIdentity *idn, const char *const *argv)
 {
-    return cloneAgentExecOut(job, argv, NULL);
+    return cloneAgentExecOut(idn, argv, NULL);
 }
 
 
 /* The guest's interfaces as its agent reports them, through libvirt's API
  * for it. */
 static GPtrArray *
-cloneAgentInterfaces(cloneJob *job)
+cloneAgentInterfaces(cloneIdentity *idn)
 {
     g_autoptr(GPtrArray) ifs = g_ptr_array_new_with_free_func(cloneGuestIfFree);
     virDomainInterfacePtr *list = NULL;
     int n;
 
-    if ((n = virDomainInterfaceAddresses(job->clone, &list,
+    if ((n = virDomainInterfaceAddresses(idn->clone, &list,
                                          VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_AGENT, 0)) < 0) {
         virCloneReportLibvirtError(VIR_CLONE_ERR_GUEST,
                                    _("cannot read the interfaces inside clone '%1$s' from its guest agent"),
-                                   job->name);
+                                   idn->name);
         return NULL;
     }
     for (int i = 0; i < n; i++) {
@@ -333,7 +348,7 @@ cloneGuestIfByMac(GPtrArray *ifs, const char *mac)
 
 
 static int
-cloneAgentFileRead(cloneJob *job, const char *path, char **content)
+cloneAgentFileRead(cloneIdentity *idn, const char *path, char **content)
 {
     g_autoptr(JsonObject) oargs = json_object_new();
     g_autoptr(JsonNode) handle = NULL;
@@ -344,7 +359,7 @@ cloneAgentFileRead(cloneJob *job, const char *path, char **content)
     json_object_set_string_member(oargs, "path", path);
     json_object_set_string_member(oargs, "mode", "r");
     *content = NULL;
-    if (cloneAgentRun(job, "guest-file-open", oargs, &handle) < 0 ||
+    if (cloneAgentRun(idn, "guest-file-open", oargs, &handle) < 0 ||
         !JSON_NODE_HOLDS_VALUE(handle))
         return -1;
     /* small files (host name, machine-id, netplan's YAML): up to 1 MiB */
@@ -357,7 +372,7 @@ cloneAgentFileRead(cloneJob *job, const char *path, char **content)
 
         json_object_set_int_member(rargs, "handle", json_node_get_int(handle));
         json_object_set_int_member(rargs, "count", 4096);
-        if ((rc = cloneAgentRun(job, "guest-file-read", rargs, &data)) < 0 ||
+        if ((rc = cloneAgentRun(idn, "guest-file-read", rargs, &data)) < 0 ||
             !JSON_NODE_HOLDS_OBJECT(data))
             break;
         o = json_node_get_object(data);
@@ -367,7 +382,7 @@ cloneAgentFileRead(cloneJob *job, const char *path, char **content)
             break;
     }
     json_object_set_int_member(cargs, "handle", json_node_get_int(handle));
-    if (cloneAgentRun(job, "guest-file-close", cargs, NULL) < 0 || rc < 0)
+    if (cloneAgentRun(idn, "guest-file-close", cargs, NULL) < 0 || rc < 0)
         return -1;
     *content = g_string_free(g_steal_pointer(&text), FALSE);
     return 0;
@@ -375,7 +390,7 @@ cloneAgentFileRead(cloneJob *job, const char *path, char **content)
 
 
 static int
-cloneAgentFileWrite(cloneJob *job, const char *path, const char *content)
+cloneAgentFileWrite(cloneIdentity *idn, const char *path, const char *content)
 {
     g_autoptr(JsonObject) oargs = json_object_new();
     g_autoptr(JsonNode) handle = NULL;
@@ -386,16 +401,54 @@ cloneAgentFileWrite(cloneJob *job, const char *path, const char *content)
 
     json_object_set_string_member(oargs, "path", path);
     json_object_set_string_member(oargs, "mode", "w");
-    if (cloneAgentRun(job, "guest-file-open", oargs, &handle) < 0 ||
+    if (cloneAgentRun(idn, "guest-file-open", oargs, &handle) < 0 ||
         !JSON_NODE_HOLDS_VALUE(handle))
         return -1;
     json_object_set_int_member(wargs, "handle", json_node_get_int(handle));
     json_object_set_string_member(wargs, "buf-b64", b64);
-    rc = cloneAgentRun(job, "guest-file-write", wargs, NULL);
+    rc = cloneAgentRun(idn, "guest-file-write", wargs, NULL);
     json_object_set_int_member(cargs, "handle", json_node_get_int(handle));
-    if (cloneAgentRun(job, "guest-file-close", cargs, NULL) < 0 || rc < 0)
+    if (cloneAgentRun(idn, "guest-file-close", cargs, NULL) < 0 || rc < 0)
         return -1;
     return 0;
+}
+
+
+/* Whether @path is a regular file inside the guest: a quiet probe for a
+ * file that may be absent (guest-file-open of a missing file is an error
+ * that libvirt logs).  1 yes, 0 no, -1 the agent failed. */
+static int
+cloneAgentFileExists(cloneIdentity *idn, const char *path)
+{
+    const char *argv[] = { "test", "-f", path, NULL };
+    gint64 code = -1;
+
+    if (cloneAgentExecFull(idn, argv, &code, NULL, NULL) < 0)
+        return -1;
+    return code == 0 ? 1 : 0;
+}
+
+
+/* VIR_ERR_AGENT_COMMAND_TIMEOUT, which libvirt 9.0's header (Debian 12's
+ * own) does not name yet: the value is part of libvirt's ABI */
+#define CLONE_ERR_AGENT_COMMAND_TIMEOUT 112
+
+/* After a program the guest may lack (ps, a DHCP client) did not run: if
+ * that is all that happened, the error is dropped (libvirt has logged the
+ * agent's answer) and TRUE comes back; an agent that does not answer and a
+ * program that does not end in time are not hidden: FALSE, the error stays. */
+static gboolean
+cloneAgentForgetMissing(void)
+{
+    virCloneErrorPtr err = virCloneGetLastError();
+
+    if (!err)
+        return TRUE;
+    if (err->code == VIR_CLONE_ERR_TIMEOUT || err->libvirtCode == VIR_ERR_AGENT_UNRESPONSIVE ||
+        err->libvirtCode == CLONE_ERR_AGENT_COMMAND_TIMEOUT)
+        return FALSE;
+    virCloneResetLastError();
+    return TRUE;
 }
 
 
@@ -419,16 +472,12 @@ typedef struct {
 
 /* What the steps learnt about the guest, kept from the steps (links down)
  * to the addresses (links up) of one clone. */
-typedef struct {
+struct _cloneNetState {
     GPtrArray *nics;           /* of cloneNetNic */
     GHashTable *srcAddrs;      /* every address of the source, without prefix */
     gboolean systemd;          /* the guest's init is systemd */
     GHashTable *active;        /* systemd units that were active */
-} cloneNetState;
-
-/* cloneJob has no room for it: one entry per job between the two calls */
-static GMutex cloneNetStatesLock;
-static GHashTable *cloneNetStates;   /* cloneJob * -> cloneNetState * */
+};
 
 /* the units asked about; those after the first four are network daemons
  * the library does not know */
@@ -460,10 +509,10 @@ cloneNetNicFree(gpointer data)
 
 
 static void
-cloneNetStateFree(gpointer data)
+cloneNetStateFree(cloneNetState *st)
 {
-    cloneNetState *st = data;
-
+    if (!st)
+        return;
     g_clear_pointer(&st->nics, g_ptr_array_unref);
     g_clear_pointer(&st->srcAddrs, g_hash_table_unref);
     g_clear_pointer(&st->active, g_hash_table_unref);
@@ -471,55 +520,26 @@ cloneNetStateFree(gpointer data)
 }
 
 
-/* A new state for @job, replacing what an earlier job at the same address
- * may have left (its links never came up). */
+static void
+cloneNetStateDrop(cloneIdentity *idn)
+{
+    g_clear_pointer(&idn->net, cloneNetStateFree);
+}
+
+
+/* A new state for @idn, replacing what earlier steps may have left (their
+ * links never came up). */
 static cloneNetState *
-cloneNetStateNew(cloneJob *job)
+cloneNetStateNew(cloneIdentity *idn)
 {
     cloneNetState *st = g_new0(cloneNetState, 1);
 
     st->nics = g_ptr_array_new_with_free_func(cloneNetNicFree);
     st->srcAddrs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     st->active = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-    g_mutex_lock(&cloneNetStatesLock);
-    if (!cloneNetStates)
-        cloneNetStates = g_hash_table_new_full(NULL, NULL, NULL, cloneNetStateFree);
-    g_hash_table_insert(cloneNetStates, job, st);
-    g_mutex_unlock(&cloneNetStatesLock);
+    cloneNetStateDrop(idn);
+    idn->net = st;
     return st;
-}
-
-
-/* The state of @job, taken out of the table (NULL if the steps made none). */
-static cloneNetState *
-cloneNetStateTake(cloneJob *job)
-{
-    gpointer st = NULL;
-
-    g_mutex_lock(&cloneNetStatesLock);
-    if (cloneNetStates)
-        g_hash_table_steal_extended(cloneNetStates, job, NULL, &st);
-    g_mutex_unlock(&cloneNetStatesLock);
-    return st;
-}
-
-
-static void
-cloneNetStateDrop(cloneJob *job)
-{
-    cloneNetState *st = cloneNetStateTake(job);
-
-    if (st)
-        cloneNetStateFree(st);
-}
-
-
-/* A job that ends between the steps and the addresses (a failure in
- * between) leaves no state keyed by its address behind. */
-void
-cloneIdentityJobDone(cloneJob *job)
-{
-    cloneNetStateDrop(job);
 }
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(cloneNetState, cloneNetStateFree)
 
@@ -639,7 +659,7 @@ cloneNetworkdClientId(const char *status)
  * line per unit, whatever its exit status says), or for a guest without
  * systemd the names of its processes (ps, procps' or busybox's). */
 static int
-cloneNetDaemons(cloneJob *job, cloneNetState *st, char **unknown)
+cloneNetDaemons(cloneIdentity *idn, cloneNetState *st, char **unknown)
 {
     g_autofree char *init = NULL;
     g_autofree char *out = NULL;
@@ -647,7 +667,7 @@ cloneNetDaemons(cloneJob *job, cloneNetState *st, char **unknown)
     gint64 code = -1;
 
     *unknown = NULL;
-    if (cloneAgentFileRead(job, "/proc/1/comm", &init) < 0)
+    if (cloneAgentFileRead(idn, "/proc/1/comm", &init) < 0)
         return -1;
     st->systemd = g_str_equal(g_strstrip(init), "systemd");
     if (st->systemd) {
@@ -655,7 +675,7 @@ cloneNetDaemons(cloneJob *job, cloneNetState *st, char **unknown)
 
         for (size_t i = 0; i < G_N_ELEMENTS(cloneNetUnits); i++)
             argv[i + 2] = cloneNetUnits[i];
-        if (cloneAgentExecFull(job, argv, &code, &out, NULL) < 0)
+        if (cloneAgentExecFull(idn, argv, &code, &out, NULL) < 0)
             return -1;
         lines = g_strsplit(out, "\n", -1);
         for (size_t i = 0; i < G_N_ELEMENTS(cloneNetUnits) && lines[i]; i++) {
@@ -667,21 +687,23 @@ cloneNetDaemons(cloneJob *job, cloneNetState *st, char **unknown)
                 !g_str_equal(cloneNetUnits[i], "systemd-networkd-wait-online.service"))
                 *unknown = g_strdup(cloneNetUnits[i]);
         }
-        CLONE_DEBUG("clone '%s': systemd units: %s", job->name, out);
+        CLONE_DEBUG("clone '%s': systemd units: %s", idn->name, out);
         return 0;
     }
     {
         const char *ps[] = { "ps", "-e", "-o", "comm=", NULL };
         const char *bbps[] = { "ps", "-o", "comm", NULL };
 
-        if ((cloneAgentExecFull(job, ps, &code, &out, NULL) < 0 || code != 0)) {
-            virCloneResetLastError();
+        /* procps' ps, else busybox's, which has no -e */
+        if (cloneAgentExecFull(idn, ps, &code, &out, NULL) < 0 && !cloneAgentForgetMissing())
+            return -1;
+        if (code != 0) {
             g_clear_pointer(&out, g_free);
-            if (cloneAgentExecFull(job, bbps, &code, &out, NULL) < 0 || code != 0) {
-                /* a guest without ps: nothing known runs */
-                virCloneResetLastError();
-                return 0;
-            }
+            code = -1;
+            if (cloneAgentExecFull(idn, bbps, &code, &out, NULL) < 0 && !cloneAgentForgetMissing())
+                return -1;
+            if (code != 0)
+                return 0;   /* a guest without ps: nothing known runs */
         }
     }
     lines = g_strsplit(out, "\n", -1);
@@ -696,7 +718,7 @@ cloneNetDaemons(cloneJob *job, cloneNetState *st, char **unknown)
 /* netplan's YAML files that name the NIC's source MAC (match: macaddress:,
  * or a macaddress: to set), in the directories netplan reads. */
 static int
-cloneNetplanFiles(cloneJob *job, const char *sourceMac, GPtrArray *files)
+cloneNetplanFiles(cloneIdentity *idn, const char *sourceMac, GPtrArray *files)
 {
     const char *find[] = { "find", "/etc/netplan", "/run/netplan", "/lib/netplan",
                            "-maxdepth", "1", "-name", "*.yaml", "-type", "f", NULL };
@@ -705,7 +727,7 @@ cloneNetplanFiles(cloneJob *job, const char *sourceMac, GPtrArray *files)
     gint64 code = -1;
 
     /* a directory that does not exist is an exit status 1, not an error */
-    if (cloneAgentExecFull(job, find, &code, &out, NULL) < 0)
+    if (cloneAgentExecFull(idn, find, &code, &out, NULL) < 0)
         return -1;
     paths = g_strsplit(out, "\n", -1);
     for (guint i = 0; paths[i]; i++) {
@@ -714,7 +736,7 @@ cloneNetplanFiles(cloneJob *job, const char *sourceMac, GPtrArray *files)
 
         if (!*g_strstrip(paths[i]))
             continue;
-        if (cloneAgentFileRead(job, paths[i], &yaml) < 0)
+        if (cloneAgentFileRead(idn, paths[i], &yaml) < 0)
             return -1;
         if ((rewritten = cloneNetstackReplaceMac(yaml, sourceMac, sourceMac)))
             g_ptr_array_add(files, g_strdup(paths[i]));
@@ -725,7 +747,7 @@ cloneNetplanFiles(cloneJob *job, const char *sourceMac, GPtrArray *files)
 
 /* The facts about @ifname, asked of the daemons that run. */
 static int
-cloneNetDetectNic(cloneJob *job, cloneNetState *st, cloneNetNic *n, const char *unknown)
+cloneNetDetectNic(cloneIdentity *idn, cloneNetState *st, cloneNetNic *n, const char *unknown)
 {
     g_autofree char *nm = NULL;
     g_autofree char *nd = NULL;
@@ -738,14 +760,14 @@ cloneNetDetectNic(cloneJob *job, cloneNetState *st, cloneNetNic *n, const char *
         const char *argv[] = { "nmcli", "-t", "-f", "GENERAL.STATE,GENERAL.CON-UUID",
                                "device", "show", n->ifname, NULL };
 
-        if (cloneAgentExecOut(job, argv, &nm) < 0)
+        if (cloneAgentExecOut(idn, argv, &nm) < 0)
             return -1;
         facts.nmDevice = nm;
     }
     if (g_hash_table_contains(st->active, "systemd-networkd.service")) {
         const char *argv[] = { "networkctl", "status", "--no-pager", "--lines=0", n->ifname, NULL };
 
-        if (cloneAgentExecFull(job, argv, &code, &nd, NULL) < 0)
+        if (cloneAgentExecFull(idn, argv, &code, &nd, NULL) < 0)
             return -1;
         facts.networkctl = nd;
         n->clientId = cloneNetworkdClientId(nd);
@@ -754,7 +776,7 @@ cloneNetDetectNic(cloneJob *job, cloneNetState *st, cloneNetNic *n, const char *
         /* cat: a missing file is an exit status, not an error of the agent */
         const char *argv[] = { "cat", ifstatePath, NULL };
 
-        if (cloneAgentExecFull(job, argv, &code, &ifstate, NULL) < 0)
+        if (cloneAgentExecFull(idn, argv, &code, &ifstate, NULL) < 0)
             return -1;
         if (code == 0)
             facts.ifstate = g_strstrip(ifstate);
@@ -768,11 +790,11 @@ cloneNetDetectNic(cloneJob *job, cloneNetState *st, cloneNetNic *n, const char *
                                "uuid", n->detail, NULL };
         g_autofree char *id = NULL;
 
-        if (cloneAgentExecOut(job, argv, &id) < 0)
+        if (cloneAgentExecOut(idn, argv, &id) < 0)
             return -1;
         n->netplan = strstr(id, "netplan-") != NULL;
     }
-    CLONE_INFO("clone '%s': interface %s is managed by %s%s%s%s", job->name, n->ifname,
+    CLONE_INFO("clone '%s': interface %s is managed by %s%s%s%s", idn->name, n->ifname,
                cloneNetstackTypeToString(n->stack), n->netplan ? " (netplan)" : "",
                n->detail ? ": " : "", n->detail ? n->detail : "");
     return 0;
@@ -780,11 +802,11 @@ cloneNetDetectNic(cloneJob *job, cloneNetState *st, cloneNetNic *n, const char *
 
 
 static gboolean
-cloneIdentityNicComesUp(const cloneJob *job, const cloneNic *nic)
+cloneIdentityNicComesUp(const cloneIdentity *idn, const cloneNic *nic)
 {
-    return (job->policy->network == CLONE_NETWORK_INHERIT ||
-            job->policy->network == CLONE_NETWORK_SANDBOX) &&
-           clonePolicyIpMode(job->policy, nic->sourceMac, NULL) != CLONE_IP_KEEP;
+    return (idn->policy->network == CLONE_NETWORK_INHERIT ||
+            idn->policy->network == CLONE_NETWORK_SANDBOX) &&
+           clonePolicyIpMode(idn->policy, nic->sourceMac, NULL) != CLONE_IP_KEEP;
 }
 
 
@@ -793,7 +815,7 @@ cloneIdentityNicComesUp(const cloneJob *job, const cloneNic *nic)
  * manages it.  A stack the library does not know is a failed step: its
  * NIC stays down. */
 static int
-cloneNetDetect(cloneJob *job, cloneNetState *st, GPtrArray *ifs, GHashTable *keepDown)
+cloneNetDetect(cloneIdentity *idn, cloneNetState *st, GPtrArray *ifs, GHashTable *keepDown)
 {
     g_autofree char *unknown = NULL;
 
@@ -807,22 +829,22 @@ cloneNetDetect(cloneJob *job, cloneNetState *st, GPtrArray *ifs, GHashTable *kee
                 g_hash_table_add(st->srcAddrs, g_strndup(a, strcspn(a, "/")));
         }
     }
-    if (cloneNetDaemons(job, st, &unknown) < 0) {
+    if (cloneNetDaemons(idn, st, &unknown) < 0) {
         /* not knowing who manages them, no NIC comes up */
-        for (guint i = 0; i < job->plan->nics->len; i++) {
-            const cloneNic *nic = g_ptr_array_index(job->plan->nics, i);
+        for (guint i = 0; i < idn->plan->nics->len; i++) {
+            const cloneNic *nic = g_ptr_array_index(idn->plan->nics, i);
 
-            if (cloneIdentityNicComesUp(job, nic))
+            if (cloneIdentityNicComesUp(idn, nic))
                 g_hash_table_add(keepDown, g_strdup(nic->mac));
         }
-        return cloneIdentityFailed(job, "network stack");
+        return cloneIdentityFailed(idn, "network stack");
     }
-    for (guint i = 0; i < job->plan->nics->len; i++) {
-        const cloneNic *nic = g_ptr_array_index(job->plan->nics, i);
+    for (guint i = 0; i < idn->plan->nics->len; i++) {
+        const cloneNic *nic = g_ptr_array_index(idn->plan->nics, i);
         const cloneGuestIf *gif = cloneGuestIfByMac(ifs, nic->sourceMac);
         cloneNetNic *n;
 
-        if (!gif || !cloneIdentityNicComesUp(job, nic))
+        if (!gif || !cloneIdentityNicComesUp(idn, nic))
             continue;
         n = g_new0(cloneNetNic, 1);
         n->mac = g_strdup(nic->mac);
@@ -832,18 +854,18 @@ cloneNetDetect(cloneJob *job, cloneNetState *st, GPtrArray *ifs, GHashTable *kee
         for (guint j = 0; j < gif->addrs->len; j++)
             g_ptr_array_add(n->srcAddrs, g_strdup(g_ptr_array_index(gif->addrs, j)));
         g_ptr_array_add(st->nics, n);
-        if (cloneNetDetectNic(job, st, n, unknown) < 0) {
+        if (cloneNetDetectNic(idn, st, n, unknown) < 0) {
             g_hash_table_add(keepDown, g_strdup(n->mac));
-            if (cloneIdentityFailed(job, "network stack") < 0)
+            if (cloneIdentityFailed(idn, "network stack") < 0)
                 return -1;
             continue;
         }
         if (n->stack == CLONE_NETSTACK_UNKNOWN) {
             virCloneReportError(VIR_CLONE_ERR_GUEST,
                                 _("interface '%1$s' inside clone '%2$s' is managed by '%3$s', a network daemon libvirt-clone does not know: its DHCP client may ask for the source's address with the source's identity, so the link does not come up"),
-                                n->ifname, job->name, n->detail);
+                                n->ifname, idn->name, n->detail);
             g_hash_table_add(keepDown, g_strdup(n->mac));
-            if (cloneIdentityFailed(job, "network stack") < 0)
+            if (cloneIdentityFailed(idn, "network stack") < 0)
                 return -1;
         }
     }
@@ -858,24 +880,24 @@ cloneNetDetect(cloneJob *job, cloneNetState *st, GPtrArray *ifs, GHashTable *kee
  * driver read it at probe), so the files generated at boot still match and
  * new ones would not. */
 static int
-cloneNetplanRewrite(cloneJob *job, const cloneNetNic *n)
+cloneNetplanRewrite(cloneIdentity *idn, const cloneNetNic *n)
 {
     g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func(g_free);
 
-    if (cloneNetplanFiles(job, n->sourceMac, files) < 0)
+    if (cloneNetplanFiles(idn, n->sourceMac, files) < 0)
         return -1;
     for (guint i = 0; i < files->len; i++) {
         const char *path = g_ptr_array_index(files, i);
         g_autofree char *yaml = NULL;
         g_autofree char *rewritten = NULL;
 
-        if (cloneAgentFileRead(job, path, &yaml) < 0)
+        if (cloneAgentFileRead(idn, path, &yaml) < 0)
             return -1;
         if (!(rewritten = cloneNetstackReplaceMac(yaml, n->sourceMac, n->mac)))
             continue;
-        if (cloneAgentFileWrite(job, path, rewritten) < 0)
+        if (cloneAgentFileWrite(idn, path, rewritten) < 0)
             return -1;
-        CLONE_DEBUG("clone '%s': %s names %s instead of %s", job->name, path, n->mac, n->sourceMac);
+        CLONE_DEBUG("clone '%s': %s names %s instead of %s", idn->name, path, n->mac, n->sourceMac);
     }
     return 0;
 }
@@ -885,14 +907,14 @@ cloneNetplanRewrite(cloneJob *job, const cloneNetNic *n)
  * is down), and its lease files go: they hold the source's lease and the
  * DUID of its client identifier (ifupdown runs dhclient with -I). */
 static int
-cloneNetIfupdownStop(cloneJob *job, const cloneNetNic *n)
+cloneNetIfupdownStop(cloneIdentity *idn, const cloneNetNic *n)
 {
     g_autofree char *lease4 = g_strdup_printf("/var/lib/dhcp/dhclient.%s.leases", n->ifname);
     g_autofree char *lease6 = g_strdup_printf("/var/lib/dhcp/dhclient6.%s.leases", n->ifname);
     const char *down[] = { "ifdown", "--force", n->ifname, NULL };
     const char *rm[] = { "rm", "-f", lease4, lease6, NULL };
 
-    if (cloneAgentExec(job, down) < 0 || cloneAgentExec(job, rm) < 0)
+    if (cloneAgentExec(idn, down) < 0 || cloneAgentExec(idn, rm) < 0)
         return -1;
     return 0;
 }
@@ -903,7 +925,7 @@ cloneNetIfupdownStop(cloneJob *job, const cloneNetNic *n)
  * the driver found at boot) or one derived from the source's secrets
  * (stable) back on the NIC; its lease file holds the source's lease. */
 static int
-cloneNetNmPrepare(cloneJob *job, const cloneNetNic *n)
+cloneNetNmPrepare(cloneIdentity *idn, const cloneNetNic *n)
 {
     g_autofree char *cloned = NULL;
     g_autofree char *lease = NULL;
@@ -914,31 +936,31 @@ cloneNetNmPrepare(cloneJob *job, const cloneNetNic *n)
 
     if (!n->detail)
         return 0;
-    if (cloneAgentExecOut(job, get, &cloned) < 0)
+    if (cloneAgentExecOut(idn, get, &cloned) < 0)
         return -1;
     g_strstrip(cloned);
     if (*cloned && !g_str_equal(cloned, "preserve") && g_ascii_strcasecmp(cloned, n->mac) != 0) {
         virCloneReportError(VIR_CLONE_ERR_GUEST,
                             _("NetworkManager's connection %1$s of interface '%2$s' inside clone '%3$s' sets the MAC address '%4$s' when it comes up, not the clone's %5$s"),
-                            n->detail, n->ifname, job->name, cloned, n->mac);
+                            n->detail, n->ifname, idn->name, cloned, n->mac);
         return -1;
     }
     lease = g_strdup_printf("/var/lib/NetworkManager/internal-%s-%s.lease", n->detail, n->ifname);
     dlease = g_strdup_printf("/var/lib/NetworkManager/dhclient-%s-%s.lease", n->detail, n->ifname);
     rm[2] = lease;
     rm[3] = dlease;
-    return cloneAgentExec(job, rm);
+    return cloneAgentExec(idn, rm);
 }
 
 
 static int
-cloneNetRestart(cloneJob *job, const char *unit)
+cloneNetRestart(cloneIdentity *idn, const char *unit)
 {
     const char *argv[] = { "systemctl", "restart", unit, NULL };
 
-    if (cloneAgentExec(job, argv) < 0)
+    if (cloneAgentExec(idn, argv) < 0)
         return -1;
-    CLONE_DEBUG("clone '%s': %s restarted", job->name, unit);
+    CLONE_DEBUG("clone '%s': %s restarted", idn->name, unit);
     return 0;
 }
 
@@ -946,20 +968,20 @@ cloneNetRestart(cloneJob *job, const char *unit)
 /* networkd after its restart: it manages the NIC (with netplan: the new
  * match applies). */
 static int
-cloneNetNetworkdCheck(cloneJob *job, const cloneNetNic *n)
+cloneNetNetworkdCheck(cloneIdentity *idn, const cloneNetNic *n)
 {
     const char *argv[] = { "networkctl", "status", "--no-pager", "--lines=0", n->ifname, NULL };
     g_autofree char *out = NULL;
     g_autofree char *state = NULL;
     gint64 code = -1;
 
-    if (cloneAgentExecFull(job, argv, &code, &out, NULL) < 0)
+    if (cloneAgentExecFull(idn, argv, &code, &out, NULL) < 0)
         return -1;
     state = cloneNetstackValue(out, "State", ':');
     if (!state || strstr(state, "(unmanaged)")) {
         virCloneReportError(VIR_CLONE_ERR_GUEST,
                             _("systemd-networkd does not manage interface '%1$s' inside clone '%2$s' after its restart (state: %3$s)"),
-                            n->ifname, job->name, state ? state : _("unknown"));
+                            n->ifname, idn->name, state ? state : _("unknown"));
         return -1;
     }
     return 0;
@@ -972,24 +994,24 @@ cloneNetNetworkdCheck(cloneJob *job, const cloneNetNic *n)
  * empty until journald restarts.  The check: a line logged now is read
  * back by journalctl. */
 static int
-cloneNetJournal(cloneJob *job, const char *machineId)
+cloneNetJournal(cloneIdentity *idn, const char *machineId)
 {
     g_autofree char *marker = g_strdup_printf("libvirt-clone: clone %s, machine-id %s",
-                                              job->name, machineId);
+                                              idn->name, machineId);
     const char *logger[] = { "logger", "-t", "libvirt-clone", marker, NULL };
     const char *read[] = { "journalctl", "--no-pager", "-q", "-o", "cat", "-t", "libvirt-clone",
                            "-n", "5", NULL };
     gint64 deadline;
 
-    if (cloneNetRestart(job, "systemd-journald.service") < 0)
+    if (cloneNetRestart(idn, "systemd-journald.service") < 0)
         return -1;
-    if (cloneAgentExec(job, logger) < 0)
+    if (cloneAgentExec(idn, logger) < 0)
         return -1;
-    deadline = g_get_monotonic_time() + job->policy->agentTimeoutS * G_USEC_PER_SEC;
+    deadline = g_get_monotonic_time() + idn->policy->agentTimeoutS * G_USEC_PER_SEC;
     for (;;) {
         g_autofree char *out = NULL;
 
-        if (cloneAgentExecOut(job, read, &out) < 0)
+        if (cloneAgentExecOut(idn, read, &out) < 0)
             return -1;
         if (strstr(out, marker))
             return 0;
@@ -999,7 +1021,7 @@ cloneNetJournal(cloneJob *job, const char *machineId)
     }
     virCloneReportError(VIR_CLONE_ERR_GUEST,
                         _("journalctl inside clone '%1$s' does not show what was logged after its new machine-id"),
-                        job->name);
+                        idn->name);
     return -1;
 }
 
@@ -1007,7 +1029,7 @@ cloneNetJournal(cloneJob *job, const char *machineId)
 /* What systemd's host name service says: restarted if it ran (it read the
  * machine-id once), then asked. */
 static int
-cloneNetHostnamed(cloneJob *job, const char *hostname, const char *machineId)
+cloneNetHostnamed(cloneIdentity *idn, const char *hostname, const char *machineId)
 {
     const char *restart[] = { "systemctl", "try-restart", "systemd-hostnamed.service", NULL };
     const char *status[] = { "hostnamectl", "status", NULL };
@@ -1015,14 +1037,14 @@ cloneNetHostnamed(cloneJob *job, const char *hostname, const char *machineId)
     g_autofree char *name = NULL;
     g_autofree char *id = NULL;
 
-    if (cloneAgentExec(job, restart) < 0 || cloneAgentExecOut(job, status, &out) < 0)
+    if (cloneAgentExec(idn, restart) < 0 || cloneAgentExecOut(idn, status, &out) < 0)
         return -1;
     name = cloneNetstackValue(out, "Static hostname", ':');
     id = cloneNetstackValue(out, "Machine ID", ':');
     if ((hostname && g_strcmp0(name, hostname) != 0) || (machineId && g_strcmp0(id, machineId) != 0)) {
         virCloneReportError(VIR_CLONE_ERR_GUEST,
                             _("systemd-hostnamed inside clone '%1$s' reports host name '%2$s' and machine-id '%3$s', not '%4$s' and '%5$s'"),
-                            job->name, name ? name : "", id ? id : "",
+                            idn->name, name ? name : "", id ? id : "",
                             hostname ? hostname : name ? name : "", machineId ? machineId : id ? id : "");
         return -1;
     }
@@ -1045,17 +1067,17 @@ cloneNetAny(cloneNetState *st, GHashTable *keepDown, cloneNetstack stack)
 
 /* A NIC whose stack could not be made to follow stays down. */
 static int
-cloneNetNicFailed(cloneJob *job, const cloneNetNic *n, GHashTable *keepDown, const char *step)
+cloneNetNicFailed(cloneIdentity *idn, const cloneNetNic *n, GHashTable *keepDown, const char *step)
 {
     g_hash_table_add(keepDown, g_strdup(n->mac));
-    return cloneIdentityFailed(job, step);
+    return cloneIdentityFailed(idn, step);
 }
 
 
 /* After the new MACs, host name and machine-id, with the links down: each
  * network stack follows them before its NIC comes up. */
 static int
-cloneNetPrepare(cloneJob *job, cloneNetState *st, GHashTable *keepDown,
+cloneNetPrepare(cloneIdentity *idn, cloneNetState *st, GHashTable *keepDown,
                 const char *hostname, const char *machineId)
 {
     for (guint i = 0; i < st->nics->len; i++) {
@@ -1065,55 +1087,55 @@ cloneNetPrepare(cloneJob *job, cloneNetState *st, GHashTable *keepDown,
         if (g_hash_table_contains(keepDown, n->mac))
             continue;
         if (n->netplan)
-            rc = cloneNetplanRewrite(job, n);
+            rc = cloneNetplanRewrite(idn, n);
         if (rc == 0 && n->stack == CLONE_NETSTACK_IFUPDOWN)
-            rc = cloneNetIfupdownStop(job, n);
+            rc = cloneNetIfupdownStop(idn, n);
         if (rc == 0 && n->stack == CLONE_NETSTACK_NETWORKMANAGER)
-            rc = cloneNetNmPrepare(job, n);
-        if (rc < 0 && cloneNetNicFailed(job, n, keepDown, "network stack") < 0)
+            rc = cloneNetNmPrepare(idn, n);
+        if (rc < 0 && cloneNetNicFailed(idn, n, keepDown, "network stack") < 0)
             return -1;
     }
     /* the daemons read the machine-id (networkd's DUID, NetworkManager's
      * DUIDs and stable IDs) and the host name when they start */
     if (cloneNetAny(st, keepDown, CLONE_NETSTACK_NETWORKD)) {
-        int rc = cloneNetRestart(job, "systemd-networkd.service");
+        int rc = cloneNetRestart(idn, "systemd-networkd.service");
 
         for (guint i = 0; i < st->nics->len; i++) {
             cloneNetNic *n = g_ptr_array_index(st->nics, i);
 
             if (n->stack != CLONE_NETSTACK_NETWORKD || g_hash_table_contains(keepDown, n->mac))
                 continue;
-            if ((rc < 0 || cloneNetNetworkdCheck(job, n) < 0) &&
-                cloneNetNicFailed(job, n, keepDown, "systemd-networkd") < 0)
+            if ((rc < 0 || cloneNetNetworkdCheck(idn, n) < 0) &&
+                cloneNetNicFailed(idn, n, keepDown, "systemd-networkd") < 0)
                 return -1;
         }
-        job->guestSteps++;
+        idn->result.steps++;
     }
     if (cloneNetAny(st, keepDown, CLONE_NETSTACK_NETWORKMANAGER)) {
-        if (cloneNetRestart(job, "NetworkManager.service") < 0) {
+        if (cloneNetRestart(idn, "NetworkManager.service") < 0) {
             for (guint i = 0; i < st->nics->len; i++) {
                 cloneNetNic *n = g_ptr_array_index(st->nics, i);
 
                 if (n->stack == CLONE_NETSTACK_NETWORKMANAGER &&
                     !g_hash_table_contains(keepDown, n->mac) &&
-                    cloneNetNicFailed(job, n, keepDown, "NetworkManager") < 0)
+                    cloneNetNicFailed(idn, n, keepDown, "NetworkManager") < 0)
                     return -1;
             }
         } else {
-            job->guestSteps++;
+            idn->result.steps++;
         }
     }
     if (st->systemd && machineId && g_hash_table_contains(st->active, "systemd-journald.service")) {
-        if (cloneNetJournal(job, machineId) < 0) {
-            if (cloneIdentityFailed(job, "journal") < 0)
+        if (cloneNetJournal(idn, machineId) < 0) {
+            if (cloneIdentityFailed(idn, "journal") < 0)
                 return -1;
         } else {
-            job->guestSteps++;
+            idn->result.steps++;
         }
     }
     if (st->systemd && (hostname || machineId) &&
-        cloneNetHostnamed(job, hostname, machineId) < 0 &&
-        cloneIdentityFailed(job, "hostnamed") < 0)
+        cloneNetHostnamed(idn, hostname, machineId) < 0 &&
+        cloneIdentityFailed(idn, "hostnamed") < 0)
         return -1;
     return 0;
 }
@@ -1122,15 +1144,15 @@ cloneNetPrepare(cloneJob *job, cloneNetState *st, GHashTable *keepDown,
 /* ---- the steps ------------------------------------------------------------ */
 
 static int
-cloneIdentityNicMac(cloneJob *job, const cloneNic *nic, const char *ifname)
+cloneIdentityNicMac(cloneIdentity *idn, const cloneNic *nic, const char *ifname)
 {
     const char *argv[] = { "ip", "link", "set", "dev", ifname, "address", nic->mac, NULL };
 
-    if (cloneAgentExec(job, argv) < 0)
+    if (cloneAgentExec(idn, argv) < 0)
         return -1;
     CLONE_DEBUG("clone '%s': guest interface %s has MAC %s (was %s)",
-                job->name, ifname, nic->mac, nic->sourceMac);
-    job->guestSteps++;
+                idn->name, ifname, nic->mac, nic->sourceMac);
+    idn->result.steps++;
     return 0;
 }
 
@@ -1138,60 +1160,66 @@ cloneIdentityNicMac(cloneJob *job, const cloneNic *nic, const char *ifname)
 /* Addresses first (IPv6 link-local ones come back from the new MAC when the
  * link comes up), then whatever routes are left on the interface. */
 static int
-cloneIdentityNicFlush(cloneJob *job, const char *ifname)
+cloneIdentityNicFlush(cloneIdentity *idn, const char *ifname)
 {
     const char *addr[] = { "ip", "addr", "flush", "dev", ifname, NULL };
     const char *route4[] = { "ip", "-4", "route", "flush", "dev", ifname, NULL };
     const char *route6[] = { "ip", "-6", "route", "flush", "dev", ifname, NULL };
 
-    if (cloneAgentExec(job, addr) < 0)
+    gint64 code = 0;
+
+    if (cloneAgentExec(idn, addr) < 0)
         return -1;
-    /* nothing left to flush is not an error for every ip(8) */
-    if (cloneAgentExec(job, route4) < 0 || cloneAgentExec(job, route6) < 0) {
-        CLONE_DEBUG("clone '%s': %s", job->name, virCloneGetLastErrorMessage());
-        virCloneResetLastError();
-    }
-    job->guestSteps++;
+    /* nothing left to flush is not an error for every ip(8): the exit
+     * status is looked at, not reported */
+    if (cloneAgentExecFull(idn, route4, &code, NULL, NULL) < 0)
+        return -1;
+    if (code == 0 && cloneAgentExecFull(idn, route6, &code, NULL, NULL) < 0)
+        return -1;
+    if (code != 0)
+        CLONE_DEBUG("clone '%s': the routes of %s: ip exited with %lld", idn->name, ifname,
+                    (long long)code);
+    idn->result.steps++;
     return 0;
 }
 
 
 static int
-cloneIdentityHostname(cloneJob *job, char **set)
+cloneIdentityHostname(cloneIdentity *idn, char **set)
 {
-    g_autofree char *hostname = clonePolicyExpandHostname(job->policy, job->nameNumber);
-    g_autofree char *old = NULL;
+    g_autofree char *hostname = clonePolicyExpandHostname(idn->policy, idn->nameNumber);
     g_autofree char *line = NULL;
     g_autofree char *now = NULL;
     const char *argv[] = { "hostname", hostname, NULL };
+    int exists;
 
     if (!hostname)
         return 0;
-    if (cloneAgentExec(job, argv) < 0)
+    if (cloneAgentExec(idn, argv) < 0)
         return -1;
     /* the name for the next boot, where the guest keeps one */
-    if (cloneAgentFileRead(job, "/etc/hostname", &old) == 0) {
+    if ((exists = cloneAgentFileExists(idn, "/etc/hostname")) < 0)
+        return -1;
+    if (exists) {
         line = g_strdup_printf("%s\n", hostname);
-        if (cloneAgentFileWrite(job, "/etc/hostname", line) < 0)
+        if (cloneAgentFileWrite(idn, "/etc/hostname", line) < 0)
             return -1;
-    } else {
-        virCloneResetLastError();
     }
     /* what the guest says now, through libvirt's API for it */
-    if (!(now = virDomainGetHostname(job->clone, VIR_DOMAIN_GET_HOSTNAME_AGENT))) {
+    if (!(now = virDomainGetHostname(idn->clone, VIR_DOMAIN_GET_HOSTNAME_AGENT))) {
         virCloneReportLibvirtError(VIR_CLONE_ERR_GUEST,
                                    _("cannot read the host name of clone '%1$s' from its guest agent"),
-                                   job->name);
+                                   idn->name);
         return -1;
     }
     if (!g_str_equal(now, hostname)) {
         virCloneReportError(VIR_CLONE_ERR_GUEST,
                             _("clone '%1$s' calls itself '%2$s' after its host name was set to '%3$s'"),
-                            job->name, now, hostname);
+                            idn->name, now, hostname);
         return -1;
     }
-    CLONE_DEBUG("clone '%s': host name '%s'", job->name, hostname);
-    job->guestSteps++;
+    CLONE_DEBUG("clone '%s': host name '%s'", idn->name, hostname);
+    idn->result.steps++;
     *set = g_steal_pointer(&hostname);
     return 0;
 }
@@ -1201,18 +1229,22 @@ cloneIdentityHostname(cloneJob *job, char **set)
  * lowercase hexadecimal digits and a newline.  A guest without one (or
  * with an empty one, filled on its next boot) is left alone. */
 static int
-cloneIdentityMachineId(cloneJob *job, char **set)
+cloneIdentityMachineId(cloneIdentity *idn, char **set)
 {
     g_autofree char *old = NULL;
     g_autofree char *uuid = NULL;
     g_auto(GStrv) parts = NULL;
     g_autofree char *id = NULL;
 
-    if (job->policy->machineId != CLONE_MACHINE_ID_REGENERATE)
+    int exists;
+
+    if (idn->policy->machineId != CLONE_MACHINE_ID_REGENERATE)
         return 0;
-    if (cloneAgentFileRead(job, "/etc/machine-id", &old) < 0 || !*g_strstrip(old)) {
-        virCloneResetLastError();
-        CLONE_INFO("clone '%s': the guest has no /etc/machine-id: nothing to regenerate", job->name);
+    if ((exists = cloneAgentFileExists(idn, "/etc/machine-id")) < 0 ||
+        (exists && cloneAgentFileRead(idn, "/etc/machine-id", &old) < 0))
+        return -1;
+    if (!exists || !*g_strstrip(old)) {
+        CLONE_INFO("clone '%s': the guest has no /etc/machine-id: nothing to regenerate", idn->name);
         return 0;
     }
     uuid = g_uuid_string_random();
@@ -1220,10 +1252,10 @@ cloneIdentityMachineId(cloneJob *job, char **set)
     id = g_strjoinv("", parts);
     g_clear_pointer(&uuid, g_free);
     uuid = g_strdup_printf("%s\n", id);
-    if (cloneAgentFileWrite(job, "/etc/machine-id", uuid) < 0)
+    if (cloneAgentFileWrite(idn, "/etc/machine-id", uuid) < 0)
         return -1;
-    CLONE_DEBUG("clone '%s': machine-id %s (was %s)", job->name, id, old);
-    job->guestSteps++;
+    CLONE_DEBUG("clone '%s': machine-id %s (was %s)", idn->name, id, old);
+    idn->result.steps++;
     *set = g_steal_pointer(&id);
     return 0;
 }
@@ -1231,15 +1263,15 @@ cloneIdentityMachineId(cloneJob *job, char **set)
 
 /* The guest's interfaces as the steps left them: new MACs, no address. */
 static int
-cloneIdentityVerify(cloneJob *job, GHashTable *keepDown)
+cloneIdentityVerify(cloneIdentity *idn, GHashTable *keepDown)
 {
-    g_autoptr(GPtrArray) ifs = cloneAgentInterfaces(job);
+    g_autoptr(GPtrArray) ifs = cloneAgentInterfaces(idn);
 
     if (!ifs)
         return -1;
-    for (guint i = 0; i < job->plan->nics->len; i++) {
-        const cloneNic *nic = g_ptr_array_index(job->plan->nics, i);
-        gboolean setMac = cloneIdentityNicSetsMac(job, nic);
+    for (guint i = 0; i < idn->plan->nics->len; i++) {
+        const cloneNic *nic = g_ptr_array_index(idn->plan->nics, i);
+        gboolean setMac = cloneIdentityNicSetsMac(idn, nic);
         const cloneGuestIf *gif;
 
         if (g_hash_table_contains(keepDown, nic->mac))
@@ -1248,14 +1280,14 @@ cloneIdentityVerify(cloneJob *job, GHashTable *keepDown)
         if (!gif) {
             virCloneReportError(VIR_CLONE_ERR_GUEST,
                                 _("no interface inside clone '%1$s' has the MAC address %2$s after the identity steps"),
-                                job->name, setMac ? nic->mac : nic->sourceMac);
+                                idn->name, setMac ? nic->mac : nic->sourceMac);
             return -1;
         }
-        if (clonePolicyIpMode(job->policy, nic->sourceMac, NULL) != CLONE_IP_KEEP &&
+        if (clonePolicyIpMode(idn->policy, nic->sourceMac, NULL) != CLONE_IP_KEEP &&
             gif->addrs->len > 0) {
             virCloneReportError(VIR_CLONE_ERR_GUEST,
                                 _("interface '%1$s' inside clone '%2$s' still has the address %3$s"),
-                                gif->name, job->name, (const char *)g_ptr_array_index(gif->addrs, 0));
+                                gif->name, idn->name, (const char *)g_ptr_array_index(gif->addrs, 0));
             return -1;
         }
     }
@@ -1264,10 +1296,10 @@ cloneIdentityVerify(cloneJob *job, GHashTable *keepDown)
 
 
 static int
-cloneIdentityNic(cloneJob *job, GPtrArray *ifs, const cloneNic *nic, GHashTable *keepDown)
+cloneIdentityNic(cloneIdentity *idn, GPtrArray *ifs, const cloneNic *nic, GHashTable *keepDown)
 {
-    gboolean setMac = cloneIdentityNicSetsMac(job, nic);
-    gboolean flush = clonePolicyIpMode(job->policy, nic->sourceMac, NULL) != CLONE_IP_KEEP;
+    gboolean setMac = cloneIdentityNicSetsMac(idn, nic);
+    gboolean flush = clonePolicyIpMode(idn->policy, nic->sourceMac, NULL) != CLONE_IP_KEEP;
     const cloneGuestIf *gif;
 
     if (!setMac && !flush)
@@ -1275,23 +1307,23 @@ cloneIdentityNic(cloneJob *job, GPtrArray *ifs, const cloneNic *nic, GHashTable 
     if (!(gif = cloneGuestIfByMac(ifs, nic->sourceMac))) {
         virCloneReportError(VIR_CLONE_ERR_GUEST,
                             _("no interface inside clone '%1$s' has the source's MAC address %2$s"),
-                            job->name, nic->sourceMac);
+                            idn->name, nic->sourceMac);
         if (setMac)
             g_hash_table_add(keepDown, g_strdup(nic->mac));
-        return cloneIdentityFailed(job, "mac");
+        return cloneIdentityFailed(idn, "mac");
     }
-    if (setMac && cloneIdentityNicMac(job, nic, gif->name) < 0) {
+    if (setMac && cloneIdentityNicMac(idn, nic, gif->name) < 0) {
         g_hash_table_add(keepDown, g_strdup(nic->mac));
-        return cloneIdentityFailed(job, "mac");
+        return cloneIdentityFailed(idn, "mac");
     }
-    if (flush && cloneIdentityNicFlush(job, gif->name) < 0)
-        return cloneIdentityFailed(job, "addresses");
+    if (flush && cloneIdentityNicFlush(idn, gif->name) < 0)
+        return cloneIdentityFailed(idn, "addresses");
     return 0;
 }
 
 
 int
-cloneIdentityGuestSteps(cloneJob *job, GHashTable *keepDown)
+cloneIdentityGuestSteps(cloneIdentity *idn, virDomainPtr clone, GHashTable *keepDown)
 {
     g_autoptr(GPtrArray) ifs = NULL;
     g_autofree char *hostname = NULL;
@@ -1299,47 +1331,48 @@ cloneIdentityGuestSteps(cloneJob *job, GHashTable *keepDown)
     gint64 t0 = g_get_monotonic_time();
     cloneNetState *st;
 
-    cloneNetStateDrop(job);
-    if (!cloneIdentityHasGuestSteps(job))
+    idn->clone = clone;
+    cloneNetStateDrop(idn);
+    if (!cloneIdentityHasGuestSteps(idn))
         return 0;
-    if (job->agentMissing || cloneAgentWait(job) < 0) {
-        job->guestStepsUs = g_get_monotonic_time() - t0;
+    if (idn->result.agentMissing || cloneAgentWait(idn) < 0) {
+        idn->result.stepsUs = g_get_monotonic_time() - t0;
         /* nothing inside the guest can change: NICs with a new MAC stay down */
-        for (guint i = 0; i < job->plan->nics->len; i++) {
-            const cloneNic *nic = g_ptr_array_index(job->plan->nics, i);
+        for (guint i = 0; i < idn->plan->nics->len; i++) {
+            const cloneNic *nic = g_ptr_array_index(idn->plan->nics, i);
 
-            if (cloneIdentityNicSetsMac(job, nic))
+            if (cloneIdentityNicSetsMac(idn, nic))
                 g_hash_table_add(keepDown, g_strdup(nic->mac));
         }
-        job->agentMissing = TRUE;
-        return job->guestFailures > 0 ? 0 : cloneIdentityFailed(job, "guest agent");
+        idn->result.agentMissing = TRUE;
+        return idn->result.failures > 0 ? 0 : cloneIdentityFailed(idn, "guest agent");
     }
-    if (!(ifs = cloneAgentInterfaces(job)))
-        return cloneIdentityFailed(job, "interfaces");
+    if (!(ifs = cloneAgentInterfaces(idn)))
+        return cloneIdentityFailed(idn, "interfaces");
     /* before anything changes: the source's addresses and network stacks */
-    st = cloneNetStateNew(job);
-    if (cloneNetDetect(job, st, ifs, keepDown) < 0)
+    st = cloneNetStateNew(idn);
+    if (cloneNetDetect(idn, st, ifs, keepDown) < 0)
         goto error;
-    for (guint i = 0; i < job->plan->nics->len; i++)
-        if (cloneIdentityNic(job, ifs, g_ptr_array_index(job->plan->nics, i), keepDown) < 0)
+    for (guint i = 0; i < idn->plan->nics->len; i++)
+        if (cloneIdentityNic(idn, ifs, g_ptr_array_index(idn->plan->nics, i), keepDown) < 0)
             goto error;
-    if (cloneIdentityHostname(job, &hostname) < 0 && cloneIdentityFailed(job, "hostname") < 0)
+    if (cloneIdentityHostname(idn, &hostname) < 0 && cloneIdentityFailed(idn, "hostname") < 0)
         goto error;
-    if (cloneIdentityMachineId(job, &machineId) < 0 && cloneIdentityFailed(job, "machine-id") < 0)
+    if (cloneIdentityMachineId(idn, &machineId) < 0 && cloneIdentityFailed(idn, "machine-id") < 0)
         goto error;
-    if (cloneNetPrepare(job, st, keepDown, hostname, machineId) < 0)
+    if (cloneNetPrepare(idn, st, keepDown, hostname, machineId) < 0)
         goto error;
     /* after the stacks: none of them put the source's MAC or an address back */
-    if (cloneIdentityVerify(job, keepDown) < 0 && cloneIdentityFailed(job, "verify") < 0)
+    if (cloneIdentityVerify(idn, keepDown) < 0 && cloneIdentityFailed(idn, "verify") < 0)
         goto error;
     /* kept for cloneIdentityAddresses() only if a link comes up */
     if (st->nics->len == 0)
-        cloneNetStateDrop(job);
-    job->guestStepsUs = g_get_monotonic_time() - t0;
+        cloneNetStateDrop(idn);
+    idn->result.stepsUs = g_get_monotonic_time() - t0;
     return 0;
 
  error:
-    cloneNetStateDrop(job);
+    cloneNetStateDrop(idn);
     return -1;
 }
 
@@ -1352,7 +1385,7 @@ cloneIdentityGuestSteps(cloneJob *job, GHashTable *keepDown)
  * default lease file holds the source's lease) send the interface's MAC,
  * the new one, as client identifier. */
 static int
-cloneIdentityDhcpOwn(cloneJob *job, const char *ifname)
+cloneIdentityDhcpOwn(cloneIdentity *idn, const char *ifname)
 {
     g_autofree char *lf = g_strdup_printf("/run/libvirt-clone-dhclient.%s.leases", ifname);
     g_autofree char *pf = g_strdup_printf("/run/libvirt-clone-dhclient.%s.pid", ifname);
@@ -1362,14 +1395,15 @@ cloneIdentityDhcpOwn(cloneJob *job, const char *ifname)
     g_autoptr(GString) tried = g_string_new(NULL);
 
     for (size_t i = 0; i < G_N_ELEMENTS(clients); i++) {
-        if (cloneAgentExec(job, clients[i]) == 0)
+        if (cloneAgentExec(idn, clients[i]) == 0)
             return 0;
         g_string_append_printf(tried, "%s%s", tried->len ? "; " : "", virCloneGetLastErrorMessage());
-        virCloneResetLastError();
+        if (!cloneAgentForgetMissing())
+            return -1;
     }
     virCloneReportError(VIR_CLONE_ERR_GUEST,
                         _("no DHCP client could run for interface '%1$s' inside clone '%2$s': %3$s"),
-                        ifname, job->name, tried->str);
+                        ifname, idn->name, tried->str);
     return -1;
 }
 
@@ -1377,7 +1411,7 @@ cloneIdentityDhcpOwn(cloneJob *job, const char *ifname)
 /* DHCP as the NIC's stack does it; the stacks were prepared (restarted with
  * the new machine-id, lease files removed) while the link was down. */
 static int
-cloneIdentityDhcp(cloneJob *job, const cloneNetNic *n, const char *ifname)
+cloneIdentityDhcp(cloneIdentity *idn, const cloneNetNic *n, const char *ifname)
 {
     cloneNetstack stack = n ? n->stack : CLONE_NETSTACK_NONE;
 
@@ -1392,34 +1426,34 @@ cloneIdentityDhcp(cloneJob *job, const cloneNetNic *n, const char *ifname)
 
         /* the restarted NetworkManager activates its connection on carrier
          * when it may connect automatically; else it is asked to */
-        if (cloneAgentExecOut(job, state, &out) < 0)
+        if (cloneAgentExecOut(idn, state, &out) < 0)
             return -1;
         /* 30 (disconnected); others: activating, activated, or waiting for
          * the carrier */
         if (!g_str_has_prefix(out, "30 "))
             return 0;
-        return cloneAgentExec(job, connect);
+        return cloneAgentExec(idn, connect);
     }
     case CLONE_NETSTACK_IFUPDOWN: {
         const char *up[] = { "ifup", ifname, NULL };
 
-        return cloneAgentExec(job, up);
+        return cloneAgentExec(idn, up);
     }
     case CLONE_NETSTACK_NONE:
-        return cloneIdentityDhcpOwn(job, ifname);
+        return cloneIdentityDhcpOwn(idn, ifname);
     case CLONE_NETSTACK_UNKNOWN:
     case CLONE_NETSTACK_LAST:
         break;
     }
     virCloneReportError(VIR_CLONE_ERR_INTERNAL,
                         _("no DHCP for interface '%1$s' inside clone '%2$s': unknown network stack"),
-                        ifname, job->name);
+                        ifname, idn->name);
     return -1;
 }
 
 
 static int
-cloneIdentityStatic(cloneJob *job, const clonePolicyNic *pnic, const char *ifname)
+cloneIdentityStatic(cloneIdentity *idn, const clonePolicyNic *pnic, const char *ifname)
 {
     g_autofree char *cidr = g_strdup_printf("%s/%u", pnic->ipAddress, pnic->ipPrefix);
     const char *family = strchr(pnic->ipAddress, ':') ? "-6" : "-4";
@@ -1427,9 +1461,9 @@ cloneIdentityStatic(cloneJob *job, const clonePolicyNic *pnic, const char *ifnam
     const char *route[] = { "ip", family, "route", "replace", "default", "via", pnic->ipGateway,
                             "dev", ifname, NULL };
 
-    if (cloneAgentExec(job, add) < 0)
+    if (cloneAgentExec(idn, add) < 0)
         return -1;
-    if (pnic->ipGateway && cloneAgentExec(job, route) < 0)
+    if (pnic->ipGateway && cloneAgentExec(idn, route) < 0)
         return -1;
     return 0;
 }
@@ -1438,42 +1472,43 @@ cloneIdentityStatic(cloneJob *job, const clonePolicyNic *pnic, const char *ifnam
 /* The NIC's link goes down again: its guest took one of the source's
  * addresses. */
 static int
-cloneIdentityLinkDown(cloneJob *job, const char *mac)
+cloneIdentityLinkDown(cloneIdentity *idn, const char *mac)
 {
-    g_autofree char *xml = virDomainGetXMLDesc(job->clone, 0);
+    g_autofree char *xml = virDomainGetXMLDesc(idn->clone, 0);
     g_autofree char *xpath = g_strdup_printf("/domain/devices/interface[mac/@address='%s']", mac);
     g_autoptr(xmlDoc) doc = NULL;
     g_autoptr(xmlXPathContext) ctxt = NULL;
-    g_autoptr(xmlXPathObject) o = NULL;
+    g_autofree xmlNodePtr *nics = NULL;
     xmlBufferPtr buf;
     xmlNodePtr nic;
     int rc;
 
-    if (!xml || !(doc = xmlReadMemory(xml, (int)strlen(xml), "clone.xml", NULL, XML_PARSE_NONET))) {
+    if (!xml) {
         virCloneReportLibvirtError(VIR_CLONE_ERR_LIBVIRT, _("cannot read the XML of clone '%1$s'"),
-                                   job->name);
+                                   idn->name);
         return -1;
     }
-    ctxt = xmlXPathNewContext(doc);
-    o = xmlXPathEvalExpression(BAD_CAST xpath, ctxt);
-    if (!o || !o->nodesetval || o->nodesetval->nodeNr < 1) {
+    if (!(doc = cloneXMLParse(xml, "domain", VIR_CLONE_ERR_LIBVIRT,
+                              _("libvirt's XML of the clone does not parse"), &ctxt)))
+        return -1;
+    if (cloneXPathNodes(ctxt, xpath, &nics) < 1) {
         virCloneReportError(VIR_CLONE_ERR_INTERNAL, _("clone '%1$s' has no NIC with the MAC address %2$s"),
-                            job->name, mac);
+                            idn->name, mac);
         return -1;
     }
-    nic = o->nodesetval->nodeTab[0];
+    nic = nics[0];
     for (xmlNodePtr c = nic->children; c; c = c->next)
         if (c->type == XML_ELEMENT_NODE && xmlStrEqual(c->name, BAD_CAST "link"))
             xmlSetProp(c, BAD_CAST "state", BAD_CAST "down");
     buf = xmlBufferCreate();
     xmlNodeDump(buf, doc, nic, 0, 0);
-    rc = virDomainUpdateDeviceFlags(job->clone, (const char *)xmlBufferContent(buf),
+    rc = virDomainUpdateDeviceFlags(idn->clone, (const char *)xmlBufferContent(buf),
                                     VIR_DOMAIN_AFFECT_LIVE);
     xmlBufferFree(buf);
     if (rc < 0) {
         virCloneReportLibvirtError(VIR_CLONE_ERR_LIBVIRT,
                                    _("cannot bring down the link of clone '%1$s' with the MAC address %2$s"),
-                                   job->name, mac);
+                                   idn->name, mac);
         return -1;
     }
     return 0;
@@ -1483,17 +1518,17 @@ cloneIdentityLinkDown(cloneJob *job, const char *mac)
 /* A NIC that got what it must not have: with on-failure='warn' its link
  * goes down again. */
 static int
-cloneIdentityAddressFailed(cloneJob *job, const char *mac, GHashTable *keepDown)
+cloneIdentityAddressFailed(cloneIdentity *idn, const char *mac, GHashTable *keepDown)
 {
-    if (cloneIdentityFailed(job, "addresses") < 0)
+    if (cloneIdentityFailed(idn, "addresses") < 0)
         return -1;
     if (!g_hash_table_contains(keepDown, mac))
         g_hash_table_add(keepDown, g_strdup(mac));
-    if (cloneIdentityLinkDown(job, mac) < 0) {
-        CLONE_WARN("clone '%s': %s", job->name, virCloneGetLastErrorMessage());
+    if (cloneIdentityLinkDown(idn, mac) < 0) {
+        CLONE_WARN("clone '%s': %s", idn->name, virCloneGetLastErrorMessage());
         virCloneResetLastError();
     }
-    CLONE_WARN("clone '%s': the NIC with the MAC address %s keeps its link down", job->name, mac);
+    CLONE_WARN("clone '%s': the NIC with the MAC address %s keeps its link down", idn->name, mac);
     return 0;
 }
 
@@ -1539,7 +1574,7 @@ clonePendingDone(const clonePendingNic *p, GPtrArray *addrs, GHashTable *source)
 /* networkd's own view once it has the lease: its DHCPv4 client ID is not
  * the source's (it would be, had it kept the DUID of the old machine-id). */
 static int
-cloneIdentityNetworkdClientId(cloneJob *job, const clonePendingNic *p)
+cloneIdentityNetworkdClientId(cloneIdentity *idn, const clonePendingNic *p)
 {
     const char *argv[] = { "networkctl", "status", "--no-pager", "--lines=0", p->ifname, NULL };
     g_autofree char *out = NULL;
@@ -1548,17 +1583,17 @@ cloneIdentityNetworkdClientId(cloneJob *job, const clonePendingNic *p)
 
     if (!p->net || p->net->stack != CLONE_NETSTACK_NETWORKD || !p->net->clientId)
         return 0;
-    if (cloneAgentExecFull(job, argv, &code, &out, NULL) < 0)
+    if (cloneAgentExecFull(idn, argv, &code, &out, NULL) < 0)
         return -1;
     id = cloneNetworkdClientId(out);
     if (id && g_str_equal(id, p->net->clientId)) {
         virCloneReportError(VIR_CLONE_ERR_GUEST,
                             _("systemd-networkd inside clone '%1$s' asks DHCP on '%2$s' with the source's client ID %3$s"),
-                            job->name, p->ifname, id);
+                            idn->name, p->ifname, id);
         return -1;
     }
     CLONE_DEBUG("clone '%s': networkd's DHCPv4 client ID on %s: %s (the source's: %s)",
-                job->name, p->ifname, id ? id : "none", p->net->clientId);
+                idn->name, p->ifname, id ? id : "none", p->net->clientId);
     return 0;
 }
 
@@ -1567,16 +1602,16 @@ cloneIdentityNetworkdClientId(cloneJob *job, const clonePendingNic *p)
  * addresses is a failure: the guest's DHCP client asked with the source's
  * identity, or its configuration is static. */
 static int
-cloneIdentityWaitAddresses(cloneJob *job, GPtrArray *pending, GHashTable *source,
+cloneIdentityWaitAddresses(cloneIdentity *idn, GPtrArray *pending, GHashTable *source,
                            GHashTable *keepDown)
 {
-    gint64 deadline = g_get_monotonic_time() + job->policy->agentTimeoutS * G_USEC_PER_SEC;
+    gint64 deadline = g_get_monotonic_time() + idn->policy->agentTimeoutS * G_USEC_PER_SEC;
 
     while (pending->len > 0) {
-        g_autoptr(GPtrArray) ifs = cloneAgentInterfaces(job);
+        g_autoptr(GPtrArray) ifs = cloneAgentInterfaces(idn);
 
         if (!ifs)
-            return cloneIdentityFailed(job, "addresses");
+            return cloneIdentityFailed(idn, "addresses");
         for (guint i = pending->len; i-- > 0;) {
             const clonePendingNic *p = g_ptr_array_index(pending, i);
             const cloneGuestIf *gif = cloneGuestIfByMac(ifs, p->mac);
@@ -1587,18 +1622,18 @@ cloneIdentityWaitAddresses(cloneJob *job, GPtrArray *pending, GHashTable *source
             if ((stolen = cloneNetstackSourceAddress(gif->addrs, source))) {
                 virCloneReportError(VIR_CLONE_ERR_GUEST,
                                     _("interface '%1$s' inside clone '%2$s' took the source's address %3$s: the clone would answer for the source"),
-                                    gif->name, job->name, stolen);
-                if (cloneIdentityAddressFailed(job, p->mac, keepDown) < 0)
+                                    gif->name, idn->name, stolen);
+                if (cloneIdentityAddressFailed(idn, p->mac, keepDown) < 0)
                     return -1;
                 g_ptr_array_remove_index(pending, i);
                 continue;
             }
             if (!clonePendingDone(p, gif->addrs, source))
                 continue;
-            CLONE_DEBUG("clone '%s': interface %s has %s", job->name, gif->name,
+            CLONE_DEBUG("clone '%s': interface %s has %s", idn->name, gif->name,
                         (const char *)g_ptr_array_index(gif->addrs, 0));
-            if (cloneIdentityNetworkdClientId(job, p) < 0 &&
-                cloneIdentityAddressFailed(job, p->mac, keepDown) < 0)
+            if (cloneIdentityNetworkdClientId(idn, p) < 0 &&
+                cloneIdentityAddressFailed(idn, p->mac, keepDown) < 0)
                 return -1;
             g_ptr_array_remove_index(pending, i);
         }
@@ -1609,8 +1644,8 @@ cloneIdentityWaitAddresses(cloneJob *job, GPtrArray *pending, GHashTable *source
 
             virCloneReportError(VIR_CLONE_ERR_TIMEOUT,
                                 _("interface '%1$s' inside clone '%2$s' got no new address within %3$u s"),
-                                p->ifname, job->name, job->policy->agentTimeoutS);
-            return cloneIdentityFailed(job, "addresses");
+                                p->ifname, idn->name, idn->policy->agentTimeoutS);
+            return cloneIdentityFailed(idn, "addresses");
         }
         g_usleep(CLONE_AGENT_POLL_MS * 2 * 1000);
     }
@@ -1619,29 +1654,30 @@ cloneIdentityWaitAddresses(cloneJob *job, GPtrArray *pending, GHashTable *source
 
 
 int
-cloneIdentityAddresses(cloneJob *job, GHashTable *keepDown)
+cloneIdentityAddresses(cloneIdentity *idn, virDomainPtr clone, GHashTable *keepDown)
 {
-    g_autoptr(cloneNetState) st = cloneNetStateTake(job);
+    g_autoptr(cloneNetState) st = g_steal_pointer(&idn->net);
     g_autoptr(GPtrArray) ifs = NULL;
     g_autoptr(GPtrArray) pending = g_ptr_array_new_with_free_func(clonePendingNicFree);
     g_autoptr(GHashTable) noSource = g_hash_table_new(g_str_hash, g_str_equal);
     gboolean any = FALSE;
 
-    for (guint i = 0; i < job->plan->nics->len && !any; i++) {
-        const cloneNic *nic = g_ptr_array_index(job->plan->nics, i);
-        cloneIpMode mode = clonePolicyIpMode(job->policy, nic->sourceMac, NULL);
+    idn->clone = clone;
+    for (guint i = 0; i < idn->plan->nics->len && !any; i++) {
+        const cloneNic *nic = g_ptr_array_index(idn->plan->nics, i);
+        cloneIpMode mode = clonePolicyIpMode(idn->policy, nic->sourceMac, NULL);
 
         any = (mode == CLONE_IP_DHCP || mode == CLONE_IP_STATIC) &&
               !g_hash_table_contains(keepDown, nic->mac);
     }
-    if (!any || job->agentMissing)
+    if (!any || idn->result.agentMissing)
         return 0;
-    if (!(ifs = cloneAgentInterfaces(job)))
-        return cloneIdentityFailed(job, "addresses");
-    for (guint i = 0; i < job->plan->nics->len; i++) {
-        const cloneNic *nic = g_ptr_array_index(job->plan->nics, i);
+    if (!(ifs = cloneAgentInterfaces(idn)))
+        return cloneIdentityFailed(idn, "addresses");
+    for (guint i = 0; i < idn->plan->nics->len; i++) {
+        const cloneNic *nic = g_ptr_array_index(idn->plan->nics, i);
         const clonePolicyNic *pnic = NULL;
-        cloneIpMode mode = clonePolicyIpMode(job->policy, nic->sourceMac, &pnic);
+        cloneIpMode mode = clonePolicyIpMode(idn->policy, nic->sourceMac, &pnic);
         const cloneGuestIf *gif = cloneGuestIfByMac(ifs, nic->mac);
         const cloneNetNic *net = cloneNetNicByMac(st, nic->mac);
         const char *up[] = { "ip", "link", "set", "dev", NULL, "up", NULL };
@@ -1656,24 +1692,24 @@ cloneIdentityAddresses(cloneJob *job, GHashTable *keepDown)
         if (!gif) {
             virCloneReportError(VIR_CLONE_ERR_GUEST,
                                 _("no interface inside clone '%1$s' has the MAC address %2$s"),
-                                job->name, nic->mac);
-            if (cloneIdentityFailed(job, "addresses") < 0)
+                                idn->name, nic->mac);
+            if (cloneIdentityFailed(idn, "addresses") < 0)
                 return -1;
             continue;
         }
         up[4] = gif->name;
         /* ifupdown brings it up itself (ifdown took it down) */
         if (!net || net->stack != CLONE_NETSTACK_IFUPDOWN || mode != CLONE_IP_DHCP)
-            rc = cloneAgentExec(job, up);
+            rc = cloneAgentExec(idn, up);
         if (rc == 0)
-            rc = mode == CLONE_IP_DHCP ? cloneIdentityDhcp(job, net, gif->name)
-                                       : cloneIdentityStatic(job, pnic, gif->name);
+            rc = mode == CLONE_IP_DHCP ? cloneIdentityDhcp(idn, net, gif->name)
+                                       : cloneIdentityStatic(idn, pnic, gif->name);
         if (rc < 0) {
-            if (cloneIdentityFailed(job, mode == CLONE_IP_DHCP ? "dhcp" : "static address") < 0)
+            if (cloneIdentityFailed(idn, mode == CLONE_IP_DHCP ? "dhcp" : "static address") < 0)
                 return -1;
             continue;
         }
-        job->guestSteps++;
+        idn->result.steps++;
         p = g_new0(clonePendingNic, 1);
         p->ifname = g_strdup(gif->name);
         p->mac = g_strdup(nic->mac);
@@ -1683,5 +1719,39 @@ cloneIdentityAddresses(cloneJob *job, GHashTable *keepDown)
             p->wantV4 = !strchr(g_ptr_array_index(net->srcAddrs, j), ':');
         g_ptr_array_add(pending, p);
     }
-    return cloneIdentityWaitAddresses(job, pending, st ? st->srcAddrs : noSource, keepDown);
+    return cloneIdentityWaitAddresses(idn, pending, st ? st->srcAddrs : noSource, keepDown);
+}
+
+
+/* ---- the context ------------------------------------------------------------- */
+
+cloneIdentity *
+cloneIdentityNew(const clonePolicy *policy, const cloneDomainPlan *plan, const char *name,
+                 guint nameNumber)
+{
+    cloneIdentity *idn = g_new0(cloneIdentity, 1);
+
+    idn->policy = policy;
+    idn->plan = plan;
+    idn->name = g_strdup(name);
+    idn->nameNumber = nameNumber;
+    return idn;
+}
+
+
+void
+cloneIdentityFree(cloneIdentity *idn)
+{
+    if (!idn)
+        return;
+    cloneNetStateDrop(idn);
+    g_free(idn->name);
+    g_free(idn);
+}
+
+
+const cloneIdentityResult *
+cloneIdentityGetResult(const cloneIdentity *idn)
+{
+    return &idn->result;
 }

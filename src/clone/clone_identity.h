@@ -7,14 +7,35 @@
  */
 #pragma once
 
-#include "clone_job.h"
+#include "clone_domxml.h"
+#include "clone_policy.h"
+
+/* What the steps inside the guest did, for the job's statistics. */
+typedef struct {
+    guint steps;                 /* carried out */
+    guint failures;              /* failed (on-failure='warn') */
+    gboolean agentMissing;       /* no agent channel: no step can run */
+    gint64 stepsUs;              /* the time of the steps before the links go up */
+} cloneIdentityResult;
+
+/* The identity work of one clone: its policy and plan (borrowed: they
+ * outlive it), what the steps learn about the guest between the steps and
+ * the addresses, and its result. */
+typedef struct _cloneIdentity cloneIdentity;
+
+cloneIdentity *cloneIdentityNew(const clonePolicy *policy, const cloneDomainPlan *plan,
+                                const char *name, guint nameNumber);
+void cloneIdentityFree(cloneIdentity *idn);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(cloneIdentity, cloneIdentityFree);
+const cloneIdentityResult *cloneIdentityGetResult(const cloneIdentity *idn);
 
 /* Whether the policy asks for steps inside the guest of this clone. */
-gboolean cloneIdentityHasGuestSteps(const cloneJob *job);
+gboolean cloneIdentityHasGuestSteps(const cloneIdentity *idn);
 
 /* Before anything starts: the steps need a guest agent channel in the
- * source and a running clone.  Fails, or warns, as the policy says. */
-int cloneIdentityCheck(cloneJob *job);
+ * source @src (its XML @srcXML) and a running clone (not @paused).  Fails,
+ * or warns, as the policy says. */
+int cloneIdentityCheck(cloneIdentity *idn, const char *srcName, const char *srcXML, gboolean paused);
 
 /* With the clone running and its links down: read the source's addresses
  * and find the network stack that manages each NIC, give each NIC inside
@@ -23,13 +44,13 @@ int cloneIdentityCheck(cloneJob *job);
  * them.  On return @keepDown holds the clone MACs of the NICs whose link
  * must stay down (the guest still uses the source's MAC, or its network
  * stack is unknown, after a step failed with on-failure='warn'). */
-int cloneIdentityGuestSteps(cloneJob *job, GHashTable *keepDown);
+int cloneIdentityGuestSteps(cloneIdentity *idn, virDomainPtr clone, GHashTable *keepDown);
 
 /* Once the links are up: addresses from the policy (static) or DHCP by the
  * NIC's network stack, then waits for them.  An address that is one of the
  * source's is a failed step; with on-failure='warn' the NIC's link goes
  * down again. */
-int cloneIdentityAddresses(cloneJob *job, GHashTable *keepDown);
+int cloneIdentityAddresses(cloneIdentity *idn, virDomainPtr clone, GHashTable *keepDown);
 
 
 /* ---- network stacks: exposed for the unit test ------------------------------ */
@@ -77,7 +98,3 @@ char *cloneNetworkdClientId(const char *status);
 /* The first of @addrs ("ADDR/PREFIX") whose address is in @source (a set of
  * addresses without prefix), or NULL. */
 const char *cloneNetstackSourceAddress(GPtrArray *addrs, GHashTable *source);
-
-/* Drops what the steps inside the guest kept for the addresses (the job
- * is being freed). */
-void cloneIdentityJobDone(cloneJob *job);

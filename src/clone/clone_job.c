@@ -10,29 +10,96 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "clone_job.h"
-#include "clone_identity.h"
 
 #include <unistd.h>
 
 #define CLONE_RECORD_VERSION 1
 
 CLONE_ENUM_IMPL(cloneJobPhase, CLONE_JOB_PHASE_LAST,
-                "check", "chain", "plan", "sandbox", "files", "start-clone",
-                "transfer", "finish-source", "finish-clone", "persist");
+                "check", "chain", "plan", "stop", "sandbox", "files", "start-clone",
+                "load", "transfer", "fork", "transfer-end", "finish-source",
+                "save-template", "finish-clone", "persist");
+
+CLONE_ENUM_IMPL(cloneJobKind, CLONE_JOB_KIND_LAST,
+                "live", "template", "from-template", "reset");
+
+CLONE_ENUM_IMPL(cloneProgressPhase, VIR_DOMAIN_CLONE_LIVE_PHASE_LAST,
+                "prepare", "start-clone", "copy-ram", "switchover",
+                "finish", "done", "rollback");
+
+/* The one map from the job's phases to the public ones.  Pre-copy copies
+ * RAM before the switch-over instant, the background snapshot after it: the
+ * two halves of the transfer have a name for each strategy. */
+static const struct {
+    virDomainCloneLivePhase precopy;
+    virDomainCloneLivePhase background;
+} cloneJobPhasePublic[CLONE_JOB_PHASE_LAST] = {
+#define CLONE_SAME(p) { VIR_DOMAIN_CLONE_LIVE_PHASE_##p, VIR_DOMAIN_CLONE_LIVE_PHASE_##p }
+    [CLONE_JOB_PHASE_CHECK] = CLONE_SAME(PREPARE),
+    [CLONE_JOB_PHASE_CHAIN] = CLONE_SAME(PREPARE),
+    [CLONE_JOB_PHASE_PLAN] = CLONE_SAME(PREPARE),
+    [CLONE_JOB_PHASE_STOP] = CLONE_SAME(PREPARE),
+    [CLONE_JOB_PHASE_SANDBOX] = CLONE_SAME(PREPARE),
+    [CLONE_JOB_PHASE_FILES] = CLONE_SAME(PREPARE),
+    [CLONE_JOB_PHASE_START_CLONE] = CLONE_SAME(START_CLONE),
+    [CLONE_JOB_PHASE_LOAD] = CLONE_SAME(COPY_RAM),
+    [CLONE_JOB_PHASE_TRANSFER] = { VIR_DOMAIN_CLONE_LIVE_PHASE_COPY_RAM,
+                                   VIR_DOMAIN_CLONE_LIVE_PHASE_SWITCHOVER },
+    [CLONE_JOB_PHASE_FORK] = CLONE_SAME(SWITCHOVER),
+    [CLONE_JOB_PHASE_TRANSFER_END] = { VIR_DOMAIN_CLONE_LIVE_PHASE_SWITCHOVER,
+                                       VIR_DOMAIN_CLONE_LIVE_PHASE_COPY_RAM },
+    [CLONE_JOB_PHASE_FINISH_SOURCE] = CLONE_SAME(FINISH),
+    [CLONE_JOB_PHASE_SAVE_TEMPLATE] = CLONE_SAME(FINISH),
+    [CLONE_JOB_PHASE_FINISH_CLONE] = CLONE_SAME(FINISH),
+    [CLONE_JOB_PHASE_PERSIST] = CLONE_SAME(FINISH),
+#undef CLONE_SAME
+};
 
 
-void
-cloneJobProgress(cloneJob *job, int phase, guint percent)
+static void
+cloneJobProgressReport(cloneJob *job, int phase, guint percent)
 {
     /* "copied so far" never goes back, although QEMU's remaining count
      * grows while the guest dirties pages */
     if (phase == job->lastPhase && percent < job->lastPercent)
         percent = job->lastPercent;
-    if (!job->cb || (phase == job->lastPhase && percent == job->lastPercent))
+    if ((!job->cb && !job->tcb) || (phase == job->lastPhase && percent == job->lastPercent))
         return;
     job->lastPhase = phase;
     job->lastPercent = percent;
-    job->cb(job->src, phase, percent, job->opaque);
+    if (job->tcb)
+        job->tcb(job->handle, phase, percent, job->opaque);
+    else
+        job->cb(job->src, phase, percent, job->opaque);
+}
+
+
+const char *
+cloneJobSourceName(cloneJob *job)
+{
+    if (job->src)
+        return virDomainGetName(job->src);
+    return job->templateName ? job->templateName : "";
+}
+
+
+void
+cloneJobProgress(cloneJob *job, guint percent)
+{
+    if (job->strategy == CLONE_STRATEGY_BACKGROUND)
+        cloneJobProgressReport(job, cloneJobPhasePublic[job->phase].background, percent);
+    else
+        cloneJobProgressReport(job, cloneJobPhasePublic[job->phase].precopy, percent);
+}
+
+
+void
+cloneJobProgressEnd(cloneJob *job, gboolean ok)
+{
+    if (ok)
+        cloneJobProgressReport(job, VIR_DOMAIN_CLONE_LIVE_PHASE_DONE, 100);
+    else
+        cloneJobProgressReport(job, VIR_DOMAIN_CLONE_LIVE_PHASE_ROLLBACK, 0);
 }
 
 
@@ -42,18 +109,24 @@ cloneJobFree(cloneJob *job)
 {
     if (!job)
         return;
-    cloneIdentityJobDone(job);
-    g_clear_pointer(&job->srcMon, cloneMigMonFree);
-    g_clear_pointer(&job->cloneMon, cloneMigMonFree);
-    g_clear_pointer(&job->srcSaved, cloneMigSettingsFree);
-    g_clear_pointer(&job->srcCaps, json_object_unref);
-    g_clear_pointer(&job->srcParams, json_object_unref);
+    g_clear_pointer(&job->identity, cloneIdentityFree);
+    g_clear_pointer(&job->mig, cloneMigJobFree);
     g_clear_pointer(&job->plan, cloneDomainPlanFree);
     g_clear_pointer(&job->createdDirs, g_ptr_array_unref);
     g_clear_pointer(&job->clone, virDomainFree);
     g_clear_pointer(&job->lock, cloneJobLockRelease);
     if (job->recovered)
         g_clear_pointer(&job->src, virDomainFree);   /* looked up, not the caller's */
+    if (job->templateLock >= 0)
+        close(job->templateLock);
+    g_free(job->templateName);
+    g_clear_pointer(&job->tmpl, cloneTemplateRecFree);
+    g_free(job->runDir);
+    g_free(job->tmplRam);
+    g_free(job->tmplPolicy);
+    g_strfreev(job->resetMacs);
+    g_clear_pointer(&job->resetOverlays, g_ptr_array_unref);
+    g_strfreev(job->resetTops);
     clonePolicyFree(job->policy);
     g_free(job->srcXML);
     g_free(job->watchPidfile);
@@ -77,37 +150,74 @@ cloneJobStats(cloneJob *job, virTypedParameterPtr *stats, int *nstats)
     virTypedParamsAddString(stats, nstats, &max, VIR_DOMAIN_CLONE_LIVE_STATS_STRATEGY,
                             cloneStrategyTypeToString(job->strategy));
     virTypedParamsAddULLong(stats, nstats, &max, VIR_DOMAIN_CLONE_LIVE_STATS_SOURCE_PAUSE,
-                            (unsigned long long)MAX(job->pauseUs, 0));
+                            (unsigned long long)MAX(job->transfer.pauseUs, 0));
     virTypedParamsAddULLong(stats, nstats, &max, VIR_DOMAIN_CLONE_LIVE_STATS_DOWNTIME,
-                            (unsigned long long)MAX(job->downtimeMs, 0));
+                            (unsigned long long)MAX(job->transfer.downtimeMs, 0));
     virTypedParamsAddULLong(stats, nstats, &max, VIR_DOMAIN_CLONE_LIVE_STATS_TOTAL,
                             (unsigned long long)(job->tDone - job->tStart));
     virTypedParamsAddULLong(stats, nstats, &max, VIR_DOMAIN_CLONE_LIVE_STATS_CLONE_START,
                             (unsigned long long)job->cloneStartUs);
     virTypedParamsAddULLong(stats, nstats, &max, VIR_DOMAIN_CLONE_LIVE_STATS_DISK_FORK,
                             (unsigned long long)job->diskForkUs);
-    virTypedParamsAddULLong(stats, nstats, &max, VIR_DOMAIN_CLONE_LIVE_STATS_BYTES, job->bytes);
-    virTypedParamsAddULLong(stats, nstats, &max, VIR_DOMAIN_CLONE_LIVE_STATS_PASSES, job->passes);
+    virTypedParamsAddULLong(stats, nstats, &max, VIR_DOMAIN_CLONE_LIVE_STATS_BYTES,
+                            job->transfer.bytes);
+    virTypedParamsAddULLong(stats, nstats, &max, VIR_DOMAIN_CLONE_LIVE_STATS_PASSES,
+                            job->transfer.passes);
     virTypedParamsAddULLong(stats, nstats, &max, VIR_DOMAIN_CLONE_LIVE_STATS_FALLBACKS, job->fallbacks);
-    virTypedParamsAddULLong(stats, nstats, &max, VIR_DOMAIN_CLONE_LIVE_STATS_GUEST_STEPS, job->guestSteps);
+    virTypedParamsAddULLong(stats, nstats, &max, VIR_DOMAIN_CLONE_LIVE_STATS_GUEST_STEPS,
+                            job->guest.steps);
     virTypedParamsAddULLong(stats, nstats, &max, VIR_DOMAIN_CLONE_LIVE_STATS_GUEST_FAILED,
-                            job->guestFailures);
+                            job->guest.failures);
     virTypedParamsAddULLong(stats, nstats, &max, VIR_DOMAIN_CLONE_LIVE_STATS_GUEST_IDENTITY,
-                            (unsigned long long)job->guestStepsUs);
+                            (unsigned long long)job->guest.stepsUs);
     virTypedParamsAddULLong(stats, nstats, &max, VIR_DOMAIN_CLONE_LIVE_STATS_NETWORK_UP,
                             (unsigned long long)job->networkUpUs);
+    if (job->kind != CLONE_JOB_LIVE && job->templateName)
+        virTypedParamsAddString(stats, nstats, &max, VIR_DOMAIN_CLONE_LIVE_STATS_TEMPLATE,
+                                job->templateName);
 }
 
+
+
+static void
+cloneJobMigProgress(guint percent, void *opaque)
+{
+    cloneJobProgress(opaque, percent);
+}
+
+
+static int
+cloneJobMigSave(void *opaque)
+{
+    return cloneJobSave(opaque);
+}
+
+
+static cloneMigJob *
+cloneJobMigNew(cloneJob *job)
+{
+    gint64 deadline = job->tStart + (gint64)job->policy->timeoutS * G_USEC_PER_SEC;
+
+    return cloneMigJobNew(job->src, job->policy, deadline, cloneJobMigProgress, cloneJobMigSave, job);
+}
 
 
 cloneJob *
 cloneJobNew(virDomainPtr dom, const char *policyXML, unsigned int flags)
 {
+    return cloneJobNewOn(virDomainGetConnect(dom), dom, policyXML, flags);
+}
+
+
+cloneJob *
+cloneJobNewOn(virConnectPtr conn, virDomainPtr dom, const char *policyXML, unsigned int flags)
+{
     g_autoptr(cloneJob) job = g_new0(cloneJob, 1);
 
     job->tStart = g_get_monotonic_time();
     job->src = dom;
-    job->conn = virDomainGetConnect(dom);
+    job->conn = conn;
+    job->templateLock = -1;
     job->flags = flags;
     job->lastPhase = -1;
     job->guardianPipe = -1;
@@ -124,6 +234,7 @@ cloneJobNew(virDomainPtr dom, const char *policyXML, unsigned int flags)
                                      VIR_DOMAIN_CLONE_LIVE_BACKGROUND)) != 0;
     if (job->strategy == CLONE_STRATEGY_AUTO)
         job->strategy = CLONE_STRATEGY_PRECOPY;
+    job->mig = cloneJobMigNew(job);
     return g_steal_pointer(&job);
 }
 
@@ -163,21 +274,22 @@ static JsonObject *
 cloneRecSource(cloneJob *job)
 {
     JsonObject *o = json_object_new();
+    const cloneMigJob *mig = job->mig;
     char uuid[VIR_UUID_STRING_BUFLEN] = "";
 
-    if (virDomainGetUUIDString(job->src, uuid) == 0)
+    if (job->src && virDomainGetUUIDString(job->src, uuid) == 0)
         json_object_set_string_member(o, "uuid", uuid);
-    cloneRecSetStr(o, "name", virDomainGetName(job->src));
-    json_object_set_boolean_member(o, "wasRunning", job->srcWasRunning);
-    json_object_set_boolean_member(o, "pausedByUs", job->srcPausedByUs);
-    json_object_set_boolean_member(o, "migrationStarted", job->migrationStarted);
+    cloneRecSetStr(o, "name", cloneJobSourceName(job));
+    json_object_set_boolean_member(o, "wasRunning", mig->srcWasRunning);
+    json_object_set_boolean_member(o, "pausedByUs", mig->srcPausedByUs);
+    json_object_set_boolean_member(o, "migrationStarted", mig->migrationStarted);
     json_object_set_boolean_member(o, "forkAttempted", job->forkAttempted);
     json_object_set_boolean_member(o, "disksForked", job->disksForked);
-    if (job->srcSaved) {
-        cloneRecSetObj(o, "savedCaps", job->srcSaved->caps);
-        cloneRecSetObj(o, "savedParams", job->srcSaved->params);
-        cloneRecSetObj(o, "setCaps", job->srcCaps);
-        cloneRecSetObj(o, "setParams", job->srcParams);
+    if (mig->srcSaved) {
+        cloneRecSetObj(o, "savedCaps", mig->srcSaved->caps);
+        cloneRecSetObj(o, "savedParams", mig->srcSaved->params);
+        cloneRecSetObj(o, "setCaps", mig->srcCaps);
+        cloneRecSetObj(o, "setParams", mig->srcParams);
     }
     return o;
 }
@@ -236,6 +348,14 @@ cloneJobToRecord(cloneJob *job)
     json_object_set_int_member(rec, "guardian", job->guardianPid);
     cloneRecSetStr(rec, "uri", uri);
     json_object_set_string_member(rec, "phase", cloneJobPhaseTypeToString(job->phase));
+    json_object_set_string_member(rec, "kind", cloneJobKindTypeToString(job->kind));
+    if (job->templateName) {
+        JsonObject *t = json_object_new();
+
+        json_object_set_string_member(t, "name", job->templateName);
+        json_object_set_boolean_member(t, "made", job->templateMade);
+        json_object_set_object_member(rec, "template", t);
+    }
     json_object_set_string_member(rec, "strategy", cloneStrategyTypeToString(job->strategy));
     json_object_set_object_member(rec, "source", cloneRecSource(job));
     if (job->plan) {
@@ -367,18 +487,19 @@ cloneRecSourceState(cloneJob *job, JsonObject *src)
 {
     JsonObject *caps = cloneRecObj(src, "savedCaps");
     JsonObject *params = cloneRecObj(src, "savedParams");
+    cloneMigJob *mig = job->mig;
 
-    job->srcWasRunning = cloneRecBool(src, "wasRunning");
-    job->srcPausedByUs = cloneRecBool(src, "pausedByUs");
-    job->migrationStarted = cloneRecBool(src, "migrationStarted");
+    mig->srcWasRunning = cloneRecBool(src, "wasRunning");
+    mig->srcPausedByUs = cloneRecBool(src, "pausedByUs");
+    mig->migrationStarted = cloneRecBool(src, "migrationStarted");
     job->forkAttempted = cloneRecBool(src, "forkAttempted");
     job->disksForked = cloneRecBool(src, "disksForked");
     if (caps && params) {
-        job->srcSaved = g_new0(cloneMigSettings, 1);
-        job->srcSaved->caps = json_object_ref(caps);
-        job->srcSaved->params = json_object_ref(params);
-        job->srcCaps = cloneRecObj(src, "setCaps") ? json_object_ref(cloneRecObj(src, "setCaps")) : NULL;
-        job->srcParams = cloneRecObj(src, "setParams") ? json_object_ref(cloneRecObj(src, "setParams")) : NULL;
+        mig->srcSaved = g_new0(cloneMigSettings, 1);
+        mig->srcSaved->caps = json_object_ref(caps);
+        mig->srcSaved->params = json_object_ref(params);
+        mig->srcCaps = cloneRecObj(src, "setCaps") ? json_object_ref(cloneRecObj(src, "setCaps")) : NULL;
+        mig->srcParams = cloneRecObj(src, "setParams") ? json_object_ref(cloneRecObj(src, "setParams")) : NULL;
     }
 }
 
@@ -411,11 +532,16 @@ cloneJobFromRecord(virConnectPtr conn, JsonObject *rec)
     g_autoptr(cloneJob) job = g_new0(cloneJob, 1);
     JsonObject *src = cloneRecObj(rec, "source");
     JsonObject *clone = cloneRecObj(rec, "clone");
+    JsonObject *tmpl = cloneRecObj(rec, "template");
     const char *srcUUID = cloneRecStr(src, "uuid");
     int phase = cloneJobPhaseTypeFromString(cloneRecStr(rec, "phase"));
+    const char *kindStr = cloneRecStr(rec, "kind");
+    int kind = kindStr ? cloneJobKindTypeFromString(kindStr) : CLONE_JOB_LIVE;
+    gboolean fromTemplate = kind == CLONE_JOB_FROM_TEMPLATE || kind == CLONE_JOB_RESET;
 
     if (json_object_get_int_member_with_default(rec, "version", 0) != CLONE_RECORD_VERSION ||
-        !srcUUID || phase < 0) {
+        (!srcUUID && !fromTemplate) || phase < 0 || kind < 0 ||
+        (kind != CLONE_JOB_LIVE && !cloneRecStr(tmpl, "name"))) {
         virCloneReportError(VIR_CLONE_ERR_INTERNAL, "%s",
                             _("a job record of an unknown form: it is left for a person to look at"));
         return NULL;
@@ -426,12 +552,18 @@ cloneJobFromRecord(virConnectPtr conn, JsonObject *rec)
         return NULL;
     job->lastPhase = -1;
     job->guardianPipe = -1;
+    job->templateLock = -1;
     job->phase = phase;
     job->strategy = cloneStrategyTypeFromString(cloneRecStr(rec, "strategy"));
-    if (cloneRecLookup(conn, srcUUID, &job->src) < 0)
+    job->kind = kind;
+    job->templateName = g_strdup(cloneRecStr(tmpl, "name"));
+    job->templateMade = cloneRecBool(tmpl, "made");
+    if (srcUUID && cloneRecLookup(conn, srcUUID, &job->src) < 0)
         return NULL;
     job->createdDirs = g_ptr_array_new_with_free_func(g_free);
     job->name = g_strdup(cloneRecStr(clone, "name") ? cloneRecStr(clone, "name") : "?");
+    job->tStart = g_get_monotonic_time();
+    job->mig = cloneJobMigNew(job);
     cloneRecSourceState(job, src);
     if (clone) {
         job->plan = cloneRecPlan(rec);
@@ -440,6 +572,7 @@ cloneJobFromRecord(virConnectPtr conn, JsonObject *rec)
         job->watchPidfile = g_strdup(cloneRecStr(clone, "watchPidfile"));
         if (job->uuid && cloneRecLookup(conn, job->uuid, &job->clone) < 0)
             return NULL;
+        job->mig->clone = job->clone;
         cloneRecStrings(cloneRecObj(rec, "files"), "dirs", job->createdDirs);
     }
     return g_steal_pointer(&job);

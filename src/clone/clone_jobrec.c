@@ -16,6 +16,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "clone_jobrec.h"
+#include "clone_file.h"
 #include "clone_lookup.h"
 
 #include <errno.h>
@@ -125,31 +126,12 @@ cloneJobsDirEnsure(const char *runDir)
 static int
 cloneJobLockOnce(cloneJobLock *lock)
 {
-    struct stat byFd;
-    struct stat byPath;
-    int fd = open(lock->lockPath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    int fd = cloneFileLockOnce(lock->lockPath, LOCK_EX, _("job lock"));
 
-    if (fd < 0) {
-        virCloneReportSystemError(errno, _("cannot open the job lock '%1$s'"), lock->lockPath);
+    if (fd == -2)
         return -1;
-    }
-    while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-        int err = errno;
-
-        if (err == EINTR)
-            continue;
-        close(fd);
-        if (err == EWOULDBLOCK)
-            return 0;
-        virCloneReportSystemError(err, _("cannot lock '%1$s'"), lock->lockPath);
-        return -1;
-    }
-    /* the previous holder may have removed the file after we opened it */
-    if (fstat(fd, &byFd) < 0 || stat(lock->lockPath, &byPath) < 0 ||
-        byFd.st_ino != byPath.st_ino || byFd.st_dev != byPath.st_dev) {
-        close(fd);
+    if (fd < 0)
         return 0;
-    }
     lock->fd = fd;
     return 1;
 }
@@ -255,61 +237,14 @@ cloneJobLockRunDir(const cloneJobLock *lock)
 int
 cloneJobRecordSave(cloneJobLock *lock, JsonObject *record)
 {
-    g_autoptr(JsonNode) node = json_node_new(JSON_NODE_OBJECT);
-    g_autofree char *text = NULL;
-    g_autofree char *tmp = g_strdup_printf("%s.new", lock->recordPath);
-    size_t len;
-    size_t done = 0;
-    int fd;
-
-    json_node_set_object(node, record);
-    text = json_to_string(node, TRUE);
-    len = strlen(text);
-    if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0)
-        goto error;
-    while (done < len) {
-        ssize_t n = write(fd, text + done, len - done);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            int err = n < 0 ? errno : EIO;
-
-            close(fd);
-            errno = err;
-            goto error;
-        }
-        done += (size_t)n;
-    }
-    if (close(fd) < 0 || rename(tmp, lock->recordPath) < 0)
-        goto error;
-    return 0;
-
- error:
-    virCloneReportSystemError(errno, _("cannot write the job record '%1$s'"), lock->recordPath);
-    g_unlink(tmp);
-    return -1;
+    return cloneFileWriteJSON(lock->recordPath, record, _("job record"));
 }
 
 
 int
 cloneJobRecordLoad(cloneJobLock *lock, JsonObject **record)
 {
-    g_autoptr(JsonParser) parser = json_parser_new();
-    g_autoptr(GError) err = NULL;
-    JsonNode *root;
-
-    *record = NULL;
-    if (!g_file_test(lock->recordPath, G_FILE_TEST_EXISTS))
-        return 0;
-    if (!json_parser_load_from_file(parser, lock->recordPath, &err) ||
-        !(root = json_parser_get_root(parser)) || !JSON_NODE_HOLDS_OBJECT(root)) {
-        virCloneReportError(VIR_CLONE_ERR_SYSTEM, _("cannot read the job record '%1$s': %2$s"),
-                            lock->recordPath, err ? err->message : _("not a JSON object"));
-        return -1;
-    }
-    *record = json_object_ref(json_node_get_object(root));
-    return 1;
+    return cloneFileReadJSON(lock->recordPath, record, _("job record"));
 }
 
 

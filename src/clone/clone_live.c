@@ -20,15 +20,20 @@
 #include <errno.h>
 #include <glib/gstdio.h>
 
-CLONE_ENUM_DECL(clonePhase);
-CLONE_ENUM_IMPL(clonePhase, VIR_DOMAIN_CLONE_LIVE_PHASE_LAST,
-                "prepare", "start-clone", "copy-ram", "switchover",
-                "finish", "done", "rollback");
-
 typedef struct {
     int (*run)(cloneJob *job);
     void (*undo)(cloneJob *job);  /* may run after a partial run; idempotent */
+    unsigned int kinds;           /* CLONE_KIND() of the jobs that run it */
 } clonePhaseDef;
+
+#define CLONE_KIND(k) (1U << CLONE_JOB_##k)
+#define CLONE_KINDS_ALL (CLONE_KIND(LIVE) | CLONE_KIND(TEMPLATE) | \
+                         CLONE_KIND(FROM_TEMPLATE) | CLONE_KIND(RESET))
+/* the jobs that copy a running source's memory */
+#define CLONE_KINDS_SOURCE (CLONE_KIND(LIVE) | CLONE_KIND(TEMPLATE))
+/* the jobs that make a domain that runs */
+#define CLONE_KINDS_DOMAIN (CLONE_KIND(LIVE) | CLONE_KIND(FROM_TEMPLATE) | CLONE_KIND(RESET))
+#define CLONE_KINDS_TEMPLATE_DOMAIN (CLONE_KIND(FROM_TEMPLATE) | CLONE_KIND(RESET))
 
 
 /* ---- phase: check the source ------------------------------------------ */
@@ -50,7 +55,7 @@ cloneCheckState(cloneJob *job)
                             virDomainGetName(job->src));
         return -1;
     }
-    job->srcWasRunning = state == VIR_DOMAIN_RUNNING;
+    job->mig->srcWasRunning = state == VIR_DOMAIN_RUNNING;
     return 0;
 }
 
@@ -61,13 +66,19 @@ cloneCheckJobs(cloneJob *job)
     virDomainJobInfo info;
     g_auto(cloneMigInfo) mig = { 0 };
 
-    if (virDomainGetJobInfo(job->src, &info) == 0 && info.type != VIR_DOMAIN_JOB_NONE) {
+    /* no job is VIR_DOMAIN_JOB_NONE, not a failure */
+    if (virDomainGetJobInfo(job->src, &info) < 0) {
+        virCloneReportLibvirtError(VIR_CLONE_ERR_LIBVIRT,
+                                   _("cannot read the jobs of domain '%1$s'"),
+                                   virDomainGetName(job->src));
+        return -1;
+    }
+    if (info.type != VIR_DOMAIN_JOB_NONE) {
         virCloneReportError(VIR_CLONE_ERR_BUSY,
                             _("domain '%1$s' is busy with a libvirt job: try again when it has finished"),
                             virDomainGetName(job->src));
         return -1;
     }
-    virResetLastError();
     if (cloneMigInfoQuery(job->src, &mig) < 0)
         return -1;
     if (mig.status < 0 || !(CLONE_MIG_STATUS_ENDED & CLONE_MIG_STATUS_BIT(mig.status))) {
@@ -145,14 +156,11 @@ clonePolicyCheckSupported(const clonePolicy *policy)
 }
 
 
+/* The source's XML, as the clone's is made from it. */
 static int
-clonePhaseCheck(cloneJob *job)
+cloneSourceReadXML(cloneJob *job)
 {
-    cloneJobProgress(job, VIR_DOMAIN_CLONE_LIVE_PHASE_PREPARE, 0);
-    if (clonePolicyCheckSupported(job->policy) < 0)
-        return -1;
-    if (cloneCheckState(job) < 0 || cloneCheckJobs(job) < 0)
-        return -1;
+    g_free(job->srcXML);
     if (!(job->srcXML = virDomainGetXMLDesc(job->src, VIR_DOMAIN_XML_SECURE |
                                                       VIR_DOMAIN_XML_MIGRATABLE))) {
         virCloneReportLibvirtError(VIR_CLONE_ERR_LIBVIRT,
@@ -160,6 +168,22 @@ clonePhaseCheck(cloneJob *job)
                                    virDomainGetName(job->src));
         return -1;
     }
+    return 0;
+}
+
+
+static int
+clonePhaseCheck(cloneJob *job)
+{
+    cloneJobProgress(job, 0);
+    if (clonePolicyCheckSupported(job->policy) < 0)
+        return -1;
+    if (job->kind == CLONE_JOB_FROM_TEMPLATE || job->kind == CLONE_JOB_RESET)
+        return cloneTemplatePhaseCheckDomain(job);
+    if (cloneCheckState(job) < 0 || cloneCheckJobs(job) < 0)
+        return -1;
+    if (cloneSourceReadXML(job) < 0)
+        return -1;
     {
         g_auto(GStrv) type = cloneXMLStrings(job->srcXML, "/domain/@type");
 
@@ -167,6 +191,8 @@ clonePhaseCheck(cloneJob *job)
     }
     /* before the chain phase may flatten anything */
     if (cloneTpmCheck(job->srcXML, virDomainGetName(job->src), job->policy) < 0)
+        return -1;
+    if (job->kind == CLONE_JOB_TEMPLATE && cloneTemplateCheckSource(job) < 0)
         return -1;
     return cloneCheckStrategy(job);
 }
@@ -177,7 +203,7 @@ clonePhaseCheck(cloneJob *job)
 static void
 cloneChainProgressCb(guint percent, void *opaque)
 {
-    cloneJobProgress(opaque, VIR_DOMAIN_CLONE_LIVE_PHASE_PREPARE, percent);
+    cloneJobProgress(opaque, percent);
 }
 
 
@@ -186,11 +212,17 @@ static int
 cloneChainBusy(cloneJob *job, const char *target)
 {
     virDomainBlockJobInfo info;
+    int rc;
 
-    if (virDomainGetBlockJobInfo(job->src, target, &info, 0) <= 0) {
-        virResetLastError();
-        return 0;
+    /* 0: no block job, which is not a failure */
+    if ((rc = virDomainGetBlockJobInfo(job->src, target, &info, 0)) < 0) {
+        virCloneReportLibvirtError(VIR_CLONE_ERR_LIBVIRT,
+                                   _("cannot read the block jobs of disk '%1$s' of domain '%2$s'"),
+                                   target, virDomainGetName(job->src));
+        return -1;
     }
+    if (rc == 0)
+        return 0;
     if (!job->policy->chainWait) {
         virCloneReportError(VIR_CLONE_ERR_BUSY,
                             _("disk '%1$s' of domain '%2$s' has a block job running"),
@@ -242,17 +274,10 @@ clonePhaseChain(cloneJob *job)
             return -1;
         changed |= rc > 0;
     }
+    /* the source's XML again only if its disks changed */
     if (!changed)
         return 0;
-    g_free(job->srcXML);
-    if (!(job->srcXML = virDomainGetXMLDesc(job->src, VIR_DOMAIN_XML_SECURE |
-                                                      VIR_DOMAIN_XML_MIGRATABLE))) {
-        virCloneReportLibvirtError(VIR_CLONE_ERR_LIBVIRT,
-                                   _("cannot read the XML of domain '%1$s'"),
-                                   virDomainGetName(job->src));
-        return -1;
-    }
-    return 0;
+    return cloneSourceReadXML(job);
 }
 
 
@@ -277,6 +302,8 @@ clonePlanFor(cloneJob *job, const char *name)
 
     p.name = name;
     p.uuid = job->uuid;
+    if (job->kind != CLONE_JOB_LIVE)
+        cloneTemplateRewriteParams(job, &p);
     p.stamp = job->stamp;
     p.overlayDir = job->policy->overlayDir;
     p.policy = job->policy;
@@ -297,7 +324,7 @@ clonePlanName(cloneJob *job)
     gboolean numbered = !policy->name && strstr(policy->nameTemplate, "%{n}") != NULL;
 
     for (guint n = 1; n < 10000; n++) {
-        g_autofree char *name = clonePolicyExpandName(policy, virDomainGetName(job->src), n);
+        g_autofree char *name = clonePolicyExpandName(policy, cloneJobSourceName(job), n);
         g_autoptr(cloneDomainPlan) plan = NULL;
 
         if (!cloneNameFree(job, name)) {
@@ -323,14 +350,47 @@ clonePlanName(cloneJob *job)
         return 0;
     }
     virCloneReportError(VIR_CLONE_ERR_INTERNAL, _("cannot find a free name for the clone of '%1$s'"),
-                        virDomainGetName(job->src));
+                        cloneJobSourceName(job));
     return -1;
+}
+
+
+/* A template's QEMU and a domain put back at its template's instant have
+ * their name and UUID from the check phase. */
+static int
+clonePlanNamed(cloneJob *job)
+{
+    job->stamp = g_strdup_printf("%" G_GINT64_MODIFIER "x", g_get_real_time());
+    if (!(job->plan = clonePlanFor(job, job->name)))
+        return -1;
+    if (job->kind == CLONE_JOB_TEMPLATE) {
+        if (!cloneNameFree(job, job->name)) {
+            virCloneReportError(VIR_CLONE_ERR_INVALID_ARG,
+                                _("a domain named '%1$s' exists already"), job->name);
+            return -1;
+        }
+        if (!cloneDiskPlanFilesFree(job->plan)) {
+            virCloneReportError(VIR_CLONE_ERR_DISK,
+                                _("files of a domain named '%1$s' exist already (overlay, NVRAM or log)"),
+                                job->name);
+            return -1;
+        }
+        return cloneCheckMigratable(job);
+    }
+    job->identity = cloneIdentityNew(job->policy, job->plan, job->name, 0);
+    if (cloneIdentityCheck(job->identity, cloneJobSourceName(job), job->srcXML,
+                           (job->flags & VIR_DOMAIN_CLONE_LIVE_PAUSED) != 0) < 0)
+        return -1;
+    cloneTemplatePlanDone(job);
+    return 0;
 }
 
 
 static int
 clonePhasePlan(cloneJob *job)
 {
+    if (job->kind == CLONE_JOB_TEMPLATE || job->kind == CLONE_JOB_RESET)
+        return clonePlanNamed(job);
     if (job->policy->uuid) {
         virDomainPtr dom = cloneLookupDomain(job->conn, NULL,
                                              job->policy->uuid);
@@ -342,15 +402,22 @@ clonePhasePlan(cloneJob *job)
             virDomainFree(dom);
             return -1;
         }
+        g_free(job->uuid);
         job->uuid = g_strdup(job->policy->uuid);
-    } else {
-        job->uuid = g_uuid_string_random();
+    } else if (!job->uuid) {
+        job->uuid = g_uuid_string_random();   /* a domain from a template has one already */
     }
     job->stamp = g_strdup_printf("%" G_GINT64_MODIFIER "x", g_get_real_time());
     if (clonePlanName(job) < 0)
         return -1;
-    if (cloneCheckMigratable(job) < 0 || cloneIdentityCheck(job) < 0)
+    job->identity = cloneIdentityNew(job->policy, job->plan, job->name, job->nameNumber);
+    if (job->kind == CLONE_JOB_LIVE && cloneCheckMigratable(job) < 0)
         return -1;
+    if (cloneIdentityCheck(job->identity, cloneJobSourceName(job), job->srcXML,
+                           (job->flags & VIR_DOMAIN_CLONE_LIVE_PAUSED) != 0) < 0)
+        return -1;
+    if (job->kind == CLONE_JOB_FROM_TEMPLATE)
+        cloneTemplatePlanDone(job);
     return 0;
 }
 
@@ -361,8 +428,15 @@ clonePhasePlan(cloneJob *job)
 static int
 clonePhaseFiles(cloneJob *job)
 {
-    if (cloneDiskCheckNewFiles(job->plan) < 0 || cloneJobSave(job) < 0 ||
-        cloneDiskCreateOverlays(job->src, job->plan, job->createdDirs) < 0 ||
+    if (cloneDiskCheckNewFiles(job->plan) < 0 || cloneJobSave(job) < 0)
+        return -1;
+    if (job->kind == CLONE_JOB_FROM_TEMPLATE || job->kind == CLONE_JOB_RESET) {
+        if (cloneDiskCreateCloneOverlays(job->plan, job->createdDirs) < 0)
+            return -1;
+    } else if (cloneDiskCreateOverlays(job->src, job->plan, job->createdDirs) < 0) {
+        return -1;
+    }
+    if (
         cloneDiskCopyFiles(job->plan) < 0 ||
         cloneTpmCopyState(job->conn, job->plan) < 0)
         return -1;
@@ -375,7 +449,9 @@ clonePhaseFilesUndo(cloneJob *job)
 {
     if (!job->plan)
         return;
-    cloneDiskRemoveCloneFiles(job->plan);
+    /* a reset clone that stays defined keeps the overlay its definition names */
+    if (job->kind != CLONE_JOB_RESET || !job->cloneDefined)
+        cloneDiskRemoveCloneFiles(job->plan);
     cloneTpmRemoveState(job->conn, job->plan);
     /* after the fork the source runs on its new tops: they stay */
     cloneDiskRemoveSourceOverlays(job->src, job->plan, job->forkAttempted);
@@ -412,18 +488,18 @@ clonePhaseStartClone(cloneJob *job)
 {
     gint64 t0 = g_get_monotonic_time();
 
-    cloneJobProgress(job, VIR_DOMAIN_CLONE_LIVE_PHASE_START_CLONE, 0);
+    cloneJobProgress(job, 0);
     /* START_PAUSED: without it libvirt sends "cont", which would activate
      * the images before the migration. */
     job->clone = virDomainCreateXML(job->conn, job->plan->xml, VIR_DOMAIN_START_PAUSED);
     if (!job->clone) {
         virCloneReportLibvirtError(VIR_CLONE_ERR_LIBVIRT,
                                    _("cannot start the clone '%1$s' of domain '%2$s'"),
-                                   job->name, virDomainGetName(job->src));
+                                   job->name, cloneJobSourceName(job));
         return -1;
     }
     job->cloneStartUs = g_get_monotonic_time() - t0;
-    job->cloneMon = cloneMigMonNew(job->clone);
+    cloneMigJobSetClone(job->mig, job->clone);
     return 0;
 }
 
@@ -434,23 +510,73 @@ clonePhaseStartCloneUndo(cloneJob *job)
     if (!job->clone)
         return;
     if (virDomainDestroy(job->clone) < 0)
-        virResetLastError();   /* its QEMU may be gone already */
-    if (job->cloneDefined && virDomainUndefineFlags(job->clone, VIR_DOMAIN_UNDEFINE_NVRAM) < 0)
-        virResetLastError();
-    job->cloneDefined = FALSE;
-    g_clear_pointer(&job->cloneMon, cloneMigMonFree);
+        virResetLastError();   /* its QEMU may be gone already (persist's undo) */
+    cloneMigJobSetClone(job->mig, NULL);
     g_clear_pointer(&job->clone, virDomainFree);
 }
 
 
 /* ---- phase: transfer -------------------------------------------------------- */
 
+/* Ends with the source paused at the switch-over instant (clone_migrate.h). */
 static int
 clonePhaseTransfer(cloneJob *job)
 {
     if (job->strategy == CLONE_STRATEGY_BACKGROUND)
-        return cloneTransferBackground(job);
-    return cloneTransferPrecopy(job);
+        return cloneTransferBackgroundToSwitchover(job->mig);
+    return cloneTransferPrecopyToSwitchover(job->mig, !job->strategyForced);
+}
+
+
+/* Cancels the migration, resumes the source, restores its settings. */
+static void
+clonePhaseTransferUndo(cloneJob *job)
+{
+    cloneTransferAbort(job->mig);
+}
+
+
+/* ---- phase: the disk fork, while the source is paused ----------------------- */
+
+/* The source goes on with new overlays over the images it used at the
+ * switch-over instant; the clone gets its own over the same images.  No
+ * undo: once libvirt pivoted the source onto its new tops they stay (the
+ * files phase's undo asks libvirt which ones the source uses). */
+static int
+clonePhaseFork(cloneJob *job)
+{
+    gint64 t0 = g_get_monotonic_time();
+    g_autofree char *snapName = g_strdup_printf("libvirt-clone-%s", job->stamp);
+
+    cloneJobProgress(job, 100);
+    /* whether it happened is asked of libvirt on rollback (clone_disk.c) */
+    job->forkAttempted = TRUE;
+    if (cloneJobSave(job) < 0 || cloneDiskFork(job->src, job->plan, snapName) < 0)
+        return -1;
+    job->disksForked = TRUE;
+    job->diskForkUs = g_get_monotonic_time() - t0;
+    return cloneFaultPoint(job->strategy == CLONE_STRATEGY_BACKGROUND ? "background:forked"
+                                                                      : "precopy:forked");
+}
+
+
+/* ---- phase: the end of the transfer ------------------------------------------ */
+
+static int
+clonePhaseTransferEnd(cloneJob *job)
+{
+    if (job->strategy == CLONE_STRATEGY_BACKGROUND)
+        return cloneTransferBackgroundComplete(job->mig);
+    return cloneTransferPrecopyComplete(job->mig);
+}
+
+
+/* A migration that this phase started (background) is cancelled; the
+ * transfer's undo does the rest. */
+static void
+clonePhaseTransferEndUndo(cloneJob *job)
+{
+    cloneTransferCancel(job->mig);
 }
 
 
@@ -459,22 +585,11 @@ clonePhaseTransfer(cloneJob *job)
 static int
 clonePhaseFinishSource(cloneJob *job)
 {
-    g_auto(cloneMigInfo) info = { 0 };
-
-    cloneJobProgress(job, VIR_DOMAIN_CLONE_LIVE_PHASE_FINISH, 100);
-    /* resume as soon as the source's side completes: waiting for the
-     * clone's side would add to the source's pause */
-    if (job->srcWasRunning && (job->srcPausedByUs || job->strategy == CLONE_STRATEGY_PRECOPY) &&
-        cloneSourceResume(job) < 0)
+    cloneJobProgress(job, 100);
+    if (cloneTransferFinishSource(job->mig, job->strategy == CLONE_STRATEGY_PRECOPY) < 0)
         return -1;
-    if (cloneMigInfoQuery(job->src, &info) == 0) {
-        job->bytes = info.transferred;
-        job->downtimeMs = info.downtime;
-        job->passes = MAX(job->passes, info.passes);
-    }
-    job->migrationStarted = FALSE;
-    cloneSourceRestoreSettings(job);
-    return cloneJobSave(job);
+    job->transfer = job->mig->result;
+    return 0;
 }
 
 
@@ -499,59 +614,68 @@ cloneSetLinks(cloneJob *job, const char *xml, gboolean up)
 }
 
 
+/* The MAC address of the <interface> @nic, or NULL. */
+static char *
+cloneNicMac(xmlNodePtr nic)
+{
+    for (xmlNodePtr c = nic->children; c; c = c->next)
+        if (c->type == XML_ELEMENT_NODE && xmlStrEqual(c->name, BAD_CAST "mac"))
+            return (char *)xmlGetProp(c, BAD_CAST "address");
+    return NULL;
+}
+
+
+/* Brings up the link of @nic (an <interface> of the clone's live XML);
+ * 0 if done, -1 with an error. */
+static int
+cloneLinkUp(cloneJob *job, xmlDocPtr doc, xmlNodePtr nic)
+{
+    xmlBufferPtr buf = xmlBufferCreate();
+    int ret = 0;
+
+    for (xmlNodePtr c = nic->children; c; c = c->next)
+        if (c->type == XML_ELEMENT_NODE && xmlStrEqual(c->name, BAD_CAST "link"))
+            xmlSetProp(c, BAD_CAST "state", BAD_CAST "up");
+    xmlNodeDump(buf, doc, nic, 0, 0);
+    if (virDomainUpdateDeviceFlags(job->clone, (const char *)xmlBufferContent(buf),
+                                   VIR_DOMAIN_AFFECT_LIVE) < 0) {
+        virCloneReportLibvirtError(VIR_CLONE_ERR_LIBVIRT,
+                                   _("cannot bring up the links of clone '%1$s'"), job->name);
+        ret = -1;
+    }
+    xmlBufferFree(buf);
+    return ret;
+}
+
+
 /* Brings up the links of the clone's NICs but those whose MAC is in
- * @keepDown; returns how many came up, or -1. */
+ * @keepDown; returns how many came up, or -1 with an error. */
 static int
 cloneLinksUp(cloneJob *job, const char *xml, GHashTable *keepDown)
 {
-    g_autoptr(xmlDoc) doc = NULL;
-    xmlXPathContextPtr ctxt;
-    xmlXPathObjectPtr o;
-    int ret = 0;
+    g_autoptr(xmlXPathContext) ctxt = NULL;
+    g_autoptr(xmlDoc) doc = cloneXMLParse(xml, "domain", VIR_CLONE_ERR_LIBVIRT,
+                                          _("libvirt's XML of the clone does not parse"), &ctxt);
+    g_autofree xmlNodePtr *nics = NULL;
+    guint n;
     int up = 0;
 
-    if (!(doc = xmlReadMemory(xml, (int)strlen(xml), "clone.xml", NULL, XML_PARSE_NONET))) {
-        virCloneReportError(VIR_CLONE_ERR_INTERNAL,
-                            _("libvirt's XML of clone '%1$s' does not parse"), job->name);
+    if (!doc)
         return -1;
-    }
-    ctxt = xmlXPathNewContext(doc);
-    o = xmlXPathEvalExpression(BAD_CAST "/domain/devices/interface", ctxt);
-    for (int i = 0; o && o->nodesetval && i < o->nodesetval->nodeNr && ret == 0; i++) {
-        xmlNodePtr nic = o->nodesetval->nodeTab[i];
-        xmlBufferPtr buf;
-        gboolean skip = FALSE;
+    n = cloneXPathNodes(ctxt, "/domain/devices/interface", &nics);
+    for (guint i = 0; i < n; i++) {
+        g_autofree char *mac = cloneNicMac(nics[i]);
 
-        for (xmlNodePtr c = nic->children; c; c = c->next) {
-            g_autofree char *mac = NULL;
-
-            if (c->type != XML_ELEMENT_NODE || !xmlStrEqual(c->name, BAD_CAST "mac"))
-                continue;
-            mac = (char *)xmlGetProp(c, BAD_CAST "address");
-            skip = mac && g_hash_table_contains(keepDown, mac);
-        }
-        if (skip) {
+        if (mac && g_hash_table_contains(keepDown, mac)) {
             CLONE_WARN("clone '%s': a NIC keeps its link down: the guest still uses the source's MAC on it",
                        job->name);
             continue;
         }
-        buf = xmlBufferCreate();
-        for (xmlNodePtr c = nic->children; c; c = c->next)
-            if (c->type == XML_ELEMENT_NODE && xmlStrEqual(c->name, BAD_CAST "link"))
-                xmlSetProp(c, BAD_CAST "state", BAD_CAST "up");
-        xmlNodeDump(buf, doc, nic, 0, 0);
-        if (virDomainUpdateDeviceFlags(job->clone, (const char *)xmlBufferContent(buf),
-                                       VIR_DOMAIN_AFFECT_LIVE) < 0) {
-            virCloneReportLibvirtError(VIR_CLONE_ERR_LIBVIRT,
-                                       _("cannot bring up the links of clone '%1$s'"), job->name);
-            ret = -1;
-        }
+        if (cloneLinkUp(job, doc, nics[i]) < 0)
+            return -1;
         up++;
-        xmlBufferFree(buf);
     }
-    xmlXPathFreeObject(o);
-    xmlXPathFreeContext(ctxt);
-    return ret < 0 ? -1 : up;
+    return up;
 }
 
 
@@ -617,14 +741,14 @@ clonePhaseFinishCloneUndo(cloneJob *job)
 
 
 static int
-clonePhaseFinishClone(cloneJob *job)
+cloneFinishClone(cloneJob *job)
 {
     g_autoptr(GHashTable) keepDown = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     gboolean paused = (job->flags & VIR_DOMAIN_CLONE_LIVE_PAUSED) != 0;
     g_autofree char *xml = NULL;
     int up;
 
-    if (cloneTransferWaitClone(job) < 0)
+    if (cloneTransferWaitClone(job->mig) < 0)
         return -1;
     /* the clone's live XML, once: aliases, taps and links do not change */
     if (!(xml = virDomainGetXMLDesc(job->clone, 0))) {
@@ -644,7 +768,7 @@ clonePhaseFinishClone(cloneJob *job)
         }
         job->cloneResumedAt = g_get_monotonic_time();
         /* the source's identity leaves the guest while its links are down */
-        if (cloneIdentityGuestSteps(job, keepDown) < 0)
+        if (cloneIdentityGuestSteps(job->identity, job->clone, keepDown) < 0)
             return -1;
     }
     if (job->policy->network != CLONE_NETWORK_INHERIT &&
@@ -654,11 +778,21 @@ clonePhaseFinishClone(cloneJob *job)
      * tries is seen (and goes nowhere) */
     if ((up = cloneLinksUp(job, xml, keepDown)) < 0 || paused)
         return up < 0 ? -1 : 0;
-    if (cloneIdentityAddresses(job, keepDown) < 0)
+    if (cloneIdentityAddresses(job->identity, job->clone, keepDown) < 0)
         return -1;
     if (up > 0)
         job->networkUpUs = g_get_monotonic_time() - job->cloneResumedAt;
     return 0;
+}
+
+
+static int
+clonePhaseFinishClone(cloneJob *job)
+{
+    int rc = cloneFinishClone(job);
+
+    job->guest = *cloneIdentityGetResult(job->identity);
+    return rc;
 }
 
 
@@ -671,7 +805,8 @@ clonePhasePersist(cloneJob *job)
     g_autofree char *xml = NULL;
     virDomainPtr def;
 
-    if (!(job->flags & VIR_DOMAIN_CLONE_LIVE_PERSISTENT) && !job->policy->persistent)
+    if (job->kind == CLONE_JOB_RESET ? !job->cloneDefined :
+        !(job->flags & VIR_DOMAIN_CLONE_LIVE_PERSISTENT) && !job->policy->persistent)
         return 0;
     if (!(live = virDomainGetXMLDesc(job->clone, VIR_DOMAIN_XML_SECURE | VIR_DOMAIN_XML_INACTIVE))) {
         virCloneReportLibvirtError(VIR_CLONE_ERR_LIBVIRT, _("cannot read the XML of clone '%1$s'"),
@@ -694,18 +829,50 @@ clonePhasePersist(cloneJob *job)
 }
 
 
+/* The definition goes: destroyed first, as undefining a running domain
+ * only makes it transient; start-clone's undo then finds it gone. */
+static void
+clonePhasePersistUndo(cloneJob *job)
+{
+    /* a reset clone keeps its definition */
+    if (!job->clone || !job->cloneDefined || job->kind == CLONE_JOB_RESET)
+        return;
+    if (virDomainDestroy(job->clone) < 0)
+        virResetLastError();   /* its QEMU may be gone already */
+    if (virDomainUndefineFlags(job->clone, VIR_DOMAIN_UNDEFINE_NVRAM) < 0)
+        virResetLastError();   /* so may its definition, in a recovered job */
+    job->cloneDefined = FALSE;
+}
+
+
 static const clonePhaseDef clonePhases[CLONE_JOB_PHASE_LAST] = {
-    [CLONE_JOB_PHASE_CHECK] = { clonePhaseCheck, NULL },
-    [CLONE_JOB_PHASE_CHAIN] = { clonePhaseChain, NULL },
-    [CLONE_JOB_PHASE_PLAN] = { clonePhasePlan, NULL },
-    [CLONE_JOB_PHASE_SANDBOX] = { clonePhaseSandbox, clonePhaseSandboxUndo },
-    [CLONE_JOB_PHASE_FILES] = { clonePhaseFiles, clonePhaseFilesUndo },
-    [CLONE_JOB_PHASE_START_CLONE] = { clonePhaseStartClone, clonePhaseStartCloneUndo },
-    [CLONE_JOB_PHASE_TRANSFER] = { clonePhaseTransfer, cloneTransferAbort },
-    [CLONE_JOB_PHASE_FINISH_SOURCE] = { clonePhaseFinishSource, NULL },
-    [CLONE_JOB_PHASE_FINISH_CLONE] = { clonePhaseFinishClone, clonePhaseFinishCloneUndo },
-    [CLONE_JOB_PHASE_PERSIST] = { clonePhasePersist, NULL },
+    [CLONE_JOB_PHASE_CHECK] = { clonePhaseCheck, NULL, CLONE_KINDS_ALL },
+    [CLONE_JOB_PHASE_CHAIN] = { clonePhaseChain, NULL, CLONE_KINDS_SOURCE },
+    [CLONE_JOB_PHASE_PLAN] = { clonePhasePlan, NULL, CLONE_KINDS_ALL },
+    [CLONE_JOB_PHASE_STOP] = { cloneTemplatePhaseStop, NULL, CLONE_KIND(RESET) },
+    [CLONE_JOB_PHASE_SANDBOX] = { clonePhaseSandbox, clonePhaseSandboxUndo, CLONE_KINDS_DOMAIN },
+    [CLONE_JOB_PHASE_FILES] = { clonePhaseFiles, clonePhaseFilesUndo, CLONE_KINDS_ALL },
+    [CLONE_JOB_PHASE_START_CLONE] = { clonePhaseStartClone, clonePhaseStartCloneUndo,
+                                      CLONE_KINDS_ALL },
+    [CLONE_JOB_PHASE_LOAD] = { cloneTemplatePhaseLoad, NULL, CLONE_KINDS_TEMPLATE_DOMAIN },
+    [CLONE_JOB_PHASE_TRANSFER] = { clonePhaseTransfer, clonePhaseTransferUndo, CLONE_KINDS_SOURCE },
+    [CLONE_JOB_PHASE_FORK] = { clonePhaseFork, NULL, CLONE_KINDS_SOURCE },
+    [CLONE_JOB_PHASE_TRANSFER_END] = { clonePhaseTransferEnd, clonePhaseTransferEndUndo,
+                                       CLONE_KINDS_SOURCE },
+    [CLONE_JOB_PHASE_FINISH_SOURCE] = { clonePhaseFinishSource, NULL, CLONE_KINDS_SOURCE },
+    [CLONE_JOB_PHASE_SAVE_TEMPLATE] = { cloneTemplatePhaseSave, cloneTemplatePhaseSaveUndo,
+                                        CLONE_KIND(TEMPLATE) },
+    [CLONE_JOB_PHASE_FINISH_CLONE] = { clonePhaseFinishClone, clonePhaseFinishCloneUndo,
+                                       CLONE_KINDS_DOMAIN },
+    [CLONE_JOB_PHASE_PERSIST] = { clonePhasePersist, clonePhasePersistUndo, CLONE_KINDS_DOMAIN },
 };
+
+
+static gboolean
+clonePhaseRuns(const cloneJob *job, cloneJobPhase phase)
+{
+    return (clonePhases[phase].kinds & (1U << job->kind)) != 0;
+}
 
 
 /* Undoes phases @failed down to @downTo, the failed one first. */
@@ -716,7 +883,7 @@ cloneRollback(cloneJob *job, cloneJobPhase failed, cloneJobPhase downTo)
     G_GNUC_UNUSED g_autoptr(virCloneSavedError) saved = virCloneSaveLastError();
 
     for (int i = (int)failed; i >= (int)downTo; i--) {
-        if (clonePhases[i].undo) {
+        if (clonePhases[i].undo && clonePhaseRuns(job, i)) {
             CLONE_DEBUG("clone '%s': undoing phase '%s'", job->name ? job->name : "",
                         cloneJobPhaseTypeToString(i));
             clonePhases[i].undo(job);
@@ -735,8 +902,8 @@ cloneJobEnterPhase(cloneJob *job, cloneJobPhase phase)
     job->phase = phase;
     if (cloneJobSave(job) < 0 || cloneFaultPoint(point) < 0)
         return -1;
-    CLONE_DEBUG("clone of '%s': phase '%s'", virDomainGetName(job->src),
-                cloneJobPhaseTypeToString(phase));
+    CLONE_DEBUG("%s job of '%s': phase '%s'", cloneJobKindTypeToString(job->kind),
+                cloneJobSourceName(job), cloneJobPhaseTypeToString(phase));
     return 0;
 }
 
@@ -747,7 +914,13 @@ cloneRunPhases(cloneJob *job)
     cloneJobPhase i = CLONE_JOB_PHASE_CHECK;
 
     while (i < CLONE_JOB_PHASE_LAST) {
-        int rc = cloneJobEnterPhase(job, i);
+        int rc;
+
+        if (!clonePhaseRuns(job, i)) {
+            i++;
+            continue;
+        }
+        rc = cloneJobEnterPhase(job, i);
 
         if (rc == 0)
             rc = clonePhases[i].run(job);
@@ -763,7 +936,12 @@ cloneRunPhases(cloneJob *job)
             continue;
         }
         if (rc < 0) {
-            cloneJobProgress(job, VIR_DOMAIN_CLONE_LIVE_PHASE_ROLLBACK, 0);
+            /* never "no error" for the caller */
+            if (!virCloneGetLastError())
+                virCloneReportError(VIR_CLONE_ERR_INTERNAL,
+                                    _("phase '%1$s' of the clone of '%2$s' failed without an error"),
+                                    cloneJobPhaseTypeToString(i), cloneJobSourceName(job));
+            cloneJobProgressEnd(job, FALSE);
             cloneRollback(job, i, CLONE_JOB_PHASE_CHECK);
             return -1;
         }
@@ -797,8 +975,7 @@ cloneJobRecoverLocked(virConnectPtr conn, cloneJobLock *lock)
     CLONE_WARN("finishing the rollback of clone '%s' of '%s', interrupted in phase '%s'",
                job->name, job->src ? virDomainGetName(job->src) : cloneJobLockSourceUUID(lock),
                cloneJobPhaseTypeToString(job->phase));
-    if (job->src)
-        job->srcMon = cloneMigMonNew(job->src);
+    cloneMigJobWatchSource(job->mig);
     cloneRollback(job, job->phase, CLONE_JOB_PHASE_CHECK);
     if (virConnectIsAlive(conn) != 1) {
         virCloneReportError(VIR_CLONE_ERR_LIBVIRT, "%s",
@@ -858,12 +1035,18 @@ cloneJobBegin(cloneJob *job, gboolean wait)
     g_autofree char *uri = NULL;
     char uuid[VIR_UUID_STRING_BUFLEN];
 
-    if (virDomainGetUUIDString(job->src, uuid) < 0) {
-        virCloneReportLibvirtError(VIR_CLONE_ERR_LIBVIRT, "%s", _("cannot read the domain's UUID"));
-        return -1;
+    /* a job on a source is keyed by the source; a domain started from a
+     * template by its own UUID, chosen before the job begins */
+    if (job->src) {
+        if (virDomainGetUUIDString(job->src, uuid) < 0) {
+            virCloneReportLibvirtError(VIR_CLONE_ERR_LIBVIRT, "%s", _("cannot read the domain's UUID"));
+            return -1;
+        }
+    } else {
+        g_strlcpy(uuid, job->uuid, sizeof(uuid));
     }
     if (!(runDir = cloneRunDir(conn)) ||
-        !(job->lock = cloneJobLockAcquire(runDir, uuid, virDomainGetName(job->src), wait,
+        !(job->lock = cloneJobLockAcquire(runDir, uuid, cloneJobSourceName(job), wait,
                                           job->policy->timeoutS)) ||
         cloneJobRecoverLocked(conn, job->lock) < 0 ||
         cloneJobsRecoverStale(conn) < 0)
@@ -893,6 +1076,26 @@ cloneJobEnd(cloneJob *job, gboolean ok)
                    job->name ? job->name : "");
     g_clear_pointer(&job->lock, cloneJobLockRelease);
     cloneGuardianStop(&job->guardianPid, &job->guardianPipe);
+}
+
+
+int
+cloneJobRun(cloneJob *job, gboolean wait)
+{
+    int rc;
+
+    if (cloneJobBegin(job, wait) < 0) {
+        cloneJobEnd(job, FALSE);
+        return -1;
+    }
+    cloneMigJobWatchSource(job->mig);
+    rc = cloneRunPhases(job);
+    cloneJobEnd(job, rc == 0);
+    if (rc < 0)
+        return -1;
+    job->tDone = g_get_monotonic_time();
+    cloneJobProgressEnd(job, TRUE);
+    return 0;
 }
 
 
@@ -936,7 +1139,6 @@ virDomainCloneLiveFull(virDomainPtr dom,
                        unsigned int flags)
 {
     g_autoptr(cloneJob) job = NULL;
-    int rc;
 
     virCloneInitialize();
     virCloneResetLastError();
@@ -959,18 +1161,8 @@ virDomainCloneLiveFull(virDomainPtr dom,
     job->cb = cb;
     job->opaque = opaque;
 
-    if (cloneJobBegin(job, flags & VIR_DOMAIN_CLONE_LIVE_WAIT) < 0) {
-        cloneJobEnd(job, FALSE);
+    if (cloneJobRun(job, flags & VIR_DOMAIN_CLONE_LIVE_WAIT) < 0)
         return NULL;
-    }
-    job->srcMon = cloneMigMonNew(dom);
-    rc = cloneRunPhases(job);
-    cloneJobEnd(job, rc == 0);
-    if (rc < 0)
-        return NULL;
-
-    job->tDone = g_get_monotonic_time();
-    cloneJobProgress(job, VIR_DOMAIN_CLONE_LIVE_PHASE_DONE, 100);
     if (stats)
         cloneJobStats(job, stats, nstats);
     return g_steal_pointer(&job->clone);
@@ -1006,5 +1198,5 @@ virDomainCloneLive(virDomainPtr dom, const char *policyXML, unsigned int flags)
 CLONE_EXPORT const char *
 virDomainCloneLivePhaseToString(int phase)
 {
-    return clonePhaseTypeToString(phase);
+    return cloneProgressPhaseTypeToString(phase);
 }

@@ -25,6 +25,7 @@ cloneMetadataFree(cloneMetadata *meta)
     g_free(meta->parentName);
     g_free(meta->parentUUID);
     g_free(meta->sandboxBridge);
+    g_free(meta->template);
     g_clear_pointer(&meta->overlays, g_ptr_array_unref);
     g_free(meta);
 }
@@ -47,6 +48,7 @@ cloneMetadataRead(xmlXPathContextPtr ctxt)
     meta->ephemeral = g_strcmp0(ephemeral, "yes") == 0;
     meta->sandbox = cloneXPathCount(ctxt, CLONE_METADATA_XPATH("sandbox")) > 0;
     meta->sandboxBridge = cloneXPathString(ctxt, "string(" CLONE_METADATA_XPATH("sandbox") "/@bridge)");
+    meta->template = cloneXPathString(ctxt, "string(" CLONE_METADATA_XPATH("template") "/@name)");
     overlays = cloneXPathStrings(ctxt, CLONE_METADATA_XPATH("base") "/@overlay");
     meta->overlays = g_ptr_array_new_with_free_func(g_free);
     for (guint i = 0; overlays[i]; i++)

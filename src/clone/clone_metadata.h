@@ -18,6 +18,7 @@ struct _cloneMetadata {
     gboolean sandbox;         /* it has a <clone:sandbox>, with or without a bridge */
     char *sandboxBridge;      /* a sandbox clone's isolated bridge, or NULL */
     GPtrArray *overlays;      /* of char *: the clone's own overlays */
+    char *template;           /* the template it started from, or NULL */
 };
 void cloneMetadataFree(cloneMetadata *meta);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(cloneMetadata, cloneMetadataFree);

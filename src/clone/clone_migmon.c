@@ -158,6 +158,8 @@ cloneConnRegRef(virConnectPtr conn)
                                                                cloneEventCallback,
                                                                NULL, NULL, 0);
     if (reg->callbackID < 0) {
+        /* expected where the driver has no QMP events (libvirt logged its
+         * refusal): polling does without them */
         CLONE_DEBUG("no QMP events on this connection (%s), polling instead",
                     virGetLastErrorMessage());
         virResetLastError();

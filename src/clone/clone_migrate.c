@@ -7,8 +7,8 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
-#include "clone_job.h"
-#include "clone_disk.h"
+#include "clone_migrate.h"
+#include "clone_jobrec.h"
 
 #include <errno.h>
 #include <sys/socket.h>
@@ -19,16 +19,18 @@
 /* "unlimited": QEMU's default max-bandwidth is 128 MiB/s */
 #define CLONE_BANDWIDTH_UNLIMITED (G_GUINT64_CONSTANT(1) << 40)
 
-typedef int (*cloneWaitHook)(cloneJob *job, virDomainPtr dom, const cloneMigInfo *info);
+typedef int (*cloneWaitHook)(cloneMigJob *mig, virDomainPtr dom, const cloneMigInfo *info);
+
+static int cloneSourceResume(cloneMigJob *mig);
 
 static guint
-clonePollInterval(cloneJob *job, cloneMigMon *mon)
+clonePollInterval(cloneMigJob *mig, cloneMigMon *mon)
 {
     /* While we hold the source paused (background snapshot) nothing but
      * polling tells when it may run again: poll tightly.  Otherwise, with
      * events the wait ends as soon as QEMU reports and the poll is only a
      * safety net; without them polling is all there is. */
-    if (job->srcPausedByUs)
+    if (mig->srcPausedByUs)
         return 1;
     return cloneMigMonHasEvents(mon) ? 50 : 2;
 }
@@ -60,7 +62,7 @@ cloneStatusIn(int status, unsigned int set)
  * @hook may end the wait early.
  */
 static int
-cloneWaitStatus(cloneJob *job, virDomainPtr dom, cloneMigMon *mon,
+cloneWaitStatus(cloneMigJob *mig, virDomainPtr dom, cloneMigMon *mon,
                 unsigned int want, cloneWaitHook hook, gint64 deadline)
 {
     guint seen = 0;
@@ -78,33 +80,70 @@ cloneWaitStatus(cloneJob *job, virDomainPtr dom, cloneMigMon *mon,
         if (info.status == CLONE_MIG_STATUS_FAILED || info.status == CLONE_MIG_STATUS_CANCELLED) {
             virCloneReportError(VIR_CLONE_ERR_MIGRATION,
                                 _("copying the memory of '%1$s' failed: %2$s"),
-                                virDomainGetName(job->src),
+                                virDomainGetName(mig->src ? mig->src : dom),
                                 info.errorDesc ? info.errorDesc : info.statusName);
             return -1;
         }
-        /* pre-copy: the end of the copy after the switch-over belongs to
-         * that phase; background: the copy comes after the switch-over */
-        if (dom == job->src &&
-            (job->strategy == CLONE_STRATEGY_BACKGROUND ||
-             job->lastPhase <= VIR_DOMAIN_CLONE_LIVE_PHASE_COPY_RAM))
-            cloneJobProgress(job, VIR_DOMAIN_CLONE_LIVE_PHASE_COPY_RAM, clonePercent(&info));
-        if (hook && (rc = hook(job, dom, &info)) != 0)
+        if (dom == mig->src)
+            mig->progress(clonePercent(&info), mig->opaque);
+        if (hook && (rc = hook(mig, dom, &info)) != 0)
             return rc;
         if (g_get_monotonic_time() > deadline) {
             virCloneReportError(VIR_CLONE_ERR_TIMEOUT,
                                 _("copying the memory of '%1$s' did not finish in %2$u s (state '%3$s')"),
-                                virDomainGetName(job->src), job->policy->timeoutS, info.statusName);
+                                virDomainGetName(mig->src), mig->policy->timeoutS, info.statusName);
             return -1;
         }
-        seen = cloneMigMonWait(mon, seen, clonePollInterval(job, mon));
+        seen = cloneMigMonWait(mon, seen, clonePollInterval(mig, mon));
     }
 }
 
 
-static gint64
-cloneDeadline(cloneJob *job)
+cloneMigJob *
+cloneMigJobNew(virDomainPtr src, const clonePolicy *policy, gint64 deadline,
+               cloneMigProgressFunc progress, cloneMigSaveFunc save, void *opaque)
 {
-    return job->tStart + (gint64)job->policy->timeoutS * G_USEC_PER_SEC;
+    cloneMigJob *mig = g_new0(cloneMigJob, 1);
+
+    mig->src = src;
+    mig->policy = policy;
+    mig->deadline = deadline;
+    mig->progress = progress;
+    mig->save = save;
+    mig->opaque = opaque;
+    return mig;
+}
+
+
+void
+cloneMigJobWatchSource(cloneMigJob *mig)
+{
+    if (mig->src && !mig->srcMon)
+        mig->srcMon = cloneMigMonNew(mig->src);
+}
+
+
+void
+cloneMigJobFree(cloneMigJob *mig)
+{
+    if (!mig)
+        return;
+    g_clear_pointer(&mig->srcMon, cloneMigMonFree);
+    g_clear_pointer(&mig->cloneMon, cloneMigMonFree);
+    g_clear_pointer(&mig->srcSaved, cloneMigSettingsFree);
+    g_clear_pointer(&mig->srcCaps, json_object_unref);
+    g_clear_pointer(&mig->srcParams, json_object_unref);
+    g_free(mig);
+}
+
+
+void
+cloneMigJobSetClone(cloneMigJob *mig, virDomainPtr clone)
+{
+    g_clear_pointer(&mig->cloneMon, cloneMigMonFree);
+    mig->clone = clone;
+    if (clone)
+        mig->cloneMon = cloneMigMonNew(clone);
 }
 
 
@@ -122,15 +161,15 @@ cloneCaps(gboolean returnPath, gboolean pauseBeforeSwitchover, gboolean backgrou
 
 
 static JsonObject *
-cloneSourceParams(cloneJob *job, gboolean precopy)
+cloneSourceParams(cloneMigJob *mig, gboolean precopy)
 {
     JsonObject *params = json_object_new();
-    guint64 bw = job->policy->bandwidthMiBs ? job->policy->bandwidthMiBs << 20
+    guint64 bw = mig->policy->bandwidthMiBs ? mig->policy->bandwidthMiBs << 20
                                             : CLONE_BANDWIDTH_UNLIMITED;
 
     json_object_set_int_member(params, "max-bandwidth", (gint64)bw);
     if (precopy)
-        json_object_set_int_member(params, "downtime-limit", job->policy->downtimeLimitMs);
+        json_object_set_int_member(params, "downtime-limit", mig->policy->downtimeLimitMs);
     return params;
 }
 
@@ -158,7 +197,7 @@ cloneMigrateCmd(virDomainPtr dom, const char *cmd, const char *fdname)
 
 /* The clone listens: its capabilities must match the source's. */
 static int
-cloneIncomingStart(cloneJob *job, JsonObject *caps, int fd)
+cloneIncomingStart(cloneMigJob *mig, JsonObject *caps, int fd)
 {
     g_autoptr(JsonObject) clonecaps = json_object_new();
     g_autoptr(JsonObject) params = json_object_new();
@@ -168,9 +207,9 @@ cloneIncomingStart(cloneJob *job, JsonObject *caps, int fd)
                                    json_object_get_boolean_member(caps, "return-path"));
     /* the clone must not announce the source's MAC addresses */
     json_object_set_int_member(params, "announce-rounds", 0);
-    if (cloneMigSettingsApply(job->clone, clonecaps, params) < 0 ||
-        cloneGetFd(job->clone, CLONE_FD_IN, fd) < 0 ||
-        cloneMigrateCmd(job->clone, "migrate-incoming", CLONE_FD_IN) < 0)
+    if (cloneMigSettingsApply(mig->clone, clonecaps, params) < 0 ||
+        cloneGetFd(mig->clone, CLONE_FD_IN, fd) < 0 ||
+        cloneMigrateCmd(mig->clone, "migrate-incoming", CLONE_FD_IN) < 0)
         return -1;
     return 0;
 }
@@ -181,7 +220,7 @@ cloneIncomingStart(cloneJob *job, JsonObject *caps, int fd)
  * that a strategy that pauses the source first keeps all of this out of the
  * pause. */
 static int
-cloneMigrationPrepare(cloneJob *job, JsonObject *caps, JsonObject *params)
+cloneMigrationPrepare(cloneMigJob *mig, JsonObject *caps, JsonObject *params)
 {
     int sv[2] = { -1, -1 };
     int ret = -1;
@@ -190,20 +229,20 @@ cloneMigrationPrepare(cloneJob *job, JsonObject *caps, JsonObject *params)
         virCloneReportSystemError(errno, "%s", _("cannot create the migration socket pair"));
         return -1;
     }
-    if (cloneIncomingStart(job, caps, sv[1]) < 0)
+    if (cloneIncomingStart(mig, caps, sv[1]) < 0)
         goto cleanup;
 
-    g_clear_pointer(&job->srcSaved, cloneMigSettingsFree);
-    if (!(job->srcSaved = cloneMigSettingsQuery(job->src)))
+    g_clear_pointer(&mig->srcSaved, cloneMigSettingsFree);
+    if (!(mig->srcSaved = cloneMigSettingsQuery(mig->src)))
         goto cleanup;
-    g_clear_pointer(&job->srcCaps, json_object_unref);
-    g_clear_pointer(&job->srcParams, json_object_unref);
-    job->srcCaps = json_object_ref(caps);
-    job->srcParams = json_object_ref(params);
+    g_clear_pointer(&mig->srcCaps, json_object_unref);
+    g_clear_pointer(&mig->srcParams, json_object_unref);
+    mig->srcCaps = json_object_ref(caps);
+    mig->srcParams = json_object_ref(params);
     /* the record keeps the source's settings before they change */
-    if (cloneJobSave(job) < 0 ||
-        cloneMigSettingsApply(job->src, caps, params) < 0 ||
-        cloneGetFd(job->src, CLONE_FD_OUT, sv[0]) < 0)
+    if (mig->save(mig->opaque) < 0 ||
+        cloneMigSettingsApply(mig->src, caps, params) < 0 ||
+        cloneGetFd(mig->src, CLONE_FD_OUT, sv[0]) < 0)
         goto cleanup;
     ret = 0;
 
@@ -215,104 +254,101 @@ cloneMigrationPrepare(cloneJob *job, JsonObject *caps, JsonObject *params)
 
 
 static int
-cloneMigrationGo(cloneJob *job)
+cloneMigrationGo(cloneMigJob *mig)
 {
-    job->migrationStarted = TRUE;
-    if (cloneJobSave(job) < 0 || cloneMigrateCmd(job->src, "migrate", CLONE_FD_OUT) < 0)
+    mig->migrationStarted = TRUE;
+    if (mig->save(mig->opaque) < 0 || cloneMigrateCmd(mig->src, "migrate", CLONE_FD_OUT) < 0)
         return -1;
+    return 0;
+}
+
+
+static int
+clonePrecopyPasses(cloneMigJob *mig, virDomainPtr dom G_GNUC_UNUSED, const cloneMigInfo *info)
+{
+    mig->result.passes = info->passes;
     return 0;
 }
 
 
 /* automatic choice: give up pre-copy when it does not converge */
 static int
-clonePrecopyHook(cloneJob *job, virDomainPtr dom G_GNUC_UNUSED, const cloneMigInfo *info)
+clonePrecopyHook(cloneMigJob *mig, virDomainPtr dom, const cloneMigInfo *info)
 {
-    job->passes = info->passes;
-    if (job->strategyForced || info->status != CLONE_MIG_STATUS_ACTIVE)
+    clonePrecopyPasses(mig, dom, info);
+    if (info->status != CLONE_MIG_STATUS_ACTIVE)
         return 0;
-    if (info->passes > job->policy->autoMaxPasses) {
+    if (info->passes > mig->policy->autoMaxPasses) {
         CLONE_INFO("pre-copy of '%s' made %" G_GUINT64_FORMAT " passes without converging "
                    "(expected downtime %" G_GINT64_FORMAT " ms > limit %u ms): "
                    "switching to the background strategy",
-                   virDomainGetName(job->src), info->passes - 1, info->expectedDowntime,
-                   job->policy->downtimeLimitMs);
+                   virDomainGetName(mig->src), info->passes - 1, info->expectedDowntime,
+                   mig->policy->downtimeLimitMs);
         return CLONE_PHASE_RETRY_BACKGROUND;
     }
     return 0;
 }
 
 
-static int
-cloneForkDisks(cloneJob *job)
+/**
+ * cloneTransferPrecopyToSwitchover:
+ *
+ * Pre-copy with pause-before-switchover: QEMU pauses the source once the
+ * remaining RAM fits the downtime limit and waits (for the disk fork);
+ * cloneTransferPrecopyComplete() lets the migration continue to
+ * completion.
+ */
+int
+cloneTransferPrecopyToSwitchover(cloneMigJob *mig, gboolean mayFallBack)
 {
-    gint64 t0 = g_get_monotonic_time();
-    g_autofree char *snapName = g_strdup_printf("libvirt-clone-%s", job->stamp);
+    g_autoptr(JsonObject) caps = cloneCaps(TRUE, TRUE, FALSE);
+    g_autoptr(JsonObject) params = cloneSourceParams(mig, TRUE);
+    int rc;
 
-    cloneJobProgress(job, VIR_DOMAIN_CLONE_LIVE_PHASE_SWITCHOVER, 100);
-    /* whether it happened is asked of libvirt on rollback (clone_disk.c) */
-    job->forkAttempted = TRUE;
-    if (cloneJobSave(job) < 0 || cloneDiskFork(job->src, job->plan, snapName) < 0)
+    cloneMigMonReset(mig->srcMon);
+    if (cloneMigrationPrepare(mig, caps, params) < 0 || cloneMigrationGo(mig) < 0)
         return -1;
-    job->disksForked = TRUE;
-    job->diskForkUs = g_get_monotonic_time() - t0;
-    return 0;
+    mig->progress(0, mig->opaque);
+    rc = cloneWaitStatus(mig, mig->src, mig->srcMon,
+                         CLONE_MIG_STATUS_BIT(CLONE_MIG_STATUS_PRE_SWITCHOVER),
+                         mayFallBack ? clonePrecopyHook : clonePrecopyPasses, mig->deadline);
+    if (rc != 0)
+        return rc;
+    return cloneFaultPoint("precopy:pre-switchover");
 }
 
 
-/**
- * cloneTransferPrecopy:
- *
- * Pre-copy with pause-before-switchover: QEMU pauses the source once the
- * remaining RAM fits the downtime limit and waits; the disks are forked
- * then, and the migration continues to completion.
- */
 int
-cloneTransferPrecopy(cloneJob *job)
+cloneTransferPrecopyComplete(cloneMigJob *mig)
 {
-    g_autoptr(JsonObject) caps = cloneCaps(TRUE, TRUE, FALSE);
-    g_autoptr(JsonObject) params = cloneSourceParams(job, TRUE);
     g_autoptr(JsonObject) cont = json_object_new();
-    int rc;
 
-    cloneMigMonReset(job->srcMon);
-    if (cloneMigrationPrepare(job, caps, params) < 0 || cloneMigrationGo(job) < 0)
-        return -1;
-    cloneJobProgress(job, VIR_DOMAIN_CLONE_LIVE_PHASE_COPY_RAM, 0);
-    rc = cloneWaitStatus(job, job->src, job->srcMon,
-                         CLONE_MIG_STATUS_BIT(CLONE_MIG_STATUS_PRE_SWITCHOVER),
-                         clonePrecopyHook, cloneDeadline(job));
-    if (rc != 0)
-        return rc;
-    if (cloneFaultPoint("precopy:pre-switchover") < 0 || cloneForkDisks(job) < 0 ||
-        cloneFaultPoint("precopy:forked") < 0)
-        return -1;
     json_object_set_string_member(cont, "state", "pre-switchover");
-    if (cloneQmpRun(job->src, "migrate-continue", cont, NULL) < 0)
+    if (cloneQmpRun(mig->src, "migrate-continue", cont, NULL) < 0)
         return -1;
-    return cloneWaitStatus(job, job->src, job->srcMon, CLONE_MIG_STATUS_BIT(CLONE_MIG_STATUS_COMPLETED),
-                           NULL, cloneDeadline(job));
+    return cloneWaitStatus(mig, mig->src, mig->srcMon, CLONE_MIG_STATUS_BIT(CLONE_MIG_STATUS_COMPLETED),
+                           NULL, mig->deadline);
 }
 
 
 /* The source's pause as QEMU stamped it (STOP and RESUME events), once
  * it runs again: whoever resumed it, the library or QEMU 7.2 itself. */
 static void
-cloneSourceRecordPause(cloneJob *job)
+cloneSourceRecordPause(cloneMigJob *mig)
 {
     gint64 stopUs = 0;
     gint64 resumeUs = 0;
     gint64 end = g_get_monotonic_time() + 200 * G_TIME_SPAN_MILLISECOND;
 
-    while (cloneMigMonHasEvents(job->srcMon) && g_get_monotonic_time() < end) {
-        cloneMigMonPauseTimes(job->srcMon, &stopUs, &resumeUs);
+    while (cloneMigMonHasEvents(mig->srcMon) && g_get_monotonic_time() < end) {
+        cloneMigMonPauseTimes(mig->srcMon, &stopUs, &resumeUs);
         if (stopUs && resumeUs >= stopUs)
             break;
         g_usleep(500);
     }
-    cloneMigMonPauseTimes(job->srcMon, &stopUs, &resumeUs);
+    cloneMigMonPauseTimes(mig->srcMon, &stopUs, &resumeUs);
     if (stopUs && resumeUs >= stopUs)
-        job->pauseUs = resumeUs - stopUs;
+        mig->result.pauseUs = resumeUs - stopUs;
 }
 
 
@@ -321,58 +357,63 @@ cloneSourceRecordPause(cloneJob *job)
  * when the snapshot began (QEMU >= 8); ours was paused for the disk fork,
  * so resume it as soon as RAM pages flow, which happens strictly after. */
 static int
-cloneBackgroundHook(cloneJob *job, virDomainPtr dom G_GNUC_UNUSED, const cloneMigInfo *info)
+cloneBackgroundHook(cloneMigJob *mig, virDomainPtr dom G_GNUC_UNUSED, const cloneMigInfo *info)
 {
     int state = VIR_DOMAIN_NOSTATE;
 
-    if (!job->srcPausedByUs)
+    if (!mig->srcPausedByUs)
         return 0;
     if (info->pagesSent == 0 && info->status != CLONE_MIG_STATUS_COMPLETED)
         return 0;
-    if (virDomainGetState(job->src, &state, NULL, 0) == 0 && state == VIR_DOMAIN_RUNNING) {
-        job->srcPausedByUs = FALSE;   /* QEMU 7.2 restarts it by itself */
-        cloneSourceRecordPause(job);
+    if (virDomainGetState(mig->src, &state, NULL, 0) == 0 && state == VIR_DOMAIN_RUNNING) {
+        mig->srcPausedByUs = FALSE;   /* QEMU 7.2 restarts it by itself */
+        cloneSourceRecordPause(mig);
         return 0;
     }
-    return cloneSourceResume(job);
+    return cloneSourceResume(mig);
 }
 
 
 int
-cloneTransferBackground(cloneJob *job)
+cloneTransferBackgroundToSwitchover(cloneMigJob *mig)
 {
     g_autoptr(JsonObject) caps = cloneCaps(FALSE, FALSE, TRUE);
-    g_autoptr(JsonObject) params = cloneSourceParams(job, FALSE);
+    g_autoptr(JsonObject) params = cloneSourceParams(mig, FALSE);
 
-    if (cloneMigrationPrepare(job, caps, params) < 0)
+    if (cloneMigrationPrepare(mig, caps, params) < 0)
         return -1;
-    cloneMigMonReset(job->srcMon);
-    if (job->srcWasRunning) {
+    cloneMigMonReset(mig->srcMon);
+    if (mig->srcWasRunning) {
         /* the record first: a death right after the pause resumes it */
-        job->srcPausedByUs = TRUE;
-        if (cloneJobSave(job) < 0)
+        mig->srcPausedByUs = TRUE;
+        if (mig->save(mig->opaque) < 0)
             return -1;
-        if (virDomainSuspend(job->src) < 0) {
+        if (virDomainSuspend(mig->src) < 0) {
             virCloneReportLibvirtError(VIR_CLONE_ERR_LIBVIRT,
-                                       _("cannot pause domain '%1$s'"), virDomainGetName(job->src));
+                                       _("cannot pause domain '%1$s'"), virDomainGetName(mig->src));
             return -1;
         }
     }
-    if (cloneFaultPoint("background:paused") < 0 || cloneForkDisks(job) < 0 ||
-        cloneFaultPoint("background:forked") < 0 || cloneMigrationGo(job) < 0 ||
-        cloneFaultPoint("background:started") < 0)
+    return cloneFaultPoint("background:paused");
+}
+
+
+int
+cloneTransferBackgroundComplete(cloneMigJob *mig)
+{
+    if (cloneMigrationGo(mig) < 0 || cloneFaultPoint("background:started") < 0)
         return -1;
-    cloneJobProgress(job, VIR_DOMAIN_CLONE_LIVE_PHASE_COPY_RAM, 0);
-    if (cloneWaitStatus(job, job->src, job->srcMon, CLONE_MIG_STATUS_BIT(CLONE_MIG_STATUS_COMPLETED),
-                        cloneBackgroundHook, cloneDeadline(job)) < 0)
+    mig->progress(0, mig->opaque);
+    if (cloneWaitStatus(mig, mig->src, mig->srcMon, CLONE_MIG_STATUS_BIT(CLONE_MIG_STATUS_COMPLETED),
+                        cloneBackgroundHook, mig->deadline) < 0)
         return -1;
-    return cloneBackgroundHook(job, job->src, &(cloneMigInfo){ .status = CLONE_MIG_STATUS_COMPLETED });
+    return cloneBackgroundHook(mig, mig->src, &(cloneMigInfo){ .status = CLONE_MIG_STATUS_COMPLETED });
 }
 
 
 /* Resumes the source and records its pause as QEMU stamped it. */
-int
-cloneSourceResume(cloneJob *job)
+static int
+cloneSourceResume(cloneMigJob *mig)
 {
     gint64 end;
 
@@ -380,69 +421,97 @@ cloneSourceResume(cloneJob *job)
      * finishing state, and refuses 'cont' until then ("Migration is not
      * finalized yet"): retry for a short, bounded while */
     end = g_get_monotonic_time() + 500 * G_TIME_SPAN_MILLISECOND;
-    while (virDomainResume(job->src) < 0) {
+    while (virDomainResume(mig->src) < 0) {
         if (g_get_monotonic_time() > end) {
             virCloneReportLibvirtError(VIR_CLONE_ERR_LIBVIRT,
-                                       _("cannot resume domain '%1$s'"), virDomainGetName(job->src));
+                                       _("cannot resume domain '%1$s'"), virDomainGetName(mig->src));
             return -1;
         }
         g_usleep(G_TIME_SPAN_MILLISECOND);
     }
+    /* the refusals before it, expected, are forgotten */
     virResetLastError();
-    job->srcPausedByUs = FALSE;
-    cloneSourceRecordPause(job);
+    mig->srcPausedByUs = FALSE;
+    cloneSourceRecordPause(mig);
     return 0;
 }
 
 
-void
-cloneSourceRestoreSettings(cloneJob *job)
+static void
+cloneSourceRestoreSettings(cloneMigJob *mig)
 {
-    if (!job->srcSaved)
+    if (!mig->srcSaved)
         return;
-    if (cloneMigSettingsRestore(job->src, job->srcSaved, job->srcCaps, job->srcParams) < 0)
+    if (cloneMigSettingsRestore(mig->src, mig->srcSaved, mig->srcCaps, mig->srcParams) < 0)
         CLONE_WARN("cannot restore the migration settings of '%s': %s",
-                   virDomainGetName(job->src), virCloneGetLastErrorMessage());
-    g_clear_pointer(&job->srcSaved, cloneMigSettingsFree);
+                   virDomainGetName(mig->src), virCloneGetLastErrorMessage());
+    g_clear_pointer(&mig->srcSaved, cloneMigSettingsFree);
 }
 
 
-/* Rollback of the transfer: cancel, make sure the source runs, restore its
- * settings.  Errors here are logged; the first error is what the caller
+/* Errors in the undos are logged; the first error is what the caller
  * sees. */
 void
-cloneTransferAbort(cloneJob *job)
+cloneTransferCancel(cloneMigJob *mig)
+{
+    if (!mig->src)
+        return;   /* a recovered job whose source is gone */
+    if (mig->migrationStarted) {
+        g_auto(cloneMigInfo) info = { 0 };
+
+        if (cloneMigInfoQuery(mig->src, &info) == 0 &&
+            !cloneStatusIn(info.status, CLONE_MIG_STATUS_ENDED)) {
+            cloneQmpRun(mig->src, "migrate_cancel", NULL, NULL);
+            cloneWaitStatus(mig, mig->src, mig->srcMon, CLONE_MIG_STATUS_ENDED, NULL,
+                            g_get_monotonic_time() + 30 * G_USEC_PER_SEC);
+        }
+        mig->migrationStarted = FALSE;
+    }
+}
+
+
+void
+cloneTransferAbort(cloneMigJob *mig)
 {
     int state = VIR_DOMAIN_NOSTATE;
 
-    if (!job->src)
-        return;   /* a recovered job whose source is gone */
-    if (job->migrationStarted) {
-        g_auto(cloneMigInfo) info = { 0 };
-
-        if (cloneMigInfoQuery(job->src, &info) == 0 &&
-            !cloneStatusIn(info.status, CLONE_MIG_STATUS_ENDED)) {
-            cloneQmpRun(job->src, "migrate_cancel", NULL, NULL);
-            cloneWaitStatus(job, job->src, job->srcMon, CLONE_MIG_STATUS_ENDED, NULL,
-                            g_get_monotonic_time() + 30 * G_USEC_PER_SEC);
-        }
-        job->migrationStarted = FALSE;
-    }
-    if (virDomainGetState(job->src, &state, NULL, 0) == 0 && state == VIR_DOMAIN_PAUSED &&
-        job->srcWasRunning) {
-        if (virDomainResume(job->src) < 0)
+    cloneTransferCancel(mig);
+    if (!mig->src)
+        return;
+    if (virDomainGetState(mig->src, &state, NULL, 0) == 0 && state == VIR_DOMAIN_PAUSED &&
+        mig->srcWasRunning) {
+        if (virDomainResume(mig->src) < 0)
             CLONE_WARN("cannot resume '%s' after a failed clone: %s",
-                       virDomainGetName(job->src), virGetLastErrorMessage());
-        job->srcPausedByUs = FALSE;
+                       virDomainGetName(mig->src), virGetLastErrorMessage());
+        mig->srcPausedByUs = FALSE;
     }
-    cloneSourceRestoreSettings(job);
+    cloneSourceRestoreSettings(mig);
 }
 
 
 int
-cloneTransferWaitClone(cloneJob *job)
+cloneTransferWaitClone(cloneMigJob *mig)
 {
+    return cloneWaitStatus(mig, mig->clone, mig->cloneMon,
+                           CLONE_MIG_STATUS_BIT(CLONE_MIG_STATUS_COMPLETED), NULL, mig->deadline);
+}
 
-    return cloneWaitStatus(job, job->clone, job->cloneMon,
-                           CLONE_MIG_STATUS_BIT(CLONE_MIG_STATUS_COMPLETED), NULL, cloneDeadline(job));
+
+int
+cloneTransferFinishSource(cloneMigJob *mig, gboolean precopy)
+{
+    g_auto(cloneMigInfo) info = { 0 };
+
+    /* resume as soon as the source's side completes: waiting for the
+     * clone's side would add to the source's pause */
+    if (mig->srcWasRunning && (mig->srcPausedByUs || precopy) && cloneSourceResume(mig) < 0)
+        return -1;
+    if (cloneMigInfoQuery(mig->src, &info) == 0) {
+        mig->result.bytes = info.transferred;
+        mig->result.downtimeMs = info.downtime;
+        mig->result.passes = MAX(mig->result.passes, info.passes);
+    }
+    mig->migrationStarted = FALSE;
+    cloneSourceRestoreSettings(mig);
+    return mig->save(mig->opaque);
 }

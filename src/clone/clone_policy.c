@@ -169,6 +169,7 @@ clonePolicyFree(clonePolicy *policy)
     g_free(policy->alertCommand);
     g_clear_pointer(&policy->nics, g_ptr_array_unref);
     g_free(policy->overlayDir);
+    g_free(policy->templateDir);
     g_free(policy->overlayFormat);
     g_clear_pointer(&policy->disks, g_ptr_array_unref);
     g_free(policy);
@@ -196,6 +197,7 @@ clonePolicyNewDefault(void)
     policy->autoMaxPasses = CLONE_POLICY_DEFAULT_AUTO_PASSES;
     policy->tpm = CLONE_TPM_AUTO;
     policy->chainMaxDepth = CLONE_POLICY_DEFAULT_CHAIN_DEPTH;
+    policy->templateSharing = TRUE;
     policy->chainAtLimit = CLONE_CHAIN_FLATTEN;
     return policy;
 }
@@ -909,6 +911,26 @@ clonePolicyParseChain(xmlNodePtr node, clonePolicyParseCtxt *ctxt)
 }
 
 
+static int
+clonePolicyParseTemplate(xmlNodePtr node, clonePolicyParseCtxt *ctxt)
+{
+    clonePolicy *p = ctxt->policy;
+    g_autofree char *dir = clonePolicyAttr(node, "directory");
+
+    if (dir && (dir[0] != '/' || strpbrk(dir, "\r\n")))
+        return clonePolicyError(node, _("the template directory '%1$s' is not an absolute path without line breaks"),
+                                dir);
+    if (clonePolicyParseNumber(node, "max-memory", 0, G_MAXUINT32, &p->templateMaxMiB) < 0 ||
+        clonePolicyParseYesNo(node, "sharing", &p->templateSharing) < 0)
+        return -1;
+    if (dir) {
+        g_free(p->templateDir);
+        p->templateDir = g_steal_pointer(&dir);
+    }
+    return 0;
+}
+
+
 static const char *const clonePolicyModeAttrs[] = { "mode", NULL };
 static const char *const clonePolicyNameAttrs[] = { "template", NULL };
 static const char *const clonePolicyNetworkAttrs[] = { "mode", "guest-mac", "ip", NULL };
@@ -923,6 +945,7 @@ static const char *const clonePolicyMemoryAttrs[] = {
 };
 static const char *const clonePolicyLifecycleAttrs[] = { "persistent", "ttl", NULL };
 static const char *const clonePolicyChainAttrs[] = { "max-depth", "at-limit", "wait", NULL };
+static const char *const clonePolicyTemplateAttrs[] = { "directory", "max-memory", "sharing", NULL };
 
 static const clonePolicyElement clonePolicyIdentityElements[] = {
     { .name = "uuid", .parse = clonePolicyParseUuid, .text = TRUE },
@@ -965,6 +988,7 @@ static const clonePolicyElement clonePolicyElements[] = {
     { .name = "tpm", .attrs = clonePolicyModeAttrs, .parse = clonePolicyParseTpm },
     { .name = "lifecycle", .attrs = clonePolicyLifecycleAttrs, .parse = clonePolicyParseLifecycle },
     { .name = "chain", .attrs = clonePolicyChainAttrs, .parse = clonePolicyParseChain },
+    { .name = "template", .attrs = clonePolicyTemplateAttrs, .parse = clonePolicyParseTemplate },
 };
 
 static const clonePolicyElement clonePolicyRoot = {
@@ -1349,6 +1373,14 @@ clonePolicyFormatScalars(GString *s, const clonePolicy *p)
     g_string_append_printf(s, "  <chain max-depth='%u' at-limit='%s' wait='%s'/>\n",
                            p->chainMaxDepth, cloneChainActionTypeToString(p->chainAtLimit),
                            p->chainWait ? "yes" : "no");
+    g_string_append(s, "  <template");
+    if (p->templateDir) {
+        g_string_append(s, " directory='");
+        clonePolicyAppendEscaped(s, p->templateDir);
+        g_string_append_c(s, '\'');
+    }
+    g_string_append_printf(s, " max-memory='%llu' sharing='%s'/>\n",
+                           (unsigned long long)p->templateMaxMiB, p->templateSharing ? "yes" : "no");
 }
 
 

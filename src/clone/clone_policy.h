@@ -189,6 +189,11 @@ struct _clonePolicy {
     guint chainMaxDepth;
     cloneChainAction chainAtLimit;
     gboolean chainWait;        /* wait for a block job on the source to end */
+
+    /* <template directory=... max-memory=... sharing=.../> */
+    char *templateDir;         /* NULL: the run directory's templates/ */
+    guint64 templateMaxMiB;    /* 0: no limit */
+    gboolean templateSharing;  /* clones map the RAM copy-on-write (default) */
 };
 
 /* the isolated bridge shared by the sandbox clones of a host */

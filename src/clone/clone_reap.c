@@ -99,7 +99,9 @@ cloneReapRunDirs(virConnectPtr conn)
  * are not clones are left alone.  The sandbox bridge is removed when no
  * clone uses it any more (under libvirtd the hook does that when a clone
  * stops; under the embedded driver nothing else does), and so are the run
- * directories (alert watchers) of clones that no longer exist.
+ * directories (alert watchers) of clones that no longer exist.  A template
+ * made with VIR_CLONE_TEMPLATE_CREATE_AUTO_DELETE whose domains are all
+ * gone is deleted.
  *
  * Returns the number of clones destroyed, or -1 with the thread's last
  * error set (the clones destroyed before the error stay destroyed).
@@ -136,7 +138,8 @@ virConnectCloneLiveReap(virConnectPtr conn, unsigned int flags)
             goto cleanup;
         reaped++;
     }
-    if (cloneSandboxBridgeRemoveIfUnused(CLONE_SANDBOX_DEFAULT_BRIDGE) < 0)
+    if (cloneSandboxBridgeRemoveIfUnused(CLONE_SANDBOX_DEFAULT_BRIDGE) < 0 ||
+        cloneTemplatesAutoDelete(conn) < 0)
         goto cleanup;
     cloneReapRunDirs(conn);
     ret = reaped;

@@ -3,6 +3,7 @@
  * process died
  *
  *   libvirt-clone-guardian --uri URI --source UUID [--recover]
+ *   libvirt-clone-guardian --uri URI --released UUID
  *
  * The library starts it (clone_guardian.c) for each clone job on a daemon
  * connection, with a pidfd of the job's process as file descriptor 3 and
@@ -12,7 +13,10 @@
  * over).  Then it takes the job's lock: a record left behind means the job
  * did not finish its rollback, and the guardian finishes it, reconnecting
  * while libvirtd restarts.  With --recover it does that at once (the hook
- * starts it so for a stale job it cannot touch itself).
+ * starts it so for a stale job it cannot touch itself).  With --released
+ * (the hook, when a domain of a template made for its domains stops) it
+ * waits until libvirt has let that domain go and deletes such templates
+ * that have no domain left.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -124,17 +128,46 @@ guardianRecover(virConnectPtr *conn, const char *uri, const char *uuid)
 }
 
 
+/* --released: once libvirt has let the domain go (a transient one leaves
+ * the list when its release hook has returned), the templates made for
+ * their domains that have none left are deleted. */
+static int
+guardianTemplateRelease(virConnectPtr conn, const char *released)
+{
+    gint64 end = g_get_monotonic_time() + GUARDIAN_RECONNECT_S * G_USEC_PER_SEC;
+
+    for (;;) {
+        virDomainPtr dom = virDomainLookupByUUIDString(conn, released);
+        int active = dom ? virDomainIsActive(dom) : 0;
+
+        if (dom)
+            virDomainFree(dom);
+        if (active == 0 || g_get_monotonic_time() > end)
+            break;
+        g_usleep(G_USEC_PER_SEC / 20);
+    }
+    if (cloneTemplatesAutoDelete(conn) < 0) {
+        g_printerr("%s: %s\n", GUARDIAN_NAME, virCloneGetLastErrorMessage());
+        return -1;
+    }
+    return 0;
+}
+
+
 int
 main(int argc, char **argv)
 {
     g_autofree char *uri = NULL;
     g_autofree char *uuid = NULL;
+    g_autofree char *released = NULL;
     gboolean recover = FALSE;
     GOptionEntry entries[] = {
         { "uri", 0, 0, G_OPTION_ARG_STRING, &uri, N_("the job's libvirt connection"), "URI" },
         { "source", 0, 0, G_OPTION_ARG_STRING, &uuid, N_("the UUID of the job's source"), "UUID" },
         { "recover", 0, 0, G_OPTION_ARG_NONE, &recover,
           N_("finish the rollback of a stale job now, without waiting"), NULL },
+        { "released", 0, 0, G_OPTION_ARG_STRING, &released,
+          N_("delete the templates left without a domain once this domain is gone"), "UUID" },
         { NULL, 0, 0, G_OPTION_ARG_NONE, NULL, NULL, NULL },
     };
     g_autoptr(GOptionContext) ctx = g_option_context_new(NULL);
@@ -148,9 +181,10 @@ main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     virCloneInitialize();
     g_option_context_add_main_entries(ctx, entries, GETTEXT_PACKAGE);
-    if (!g_option_context_parse(ctx, &argc, &argv, &err) || !uri || !uuid ||
-        !g_uuid_string_is_valid(uuid)) {
-        g_printerr(_("usage: %1$s --uri URI --source UUID [--recover]\n"), GUARDIAN_NAME);
+    if (!g_option_context_parse(ctx, &argc, &argv, &err) || !uri ||
+        !((uuid && g_uuid_string_is_valid(uuid)) || (released && g_uuid_string_is_valid(released)))) {
+        g_printerr(_("usage: %1$s --uri URI --source UUID [--recover]\n"
+                     "       %1$s --uri URI --released UUID\n"), GUARDIAN_NAME);
         return 2;
     }
     virCloneSetLogFunc(guardianLog, NULL);
@@ -158,6 +192,11 @@ main(int argc, char **argv)
     if (!(conn = guardianConnect(uri, recover ? GUARDIAN_RECONNECT_S * 2 : 1))) {
         g_printerr(_("%1$s: cannot connect to '%2$s'\n"), GUARDIAN_NAME, uri);
         return 1;
+    }
+    if (released) {
+        ret = guardianTemplateRelease(conn, released) < 0 ? 1 : 0;
+        virConnectClose(conn);
+        return ret;
     }
     if (!recover) {
         int null = open("/dev/null", O_WRONLY | O_CLOEXEC);

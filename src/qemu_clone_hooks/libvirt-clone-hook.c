@@ -24,7 +24,7 @@
 
 
 static void
-hookLog(int priority, const char *message, void *opaque)
+hookLog(int priority, const char *message, void *opaque G_GNUC_UNUSED)
 {
     /* errors are printed once, by main() */
     if (priority == VIR_CLONE_LOG_WARN)

@@ -308,10 +308,10 @@ def conn(env):
     return env.conn
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def source(env):
-    """A running test guest shared by the tests of a module (each clone
-    moves it onto a new overlay; it keeps running)."""
+    """A running test guest shared by all the tests (each clone or template
+    moves it onto a new overlay; it keeps running): one boot per session."""
     g = Guest(env)
     yield g
     g.remove()
@@ -323,6 +323,20 @@ class CloneList(list):
 
     def append(self, dom):
         super().append((dom, clone_files(dom)))
+
+
+@pytest.fixture
+def templates():
+    """A list for the templates a test makes; each is deleted afterwards
+    (after the clones of the fixture below, when a test asks for this one
+    first).  Errors are ignored: it may be gone already."""
+    made = []
+    yield made
+    for tmpl in made:
+        try:
+            tmpl.delete()
+        except libvirt.libvirtError:
+            pass
 
 
 @pytest.fixture
