@@ -22,6 +22,7 @@
 
 #include "libvirt-clone/libvirt-clone.h"
 #include "testutils-guest.h"
+#include "testutils-net.h"
 #include "guestcheck.h"
 
 #define BOOT_MS 180000
@@ -393,9 +394,20 @@ testAutoDelete(void)
     g_assert_cmpint(virConnectCloneLiveReap(tgEnvConn(env), 0), >=, 0);
     g_assert_true(g_file_test(dir, G_FILE_TEST_IS_DIR));
     a = virCloneTemplateCreateDomain(tmpl, NULL, 0);
-    b = virCloneTemplateCreateDomain(tmpl, NULL, 0);
+    /* a sandbox, as a live clone's: its NIC on an isolated port of the
+     * sandbox bridge (the library verified the bridge before the link went
+     * up, failing closed) */
+    b = virCloneTemplateCreateDomain(tmpl, "<clonepolicy><network mode='sandbox'/></clonepolicy>", 0);
     if (!a || !b)
         g_error("domain from template: %s", virCloneGetLastErrorMessage());
+    {
+        g_autofree char *xml = virDomainGetXMLDesc(b, 0);
+        g_autofree char *bridge = tgDomainXMLMatch(b, "<source bridge='([^']+)'");
+
+        g_assert_cmpstr(bridge, ==, "lvcsandbox0");
+        g_assert_nonnull(strstr(xml, "<port isolated='yes'/>"));
+        g_assert_cmpint(testDomainState(b), ==, VIR_DOMAIN_RUNNING);
+    }
     g_assert_cmpint(virDomainDestroy(a), ==, 0);
     g_assert_cmpint(virConnectCloneLiveReap(tgEnvConn(env), 0), >=, 0);
     g_assert_true(g_file_test(dir, G_FILE_TEST_IS_DIR));
@@ -421,6 +433,7 @@ main(int argc, char **argv)
     g_autoptr(GError) err = NULL;
     TgGuestOpts opts = { .name_prefix = "tsrc", .memory_mib = 256, .buffer_mib = 64,
                          .with_genid = TRUE };
+    g_autoptr(TnBridge) br = NULL;
     int ret;
 
     g_test_init(&argc, &argv, NULL);
@@ -438,6 +451,11 @@ main(int argc, char **argv)
     g_test_add_func("/template/clones-and-reset", testTemplateClones);
     g_test_add_func("/template/refuse-full", testRefuseFull);
     g_test_add_func("/template/auto-delete", testAutoDelete);
+    /* the source's NIC on a bridge of its own (a sandbox cannot take
+     * QEMU's user-mode network) */
+    tnReapStale("lvctp");
+    br = tnBridgeNew("lvctp", "52:54:00:7e:00:01", "10.79.0.1/24");
+    opts.nic_bridge = tnBridgeName(br);
     src = tgGuestStartOrDie(env, &opts);
     ret = g_test_run();
     tgGuestFree(src);
