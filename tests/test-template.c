@@ -16,6 +16,8 @@
 #include <glib/gstdio.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <libvirt/libvirt.h>
@@ -427,6 +429,60 @@ testAutoDelete(void)
 }
 
 
+/* The process that makes a template dies once the template's RAM and state
+ * are kept, before its QEMU goes: the guardian rolls it all back (daemon
+ * only: under the embedded driver the next open of the root does, as
+ * tests/test-faults.c shows for live clones).  Needs the test-only fault
+ * points (-Dtest_faults=true) and the installed CLI. */
+static void
+testKillWhileSaving(void)
+{
+    const char *cli = g_getenv("LIBVIRT_CLONE_CLI");
+    g_autofree char *top = testDiskTop(tgGuestDomain(src));
+    g_autofree char *topAfter = NULL;
+    g_auto(GStrv) envp = g_environ_setenv(g_get_environ(), "LIBVIRT_CLONE_FAULT",
+                                          "template:saved:kill", TRUE);
+    const char *argv[] = { cli, "-c", "qemu:///system", "template-create", tgGuestName(src),
+                           "--name", "t-kill", NULL };
+    g_autoptr(GError) err = NULL;
+    int status = 0;
+    gboolean gone = FALSE;
+
+    if (!daemonMode || !cli || g_strcmp0(g_getenv("TG_FAULTS"), "1") != 0) {
+        g_test_skip("needs libvirtd, the installed CLI and -Dtest_faults=true");
+        return;
+    }
+    g_assert_true(g_spawn_sync(NULL, (char **)argv, envp, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL,
+                               NULL, NULL, &status, &err));
+    g_assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    /* the guardian's rollback: no template, no template QEMU, the source runs */
+    for (guint i = 0; i < 100 && !gone; i++) {
+        virDomainPtr tq = virDomainLookupByName(tgEnvConn(env), "libvirt-clone-template-t-kill");
+        virCloneTemplatePtr t = virCloneTemplateLookupByName(tgEnvConn(env), "t-kill", 0);
+
+        gone = !tq && !t;
+        if (tq)
+            virDomainFree(tq);
+        if (t)
+            virCloneTemplateFree(t);
+        if (!gone)
+            g_usleep(G_USEC_PER_SEC / 10);
+    }
+    g_assert_true(gone);
+    g_assert_cmpint(testDomainState(tgGuestDomain(src)), ==, VIR_DOMAIN_RUNNING);
+    /* the fork had happened: the source stays on its new top, one more */
+    topAfter = testDiskTop(tgGuestDomain(src));
+    g_assert_cmpstr(topAfter, !=, top);
+    {
+        g_autofree char *dir = g_build_filename("/run/libvirt-clone/templates", "t-kill", NULL);
+        g_autofree char *rec = g_build_filename("/run/libvirt-clone/templates", "t-kill.json", NULL);
+
+        g_assert_false(g_file_test(dir, G_FILE_TEST_EXISTS));
+        g_assert_false(g_file_test(rec, G_FILE_TEST_EXISTS));
+    }
+}
+
+
 int
 main(int argc, char **argv)
 {
@@ -451,6 +507,7 @@ main(int argc, char **argv)
     g_test_add_func("/template/clones-and-reset", testTemplateClones);
     g_test_add_func("/template/refuse-full", testRefuseFull);
     g_test_add_func("/template/auto-delete", testAutoDelete);
+    g_test_add_func("/template/kill-while-saving", testKillWhileSaving);
     /* the source's NIC on a bridge of its own (a sandbox cannot take
      * QEMU's user-mode network) */
     tnReapStale("lvctp");
