@@ -16,12 +16,15 @@
 #include <glib/gstdio.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <libvirt/libvirt.h>
 
 #include "libvirt-clone/libvirt-clone.h"
 #include "testutils-guest.h"
+#include "testutils-net.h"
 #include "guestcheck.h"
 
 #define BOOT_MS 180000
@@ -393,9 +396,20 @@ testAutoDelete(void)
     g_assert_cmpint(virConnectCloneLiveReap(tgEnvConn(env), 0), >=, 0);
     g_assert_true(g_file_test(dir, G_FILE_TEST_IS_DIR));
     a = virCloneTemplateCreateDomain(tmpl, NULL, 0);
-    b = virCloneTemplateCreateDomain(tmpl, NULL, 0);
+    /* a sandbox, as a live clone's: its NIC on an isolated port of the
+     * sandbox bridge (the library verified the bridge before the link went
+     * up, failing closed) */
+    b = virCloneTemplateCreateDomain(tmpl, "<clonepolicy><network mode='sandbox'/></clonepolicy>", 0);
     if (!a || !b)
         g_error("domain from template: %s", virCloneGetLastErrorMessage());
+    {
+        g_autofree char *xml = virDomainGetXMLDesc(b, 0);
+        g_autofree char *bridge = tgDomainXMLMatch(b, "<source bridge='([^']+)'");
+
+        g_assert_cmpstr(bridge, ==, "lvcsandbox0");
+        g_assert_nonnull(strstr(xml, "<port isolated='yes'/>"));
+        g_assert_cmpint(testDomainState(b), ==, VIR_DOMAIN_RUNNING);
+    }
     g_assert_cmpint(virDomainDestroy(a), ==, 0);
     g_assert_cmpint(virConnectCloneLiveReap(tgEnvConn(env), 0), >=, 0);
     g_assert_true(g_file_test(dir, G_FILE_TEST_IS_DIR));
@@ -415,12 +429,67 @@ testAutoDelete(void)
 }
 
 
+/* The process that makes a template dies once the template's RAM and state
+ * are kept, before its QEMU goes: the guardian rolls it all back (daemon
+ * only: under the embedded driver the next open of the root does, as
+ * tests/test-faults.c shows for live clones).  Needs the test-only fault
+ * points (-Dtest_faults=true) and the installed CLI. */
+static void
+testKillWhileSaving(void)
+{
+    const char *cli = g_getenv("LIBVIRT_CLONE_CLI");
+    g_autofree char *top = testDiskTop(tgGuestDomain(src));
+    g_autofree char *topAfter = NULL;
+    g_auto(GStrv) envp = g_environ_setenv(g_get_environ(), "LIBVIRT_CLONE_FAULT",
+                                          "template:saved:kill", TRUE);
+    const char *argv[] = { cli, "-c", "qemu:///system", "template-create", tgGuestName(src),
+                           "--name", "t-kill", NULL };
+    g_autoptr(GError) err = NULL;
+    int status = 0;
+    gboolean gone = FALSE;
+
+    if (!daemonMode || !cli || g_strcmp0(g_getenv("TG_FAULTS"), "1") != 0) {
+        g_test_skip("needs libvirtd, the installed CLI and -Dtest_faults=true");
+        return;
+    }
+    g_assert_true(g_spawn_sync(NULL, (char **)argv, envp, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL,
+                               NULL, NULL, &status, &err));
+    g_assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    /* the guardian's rollback: no template, no template QEMU, the source runs */
+    for (guint i = 0; i < 100 && !gone; i++) {
+        virDomainPtr tq = virDomainLookupByName(tgEnvConn(env), "libvirt-clone-template-t-kill");
+        virCloneTemplatePtr t = virCloneTemplateLookupByName(tgEnvConn(env), "t-kill", 0);
+
+        gone = !tq && !t;
+        if (tq)
+            virDomainFree(tq);
+        if (t)
+            virCloneTemplateFree(t);
+        if (!gone)
+            g_usleep(G_USEC_PER_SEC / 10);
+    }
+    g_assert_true(gone);
+    g_assert_cmpint(testDomainState(tgGuestDomain(src)), ==, VIR_DOMAIN_RUNNING);
+    /* the fork had happened: the source stays on its new top, one more */
+    topAfter = testDiskTop(tgGuestDomain(src));
+    g_assert_cmpstr(topAfter, !=, top);
+    {
+        g_autofree char *dir = g_build_filename("/run/libvirt-clone/templates", "t-kill", NULL);
+        g_autofree char *rec = g_build_filename("/run/libvirt-clone/templates", "t-kill.json", NULL);
+
+        g_assert_false(g_file_test(dir, G_FILE_TEST_EXISTS));
+        g_assert_false(g_file_test(rec, G_FILE_TEST_EXISTS));
+    }
+}
+
+
 int
 main(int argc, char **argv)
 {
     g_autoptr(GError) err = NULL;
     TgGuestOpts opts = { .name_prefix = "tsrc", .memory_mib = 256, .buffer_mib = 64,
                          .with_genid = TRUE };
+    g_autoptr(TnBridge) br = NULL;
     int ret;
 
     g_test_init(&argc, &argv, NULL);
@@ -438,6 +507,12 @@ main(int argc, char **argv)
     g_test_add_func("/template/clones-and-reset", testTemplateClones);
     g_test_add_func("/template/refuse-full", testRefuseFull);
     g_test_add_func("/template/auto-delete", testAutoDelete);
+    g_test_add_func("/template/kill-while-saving", testKillWhileSaving);
+    /* the source's NIC on a bridge of its own (a sandbox cannot take
+     * QEMU's user-mode network) */
+    tnReapStale("lvctp");
+    br = tnBridgeNew("lvctp", "52:54:00:7e:00:01", "10.79.0.1/24");
+    opts.nic_bridge = tnBridgeName(br);
     src = tgGuestStartOrDie(env, &opts);
     ret = g_test_run();
     tgGuestFree(src);

@@ -23,7 +23,8 @@
 # (unshare(1)) as PID 1 there.  Empty directories of a work directory (under
 # /var/tmp) are bind-mounted over /etc/libvirt, /run/libvirt,
 # /var/lib/libvirt, /var/cache/libvirt, /var/log/libvirt, /var/log/swtpm
-# (libvirt's swtpm logs) and /run/libvirt-clone, with the owners and modes
+# (libvirt's swtpm logs), /var/lib/swtpm-localca (swtpm's local CA) and
+# /run/libvirt-clone, with the owners and modes
 # of the host's directories (so that QEMU as libvirt-qemu can reach them);
 # sysfs is mounted again for the new network namespace.  The host's
 # daemon, configuration, state, networks and firewall are never touched.
@@ -127,8 +128,10 @@ done
 [ $# -gt 0 ] || { echo "run-in-daemon: no PROGRAM" >&2; exit 2; }
 
 # libvirt's directories, bind-mounted over by a private copy
+# (and swtpm's local CA: swtpm_setup runs as tss here, while tests under
+# the embedded driver run it as root, whose files there tss cannot lock)
 libvirt_dirs=(/etc/libvirt /run/libvirt /var/lib/libvirt /var/cache/libvirt /var/log/libvirt
-              /run/libvirt-clone /var/log/swtpm)
+              /run/libvirt-clone /var/log/swtpm /var/lib/swtpm-localca)
 
 # ---- outside: checks, the installed build, the namespaces ----------------------
 if [ -z "${LVC_DAEMON_INSIDE:-}" ]; then
@@ -153,6 +156,7 @@ if [ -z "${LVC_DAEMON_INSIDE:-}" ]; then
     # library and libvirt make them on first use anyway)
     mkdir -p -m 0700 /run/libvirt-clone
     mkdir -p -m 0711 /var/log/swtpm
+    mkdir -p -m 0750 /var/lib/swtpm-localca
 
     work=$(mktemp -d /var/tmp/lvc-daemon.XXXXXX)
     chmod 0755 "$work"
@@ -226,6 +230,10 @@ private_dirs() {
         skeleton "$d" "$copy"
         mount --bind "$copy" "$d" || return 1
     done
+    # an empty local CA of swtpm's user, as the package makes it
+    if getent passwd tss >/dev/null; then
+        chown tss:root /var/lib/swtpm-localca && chmod 0750 /var/lib/swtpm-localca || return 1
+    fi
     # the images of tests (TG_ROOT_BASE): QEMU as libvirt-qemu walks through
     mkdir -p -m 0711 /var/lib/libvirt/images
     # /sys/class/net of this network namespace: libvirt isolates a tap there
