@@ -46,6 +46,22 @@
         } \
     } while (0)
 
+/* The strategy flags (PRECOPY, BACKGROUND) exclude each other, and the
+ * statistics come as a pair or not at all. */
+#define cloneCheckJobArgs(precopyFlag, backgroundFlag, stats, nstats, retval) \
+    do { \
+        if ((flags & (precopyFlag)) && (flags & (backgroundFlag))) { \
+            virCloneReportError(VIR_CLONE_ERR_INVALID_ARG, "%s", \
+                                _("flags PRECOPY and BACKGROUND are mutually exclusive")); \
+            return retval; \
+        } \
+        if (((stats) == NULL) != ((nstats) == NULL)) { \
+            virCloneReportError(VIR_CLONE_ERR_INVALID_ARG, "%s", \
+                                _("stats and nstats must both be set or both be NULL")); \
+            return retval; \
+        } \
+    } while (0)
+
 /* Declares ENUMToString/ENUMFromString for an enum ending in _LAST, in the way
  * of libvirt's VIR_ENUM_DECL/VIR_ENUM_IMPL, with a compile-time size check. */
 #define CLONE_ENUM_DECL(name) \

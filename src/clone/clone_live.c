@@ -1146,16 +1146,8 @@ virDomainCloneLiveFull(virDomainPtr dom,
                     VIR_DOMAIN_CLONE_LIVE_WAIT | VIR_DOMAIN_CLONE_LIVE_PRECOPY |
                     VIR_DOMAIN_CLONE_LIVE_BACKGROUND, NULL);
     cloneCheckNonNull(dom, NULL);
-    if ((flags & VIR_DOMAIN_CLONE_LIVE_PRECOPY) && (flags & VIR_DOMAIN_CLONE_LIVE_BACKGROUND)) {
-        virCloneReportError(VIR_CLONE_ERR_INVALID_ARG, "%s",
-                            _("flags PRECOPY and BACKGROUND are mutually exclusive"));
-        return NULL;
-    }
-    if ((stats == NULL) != (nstats == NULL)) {
-        virCloneReportError(VIR_CLONE_ERR_INVALID_ARG, "%s",
-                            _("stats and nstats must both be set or both be NULL"));
-        return NULL;
-    }
+    cloneCheckJobArgs(VIR_DOMAIN_CLONE_LIVE_PRECOPY, VIR_DOMAIN_CLONE_LIVE_BACKGROUND,
+                      stats, nstats, NULL);
     if (!(job = cloneJobNew(dom, policyXML, flags)))
         return NULL;
     job->cb = cb;

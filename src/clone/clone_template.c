@@ -1032,16 +1032,8 @@ virDomainCloneTemplateCreateFull(virDomainPtr dom,
     cloneCheckNonNull(dom, NULL);
     if (cloneTemplateNameCheck(name) < 0)
         return NULL;
-    if ((flags & VIR_CLONE_TEMPLATE_CREATE_PRECOPY) && (flags & VIR_CLONE_TEMPLATE_CREATE_BACKGROUND)) {
-        virCloneReportError(VIR_CLONE_ERR_INVALID_ARG, "%s",
-                            _("flags PRECOPY and BACKGROUND are mutually exclusive"));
-        return NULL;
-    }
-    if ((stats == NULL) != (nstats == NULL)) {
-        virCloneReportError(VIR_CLONE_ERR_INVALID_ARG, "%s",
-                            _("stats and nstats must both be set or both be NULL"));
-        return NULL;
-    }
+    cloneCheckJobArgs(VIR_CLONE_TEMPLATE_CREATE_PRECOPY, VIR_CLONE_TEMPLATE_CREATE_BACKGROUND,
+                      stats, nstats, NULL);
     if (!(job = cloneJobNew(dom, policyXML, flags)))
         return NULL;
     job->kind = CLONE_JOB_TEMPLATE;
@@ -1385,11 +1377,7 @@ virCloneTemplateCreateDomainFull(virCloneTemplatePtr tmpl,
     virCloneResetLastError();
     cloneCheckFlags(VIR_CLONE_TEMPLATE_CLONE_PAUSED | VIR_CLONE_TEMPLATE_CLONE_PERSISTENT, NULL);
     cloneCheckNonNull(tmpl, NULL);
-    if ((stats == NULL) != (nstats == NULL)) {
-        virCloneReportError(VIR_CLONE_ERR_INVALID_ARG, "%s",
-                            _("stats and nstats must both be set or both be NULL"));
-        return NULL;
-    }
+    cloneCheckJobArgs(0, 0, stats, nstats, NULL);
     /* the flags have the values of VIR_DOMAIN_CLONE_LIVE_PAUSED and _PERSISTENT */
     if (!(job = cloneJobNewOn(tmpl->conn, NULL, policyXML, flags)))
         return NULL;
