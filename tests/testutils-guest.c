@@ -1799,3 +1799,22 @@ tgNumDomains(TgEnv *env)
     return (guint)virConnectNumOfDomains(tgEnvConn(env)) +
            (guint)virConnectNumOfDefinedDomains(tgEnvConn(env));
 }
+
+
+int
+tgDaemonRestart(GError **err)
+{
+    const char *ctl = g_getenv("LVC_DAEMON_CTL");
+    const char *argv[] = { ctl, "restart", NULL };
+    int status;
+
+    if (!ctl) {
+        g_set_error(err, TG_ERROR, 0, "LVC_DAEMON_CTL is not set: no libvirtd of ours to restart");
+        return -1;
+    }
+    if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, NULL, NULL,
+                      &status, err) ||
+        !g_spawn_check_wait_status(status, err))
+        return -1;
+    return 0;
+}

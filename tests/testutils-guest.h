@@ -130,6 +130,9 @@ virConnectPtr tgEnvConn(TgEnv *env);
 /* Open the connection again (the daemon restarted); then tgGuestReattach()
  * each guest, which looks its domain up again by name. */
 int tgEnvReconnect(TgEnv *env, GError **err);
+/* Under tests/daemon/run-in-daemon.sh: stops and starts libvirtd again
+ * ($LVC_DAEMON_CTL restart); the caller connects again afterwards. */
+int tgDaemonRestart(GError **err);
 const char *tgEnvRoot(TgEnv *env);
 const char *tgEnvGuestDir(TgEnv *env);   /* TG_GUEST_DIR */
 const char *tgEnvAccel(TgEnv *env);      /* "kvm" or "qemu" */
