@@ -411,26 +411,35 @@ cloneTransferBackgroundComplete(cloneMigJob *mig)
 }
 
 
-/* Resumes the source and records its pause as QEMU stamped it. */
+/* QEMU reports 'completed' (or 'cancelled') a moment before it leaves the
+ * migration's finishing state, and refuses 'cont' until then ("Migration
+ * is not finalized yet"): retry for a short, bounded while.  On failure
+ * libvirt's last error is the last refusal. */
 static int
-cloneSourceResume(cloneMigJob *mig)
+cloneDomainResumeBounded(virDomainPtr dom)
 {
-    gint64 end;
+    gint64 end = g_get_monotonic_time() + 2 * G_USEC_PER_SEC;
 
-    /* QEMU reports 'completed' a moment before it leaves the migration's
-     * finishing state, and refuses 'cont' until then ("Migration is not
-     * finalized yet"): retry for a short, bounded while */
-    end = g_get_monotonic_time() + 500 * G_TIME_SPAN_MILLISECOND;
-    while (virDomainResume(mig->src) < 0) {
-        if (g_get_monotonic_time() > end) {
-            virCloneReportLibvirtError(VIR_CLONE_ERR_LIBVIRT,
-                                       _("cannot resume domain '%1$s'"), virDomainGetName(mig->src));
+    while (virDomainResume(dom) < 0) {
+        if (g_get_monotonic_time() > end)
             return -1;
-        }
         g_usleep(G_TIME_SPAN_MILLISECOND);
     }
     /* the refusals before it, expected, are forgotten */
     virResetLastError();
+    return 0;
+}
+
+
+/* Resumes the source and records its pause as QEMU stamped it. */
+static int
+cloneSourceResume(cloneMigJob *mig)
+{
+    if (cloneDomainResumeBounded(mig->src) < 0) {
+        virCloneReportLibvirtError(VIR_CLONE_ERR_LIBVIRT,
+                                   _("cannot resume domain '%1$s'"), virDomainGetName(mig->src));
+        return -1;
+    }
     mig->srcPausedByUs = FALSE;
     cloneSourceRecordPause(mig);
     return 0;
@@ -480,9 +489,15 @@ cloneTransferAbort(cloneMigJob *mig)
         return;
     if (virDomainGetState(mig->src, &state, NULL, 0) == 0 && state == VIR_DOMAIN_PAUSED &&
         mig->srcWasRunning) {
-        if (virDomainResume(mig->src) < 0)
+        /* a migration cancelled at its end refuses 'cont' for a moment */
+        if (cloneDomainResumeBounded(mig->src) < 0) {
+            /* read the message before any other libvirt call: each
+             * public call (virDomainGetName too) resets the last error */
+            g_autofree char *msg = g_strdup(virGetLastErrorMessage());
+
             CLONE_WARN("cannot resume '%s' after a failed clone: %s",
-                       virDomainGetName(mig->src), virGetLastErrorMessage());
+                       virDomainGetName(mig->src), msg);
+        }
         mig->srcPausedByUs = FALSE;
     }
     cloneSourceRestoreSettings(mig);
