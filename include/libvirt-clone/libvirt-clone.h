@@ -136,6 +136,18 @@ typedef void (*virDomainCloneLiveProgressCallback)(virDomainPtr source,
  * policy asks for them, its new addresses in place, in microseconds; 0
  * when its links stay down (ullong) (Since: 0.4.0) */
 #define VIR_DOMAIN_CLONE_LIVE_STATS_NETWORK_UP "network_up_us"
+/* the automatic choice of the strategy: the source's dirty rate sampled
+ * before the copy (QEMU's calc-dirty-rate), in bytes per second; 0 when
+ * nothing was sampled: a forced strategy, or QEMU before 8.2 (ullong)
+ * (Since: 0.6.0) */
+#define VIR_DOMAIN_CLONE_LIVE_STATS_DIRTY_RATE "dirty_rate"
+/* the copy's rate the automatic choice predicted with, in bytes per
+ * second: this host's last pre-copies, or the policy's bandwidth; 0 when
+ * nothing was sampled (ullong) (Since: 0.6.0) */
+#define VIR_DOMAIN_CLONE_LIVE_STATS_COPY_RATE "copy_rate"
+/* the pre-copy passes the automatic choice predicted; 0 when it chose the
+ * background snapshot or nothing was sampled (ullong) (Since: 0.6.0) */
+#define VIR_DOMAIN_CLONE_LIVE_STATS_PREDICTED_PASSES "predicted_passes"
 
 virDomainPtr virDomainCloneLive(virDomainPtr dom,
                                 const char *policyXML,

@@ -172,6 +172,12 @@ cloneJobStats(cloneJob *job, virTypedParameterPtr *stats, int *nstats)
                             (unsigned long long)job->guest.stepsUs);
     virTypedParamsAddULLong(stats, nstats, &max, VIR_DOMAIN_CLONE_LIVE_STATS_NETWORK_UP,
                             (unsigned long long)job->networkUpUs);
+    virTypedParamsAddULLong(stats, nstats, &max, VIR_DOMAIN_CLONE_LIVE_STATS_DIRTY_RATE,
+                            job->measured ? job->dirtyRate : 0);
+    virTypedParamsAddULLong(stats, nstats, &max, VIR_DOMAIN_CLONE_LIVE_STATS_COPY_RATE,
+                            job->measured ? job->copyRate : 0);
+    virTypedParamsAddULLong(stats, nstats, &max, VIR_DOMAIN_CLONE_LIVE_STATS_PREDICTED_PASSES,
+                            job->measured ? job->choice.passes : 0);
     if (job->kind != CLONE_JOB_LIVE && job->templateName)
         virTypedParamsAddString(stats, nstats, &max, VIR_DOMAIN_CLONE_LIVE_STATS_TEMPLATE,
                                 job->templateName);

@@ -10,6 +10,7 @@
 #include "clone_jobrec.h"
 #include "clone_policy.h"
 #include "clone_migrate.h"
+#include "clone_strategy.h"
 #include "clone_template.h"
 
 /* The phases of a clone, in order (clone_live.c runs them; clone_job.c
@@ -96,6 +97,11 @@ struct _cloneJob {
     gint64 tDone;
     cloneTransferResult transfer;
     guint fallbacks;
+    /* the automatic choice (clone_strategy.h) */
+    gboolean measured;           /* from a dirty rate, not by trying */
+    guint64 dirtyRate;           /* the source's, bytes/s */
+    guint64 copyRate;            /* the copy's, as predicted, bytes/s */
+    cloneStrategyChoice choice;
     gint64 cloneResumedAt;       /* monotonic, when the clone's vCPUs ran */
     gint64 networkUpUs;          /* resume -> links up and addresses there */
     cloneIdentityResult guest;   /* the steps inside the guest */

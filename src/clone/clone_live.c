@@ -483,12 +483,58 @@ clonePhaseSandboxUndo(cloneJob *job)
 
 /* ---- phase: start the clone ----------------------------------------------- */
 
+/* The automatic choice before any copy: the source's dirty rate, sampled
+ * while the clone's QEMU starts, against the copy's rate (clone_strategy.c).
+ * Without a sample (QEMU before 8.2) pre-copy is tried, and given up after
+ * the policy's max-passes. */
+static gboolean
+cloneStrategyMeasured(cloneJob *job)
+{
+    return job->src && !job->strategyForced && job->fallbacks == 0 &&
+           job->strategy == CLONE_STRATEGY_PRECOPY;
+}
+
+
+static void
+cloneStrategyDecide(cloneJob *job)
+{
+    cloneStrategyInput in = { 0 };
+
+    job->mig->maxPasses = job->strategyForced ? 0 : job->policy->autoMaxPasses;
+    if (!cloneStrategyMeasured(job) ||
+        cloneTransferDirtyRateResult(job->mig, &job->dirtyRate) < 0)
+        return;
+    if (!job->runDir && !(job->runDir = cloneRunDir(job->conn)))
+        virCloneResetLastError();   /* the default rate then */
+    if ((in.ramBytes = (guint64)virDomainGetMaxMemory(job->src) << 10) == 0) {
+        virResetLastError();
+        return;
+    }
+    in.dirtyBytesPerS = job->dirtyRate;
+    in.copyBytesPerS = cloneStrategyCopyRate(job->runDir);
+    if (job->policy->bandwidthMiBs)
+        in.copyBytesPerS = MIN(in.copyBytesPerS, job->policy->bandwidthMiBs << 20);
+    in.downtimeMs = job->policy->downtimeLimitMs;
+    cloneStrategyChoose(&in, &job->choice);
+    job->measured = TRUE;
+    job->copyRate = in.copyBytesPerS;
+    job->strategy = job->choice.strategy;
+    job->mig->maxPasses = job->choice.maxPasses;
+    CLONE_INFO("'%s' dirties %" G_GUINT64_FORMAT " MiB/s, the copy runs at %" G_GUINT64_FORMAT
+               " MiB/s: %s (%u passes predicted)", cloneJobSourceName(job),
+               job->dirtyRate >> 20, job->copyRate >> 20,
+               cloneStrategyTypeToString(job->strategy), job->choice.passes);
+}
+
+
 static int
 clonePhaseStartClone(cloneJob *job)
 {
     gint64 t0 = g_get_monotonic_time();
 
     cloneJobProgress(job, 0);
+    if (cloneStrategyMeasured(job))
+        cloneTransferDirtyRateStart(job->mig);
     /* START_PAUSED: without it libvirt sends "cont", which would activate
      * the images before the migration. */
     job->clone = virDomainCreateXML(job->conn, job->plan->xml, VIR_DOMAIN_START_PAUSED);
@@ -500,6 +546,7 @@ clonePhaseStartClone(cloneJob *job)
     }
     job->cloneStartUs = g_get_monotonic_time() - t0;
     cloneMigJobSetClone(job->mig, job->clone);
+    cloneStrategyDecide(job);
     return 0;
 }
 
@@ -524,7 +571,7 @@ clonePhaseTransfer(cloneJob *job)
 {
     if (job->strategy == CLONE_STRATEGY_BACKGROUND)
         return cloneTransferBackgroundToSwitchover(job->mig);
-    return cloneTransferPrecopyToSwitchover(job->mig, !job->strategyForced);
+    return cloneTransferPrecopyToSwitchover(job->mig, job->mig->maxPasses);
 }
 
 
@@ -589,6 +636,12 @@ clonePhaseFinishSource(cloneJob *job)
     if (cloneTransferFinishSource(job->mig, job->strategy == CLONE_STRATEGY_PRECOPY) < 0)
         return -1;
     job->transfer = job->mig->result;
+    /* what the automatic choice predicts from: a copy at full speed */
+    if (job->strategy == CLONE_STRATEGY_PRECOPY && !job->policy->bandwidthMiBs) {
+        if (!job->runDir && !(job->runDir = cloneRunDir(job->conn)))
+            virCloneResetLastError();
+        cloneStrategyRecordCopy(job->runDir, job->transfer.bytes, job->transfer.copyUs);
+    }
     return 0;
 }
 

@@ -9,6 +9,7 @@
  */
 #include "clone_migrate.h"
 #include "clone_jobrec.h"
+#include "clone_strategy.h"
 
 #include <errno.h>
 #include <sys/socket.h>
@@ -257,6 +258,7 @@ static int
 cloneMigrationGo(cloneMigJob *mig)
 {
     mig->migrationStarted = TRUE;
+    mig->goUs = g_get_monotonic_time();
     if (mig->save(mig->opaque) < 0 || cloneMigrateCmd(mig->src, "migrate", CLONE_FD_OUT) < 0)
         return -1;
     return 0;
@@ -278,7 +280,7 @@ clonePrecopyHook(cloneMigJob *mig, virDomainPtr dom, const cloneMigInfo *info)
     clonePrecopyPasses(mig, dom, info);
     if (info->status != CLONE_MIG_STATUS_ACTIVE)
         return 0;
-    if (info->passes > mig->policy->autoMaxPasses) {
+    if (info->passes > mig->maxPasses) {
         CLONE_INFO("pre-copy of '%s' made %" G_GUINT64_FORMAT " passes without converging "
                    "(expected downtime %" G_GINT64_FORMAT " ms > limit %u ms): "
                    "switching to the background strategy",
@@ -299,19 +301,20 @@ clonePrecopyHook(cloneMigJob *mig, virDomainPtr dom, const cloneMigInfo *info)
  * completion.
  */
 int
-cloneTransferPrecopyToSwitchover(cloneMigJob *mig, gboolean mayFallBack)
+cloneTransferPrecopyToSwitchover(cloneMigJob *mig, guint maxPasses)
 {
     g_autoptr(JsonObject) caps = cloneCaps(TRUE, TRUE, FALSE);
     g_autoptr(JsonObject) params = cloneSourceParams(mig, TRUE);
     int rc;
 
+    mig->maxPasses = maxPasses;
     cloneMigMonReset(mig->srcMon);
     if (cloneMigrationPrepare(mig, caps, params) < 0 || cloneMigrationGo(mig) < 0)
         return -1;
     mig->progress(0, mig->opaque);
     rc = cloneWaitStatus(mig, mig->src, mig->srcMon,
                          CLONE_MIG_STATUS_BIT(CLONE_MIG_STATUS_PRE_SWITCHOVER),
-                         mayFallBack ? clonePrecopyHook : clonePrecopyPasses, mig->deadline);
+                         maxPasses ? clonePrecopyHook : clonePrecopyPasses, mig->deadline);
     if (rc != 0)
         return rc;
     return cloneFaultPoint("precopy:pre-switchover");
@@ -324,10 +327,69 @@ cloneTransferPrecopyComplete(cloneMigJob *mig)
     g_autoptr(JsonObject) cont = json_object_new();
 
     json_object_set_string_member(cont, "state", "pre-switchover");
-    if (cloneQmpRun(mig->src, "migrate-continue", cont, NULL) < 0)
+    if (cloneQmpRun(mig->src, "migrate-continue", cont, NULL) < 0 ||
+        cloneWaitStatus(mig, mig->src, mig->srcMon, CLONE_MIG_STATUS_BIT(CLONE_MIG_STATUS_COMPLETED),
+                        NULL, mig->deadline) < 0)
         return -1;
-    return cloneWaitStatus(mig, mig->src, mig->srcMon, CLONE_MIG_STATUS_BIT(CLONE_MIG_STATUS_COMPLETED),
-                           NULL, mig->deadline);
+    mig->result.copyUs = g_get_monotonic_time() - mig->goUs;
+    return 0;
+}
+
+
+int
+cloneTransferDirtyRateStart(cloneMigJob *mig)
+{
+    g_autoptr(JsonObject) args = json_object_new();
+
+    json_object_set_int_member(args, "calc-time", CLONE_DIRTY_SAMPLE_MS);
+    json_object_set_string_member(args, "calc-time-unit", "millisecond");
+    json_object_set_int_member(args, "sample-pages", CLONE_DIRTY_SAMPLE_PAGES);
+    if (cloneQmpRun(mig->src, "calc-dirty-rate", args, NULL) < 0) {
+        /* expected before QEMU 8.2: the choice does without */
+        CLONE_DEBUG("no dirty rate for '%s': %s", virDomainGetName(mig->src),
+                    virCloneGetLastErrorMessage());
+        virCloneResetLastError();
+        return -1;
+    }
+    mig->dirtyRateStartUs = g_get_monotonic_time();
+    return 0;
+}
+
+
+int
+cloneTransferDirtyRateResult(cloneMigJob *mig, guint64 *bytesPerS)
+{
+    gint64 end;
+
+    if (!mig->dirtyRateStartUs)
+        return -1;
+    end = mig->dirtyRateStartUs + (CLONE_DIRTY_SAMPLE_MS + 1000) * G_TIME_SPAN_MILLISECOND;
+    for (;;) {
+        g_autoptr(JsonObject) args = json_object_new();
+        g_autoptr(JsonNode) ret = NULL;
+        JsonObject *o;
+        const char *status;
+
+        json_object_set_string_member(args, "calc-time-unit", "millisecond");
+        if (cloneQmpRun(mig->src, "query-dirty-rate", args, &ret) < 0) {
+            CLONE_DEBUG("no dirty rate for '%s': %s", virDomainGetName(mig->src),
+                        virCloneGetLastErrorMessage());
+            virCloneResetLastError();
+            return -1;
+        }
+        o = JSON_NODE_HOLDS_OBJECT(ret) ? json_node_get_object(ret) : NULL;
+        status = o ? json_object_get_string_member_with_default(o, "status", "") : "";
+        if (g_str_equal(status, "measured") && json_object_has_member(o, "dirty-rate")) {
+            /* QEMU's unit: MB/s, of 2^20 bytes */
+            *bytesPerS = (guint64)MAX(json_object_get_int_member(o, "dirty-rate"), 0) << 20;
+            return 0;
+        }
+        if (g_get_monotonic_time() > end) {
+            CLONE_DEBUG("no dirty rate for '%s': still '%s'", virDomainGetName(mig->src), status);
+            return -1;
+        }
+        g_usleep(5 * G_TIME_SPAN_MILLISECOND);
+    }
 }
 
 

@@ -26,6 +26,7 @@ typedef struct {
     guint64 passes;              /* over the RAM */
     gint64 pauseUs;              /* STOP -> RESUME, as QEMU stamped them */
     gint64 downtimeMs;           /* as QEMU computed it */
+    gint64 copyUs;               /* "migrate" to the source's completion */
 } cloneTransferResult;
 
 /* progress of the copy, 0-100 */
@@ -56,6 +57,10 @@ struct _cloneMigJob {
     cloneMigMon *srcMon;
     cloneMigMon *cloneMon;
 
+    gint64 dirtyRateStartUs;       /* monotonic: calc-dirty-rate asked; 0: not */
+    gint64 goUs;                   /* monotonic: "migrate" sent */
+    guint maxPasses;               /* pre-copy: passes before it is given up; 0: never */
+
     cloneTransferResult result;
 };
 
@@ -70,9 +75,9 @@ void cloneMigJobWatchSource(cloneMigJob *mig);
 void cloneMigJobSetClone(cloneMigJob *mig, virDomainPtr clone);
 
 /* First half of pre-copy: returns 0 once QEMU paused the source before the
- * switch-over, CLONE_PHASE_RETRY_BACKGROUND if @mayFallBack and the copy
- * does not converge, -1 on error. */
-int cloneTransferPrecopyToSwitchover(cloneMigJob *mig, gboolean mayFallBack);
+ * switch-over, CLONE_PHASE_RETRY_BACKGROUND if @maxPasses is not 0 and
+ * the copy did not converge in that many passes, -1 on error. */
+int cloneTransferPrecopyToSwitchover(cloneMigJob *mig, guint maxPasses);
 /* Second half of pre-copy: the switch-over, to completion. */
 int cloneTransferPrecopyComplete(cloneMigJob *mig);
 /* First half of a background snapshot: both QEMUs set up, the source
@@ -81,6 +86,14 @@ int cloneTransferBackgroundToSwitchover(cloneMigJob *mig);
 /* Second half: the snapshot starts, the source runs again once RAM pages
  * flow, the copy completes. */
 int cloneTransferBackgroundComplete(cloneMigJob *mig);
+
+/* Asks the source's QEMU to sample its dirty rate (calc-dirty-rate, in
+ * the background): 0, or -1 and no error where QEMU cannot (before 8.2,
+ * which has no millisecond samples). */
+int cloneTransferDirtyRateStart(cloneMigJob *mig);
+/* The sample's result in bytes/s, waiting for it until its end and a
+ * moment more: 0, or -1 and no error. */
+int cloneTransferDirtyRateResult(cloneMigJob *mig, guint64 *bytesPerS);
 
 /* Cancels a started migration (undo of a second half). */
 void cloneTransferCancel(cloneMigJob *mig);

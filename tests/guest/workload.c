@@ -66,9 +66,10 @@ typedef struct {
     char disk[256];
     uint64_t diskhz;
     char probe[256];       /* clonetest.probe=A,B: probe from boot on */
+    uint64_t rate;         /* busy: pages per second, 0 = as fast as it can */
 } Config;
 
-static Config cfg = { MODE_BUSY, 128, "/dev/vda", 20, "" };
+static Config cfg = { MODE_BUSY, 128, "/dev/vda", 20, "", 0 };
 
 static volatile ClonetestStatus *status;
 static char *buffer;
@@ -78,6 +79,7 @@ static atomic_int mode_req;           /* what the control thread asked for */
 static atomic_int mode_cur;           /* what the memory loop is doing */
 static atomic_int disk_on;
 static atomic_uint_fast64_t pages_done;
+static atomic_uint_fast64_t rate_req;     /* busy: pages per second, 0 = unlimited */
 static atomic_uint_fast64_t records_committed;
 
 static int disk_fd = -1;
@@ -191,6 +193,8 @@ parse_param(const char *key, const char *val)
         cfg.diskhz = strtoull(val, NULL, 10);
     else if (strcmp(key, "probe") == 0)
         snprintf(cfg.probe, sizeof(cfg.probe), "%s", val);
+    else if (strcmp(key, "rate") == 0)
+        cfg.rate = strtoull(val, NULL, 10);
 }
 
 
@@ -283,18 +287,47 @@ memory_wait_busy(void)
 }
 
 
+/* With a rate, busy mode dirties that many pages per second, in page
+ * order: every 64 pages it sleeps until it is no longer ahead of the
+ * schedule that began when the rate (or busy mode) was set. */
+static void
+memory_pace(uint64_t done, uint64_t *rate, uint64_t *t0, uint64_t *done0)
+{
+    uint64_t want = atomic_load_explicit(&rate_req, memory_order_relaxed);
+    uint64_t due;
+
+    if (want != *rate) {
+        *rate = want;
+        *t0 = now_ns(CLOCK_MONOTONIC);
+        *done0 = done;
+    }
+    if (!*rate)
+        return;
+    due = *t0 + (done - *done0) * 1000000000ull / *rate;
+    while (now_ns(CLOCK_MONOTONIC) < due)
+        sleep_ms(1);
+}
+
+
 static void __attribute__((noreturn))
 memory_loop(void)
 {
     uint64_t done = 0;
+    uint64_t rate = 0;
+    uint64_t t0 = 0;
+    uint64_t done0 = 0;
     uint64_t i;
 
     for (;;) {
         for (i = 0; i < npages; i++) {
             volatile ClonetestPage *p = (void *)(buffer + i * CLONETEST_PAGE_SIZE);
 
-            if (atomic_load_explicit(&mode_req, memory_order_relaxed) == MODE_IDLE)
+            if (atomic_load_explicit(&mode_req, memory_order_relaxed) == MODE_IDLE) {
                 memory_wait_busy();
+                rate = 0;     /* a new schedule from now */
+            }
+            if ((done & 63) == 0)
+                memory_pace(done, &rate, &t0, &done0);
             /* volatile: one load and one store per page, in page order */
             p->counter = p->counter + 1;
             atomic_store_explicit(&pages_done, ++done, memory_order_relaxed);
@@ -1031,6 +1064,15 @@ handle_command(const char *cmd)
         set_mode(MODE_IDLE);
     } else if (strcmp(cmd, "busy") == 0) {
         set_mode(MODE_BUSY);
+    } else if (strncmp(cmd, "rate ", 5) == 0) {
+        char *end = NULL;
+        uint64_t rate = strtoull(cmd + 5, &end, 10);
+
+        if (!end || end == cmd + 5 || *end) {
+            say("nak %s (not a number)", cmd);
+            return;
+        }
+        atomic_store(&rate_req, rate);
     } else if (strcmp(cmd, "disk on") == 0) {
         if (disk_fd < 0) {
             say("nak %s (no disk)", cmd);
@@ -1172,6 +1214,7 @@ main(void)
         status->records_committed = found;
     }
 
+    atomic_store(&rate_req, cfg.rate);
     atomic_store(&mode_req, cfg.mode);
     atomic_store(&mode_cur, cfg.mode);
     atomic_store(&disk_on, use_disk);
