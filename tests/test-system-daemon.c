@@ -16,9 +16,10 @@
  *     sandbox bridge, which the hook deletes on release;
  *   - tpm: a vTPM clone: the state copy belongs to tss, swtpm runs as tss,
  *     the clone reads the source's PCRs;
- *   - auto-fallback: auto on a busy guest (pre-copy abandoned, the first
- *     clone destroyed, its overlays removed by the hook's release) must
- *     still make the clone with the background strategy;
+ *   - auto-fallback: auto on a guest that speeds up once the copy runs
+ *     (pre-copy abandoned, the first clone destroyed, its overlays removed
+ *     by the hook's release) must still make the clone with the background
+ *     strategy;
  *   - persistent: a defined clone survives destroy with its overlay, boots
  *     again, and is undefined.
  * After each scenario nothing may be left: domains, overlays and other
@@ -192,7 +193,8 @@ testOwnership(virDomainPtr src, virDomainPtr clone, const char *srcTopBefore)
 
 
 static virDomainPtr
-testClone(TgGuest *src, const char *policy, unsigned int flags, const char *expectStrategy)
+testCloneFull(TgGuest *src, const char *policy, unsigned int flags, const char *expectStrategy,
+              virDomainCloneLiveProgressCallback cb, void *opaque, guint *fallbacksOut)
 {
     virTypedParameterPtr stats = NULL;
     int nstats = 0;
@@ -202,7 +204,7 @@ testClone(TgGuest *src, const char *policy, unsigned int flags, const char *expe
     unsigned long long fallbacks = 0;
     virDomainPtr clone;
 
-    clone = virDomainCloneLiveFull(tgGuestDomain(src), policy, NULL, NULL, &stats, &nstats,
+    clone = virDomainCloneLiveFull(tgGuestDomain(src), policy, cb, opaque, &stats, &nstats,
                                    flags);
     if (!clone) {
         g_test_message("clone of %s with %s failed: %s", tgGuestName(src),
@@ -217,8 +219,17 @@ testClone(TgGuest *src, const char *policy, unsigned int flags, const char *expe
                    virDomainGetName(clone), strategy, fallbacks, total / 1e6, pause / 1e3);
     if (expectStrategy)
         g_assert_cmpstr(strategy, ==, expectStrategy);
+    if (fallbacksOut)
+        *fallbacksOut = (guint)fallbacks;
     virTypedParamsFree(stats, nstats);
     return clone;
+}
+
+
+static virDomainPtr
+testClone(TgGuest *src, const char *policy, unsigned int flags, const char *expectStrategy)
+{
+    return testCloneFull(src, policy, flags, expectStrategy, NULL, NULL, NULL);
 }
 
 
@@ -710,30 +721,58 @@ testTpm(void)
 }
 
 
-/* ---- (d) auto on a busy guest with the hook: the fallback ---------------------------- */
+/* ---- (d) auto on a guest that changes pace, with the hook: the fallback ------------- */
 
-/* As /clone-live/auto-fallback: 64 MiB/s and two passes, pre-copy cannot
- * converge on a guest that rewrites its buffer all the time; auto destroys
- * its first clone (the hook's release removes that ephemeral clone's
- * overlay) and makes the clone with the background strategy. */
+/* As /clone-live/auto-rule: the source is idle when auto samples its dirty
+ * rate and chooses pre-copy, then rewrites its buffer as fast as it can
+ * once RAM is copied (64 MiB/s): pre-copy is given up after its predicted
+ * passes, auto destroys its first clone (the hook's release removes that
+ * ephemeral clone's overlay) and makes the clone with the background
+ * strategy. */
+typedef struct {
+    TgGuest *src;
+    gboolean sped;
+} TestPace;
+
+
+static void
+testSpeedUpCb(virDomainPtr source G_GNUC_UNUSED, int phase, unsigned int percent G_GNUC_UNUSED,
+              void *opaque)
+{
+    TestPace *p = opaque;
+    g_autoptr(GError) err = NULL;
+
+    if (p->sped || phase != VIR_DOMAIN_CLONE_LIVE_PHASE_COPY_RAM)
+        return;
+    p->sped = TRUE;
+    if (tgSerialCommand(p->src, "rate 0", 10000, &err) < 0 ||
+        tgSerialCommand(p->src, "busy", 10000, &err) < 0)
+        g_error("speeding the source up: %s", err->message);
+}
+
+
 static void
 testAutoFallback(void)
 {
-    g_autoptr(TgGuest) src = testSource("sysd-busy", TG_MODE_BUSY, FALSE);
+    g_autoptr(TgGuest) src = testSource("sysd-pace", TG_MODE_IDLE, FALSE);
     g_autofree char *name = g_strdup_printf("%s-auto", tgGuestName(src));
     g_autofree char *policy = g_strdup_printf(
         "<clonepolicy><name>%s</name>"
-        "<memory strategy='auto' bandwidth='64' max-passes='2'/></clonepolicy>", name);
+        "<memory strategy='auto' bandwidth='64'/></clonepolicy>", name);
     g_autofree char *topBefore = testDiskTop(tgGuestDomain(src));
     g_autoptr(virDomain) cdom = NULL;
     g_autoptr(TgGuest) clone = NULL;
+    TestPace pace = { .src = src };
+    guint fallbacks = 0;
     TestTraces t;
 
     testTracesTake(&t);
-    if (!(cdom = testClone(src, policy, 0, "background"))) {
+    if (!(cdom = testCloneFull(src, policy, 0, "background", testSpeedUpCb, &pace, &fallbacks))) {
         g_test_fail();
         goto check;
     }
+    g_assert_true(pace.sped);
+    g_assert_cmpuint(fallbacks, ==, 1);
     testOwnership(tgGuestDomain(src), cdom, topBefore);
     clone = testAdopt(cdom);
     testRunning(clone);
