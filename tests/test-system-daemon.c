@@ -404,6 +404,11 @@ testTracesCheck(TestTraces *t, const char *scenario)
             } else if (g_str_equal(path, "/run/libvirt-clone/jobs") &&
                        g_file_test(path, G_FILE_TEST_IS_DIR)) {
                 g_test_message("%s: new, the library's job directory: %s", scenario, path);
+            } else if (g_str_equal(path, "/run/libvirt-clone/copy-rate.json") &&
+                       g_file_test(path, G_FILE_TEST_IS_REGULAR)) {
+                /* what this host's pre-copies reached, for the automatic
+                 * strategy: host state, like the job directory */
+                g_test_message("%s: new, this host's copy rate: %s", scenario, path);
             } else if (testLibvirtLog(t->dirs[i])) {
                 g_test_message("%s: left, libvirt's own log of the domain: %s", scenario, path);
             } else {
