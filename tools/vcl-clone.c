@@ -29,6 +29,41 @@
 #include "vcl-policy.h"
 #include "vcl-template.h"
 
+/* The strategy, and when the automatic choice measured the source, what it
+ * chose from (a forced strategy, or QEMU before 8.2, samples nothing). */
+static void
+vclPrintStrategy(virTypedParameterPtr s, int n)
+{
+    const char *strategy = vclStatStr(s, n, VIR_DOMAIN_CLONE_LIVE_STATS_STRATEGY);
+    unsigned long long dirty = vclStatULL(s, n, VIR_DOMAIN_CLONE_LIVE_STATS_DIRTY_RATE);
+    unsigned long long copy = vclStatULL(s, n, VIR_DOMAIN_CLONE_LIVE_STATS_COPY_RATE);
+    unsigned long long passes = vclStatULL(s, n, VIR_DOMAIN_CLONE_LIVE_STATS_PREDICTED_PASSES);
+    unsigned long long fallbacks = vclStatULL(s, n, VIR_DOMAIN_CLONE_LIVE_STATS_FALLBACKS);
+    double dirtyMiB = dirty / 1048576.0;
+    double copyMiB = copy / 1048576.0;
+
+    if (!dirty && !copy) {
+        printf(_("  strategy:            %s\n"), strategy);
+    } else if (fallbacks) {
+        /* pre-copy was chosen, and given up when it did not keep the pace */
+        printf(g_dngettext(GETTEXT_PACKAGE,
+                           "  strategy:            %1$s (pre-copy chosen, then given up: source dirties %2$.0f MiB/s, copy %3$.0f MiB/s, %4$llu pass predicted)\n",
+                           "  strategy:            %1$s (pre-copy chosen, then given up: source dirties %2$.0f MiB/s, copy %3$.0f MiB/s, %4$llu passes predicted)\n",
+                           passes),
+               strategy, dirtyMiB, copyMiB, passes);
+    } else if (passes) {
+        printf(g_dngettext(GETTEXT_PACKAGE,
+                           "  strategy:            %1$s (chosen: source dirties %2$.0f MiB/s, copy %3$.0f MiB/s, %4$llu pass predicted)\n",
+                           "  strategy:            %1$s (chosen: source dirties %2$.0f MiB/s, copy %3$.0f MiB/s, %4$llu passes predicted)\n",
+                           passes),
+               strategy, dirtyMiB, copyMiB, passes);
+    } else {
+        printf(_("  strategy:            %1$s (chosen: source dirties %2$.0f MiB/s, copy %3$.0f MiB/s)\n"),
+               strategy, dirtyMiB, copyMiB);
+    }
+}
+
+
 static void
 vclPrintSummary(vclGlobal *g, const char *source, virTypedParameterPtr s, int n)
 {
@@ -42,7 +77,7 @@ vclPrintSummary(vclGlobal *g, const char *source, virTypedParameterPtr s, int n)
     }
     printf(_("Domain '%1$s' cloned to '%2$s'\n"), source, vclStatStr(s, n, VIR_DOMAIN_CLONE_LIVE_STATS_NAME));
     printf(_("  UUID:                %s\n"), vclStatStr(s, n, VIR_DOMAIN_CLONE_LIVE_STATS_UUID));
-    printf(_("  strategy:            %s\n"), vclStatStr(s, n, VIR_DOMAIN_CLONE_LIVE_STATS_STRATEGY));
+    vclPrintStrategy(s, n);
     printf(_("  source paused:       %1$.1f ms (QEMU downtime %2$llu ms)\n"),
            vclStatULL(s, n, VIR_DOMAIN_CLONE_LIVE_STATS_SOURCE_PAUSE) / 1000.0,
            vclStatULL(s, n, VIR_DOMAIN_CLONE_LIVE_STATS_DOWNTIME));

@@ -132,6 +132,9 @@ vclPrintSummaryJSON(const char *source, const char *tmpl, virTypedParameterPtr s
         { "guest_steps_failed", VIR_DOMAIN_CLONE_LIVE_STATS_GUEST_FAILED, 0, FALSE },
         { "guest_identity_ms", VIR_DOMAIN_CLONE_LIVE_STATS_GUEST_IDENTITY, 1000.0, FALSE },
         { "network_up_ms", VIR_DOMAIN_CLONE_LIVE_STATS_NETWORK_UP, 1000.0, FALSE },
+        { "dirty_rate_mib_s", VIR_DOMAIN_CLONE_LIVE_STATS_DIRTY_RATE, 1048576.0, TRUE },
+        { "copy_rate_mib_s", VIR_DOMAIN_CLONE_LIVE_STATS_COPY_RATE, 1048576.0, TRUE },
+        { "predicted_passes", VIR_DOMAIN_CLONE_LIVE_STATS_PREDICTED_PASSES, 0, TRUE },
     };
     g_autoptr(JsonBuilder) b = json_builder_new();
 

@@ -78,6 +78,9 @@ type Stats struct {
 	GuestStepsFailed uint64        // steps inside the guest that failed, let go by on-failure='warn'
 	GuestIdentity    time.Duration // the steps inside the guest, before the links came up
 	NetworkUp        time.Duration // from the clone's resume to links and addresses up; 0: links down
+	DirtyRate        uint64        // the source's dirty rate the automatic choice sampled, bytes/s; 0: not sampled
+	CopyRate         uint64        // the copy's rate the automatic choice predicted with, bytes/s; 0: not sampled
+	PredictedPasses  uint64        // pre-copy passes the automatic choice predicted; 0: background or not sampled
 	Template         string        // the template the domain started from (Template.CreateDomainWithProgress)
 }
 
@@ -241,6 +244,9 @@ func takeStats(cs *C.lvcGoStats) Stats {
 		GuestStepsFailed: uint64(cs.guestStepsFailed),
 		GuestIdentity:    us(cs.guestIdentityUs),
 		NetworkUp:        us(cs.networkUpUs),
+		DirtyRate:        uint64(cs.dirtyRate),
+		CopyRate:         uint64(cs.copyRate),
+		PredictedPasses:  uint64(cs.predictedPasses),
 		Template:         str(&cs.template),
 	}
 }

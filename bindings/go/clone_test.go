@@ -289,6 +289,34 @@ func TestCloneLiveWithProgress(t *testing.T) {
 	if stats.Total <= 0 || stats.Bytes == 0 || stats.CloneStart <= 0 || stats.Total < stats.CloneStart {
 		t.Errorf("implausible stats %+v", stats)
 	}
+	checkAutoStats(t, e.conn, stats)
+}
+
+// checkAutoStats: the automatic choice's measurement of an idle source
+// (the default policy): sampled, pre-copy in the passes predicted (+ 3 at
+// most).  QEMU before 9.0 may sample nothing (before 8.2; under TCG auto is
+// the background snapshot): then the three are 0.
+func checkAutoStats(t *testing.T, conn *Connect, stats Stats) {
+	t.Helper()
+	version, err := conn.GetVersion()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if version < 9000000 && stats.CopyRate == 0 {
+		if stats.DirtyRate != 0 || stats.PredictedPasses != 0 {
+			t.Errorf("not sampled, yet dirty rate %d, %d passes predicted",
+				stats.DirtyRate, stats.PredictedPasses)
+		}
+		return
+	}
+	if stats.CopyRate == 0 || stats.DirtyRate >= stats.CopyRate {
+		t.Errorf("idle source: dirty rate %d B/s, copy rate %d B/s", stats.DirtyRate, stats.CopyRate)
+	}
+	if stats.Strategy != "precopy" || stats.Fallbacks != 0 || stats.PredictedPasses == 0 ||
+		stats.Passes > stats.PredictedPasses+3 {
+		t.Errorf("idle source: %s after %d fallbacks, %d passes, %d predicted",
+			stats.Strategy, stats.Fallbacks, stats.Passes, stats.PredictedPasses)
+	}
 }
 
 func TestCloneLiveBadPolicy(t *testing.T) {

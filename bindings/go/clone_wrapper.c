@@ -86,6 +86,10 @@ lvcGoStatsFill(lvcGoStats *stats, virTypedParameterPtr params, int nparams)
     stats->guestStepsFailed = lvcGoStatsULLong(params, nparams, VIR_DOMAIN_CLONE_LIVE_STATS_GUEST_FAILED);
     stats->guestIdentityUs = lvcGoStatsULLong(params, nparams, VIR_DOMAIN_CLONE_LIVE_STATS_GUEST_IDENTITY);
     stats->networkUpUs = lvcGoStatsULLong(params, nparams, VIR_DOMAIN_CLONE_LIVE_STATS_NETWORK_UP);
+    stats->dirtyRate = lvcGoStatsULLong(params, nparams, VIR_DOMAIN_CLONE_LIVE_STATS_DIRTY_RATE);
+    stats->copyRate = lvcGoStatsULLong(params, nparams, VIR_DOMAIN_CLONE_LIVE_STATS_COPY_RATE);
+    stats->predictedPasses = lvcGoStatsULLong(params, nparams,
+                                              VIR_DOMAIN_CLONE_LIVE_STATS_PREDICTED_PASSES);
     stats->template = lvcGoStatsString(params, nparams, VIR_DOMAIN_CLONE_LIVE_STATS_TEMPLATE);
 }
 

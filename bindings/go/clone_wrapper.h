@@ -37,6 +37,9 @@ typedef struct {
     unsigned long long guestStepsFailed;
     unsigned long long guestIdentityUs;
     unsigned long long networkUpUs;
+    unsigned long long dirtyRate;       /* bytes per second */
+    unsigned long long copyRate;        /* bytes per second */
+    unsigned long long predictedPasses;
     char *template;     /* VIR_DOMAIN_CLONE_LIVE_STATS_TEMPLATE */
 } lvcGoStats;
 

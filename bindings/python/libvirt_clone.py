@@ -104,6 +104,9 @@ VIR_DOMAIN_CLONE_LIVE_STATS_GUEST_STEPS = _lc.VIR_DOMAIN_CLONE_LIVE_STATS_GUEST_
 VIR_DOMAIN_CLONE_LIVE_STATS_GUEST_FAILED = _lc.VIR_DOMAIN_CLONE_LIVE_STATS_GUEST_FAILED
 VIR_DOMAIN_CLONE_LIVE_STATS_GUEST_IDENTITY = _lc.VIR_DOMAIN_CLONE_LIVE_STATS_GUEST_IDENTITY
 VIR_DOMAIN_CLONE_LIVE_STATS_NETWORK_UP = _lc.VIR_DOMAIN_CLONE_LIVE_STATS_NETWORK_UP
+VIR_DOMAIN_CLONE_LIVE_STATS_DIRTY_RATE = _lc.VIR_DOMAIN_CLONE_LIVE_STATS_DIRTY_RATE
+VIR_DOMAIN_CLONE_LIVE_STATS_COPY_RATE = _lc.VIR_DOMAIN_CLONE_LIVE_STATS_COPY_RATE
+VIR_DOMAIN_CLONE_LIVE_STATS_PREDICTED_PASSES = _lc.VIR_DOMAIN_CLONE_LIVE_STATS_PREDICTED_PASSES
 VIR_DOMAIN_CLONE_LIVE_STATS_TEMPLATE = _lc.VIR_DOMAIN_CLONE_LIVE_STATS_TEMPLATE
 
 # keys of Template.info()
@@ -323,8 +326,9 @@ def clone_live_stats(dom: libvirt.virDomain, policy: Optional[str] = None,
 
     ``stats`` maps the names of the VIR_DOMAIN_CLONE_LIVE_STATS_* constants
     to their values: "strategy", "name" and "uuid" are str, the others
-    (times in microseconds, "downtime_ms", "bytes", "passes",
-    "fallbacks", "guest_steps", "guest_steps_failed") int."""
+    int: times in microseconds, "downtime_ms", "bytes", "passes",
+    "fallbacks", "guest_steps", "guest_steps_failed", "dirty_rate" and
+    "copy_rate" (bytes per second), "predicted_passes"."""
     clone, stats = _lc.clone_live(dom, policy, flags, _progress_adapter(progress), True)
     return clone, stats
 

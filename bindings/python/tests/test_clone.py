@@ -54,8 +54,8 @@ def clone_disk(dom):
 def test_constants():
     """Every constant of the C header is exported, with its value."""
     names = [n for n in dir(_libvirt_clone) if n.startswith("VIR_")]
-    # 5 + 4 + 2 flags, 7 phases, 16 error codes, 16 stats, 8 template info keys
-    assert len(names) == 58
+    # 5 + 4 + 2 flags, 7 phases, 16 error codes, 19 stats, 8 template info keys
+    assert len(names) == 61
     for n in names:
         assert getattr(lc, n) == getattr(_libvirt_clone, n), n
         assert n in lc.__all__
@@ -64,6 +64,9 @@ def test_constants():
     assert lc.VIR_CLONE_ERR_POLICY == 7
     assert lc.VIR_DOMAIN_CLONE_LIVE_STATS_SOURCE_PAUSE == "source_pause_us"
     assert lc.VIR_DOMAIN_CLONE_LIVE_STATS_NETWORK_UP == "network_up_us"
+    assert lc.VIR_DOMAIN_CLONE_LIVE_STATS_DIRTY_RATE == "dirty_rate"
+    assert lc.VIR_DOMAIN_CLONE_LIVE_STATS_COPY_RATE == "copy_rate"
+    assert lc.VIR_DOMAIN_CLONE_LIVE_STATS_PREDICTED_PASSES == "predicted_passes"
     assert lc.VIR_CLONE_ERR_GUEST == 14
     assert lc.LIBVIRT_CLONE_VERSION >= (0, 3, 0)
     # phases: ints equal to the constants, named as the library names them
@@ -169,6 +172,11 @@ def test_clone_live_stats_progress(source, clones, strategy, policy, flags, want
         assert isinstance(stats[key], int)
     assert stats[lc.VIR_DOMAIN_CLONE_LIVE_STATS_SOURCE_PAUSE] > 0
     assert stats[lc.VIR_DOMAIN_CLONE_LIVE_STATS_BYTES] > 0
+    # a forced strategy: the automatic choice sampled nothing
+    for key in (lc.VIR_DOMAIN_CLONE_LIVE_STATS_DIRTY_RATE, lc.VIR_DOMAIN_CLONE_LIVE_STATS_COPY_RATE,
+                lc.VIR_DOMAIN_CLONE_LIVE_STATS_PREDICTED_PASSES):
+        assert isinstance(stats[key], int)
+        assert stats[key] == 0, key
 
     assert calls
     assert all(isinstance(p, lc.Phase) and isinstance(pc, int) and 0 <= pc <= 100
@@ -182,6 +190,29 @@ def test_clone_live_stats_progress(source, clones, strategy, policy, flags, want
     assert ram == sorted(ram)
     assert len(set(ram)) > 1
     assert calls[-1][:2] == (lc.Phase.DONE, 100)
+
+
+def test_clone_live_stats_auto(conn, source, clones):
+    """The automatic choice's measurement in the stats: the idle source,
+    sampled, is cloned by pre-copy in the passes predicted (+ 3 at most).
+    QEMU before 9.0 may sample nothing (before 8.2; under TCG auto is the
+    background snapshot): then the three are 0."""
+    clone, stats = lc.clone_live_stats(source.dom, flags=lc.VIR_DOMAIN_CLONE_LIVE_PAUSED)
+    clones.append(clone)
+    dirty = stats[lc.VIR_DOMAIN_CLONE_LIVE_STATS_DIRTY_RATE]
+    copy = stats[lc.VIR_DOMAIN_CLONE_LIVE_STATS_COPY_RATE]
+    predicted = stats[lc.VIR_DOMAIN_CLONE_LIVE_STATS_PREDICTED_PASSES]
+    assert all(isinstance(v, int) for v in (dirty, copy, predicted))
+    if conn.getVersion() < 9000000 and copy == 0:
+        assert dirty == 0 and predicted == 0
+        return
+    assert copy > 0
+    # idle: what the guest's kernel and the stat lines dirty
+    assert dirty < copy
+    assert stats[lc.VIR_DOMAIN_CLONE_LIVE_STATS_STRATEGY] == "precopy"
+    assert stats[lc.VIR_DOMAIN_CLONE_LIVE_STATS_FALLBACKS] == 0
+    assert predicted >= 1
+    assert stats[lc.VIR_DOMAIN_CLONE_LIVE_STATS_PASSES] <= predicted + 3
 
 
 def test_clone_paused_persistent(source, clones):
