@@ -26,8 +26,11 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <glib.h>
 #include <glib/gstdio.h>
@@ -55,6 +58,7 @@ static int optMemory = 128;
 static gboolean optBoot;
 static gboolean optVerbose;
 static gboolean optWaitQuiet;
+static gboolean optSync;
 
 static GOptionEntry optEntries[] = {
     { "reps", 'r', 0, G_OPTION_ARG_INT, &optReps,
@@ -71,6 +75,8 @@ static GOptionEntry optEntries[] = {
       "wait for the guest's ready line before pausing it", NULL },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &optVerbose,
       "print the library's log and the UTC time of each fork", NULL },
+    { "sync", 0, 0, G_OPTION_ARG_NONE, &optSync,
+      "fsync each new overlay and its directory before the fork", NULL },
     { "wait-quiet", 'w', 0, G_OPTION_ARG_NONE, &optWaitQuiet,
       "accepted for bench/run.sh, which waits for a quiet machine before the start", NULL },
     { NULL, 0, 0, 0, NULL, NULL, NULL }
@@ -229,6 +235,24 @@ utcNow(void)
 }
 
 
+/* --sync: the overlay's data and its directory entry on disk */
+static void
+syncFile(const char *path)
+{
+    g_autofree char *dir = g_path_get_dirname(path);
+    const char *paths[] = { path, dir };
+
+    for (guint i = 0; i < G_N_ELEMENTS(paths); i++) {
+        int fd = open(paths[i], O_RDONLY | O_CLOEXEC);
+
+        if (fd < 0 || fsync(fd) < 0)
+            benchLog("cannot sync '%s': %s", paths[i], g_strerror(errno));
+        if (fd >= 0)
+            close(fd);
+    }
+}
+
+
 /* The library's fork: cloneDiskFork() on overlays from cloneDiskCreateOverlay(). */
 static int
 forkLibvirt(Bench *b, virDomainPtr dom, guint ndisks, const char **tops,
@@ -255,6 +279,8 @@ forkLibvirt(Bench *b, virDomainPtr dom, guint ndisks, const char **tops,
             return -1;
         }
         g_ptr_array_add(files, g_strdup(d->sourceOverlay));
+        if (optSync)
+            syncFile(d->sourceOverlay);
     }
     t0 = utcNow();
     start = g_get_monotonic_time();
@@ -320,6 +346,8 @@ forkQmp(Bench *b, virDomainPtr dom, guint ndisks, const char **tops, GPtrArray *
             return -1;
         }
         g_ptr_array_add(files, g_strdup(path));
+        if (optSync)
+            syncFile(path);
         g_ptr_array_add(adds, g_strdup_printf(
             "{\"execute\":\"blockdev-add\",\"arguments\":{\"driver\":\"file\","
             "\"node-name\":\"bdf-%u-file\",\"filename\":\"%s\",\"cache\":{\"direct\":%s}}}",

@@ -25,7 +25,7 @@
 # --verbose.  bench-template: --counts 1,4,16, --modes idle,busy,
 # --settle S, --ksm-settle S, --resets N, --ksm-pages N, --ksm-sleep MS,
 # --verbose.  bench-diskfork: --reps N, --depths 1,2,4,8,16, --disks 1,2,4,
-# --methods libvirt,qmp, --memory MIB, --boot, --verbose.  See
+# --methods libvirt,qmp, --memory MIB, --boot, --sync, --verbose.  See
 # docs/benchmarks.md.
 #
 # Must run as root (the embedded libvirt driver runs QEMU as root).  The table
