@@ -162,10 +162,12 @@ domainRemove(virDomainPtr dom)
 
 
 /* A new persistent domain on the chains of @ndisks disks of depth @depth,
- * started and paused.  @tops gets the top image of each disk. */
+ * started and paused.  @tops gets the top image of each disk.  With
+ * --boot, @guest gets the harness's handle on it (whose tgGuestFree()
+ * destroys and undefines the domain: keep it until the end). */
 static virDomainPtr
 domainStart(Bench *b, guint ndisks, guint depth, const char **tops, char **serial,
-            GError **err)
+            TgGuest **guest, GError **err)
 {
     g_autofree char *name = g_strdup_printf("bdf-%d-%u", (int)getpid(), ++b->counter);
     g_autoptr(GString) extra = g_string_new(NULL);
@@ -214,7 +216,7 @@ domainStart(Bench *b, guint ndisks, guint depth, const char **tops, char **seria
             virDomainFree(dom);
             return NULL;
         }
-        tgGuestFree(g_steal_pointer(&g));
+        *guest = g_steal_pointer(&g);
     }
     if (virDomainSuspend(dom) < 0) {
         tgVirError(err, "cannot pause %s", name);
@@ -429,13 +431,14 @@ runOne(Bench *b, Row *r, Method m)
     g_autoptr(GError) err = NULL;
     g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func(g_free);
     g_autofree char *serial = NULL;
+    g_autoptr(TgGuest) guest = NULL;
     const char *tops[MAX_DISKS] = { 0 };
     virDomainPtr dom;
     gint64 us = 0;
     gint64 txUs = 0;
     int rc;
 
-    if (!(dom = domainStart(b, r->ndisks, r->depth, tops, &serial, &err))) {
+    if (!(dom = domainStart(b, r->ndisks, r->depth, tops, &serial, &guest, &err))) {
         benchLog("disks %u depth %u: %s", r->ndisks, r->depth, err->message);
         return;
     }
@@ -450,6 +453,7 @@ runOne(Bench *b, Row *r, Method m)
         if (m == M_QMP)
             g_array_append_val(r->txUs, txUs);
     }
+    tgGuestFree(g_steal_pointer(&guest));
     domainRemove(dom);
     virDomainFree(dom);
     for (guint i = 0; i < files->len; i++)
