@@ -8,7 +8,9 @@
 #                    alternatives; identity: bench-identity, the time from a
 #                    clone's resume to its network, against a cold boot;
 #                    template: bench-template, N domains from a template
-#                    against live clones, KSM, save + restore, the floor
+#                    against live clones, KSM, save + restore, the floor;
+#                    diskfork: bench-diskfork, the disk fork of a paused
+#                    source, libvirt against raw QMP
 #   --builddir DIR   meson build directory (default: <source>/build-bench; set up
 #                    with meson if it does not exist yet)
 #   --output FILE    also write the table (markdown) to FILE
@@ -22,7 +24,9 @@
 # --verbose.  bench-identity: --quick, --reps N, --methods dhcp,static,cold,
 # --verbose.  bench-template: --counts 1,4,16, --modes idle,busy,
 # --settle S, --ksm-settle S, --resets N, --ksm-pages N, --ksm-sleep MS,
-# --verbose.  See docs/benchmarks.md.
+# --verbose.  bench-diskfork: --reps N, --depths 1,2,4,8,16, --disks 1,2,4,
+# --methods libvirt,qmp, --memory MIB, --boot, --sync, --verbose.  See
+# docs/benchmarks.md.
 #
 # Must run as root (the embedded libvirt driver runs QEMU as root).  The table
 # goes to stdout, progress to stderr.
@@ -44,14 +48,14 @@ while [ $# -gt 0 ]; do
         --output|-o) output=$2; shift 2 ;;
         --output=*) output=${1#*=}; shift ;;
         --wait-quiet) wait_quiet=1; args+=(--wait-quiet); shift ;;
-        -h|--help) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) args+=("$1"); shift ;;
     esac
 done
 
 case "$name" in
-    clone|identity|template) ;;
-    *) echo "run.sh: unknown benchmark '$name' (clone, identity, template)" >&2; exit 2 ;;
+    clone|identity|template|diskfork) ;;
+    *) echo "run.sh: unknown benchmark '$name' (clone, identity, template, diskfork)" >&2; exit 2 ;;
 esac
 
 if [ "$(id -u)" != 0 ]; then
