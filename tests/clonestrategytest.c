@@ -43,7 +43,7 @@ testChoice(gconstpointer data)
     }
     if (tc->passes)
         g_assert_cmpuint(out.passes, ==, tc->passes);
-    g_assert_cmpuint(out.maxPasses, ==, out.passes + CLONE_PRECOPY_EXTRA_PASSES);
+    g_assert_cmpuint(out.maxPasses, ==, 2 * out.passes + 3);
     g_assert_cmpuint(out.bytes, >=, in.ramBytes);
     g_assert_cmpuint(out.bytes, <=, CLONE_PRECOPY_MAX_RAM_FACTOR * in.ramBytes);
 }

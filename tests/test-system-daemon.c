@@ -734,28 +734,6 @@ testTpm(void)
  * passes, auto destroys its first clone (the hook's release removes that
  * ephemeral clone's overlay) and makes the clone with the background
  * strategy. */
-typedef struct {
-    TgGuest *src;
-    gboolean sped;
-} TestPace;
-
-
-static void
-testSpeedUpCb(virDomainPtr source G_GNUC_UNUSED, int phase, unsigned int percent G_GNUC_UNUSED,
-              void *opaque)
-{
-    TestPace *p = opaque;
-    g_autoptr(GError) err = NULL;
-
-    if (p->sped || phase != VIR_DOMAIN_CLONE_LIVE_PHASE_COPY_RAM)
-        return;
-    p->sped = TRUE;
-    if (tgSerialCommand(p->src, "rate 0", 10000, &err) < 0 ||
-        tgSerialCommand(p->src, "busy", 10000, &err) < 0)
-        g_error("speeding the source up: %s", err->message);
-}
-
-
 static void
 testAutoFallback(void)
 {
@@ -767,12 +745,12 @@ testAutoFallback(void)
     g_autofree char *topBefore = testDiskTop(tgGuestDomain(src));
     g_autoptr(virDomain) cdom = NULL;
     g_autoptr(TgGuest) clone = NULL;
-    TestPace pace = { .src = src };
+    TgPace pace = { .src = src };
     guint fallbacks = 0;
     TestTraces t;
 
     testTracesTake(&t);
-    if (!(cdom = testCloneFull(src, policy, 0, "background", testSpeedUpCb, &pace, &fallbacks))) {
+    if (!(cdom = testCloneFull(src, policy, 0, "background", tgPaceSpeedUpCb, &pace, &fallbacks))) {
         g_test_fail();
         goto check;
     }

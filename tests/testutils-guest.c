@@ -1293,6 +1293,22 @@ tgSerialCommand(TgGuest *g, const char *cmd, guint timeout_ms, GError **err)
 }
 
 
+void
+tgPaceSpeedUpCb(virDomainPtr source G_GNUC_UNUSED, int phase, unsigned int percent G_GNUC_UNUSED,
+                void *opaque)
+{
+    TgPace *p = opaque;
+    g_autoptr(GError) err = NULL;
+
+    if (p->sped || phase != VIR_DOMAIN_CLONE_LIVE_PHASE_COPY_RAM)
+        return;
+    p->sped = TRUE;
+    if (tgSerialCommand(p->src, "rate 0", 10000, &err) < 0 ||
+        tgSerialCommand(p->src, "busy", 10000, &err) < 0)
+        g_error("speeding the source up: %s", err->message);
+}
+
+
 /* ---- guest queries ----------------------------------------------------- */
 
 /* Send @cmd, wait for its ack, then for the line matching @regex. */

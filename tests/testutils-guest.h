@@ -189,6 +189,17 @@ int tgSerialSend(TgGuest *g, const char *line, GError **err);
 /* Send @cmd and wait for "CLONETEST ack CMD" (a nak is an error). */
 int tgSerialCommand(TgGuest *g, const char *cmd, guint timeout_ms, GError **err);
 
+/* A guest that changes pace during a clone: as a progress callback of
+ * virDomainCloneLiveFull() with a TgPace as opaque, it makes the source
+ * rewrite its buffer as fast as it can ("rate 0", "busy") once RAM is
+ * being copied, once. */
+typedef struct {
+    TgGuest *src;
+    gboolean sped;                 /* it was told */
+} TgPace;
+
+void tgPaceSpeedUpCb(virDomainPtr source, int phase, unsigned int percent, void *opaque);
+
 /* Wait for the next stat line (see tgSerialWait) and parse it. */
 int tgSerialWaitStat(TgGuest *g, guint timeout_ms, TgStat *st, GError **err);
 

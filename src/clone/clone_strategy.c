@@ -44,7 +44,7 @@ cloneStrategyChoose(const cloneStrategyInput *in, cloneStrategyChoice *out)
     out->strategy = CLONE_STRATEGY_PRECOPY;
     out->passes = passes;
     out->bytes = (guint64)sent;
-    out->maxPasses = passes + CLONE_PRECOPY_EXTRA_PASSES;
+    out->maxPasses = CLONE_PRECOPY_MAX_PASSES(passes);
 }
 
 
