@@ -129,7 +129,7 @@ fi
 # copy-on-write, and one of them put back at that instant.
 private_mib() {   # Private_Clean + Private_Dirty of a domain's QEMU, MiB
     local pid
-    pid=$(cat "$root/run/qemu/$1.pid")
+    pid=$(pgrep -f -- "-name guest=$1,debug-threads" | head -n 1)
     awk '/^Private_(Clean|Dirty):/ {kib += $2} END {printf "%d", kib / 1024}' "/proc/$pid/smaps_rollup"
 }
 say "virt-clone-live clone-live demo --count 8 --sandbox (a template made for these 8, gone with the last)"
@@ -138,16 +138,35 @@ vcl template-list
 sleep 5
 say "their memory: each of the 512 MiB guests holds only the pages it wrote (its workload writes 128 MiB)"
 template=$(vcl template-list --json | python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["name"])')
+# the template's domains: their libvirt metadata names it
+domains=()
+for d in $(virsh list --name); do
+    xml=$(virsh dumpxml "$d")
+    if [[ $xml == *"name='$template'"* || $xml == *"name=\"$template\""* ]]; then
+        domains+=("$d")
+    fi
+done
+if [ ${#domains[@]} -eq 0 ]; then
+    echo "demo: no domain of template $template is running" >&2
+    exit 1
+fi
 printf '%-24s %s\n' DOMAIN "PRIVATE MEMORY (MiB)"
-for d in $(virsh list --name | grep -- "^$template-"); do
+for d in "${domains[@]}"; do
     printf '%-24s %s\n' "$d" "$(private_mib "$d")"
 done
 echo "the template's RAM file, shared by all of them: $(( $(stat -c %s "$root/run/libvirt-clone/templates/$template/ram") >> 20 )) MiB"
-first=$(virsh list --name | grep -- "^$template-" | head -n 1)
+first=${domains[0]}
 say "virt-clone-live reset $first (back at the template's instant, same name and identity)"
 grep 'CLONETEST stat' "$root/$first-serial.log" 2>/dev/null | tail -n 1 || true
+laststat() { grep 'CLONETEST stat' "$root/$first-serial.log" 2>/dev/null | tail -n 1 || true; }
+before=$(laststat)
 time vcl reset "$first"
-sleep 2
+# its next stat line (one every few seconds)
+for _ in $(seq 1 20); do
+    now=$(laststat)
+    [ -n "$now" ] && [ "$now" != "$before" ] && break
+    sleep 1
+done
 echo "its workload after the reset starts again from the instant:"
 grep 'CLONETEST stat' "$root/$first-serial.log" 2>/dev/null | tail -n 2 || true
 
