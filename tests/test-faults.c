@@ -1147,6 +1147,9 @@ testEmbeddedCleanup(void)
     const char *rm[] = { "rm", "-rf", sharedRoot, NULL };
 
     testWorker(args);
+    /* a caller killed while its embedded driver probed QEMU's capabilities
+     * leaves that probe running */
+    tgRootKillQemu(sharedRoot);
     g_spawn_sync(NULL, (char **)rm, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, NULL, NULL);
 }
 

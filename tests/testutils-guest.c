@@ -221,31 +221,27 @@ tgEventLoopStop(void)
 
 /* ---- reaper: clean up after a crashed or killed test process ------------ */
 
-/* SIGKILL the QEMU processes whose pid files are in @root's run dir (and
- * whose command line mentions @root, in case a pid was reused). */
-static void
-tgReaperKillQemu(const char *root)
+/* SIGKILL every QEMU process whose command line mentions @root: the
+ * domains' (pid files in the run dir) and also libvirt's capabilities probe
+ * ("-machine none", its pid file under lib/qemu/), which outlives a
+ * process killed while its embedded driver was probing. */
+void
+tgRootKillQemu(const char *root)
 {
-    g_autofree char *rundir = g_build_filename(root, "run", "qemu", NULL);
-    g_autoptr(GDir) dir = g_dir_open(rundir, 0, NULL);
+    g_autoptr(GDir) d = g_dir_open("/proc", 0, NULL);
     const char *ent;
 
-    while (dir && (ent = g_dir_read_name(dir))) {
-        g_autofree char *pidfile = NULL;
-        g_autofree char *text = NULL;
+    while (d && (ent = g_dir_read_name(d))) {
         g_autofree char *cmdfile = NULL;
         g_autofree char *cmd = NULL;
         gsize len = 0;
-        int pid;
+        int pid = atoi(ent);
 
-        if (!g_str_has_suffix(ent, ".pid"))
-            continue;
-        pidfile = g_build_filename(rundir, ent, NULL);
-        if (!g_file_get_contents(pidfile, &text, NULL, NULL) ||
-            (pid = atoi(text)) <= 1)
+        if (pid <= 1)
             continue;
         cmdfile = g_strdup_printf("/proc/%d/cmdline", pid);
         if (!g_file_get_contents(cmdfile, &cmd, &len, NULL) ||
+            !strstr(cmd, "qemu-system") ||     /* argv[0] */
             !memmem(cmd, len, root, strlen(root)))
             continue;
         kill(pid, SIGKILL);
@@ -273,7 +269,7 @@ tgReaperRun(int rfd, const char *root)
     while (read(rfd, &c, 1) != 0 && errno == EINTR)
         ;
     if (g_file_test(root, G_FILE_TEST_IS_DIR)) {
-        tgReaperKillQemu(root);
+        tgRootKillQemu(root);
         g_usleep(G_USEC_PER_SEC);
         tgRemoveTree(root);
     }

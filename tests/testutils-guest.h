@@ -118,6 +118,9 @@ typedef struct {
  * having removed @root (a failed assertion), kills the QEMUs of @root and
  * removes it.  Must run before any thread starts; keep @fd open. */
 int tgRootReaperStart(const char *root, int *fd, GError **err);
+/* SIGKILL every QEMU whose command line mentions @root (the domains', and
+ * libvirt's capabilities probe that a killed process may leave). */
+void tgRootKillQemu(const char *root);
 /* TG_ROOT=DIR: use the embedded root DIR that another process owns; its
  * guests and files are left as they are when this process ends (see
  * tests/test-faults.c, whose caller must open the root in between). */
