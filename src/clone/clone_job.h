@@ -109,7 +109,8 @@ struct _cloneJob {
     /* templates (clone_template.c) */
     char *templateName;          /* the template made, or started from */
     cloneTemplateRec *tmpl;      /* its record */
-    char *runDir;                /* the connection's run directory */
+    char *runDir;                /* the connection's run directory, from
+                                  * cloneJobBegin on (a recovered job: NULL) */
     int templateLock;            /* flock: exclusive while it is made, shared
                                   * while a domain starts from it; -1 */
     gboolean templateMade;       /* SAVE_TEMPLATE began: its files may exist */

@@ -500,12 +500,9 @@ cloneStrategyDecide(cloneJob *job)
 {
     cloneStrategyInput in = { 0 };
 
-    job->mig->maxPasses = job->strategyForced ? 0 : job->policy->autoMaxPasses;
     if (!cloneStrategyMeasured(job) ||
         cloneTransferDirtyRateResult(job->mig, &job->dirtyRate) < 0)
         return;
-    if (!job->runDir && !(job->runDir = cloneRunDir(job->conn)))
-        virCloneResetLastError();   /* the default rate then */
     if ((in.ramBytes = (guint64)virDomainGetMaxMemory(job->src) << 10) == 0) {
         virResetLastError();
         return;
@@ -519,7 +516,6 @@ cloneStrategyDecide(cloneJob *job)
     job->measured = TRUE;
     job->copyRate = in.copyBytesPerS;
     job->strategy = job->choice.strategy;
-    job->mig->maxPasses = job->choice.maxPasses;
     CLONE_INFO("'%s' dirties %" G_GUINT64_FORMAT " MiB/s, the copy runs at %" G_GUINT64_FORMAT
                " MiB/s: %s (%u passes predicted)", cloneJobSourceName(job),
                job->dirtyRate >> 20, job->copyRate >> 20,
@@ -565,13 +561,19 @@ clonePhaseStartCloneUndo(cloneJob *job)
 
 /* ---- phase: transfer -------------------------------------------------------- */
 
-/* Ends with the source paused at the switch-over instant (clone_migrate.h). */
+/* Ends with the source paused at the switch-over instant (clone_migrate.h).
+ * Pre-copy is given up after the passes the automatic choice allows: what
+ * it predicted, or without a sample the policy's max-passes; never when
+ * the strategy was forced. */
 static int
 clonePhaseTransfer(cloneJob *job)
 {
+    guint maxPasses = job->strategyForced ? 0 :
+                      job->measured ? job->choice.maxPasses : job->policy->autoMaxPasses;
+
     if (job->strategy == CLONE_STRATEGY_BACKGROUND)
         return cloneTransferBackgroundToSwitchover(job->mig);
-    return cloneTransferPrecopyToSwitchover(job->mig, job->mig->maxPasses);
+    return cloneTransferPrecopyToSwitchover(job->mig, maxPasses);
 }
 
 
@@ -637,11 +639,8 @@ clonePhaseFinishSource(cloneJob *job)
         return -1;
     job->transfer = job->mig->result;
     /* what the automatic choice predicts from: a copy at full speed */
-    if (job->strategy == CLONE_STRATEGY_PRECOPY && !job->policy->bandwidthMiBs) {
-        if (!job->runDir && !(job->runDir = cloneRunDir(job->conn)))
-            virCloneResetLastError();
+    if (job->strategy == CLONE_STRATEGY_PRECOPY && !job->policy->bandwidthMiBs)
         cloneStrategyRecordCopy(job->runDir, job->transfer.bytes, job->transfer.copyUs);
-    }
     return 0;
 }
 
@@ -1084,7 +1083,6 @@ static int
 cloneJobBegin(cloneJob *job, gboolean wait)
 {
     virConnectPtr conn = job->conn;
-    g_autofree char *runDir = NULL;
     g_autofree char *uri = NULL;
     char uuid[VIR_UUID_STRING_BUFLEN];
 
@@ -1098,8 +1096,9 @@ cloneJobBegin(cloneJob *job, gboolean wait)
     } else {
         g_strlcpy(uuid, job->uuid, sizeof(uuid));
     }
-    if (!(runDir = cloneRunDir(conn)) ||
-        !(job->lock = cloneJobLockAcquire(runDir, uuid, cloneJobSourceName(job), wait,
+    /* the job's run directory, for its phases too */
+    if (!(job->runDir = cloneRunDir(conn)) ||
+        !(job->lock = cloneJobLockAcquire(job->runDir, uuid, cloneJobSourceName(job), wait,
                                           job->policy->timeoutS)) ||
         cloneJobRecoverLocked(conn, job->lock) < 0 ||
         cloneJobsRecoverStale(conn) < 0)

@@ -359,18 +359,18 @@ cloneTransferDirtyRateStart(cloneMigJob *mig)
 int
 cloneTransferDirtyRateResult(cloneMigJob *mig, guint64 *bytesPerS)
 {
+    g_autoptr(JsonObject) args = json_object_new();
     gint64 end;
 
     if (!mig->dirtyRateStartUs)
         return -1;
     end = mig->dirtyRateStartUs + (CLONE_DIRTY_SAMPLE_MS + 1000) * G_TIME_SPAN_MILLISECOND;
+    json_object_set_string_member(args, "calc-time-unit", "millisecond");
     for (;;) {
-        g_autoptr(JsonObject) args = json_object_new();
         g_autoptr(JsonNode) ret = NULL;
         JsonObject *o;
         const char *status;
 
-        json_object_set_string_member(args, "calc-time-unit", "millisecond");
         if (cloneQmpRun(mig->src, "query-dirty-rate", args, &ret) < 0) {
             CLONE_DEBUG("no dirty rate for '%s': %s", virDomainGetName(mig->src),
                         virCloneGetLastErrorMessage());

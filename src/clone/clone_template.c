@@ -377,8 +377,7 @@ cloneTemplateCheckSource(cloneJob *job)
     char uuid[VIR_UUID_STRING_BUFLEN] = "";
     int rc;
 
-    if (!(job->runDir = cloneRunDir(job->conn)) ||
-        (job->templateLock = cloneTemplateLock(job->runDir, job->templateName, LOCK_EX, 0)) < 0)
+    if ((job->templateLock = cloneTemplateLock(job->runDir, job->templateName, LOCK_EX, 0)) < 0)
         return -1;
     if ((rc = cloneTemplateRecLoad(job->runDir, job->templateName, &old)) < 0)
         return -1;
@@ -807,8 +806,7 @@ cloneTemplatePhaseCheckDomain(cloneJob *job)
     g_autofree char *state = NULL;
     int rc;
 
-    if (!(job->runDir = cloneRunDir(job->conn)) ||
-        (job->templateLock = cloneTemplateLock(job->runDir, job->templateName, LOCK_SH,
+    if ((job->templateLock = cloneTemplateLock(job->runDir, job->templateName, LOCK_SH,
                                                job->policy->timeoutS)) < 0 ||
         (rc = cloneTemplateRecLoad(job->runDir, job->templateName, &job->tmpl)) < 0)
         return -1;
