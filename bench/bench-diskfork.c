@@ -462,21 +462,6 @@ runOne(Bench *b, Row *r, Method m)
 }
 
 
-static void
-removeTree(const char *dir)
-{
-    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
-    const char *n;
-
-    while (d && (n = g_dir_read_name(d))) {
-        g_autofree char *p = g_build_filename(dir, n, NULL);
-
-        g_unlink(p);
-    }
-    g_rmdir(dir);
-}
-
-
 int
 main(int argc, char **argv)
 {
@@ -580,7 +565,7 @@ main(int argc, char **argv)
     fflush(stdout);
 
     g_hash_table_unref(b.chains);
-    removeTree(b.dir);
+    tgRemoveTree(b.dir);
     g_free(b.dir);
     g_free(b.cmdline);
     tgEnvFree(b.env);

@@ -143,7 +143,7 @@ tgRemoveEntry(const char *path, const struct stat *sb G_GNUC_UNUSED,
 }
 
 
-static void
+void
 tgRemoveTree(const char *path)
 {
     if (nftw(path, tgRemoveEntry, 16, FTW_DEPTH | FTW_PHYS) < 0 && errno != ENOENT)

@@ -121,6 +121,8 @@ int tgRootReaperStart(const char *root, int *fd, GError **err);
 /* SIGKILL every QEMU whose command line mentions @root (the domains', and
  * libvirt's capabilities probe that a killed process may leave). */
 void tgRootKillQemu(const char *root);
+/* Removes @path and everything below it (a warning if it cannot). */
+void tgRemoveTree(const char *path);
 /* TG_ROOT=DIR: use the embedded root DIR that another process owns; its
  * guests and files are left as they are when this process ends (see
  * tests/test-faults.c, whose caller must open the root in between). */
