@@ -9,6 +9,8 @@
  *   source-kill     the source's QEMU is SIGKILLed
  *   daemon-restart  libvirtd is restarted (daemon only)
  *   random-kill     the caller is SIGKILLed after a random delay
+ *   late-kill       the caller is SIGKILLed once its job has ended
+ *                   (LIBVIRT_CLONE_FAULT=job:ended:kill)
  *   guardian-kill   the job's guardian, then the caller, are SIGKILLed
  *                   (daemon only): the stale job is rolled back by the
  *                   hook (the clone's release starts the guardian again)
@@ -26,7 +28,9 @@
  *   - its live and persistent XML name the image QEMU writes to, its
  *     migration is idle and its migration settings are its own again;
  *   - nothing is left: no clone domain, no file beside the source's image
- *     but the source's own new top, no job record or lock;
+ *     but the source's own new top, no job record or lock; except after a
+ *     caller died once its job had ended (late-kill, and random-kill when
+ *     it came late): then the clone is whole and runs;
  *   - after a killed source, its next cold boot finds every record its
  *     workload committed.
  *
@@ -68,11 +72,12 @@ typedef enum {
     FAULT_DAEMON_RESTART,
     FAULT_RANDOM_KILL,
     FAULT_GUARDIAN_KILL,
+    FAULT_LATE_KILL,
 } FaultKind;
 
 static const char *const faultNames[] = {
     "caller-kill", "clone-kill", "source-kill", "daemon-restart", "random-kill",
-    "guardian-kill",
+    "guardian-kill", "late-kill",
 };
 
 typedef struct {
@@ -226,7 +231,8 @@ testSpawnCaller(const FaultCase *fc, const char *cloneName, gboolean persistent,
 
     if (fc->point)
         fault = g_strdup_printf("%s:%s", fc->point,
-                                fc->kind == FAULT_CALLER_KILL ? "kill" : "wait");
+                                fc->kind == FAULT_CALLER_KILL || fc->kind == FAULT_LATE_KILL ?
+                                "kill" : "wait");
     envp = g_environ_unsetenv(envp, "LIBVIRT_CLONE_FAULT");
     if (fault)
         envp = g_environ_setenv(envp, "LIBVIRT_CLONE_FAULT", fault, TRUE);
@@ -504,6 +510,7 @@ testInject(const FaultCase *fc, const char *cloneName, StrategyState *st)
         break;
     case FAULT_CALLER_KILL:
     case FAULT_RANDOM_KILL:
+    case FAULT_LATE_KILL:
         break;
     }
 }
@@ -531,6 +538,8 @@ testColdBoot(StrategyState *st)
 }
 
 
+static void testCompleteClone(const char *cloneName, gboolean required);
+
 /* After the fault, in the process that holds the connection: the source
  * is back (daemon: by itself within 2 s), consistent, and nothing is left. */
 static void
@@ -548,6 +557,8 @@ testCheck(StrategyState *st, const char *cloneName, FaultKind kind, GHashTable *
             if (kind != FAULT_DAEMON_RESTART)
                 g_assert_cmpint(us, <, 2 * G_USEC_PER_SEC);
         }
+        if (kind == FAULT_RANDOM_KILL || kind == FAULT_LATE_KILL)
+            testCompleteClone(cloneName, kind == FAULT_LATE_KILL);
         testSourceProgresses(st->src, NULL);
         testNothingLeft(st->src, before, cloneName);
     }
@@ -578,8 +589,11 @@ testWorker(const char *const *args)
         g_test_message("worker %s: %s", args[0], g_strstrip(out));
     if (errOut && *errOut)
         g_test_message("worker %s (stderr): %s", args[0], g_strstrip(errOut));
+    /* what the worker said goes to stderr too: a failing test's stdout
+     * is only in the full log, which CI does not show */
     if (!g_spawn_check_wait_status(status, &err))
-        g_error("worker %s failed: %s", args[0], err->message);
+        g_error("worker %s failed: %s\n--- its stderr:\n%s\n--- its stdout:\n%s", args[0],
+                err->message, errOut ? errOut : "", out ? out : "");
 }
 
 
@@ -641,6 +655,33 @@ testDiscardClone(const char *cloneName)
 }
 
 
+/* A caller killed at a random instant may die after its job was done:
+ * after the printed summary, while its embedded driver shuts down, or
+ * between the job's end and the summary.  Once the rollback was asked
+ * for, a clone that is still there is such a clone: no job is left,
+ * and it runs.  It goes, and the source is checked as after any fault.
+ * @required: the caller died after its job (late-kill): the clone must
+ * be there. */
+static void
+testCompleteClone(const char *cloneName, gboolean required)
+{
+    virDomainPtr clone = virDomainLookupByName(tgEnvConn(env), cloneName);
+    g_autofree char *jobs = testRunDirJobs();
+    g_autoptr(GHashTable) left = tgListDir(jobs);
+
+    if (!clone) {
+        if (required)
+            g_error("the clone '%s' of a job that had ended is gone", cloneName);
+        virResetLastError();
+        return;
+    }
+    virDomainFree(clone);
+    g_test_message("the clone was complete when the caller died");
+    g_assert_cmpuint(g_hash_table_size(left), ==, 0);
+    testDiscardClone(cloneName);
+}
+
+
 /* Nobody finishes the job now: the source stays as the job left it until
  * an entry point of the library sees the stale record.  At the copy's
  * instants the clone's release does (the hook starts the guardian again),
@@ -690,7 +731,7 @@ testFault(gconstpointer data)
     if (fc->kind == FAULT_RANDOM_KILL) {
         g_usleep(fc->delayMs * G_TIME_SPAN_MILLISECOND);
         testKill("the caller", caller);
-    } else if (fc->kind != FAULT_CALLER_KILL) {
+    } else if (fc->kind != FAULT_CALLER_KILL && fc->kind != FAULT_LATE_KILL) {
         if (!testWaitMarker(fc->point, caller))
             g_error("the caller never reached '%s'", fc->point);
         testInject(fc, cloneName, st);
@@ -703,7 +744,8 @@ testFault(gconstpointer data)
         /* the clone was done before the kill: a good clone, not a fault */
         g_test_message("the clone was complete before the kill");
         testDiscardClone(cloneName);
-    } else if (fc->kind == FAULT_CALLER_KILL || fc->kind == FAULT_GUARDIAN_KILL) {
+    } else if (fc->kind == FAULT_CALLER_KILL || fc->kind == FAULT_GUARDIAN_KILL ||
+               fc->kind == FAULT_LATE_KILL) {
         g_assert_true(WIFSIGNALED(status));
     } else if (fc->kind != FAULT_RANDOM_KILL) {
         g_assert_true(WIFEXITED(status));
@@ -977,6 +1019,7 @@ testAddStrategy(const char *strategy, const char *const *points)
         if (g_strv_contains(guardianKill, points[i]))
             testAddCase(strategy, points[i], FAULT_GUARDIAN_KILL, 0);
     }
+    testAddCase(strategy, "job:ended", FAULT_LATE_KILL, 0);
     for (guint delay = 300; delay <= 2500; delay += 1100)
         testAddCase(strategy, NULL, FAULT_RANDOM_KILL, delay + g_random_int_range(0, 400));
     if (daemonMode)

@@ -1145,6 +1145,9 @@ cloneJobRun(cloneJob *job, gboolean wait)
     cloneJobEnd(job, rc == 0);
     if (rc < 0)
         return -1;
+    /* a caller that dies from here on leaves a whole clone */
+    if (cloneFaultPoint("job:ended") < 0)
+        return -1;
     job->tDone = g_get_monotonic_time();
     cloneJobProgressEnd(job, TRUE);
     return 0;
