@@ -16,6 +16,10 @@
  *                   hook (the clone's release starts the guardian again)
  *                   or by reap
  *
+ * The same dead caller (caller-kill at every point, late-kill) is tried on
+ * a template's making (`template-create`, on the pre-copy source): after
+ * it no template is left, or (late-kill) a whole one.
+ *
  * and, in the daemon run, a full overlay directory (per strategy) and a
  * guest agent that does not answer.  The library is built with -Dtest_faults=true: at a fault point
  * the caller stops ("wait": the test injects its fault, then lets it go on)
@@ -94,6 +98,7 @@ typedef struct {
     char *policy;           /* the policy's <memory> element */
     guint64 recordsBefore;  /* records committed before the last fault */
     guint n;
+    gboolean isTemplate;    /* the caller makes a template (template-create) */
 } StrategyState;
 
 static TgEnv *env;
@@ -105,22 +110,33 @@ static char *sharedRoot;    /* embedded: the root the test does not open */
 static int reaperFd = -1;   /* its reaper's pipe (tgRootReaperStart) */
 static StrategyState precopyState;
 static StrategyState backgroundState;
+/* template-create on the pre-copy source (its guest, not a boot of its own) */
+static StrategyState templateState = { .isTemplate = TRUE };
 
 static const char *const precopyPoints[] = {
     "phase:check", "phase:chain", "phase:plan", "phase:sandbox", "phase:files",
-    "phase:start-clone", "phase:transfer", "precopy:pre-switchover", "precopy:forked", "phase:finish-source",
-    "phase:finish-clone", "phase:persist", NULL,
+    "phase:start-clone", "phase:transfer", "precopy:pre-switchover", "phase:fork", "precopy:forked",
+    "phase:transfer-end", "phase:finish-source", "phase:finish-clone", "phase:persist", NULL,
 };
 static const char *const backgroundPoints[] = {
     "phase:check", "phase:chain", "phase:plan", "phase:sandbox", "phase:files",
-    "phase:start-clone", "phase:transfer", "background:paused", "background:forked", "background:started",
-    "phase:finish-source", "phase:finish-clone", "phase:persist", NULL,
+    "phase:start-clone", "phase:transfer", "background:paused", "phase:fork", "background:forked",
+    "background:started", "phase:transfer-end", "phase:finish-source", "phase:finish-clone",
+    "phase:persist", NULL,
+};
+/* a template's job: a live clone's copy, then its RAM and state kept */
+static const char *const templatePoints[] = {
+    "phase:check", "phase:chain", "phase:plan", "phase:files", "phase:start-clone",
+    "phase:transfer", "precopy:pre-switchover", "phase:fork", "precopy:forked",
+    "phase:transfer-end", "phase:finish-source", "phase:save-template", "template:saved", NULL,
 };
 
 
 static StrategyState *
 testState(const char *strategy)
 {
+    if (g_str_equal(strategy, "template"))
+        return &templateState;
     return g_str_equal(strategy, "precopy") ? &precopyState : &backgroundState;
 }
 
@@ -141,11 +157,18 @@ testConnUri(void)
 
 
 static char *
-testRunDirJobs(void)
+testRunDir(const char *what)
 {
     if (daemonMode)
-        return g_strdup("/run/libvirt-clone/jobs");
-    return g_build_filename(sharedRoot, "run", "libvirt-clone", "jobs", NULL);
+        return g_build_filename("/run/libvirt-clone", what, NULL);
+    return g_build_filename(sharedRoot, "run", "libvirt-clone", what, NULL);
+}
+
+
+static char *
+testRunDirJobs(void)
+{
+    return testRunDir("jobs");
 }
 
 
@@ -222,10 +245,12 @@ testSpawnCaller(const FaultCase *fc, const char *cloneName, gboolean persistent,
     g_auto(GStrv) envp = g_get_environ();
     g_autoptr(GError) err = NULL;
     g_autofree char *policyFile = g_build_filename(faultDir, "policy.xml", NULL);
-    g_autofree char *policy = g_strdup_printf("<clonepolicy><name>%s</name>%s</clonepolicy>",
-                                              cloneName, st->policy);
-    const char *argv[] = { cli, "-c", uri, "clone-live", st->srcName,
-                           "--policy", policyFile, persistent ? "--persistent" : NULL, NULL };
+    g_autofree char *policy = NULL;
+    const char *cloneArgv[] = { cli, "-c", uri, "clone-live", st->srcName,
+                                "--policy", policyFile, persistent ? "--persistent" : NULL, NULL };
+    const char *templateArgv[] = { cli, "-c", uri, "template-create", st->srcName,
+                                   "--name", cloneName, "--policy", policyFile, NULL };
+    const char *const *argv = st->isTemplate ? templateArgv : cloneArgv;
     int pipefd[2];
     GPid pid;
 
@@ -237,6 +262,11 @@ testSpawnCaller(const FaultCase *fc, const char *cloneName, gboolean persistent,
     if (fault)
         envp = g_environ_setenv(envp, "LIBVIRT_CLONE_FAULT", fault, TRUE);
     envp = g_environ_setenv(envp, "LIBVIRT_CLONE_FAULT_DIR", faultDir, TRUE);
+    if (st->isTemplate)
+        policy = g_strdup_printf("<clonepolicy>%s</clonepolicy>", st->policy);
+    else
+        policy = g_strdup_printf("<clonepolicy><name>%s</name>%s</clonepolicy>",
+                                 cloneName, st->policy);
     g_assert_true(g_file_set_contents(policyFile, policy, -1, NULL));
     g_assert_true(g_unix_open_pipe(pipefd, FD_CLOEXEC, NULL));
     /* its standard output and error both into the pipe */
@@ -429,6 +459,42 @@ testWaitSourceRunning(TgGuest *src, gint64 t0, gint64 running)
 }
 
 
+/* Whether template @name has files: its directory or its record. */
+static gboolean
+testTemplateHasFiles(const char *name)
+{
+    g_autofree char *dir = testRunDir("templates");
+    g_autofree char *rec = g_strdup_printf("%s.json", name);
+    g_autofree char *files = g_build_filename(dir, name, NULL);
+    g_autofree char *recPath = g_build_filename(dir, rec, NULL);
+
+    return g_file_test(files, G_FILE_TEST_IS_DIR) || g_file_test(recPath, G_FILE_TEST_EXISTS);
+}
+
+
+/* No template @name: not listed, no QEMU of its own, no files. */
+static void
+testTemplateGone(const char *name)
+{
+    virCloneTemplatePtr tmpl = virCloneTemplateLookupByName(tgEnvConn(env), name, 0);
+    g_autofree char *qemuName = g_strdup_printf("libvirt-clone-template-%s", name);
+    virDomainPtr dom = virDomainLookupByName(tgEnvConn(env), qemuName);
+
+    if (tmpl) {
+        virCloneTemplateFree(tmpl);
+        g_error("the template '%s' is still there", name);
+    }
+    if (dom) {
+        virDomainFree(dom);
+        g_error("the template's QEMU '%s' is still there", qemuName);
+    }
+    virCloneResetLastError();
+    virResetLastError();
+    if (testTemplateHasFiles(name))
+        g_error("the template '%s' left files", name);
+}
+
+
 /* Every file that appeared beside the source's image is the source's own
  * current top (the fork happened) -- nothing of the clone. */
 static void
@@ -448,6 +514,7 @@ testNothingLeft(TgGuest *src, GHashTable *before, const char *cloneName)
         g_error("the clone '%s' is still there", cloneName);
     }
     virResetLastError();
+    testTemplateGone(cloneName);
     g_hash_table_iter_init(&it, now);
     while (g_hash_table_iter_next(&it, &name, NULL)) {
         g_autofree char *path = g_build_filename(dir, (const char *)name, NULL);
@@ -538,7 +605,7 @@ testColdBoot(StrategyState *st)
 }
 
 
-static void testCompleteClone(const char *cloneName, gboolean required);
+static void testCompleteClone(StrategyState *st, const char *cloneName, gboolean required);
 
 /* After the fault, in the process that holds the connection: the source
  * is back (daemon: by itself within 2 s), consistent, and nothing is left. */
@@ -558,7 +625,7 @@ testCheck(StrategyState *st, const char *cloneName, FaultKind kind, GHashTable *
                 g_assert_cmpint(us, <, 2 * G_USEC_PER_SEC);
         }
         if (kind == FAULT_RANDOM_KILL || kind == FAULT_LATE_KILL)
-            testCompleteClone(cloneName, kind == FAULT_LATE_KILL);
+            testCompleteClone(st, cloneName, kind == FAULT_LATE_KILL);
         testSourceProgresses(st->src, NULL);
         testNothingLeft(st->src, before, cloneName);
     }
@@ -661,14 +728,31 @@ testDiscardClone(const char *cloneName)
  * for, a clone that is still there is such a clone: no job is left,
  * and it runs.  It goes, and the source is checked as after any fault.
  * @required: the caller died after its job (late-kill): the clone must
- * be there. */
+ * be there.  A template's job leaves a template, which is deleted. */
 static void
-testCompleteClone(const char *cloneName, gboolean required)
+testCompleteClone(StrategyState *st, const char *cloneName, gboolean required)
 {
-    virDomainPtr clone = virDomainLookupByName(tgEnvConn(env), cloneName);
+    virDomainPtr clone = NULL;
     g_autofree char *jobs = testRunDirJobs();
     g_autoptr(GHashTable) left = tgListDir(jobs);
 
+    if (st->isTemplate) {
+        virCloneTemplatePtr tmpl = virCloneTemplateLookupByName(tgEnvConn(env), cloneName, 0);
+
+        if (!tmpl) {
+            if (required)
+                g_error("the template '%s' of a job that had ended is gone", cloneName);
+            virCloneResetLastError();
+            return;
+        }
+        g_test_message("the template was complete when the caller died");
+        g_assert_cmpuint(g_hash_table_size(left), ==, 0);
+        g_assert_true(testTemplateHasFiles(cloneName));
+        g_assert_cmpint(virCloneTemplateDelete(tmpl, 0), ==, 0);
+        virCloneTemplateFree(tmpl);
+        return;
+    }
+    clone = virDomainLookupByName(tgEnvConn(env), cloneName);
     if (!clone) {
         if (required)
             g_error("the clone '%s' of a job that had ended is gone", cloneName);
@@ -773,6 +857,22 @@ testNextClone(StrategyState *st)
     g_autofree char *xml = NULL;
     virDomainPtr clone;
 
+    if (st->isTemplate) {
+        /* the next template of the source is made and deleted; the source's
+         * own cold boot is the pre-copy cases' */
+        g_autofree char *name = g_strdup_printf("%s-t%u", st->srcName, ++st->n);
+        virCloneTemplatePtr tmpl = virDomainCloneTemplateCreate(tgGuestDomain(st->src), name,
+                                                                policy, 0);
+
+        if (!tmpl)
+            g_error("the next template fails: %s", virCloneGetLastErrorMessage());
+        g_assert_cmpint(virCloneTemplateDelete(tmpl, 0), ==, 0);
+        virCloneTemplateFree(tmpl);
+        testTemplateGone(name);
+        testSourceProgresses(st->src, NULL);
+        testSourceConsistent(st->src);
+        return;
+    }
     clone = virDomainCloneLive(tgGuestDomain(st->src), policy, 0);
     if (!clone)
         g_error("the next clone fails: %s", virCloneGetLastErrorMessage());
@@ -1005,9 +1105,11 @@ testAddStrategy(const char *strategy, const char *const *points)
         "background:paused", "background:forked", "phase:finish-clone", NULL,
     };
 
+    gboolean isTemplate = testState(strategy)->isTemplate;
+
     for (guint i = 0; points[i]; i++) {
         testAddCase(strategy, points[i], FAULT_CALLER_KILL, 0);
-        if (!daemonMode)
+        if (!daemonMode || isTemplate)
             continue;
         if (testPointAfter(points[i], "phase:transfer", points) &&
             !g_str_equal(points[i], "phase:persist"))
@@ -1020,9 +1122,9 @@ testAddStrategy(const char *strategy, const char *const *points)
             testAddCase(strategy, points[i], FAULT_GUARDIAN_KILL, 0);
     }
     testAddCase(strategy, "job:ended", FAULT_LATE_KILL, 0);
-    for (guint delay = 300; delay <= 2500; delay += 1100)
+    for (guint delay = 300; delay <= 2500 && !isTemplate; delay += 1100)
         testAddCase(strategy, NULL, FAULT_RANDOM_KILL, delay + g_random_int_range(0, 400));
-    if (daemonMode)
+    if (daemonMode && !isTemplate)
         g_test_add_data_func(g_strdup_printf("/faults/%s/overlay-dir-full/files", strategy),
                              strategy, testDiskFull);
     /* its own suite, so that it runs after the cases (GLib runs a suite's
@@ -1041,7 +1143,8 @@ testSetupStrategy(const char *strategy, TgGuest *src)
     st->srcName = g_strdup(tgGuestName(src));
     st->diskDir = g_path_get_dirname(tgGuestDiskPath(src));
     /* a busy TCG guest converges only with a generous downtime limit */
-    st->policy = g_strdup_printf("<memory strategy='%s' downtime-limit='2000'/>", strategy);
+    st->policy = g_strdup_printf("<memory strategy='%s' downtime-limit='2000'/>",
+                                 st->isTemplate ? "precopy" : strategy);
 }
 
 
@@ -1180,6 +1283,9 @@ testEmbeddedSetup(void)
     }
     g_assert_nonnull(precopyState.srcName);
     g_assert_nonnull(backgroundState.srcName);
+    templateState.srcName = g_strdup(precopyState.srcName);
+    templateState.diskDir = g_strdup(precopyState.diskDir);
+    templateState.policy = g_strdup(precopyState.policy);
 }
 
 
@@ -1229,12 +1335,14 @@ main(int argc, char **argv)
             return 1;
         }
         testSetupStrategy("precopy", testBootSource("precopy"));
+        testSetupStrategy("template", precopyState.src);
         testSetupStrategy("background", testBootSource("background"));
     } else {
         testEmbeddedSetup();
     }
     testAddStrategy("precopy", precopyPoints);
     testAddStrategy("background", backgroundPoints);
+    testAddStrategy("template", templatePoints);
     if (daemonMode) {
         g_test_add_func("/faults/guest/agent-not-answering", testAgentSilent);
         g_test_add_data_func("/faults/second-job/refused", GINT_TO_POINTER(FALSE), testSecondJob);
