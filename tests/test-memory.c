@@ -164,6 +164,53 @@ testDumpRaw(virDomainPtr clone, const char *path)
 }
 
 
+/* What crash reads without the guest's vmlinux (its release, from the
+ * VMCOREINFO note) and the registers as gdb reads them. */
+static void
+testDumpTools(const char *path, guint ncpus)
+{
+    g_autofree char *crash = g_find_program_in_path("crash");
+    g_autofree char *gdb = g_find_program_in_path("gdb");
+    g_autofree char *out = NULL;
+    g_autofree char *regs = NULL;
+    g_autoptr(GError) err = NULL;
+    int status = -1;
+
+    if (crash) {
+        const char *argv[] = { crash, "--osrelease", path, NULL };
+
+        g_assert_true(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_STDERR_TO_DEV_NULL,
+                                   NULL, NULL, &out, NULL, &status, &err));
+        g_strstrip(out);
+        g_test_message("crash --osrelease: %s", out);
+        g_assert_true(g_spawn_check_wait_status(status, NULL));
+        g_assert_true(g_regex_match_simple("^[0-9]+\\.[0-9]+", out, 0, 0));
+    } else {
+        g_test_message("no crash: not opened with crash");
+    }
+    if (gdb) {
+        const char *argv[] = { gdb, "-batch", "-nx", "-ex", "info threads", "-ex", "info registers rip cs",
+                               "-c", path, NULL };
+        g_autofree char *rip = NULL;
+
+        g_assert_true(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_STDERR_TO_DEV_NULL,
+                                   NULL, NULL, &regs, NULL, &status, &err));
+        g_test_message("gdb: %s", regs);
+        g_assert_true(g_spawn_check_wait_status(status, NULL));
+        /* the kernel's or user space's 64-bit code segment */
+        g_assert_true(g_regex_match_simple("^rip +0x[0-9a-f]{6,16} ", regs, G_REGEX_MULTILINE, 0));
+        g_assert_true(g_regex_match_simple("^cs +0x(10|33) ", regs, G_REGEX_MULTILINE, 0));
+        for (guint i = 1; i <= ncpus; i++) {
+            g_autofree char *lwp = g_strdup_printf("LWP %u", i);
+
+            g_assert_nonnull(strstr(regs, lwp));
+        }
+    } else {
+        g_test_message("no gdb: not opened with gdb");
+    }
+}
+
+
 static void
 testDumpElf(virDomainPtr clone, const char *path)
 {
@@ -172,6 +219,7 @@ testDumpElf(virDomainPtr clone, const char *path)
     const Elf64_Ehdr *eh;
     const Elf64_Phdr *ph;
     guint found = 0, prstatus = 0, loads = 0;
+    gboolean vmcoreinfo = FALSE;
     virDomainInfo info;
 
     if (virDomainCloneMemoryDump(clone, path, VIR_DOMAIN_CLONE_MEMORY_DUMP_ELF, 0) < 0)
@@ -195,6 +243,9 @@ testDumpElf(virDomainPtr clone, const char *path)
             g_assert_cmpuint(n->n_descsz, ==, 336);
             g_assert_cmphex(regs[16], !=, 0);    /* rip */
             prstatus++;
+        } else if (n->n_type == 0 && g_str_equal(name, "VMCOREINFO")) {
+            g_assert_true(g_str_has_prefix(name + 12, "OSRELEASE="));
+            vmcoreinfo = TRUE;
         }
         off += sizeof(*n) + ((n->n_namesz + 3) & ~3u) + ((n->n_descsz + 3) & ~3u);
     }
@@ -214,7 +265,10 @@ testDumpElf(virDomainPtr clone, const char *path)
         }
     }
     g_assert_cmpuint(found, ==, gpas->len);
+    /* Debian's kernel has one (CONFIG_CRASH_CORE) */
+    g_assert_true(vmcoreinfo);
     g_test_message("ELF dump: %u PT_LOAD, %u NT_PRSTATUS", loads, prstatus);
+    testDumpTools(path, info.nrVirtCpu);
 }
 
 

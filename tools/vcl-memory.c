@@ -102,7 +102,7 @@ cmdMemoryDump(vclGlobal *g, int argc, char **argv)
         return EXIT_FAILED;
     }
     if (!g->quiet)
-        printf(_("Memory of domain '%s' dumped to '%s'\n"), argv[1], argv[2]);
+        printf(_("Memory of domain '%1$s' dumped to '%2$s'\n"), argv[1], argv[2]);
     return EXIT_OK;
 }
 

@@ -23,6 +23,8 @@
 
 #define CLONE_MEM_PAGE 4096ULL
 #define CLONE_MEM_CHUNK (1024ULL * 1024ULL)
+/* the most a VMCOREINFO note takes: the kernel gives it one page */
+#define CLONE_VMCOREINFO_MAX (sizeof(Elf64_Nhdr) + 12 + CLONE_MEM_PAGE)
 
 /* ---- registers ----------------------------------------------------------- */
 
@@ -272,11 +274,37 @@ clonePwriteAll(int fd, const char *buf, size_t len, off_t off, const char *path)
 }
 
 
+/* The guest kernel's VMCOREINFO note (crash and makedumpfile read the
+ * kernel's layout and KASLR offset from it) if the page at @p starts with
+ * it: Linux keeps it page-aligned (crash_core.c), "VMCOREINFO" then
+ * "OSRELEASE=...".  QEMU's own dumps carry it only when the guest has a
+ * vmcoreinfo device; a page of the guest's memory has it in any case. */
+static void
+cloneMemFindVmcoreinfo(const char *p, size_t len, GByteArray *vmcoreinfo)
+{
+    Elf64_Nhdr h;
+    size_t total;
+
+    if (vmcoreinfo->len > 0 || len < sizeof(h) + 12 + 10)
+        return;
+    memcpy(&h, p, sizeof(h));
+    if (h.n_namesz != 11 || h.n_type != 0 || h.n_descsz == 0 ||
+        memcmp(p + sizeof(h), "VMCOREINFO", 11) != 0 ||
+        memcmp(p + sizeof(h) + 12, "OSRELEASE=", 10) != 0)
+        return;
+    total = sizeof(h) + 12 + ((h.n_descsz + 3) & ~3u);
+    if (total > CLONE_VMCOREINFO_MAX || total > len)
+        return;
+    g_byte_array_append(vmcoreinfo, (const guint8 *)p, total);
+}
+
+
 /* Copies guest-physical [@gpa, @gpa + @size) to @fd at @off, leaving pages
- * of zeroes as holes. */
+ * of zeroes as holes; @vmcoreinfo (or NULL) gets the guest kernel's
+ * VMCOREINFO note if a page holds it. */
 static int
 cloneMemDumpRange(cloneMemory *m, unsigned long long gpa, unsigned long long size,
-                  int fd, off_t off, const char *path)
+                  int fd, off_t off, const char *path, GByteArray *vmcoreinfo)
 {
     g_autofree char *buf = g_malloc(CLONE_MEM_CHUNK);
     unsigned long long done = 0;
@@ -287,6 +315,8 @@ cloneMemDumpRange(cloneMemory *m, unsigned long long gpa, unsigned long long siz
 
         if (cloneMemoryRead(m, gpa + done, buf, n) < 0)
             return -1;
+        for (size_t q = 0; vmcoreinfo && q < n; q += CLONE_MEM_PAGE)
+            cloneMemFindVmcoreinfo(buf + q, MIN(CLONE_MEM_PAGE, n - q), vmcoreinfo);
         while (p < n) {
             size_t run = 0;
             size_t step;
@@ -318,7 +348,7 @@ cloneMemDumpRaw(cloneMemory *m, int fd, const char *path)
     for (size_t i = 0; i < cloneMemoryRangeCount(m); i++) {
         const cloneMemoryRange *r = cloneMemoryRangeGet(m, i);
 
-        if (cloneMemDumpRange(m, r->gpa, r->size, fd, (off_t)r->gpa, path) < 0)
+        if (cloneMemDumpRange(m, r->gpa, r->size, fd, (off_t)r->gpa, path, NULL) < 0)
             return -1;
         end = MAX(end, r->gpa + r->size);
     }
@@ -336,10 +366,13 @@ cloneMemDumpElf(cloneMemory *m, GArray *cpus, int fd, const char *path)
     size_t nranges = cloneMemoryRangeCount(m);
     size_t nphdr = nranges + 1;
     g_autoptr(GByteArray) notes = cloneElfNotes(cpus);
+    g_autoptr(GByteArray) vmcoreinfo = g_byte_array_new();
     g_autofree Elf64_Phdr *ph = g_new0(Elf64_Phdr, nphdr);
     Elf64_Ehdr eh = { 0 };
     off_t notesOff = sizeof(eh) + nphdr * sizeof(Elf64_Phdr);
-    off_t dataOff = (off_t)(((guint64)notesOff + notes->len + CLONE_MEM_PAGE - 1) & ~(CLONE_MEM_PAGE - 1));
+    /* room for the VMCOREINFO note, found while the memory is copied */
+    off_t dataOff = (off_t)(((guint64)notesOff + notes->len + CLONE_VMCOREINFO_MAX +
+                             CLONE_MEM_PAGE - 1) & ~(CLONE_MEM_PAGE - 1));
 
     memcpy(eh.e_ident, ELFMAG, SELFMAG);
     eh.e_ident[EI_CLASS] = ELFCLASS64;
@@ -367,10 +400,12 @@ cloneMemDumpElf(cloneMemory *m, GArray *cpus, int fd, const char *path)
         p->p_paddr = r->gpa;
         p->p_vaddr = 0;
         p->p_filesz = p->p_memsz = r->size;
-        if (cloneMemDumpRange(m, r->gpa, r->size, fd, dataOff, path) < 0)
+        if (cloneMemDumpRange(m, r->gpa, r->size, fd, dataOff, path, vmcoreinfo) < 0)
             return -1;
         dataOff += (off_t)r->size;
     }
+    g_byte_array_append(notes, vmcoreinfo->data, vmcoreinfo->len);
+    ph[0].p_filesz = ph[0].p_memsz = notes->len;
     if (clonePwriteAll(fd, (const char *)&eh, sizeof(eh), 0, path) < 0 ||
         clonePwriteAll(fd, (const char *)ph, nphdr * sizeof(Elf64_Phdr), sizeof(eh), path) < 0 ||
         clonePwriteAll(fd, (const char *)notes->data, notes->len, notesOff, path) < 0)
