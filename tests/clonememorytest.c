@@ -88,6 +88,46 @@ testGpa2hva(void)
 }
 
 
+/* q35 with 4608 MiB and a VGA, HMP "info ramblock" of QEMU 10.0 */
+static const char ramblockQ35[] =
+    "              Block Name    PSize              Offset               Used              Total                HVA  RO\r\n"
+    "                  pc.ram    4 KiB  0x0000000000000000 0x0000000120000000 0x0000000120000000 0x00007f788fe00000  rw\r\n"
+    "    /rom@etc/acpi/tables    4 KiB  0x0000000120080000 0x0000000000020000 0x0000000000200000 0x00007f79f5000000  ro\r\n"
+    "                 pc.bios    4 KiB  0x0000000120000000 0x0000000000040000 0x0000000000040000 0x00007f79f5600000  ro\r\n"
+    "   0000:00:01.0/vga.vram    4 KiB  0x0000000120300000 0x0000000001000000 0x0000000001000000 0x00007f79e0000000  rw\r\n";
+
+
+static void
+testRamblock(void)
+{
+    g_autoptr(GPtrArray) b = cloneMemoryParseRamblock(ramblockQ35);
+    const cloneMemoryBlock *x;
+
+    g_assert_nonnull(b);
+    g_assert_cmpuint(b->len, ==, 4);
+    x = g_ptr_array_index(b, 0);
+    g_assert_cmpstr(x->name, ==, "pc.ram");
+    g_assert_cmpuint(x->used, ==, 0x120000000ULL);
+    g_assert_cmpuint(x->hva, ==, 0x7f788fe00000ULL);
+    x = g_ptr_array_index(b, 3);
+    g_assert_cmpstr(x->name, ==, "0000:00:01.0/vga.vram");
+    g_assert_cmpuint(x->hva, ==, 0x7f79e0000000ULL);
+    g_assert_null(cloneMemoryParseRamblock("unknown command: 'info ramblock'\r\n"));
+}
+
+
+/* the offsets in the regions, for the block's host addresses */
+static void
+testMtreeOffsets(void)
+{
+    g_autoptr(GPtrArray) r = cloneMemoryParseMtree(mtreeQ35);
+
+    g_assert_cmpuint(((cloneMemoryRange *)g_ptr_array_index(r, 0))->regionOffset, ==, 0);
+    g_assert_cmpuint(((cloneMemoryRange *)g_ptr_array_index(r, 2))->regionOffset, ==, 0x20000);
+    g_assert_cmpuint(((cloneMemoryRange *)g_ptr_array_index(r, 6))->regionOffset, ==, 0x80000000ULL);
+}
+
+
 int
 main(int argc, char **argv)
 {
@@ -95,5 +135,7 @@ main(int argc, char **argv)
     g_test_add_func("/memory/mtree/q35", testMtree);
     g_test_add_func("/memory/mtree/none", testMtreeNone);
     g_test_add_func("/memory/gpa2hva", testGpa2hva);
+    g_test_add_func("/memory/ramblock", testRamblock);
+    g_test_add_func("/memory/mtree/offsets", testMtreeOffsets);
     return g_test_run();
 }

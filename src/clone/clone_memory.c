@@ -96,11 +96,12 @@ cloneMemoryParseMtreeLine(const char *line)
     r->gpa = start;
     r->size = end - start + 1;
     r->readonly = g_str_equal(type, "rom");
-    /* " @OFFSET", the offset in the region, is left to gpa2hva */
-    if ((at = strstr(name, " @")))
+    if ((at = strstr(name, " @"))) {
         r->region = g_strndup(name, at - name);
-    else
+        r->regionOffset = g_ascii_strtoull(at + 2, NULL, 16);
+    } else {
         r->region = g_strdup(name);
+    }
     g_strstrip(r->region);
     return g_steal_pointer(&r);
 }
@@ -181,15 +182,103 @@ cloneMemoryGpa2hva(virDomainPtr dom, unsigned long long gpa, unsigned long long 
 }
 
 
-/* The host address of every range, and a check that the range is one
- * piece of one RAM block (its last byte where its first says). */
+void
+cloneMemoryBlockFree(cloneMemoryBlock *b)
+{
+    if (!b)
+        return;
+    g_free(b->name);
+    g_free(b);
+}
+
+
+/* "              Block Name    PSize   Offset   Used   Total   HVA  RO"
+ * "                  pc.ram    4 KiB   0x0...   0x...  0x...   0x7f..  rw"
+ * A name has no blank and the page size two words, as the header's first
+ * column: the columns are at the header's word positions. */
+GPtrArray *
+cloneMemoryParseRamblock(const char *text)
+{
+    g_auto(GStrv) lines = g_strsplit(text ? text : "", "\n", -1);
+    g_autoptr(GPtrArray) blocks = g_ptr_array_new_with_free_func((GDestroyNotify)cloneMemoryBlockFree);
+    int hvaCol = -1, usedCol = -1;
+
+    for (size_t i = 0; lines[i]; i++) {
+        g_auto(GStrv) w = g_strsplit_set(g_strstrip(lines[i]), " \t", -1);
+        g_autoptr(GPtrArray) words = g_ptr_array_new();
+        cloneMemoryBlock *b;
+
+        for (size_t j = 0; w[j]; j++)
+            if (*w[j])
+                g_ptr_array_add(words, w[j]);
+        if (words->len == 0)
+            continue;
+        if (g_str_equal(g_ptr_array_index(words, 0), "Block")) {
+            for (guint j = 0; j < words->len; j++) {
+                if (g_str_equal(g_ptr_array_index(words, j), "HVA"))
+                    hvaCol = (int)j;
+                else if (g_str_equal(g_ptr_array_index(words, j), "Used"))
+                    usedCol = (int)j;
+            }
+            continue;
+        }
+        if (hvaCol < 0 || usedCol < 0 || (int)words->len <= MAX(hvaCol, usedCol))
+            continue;
+        b = g_new0(cloneMemoryBlock, 1);
+        b->name = g_strdup(g_ptr_array_index(words, 0));
+        b->used = g_ascii_strtoull(g_ptr_array_index(words, usedCol), NULL, 16);
+        b->hva = g_ascii_strtoull(g_ptr_array_index(words, hvaCol), NULL, 16);
+        g_ptr_array_add(blocks, b);
+    }
+    if (hvaCol < 0 || usedCol < 0)
+        return NULL;
+    return g_steal_pointer(&blocks);
+}
+
+
+/* The host address of @r from the RAM block of its region, if exactly one
+ * block has that name (a device's blocks are "DEVICE/REGION") and holds
+ * all of @r: 0 and @r->hva set, or -1. */
+static int
+cloneMemoryFromBlocks(GPtrArray *blocks, cloneMemoryRange *r)
+{
+    g_autofree char *suffix = g_strdup_printf("/%s", r->region);
+    const cloneMemoryBlock *found = NULL;
+
+    for (guint i = 0; blocks && i < blocks->len; i++) {
+        const cloneMemoryBlock *b = g_ptr_array_index(blocks, i);
+
+        if (!g_str_equal(b->name, r->region) && !g_str_has_suffix(b->name, suffix))
+            continue;
+        if (found)
+            return -1;
+        found = b;
+    }
+    if (!found || r->regionOffset > found->used || r->size > found->used - r->regionOffset)
+        return -1;
+    r->hva = found->hva + r->regionOffset;
+    return 0;
+}
+
+
+/* The host address of every range: from "info ramblock" where the range's
+ * region names one block, else from "gpa2hva" of its first and last byte
+ * (which also checks that it is one piece of one RAM block). */
 static int
 cloneMemoryResolve(virDomainPtr dom, GPtrArray *ranges)
 {
+    g_autofree char *ramblock = NULL;
+    g_autoptr(GPtrArray) blocks = NULL;
+
+    if (cloneMemoryHmp(dom, "info ramblock", &ramblock) < 0)
+        return -1;
+    blocks = cloneMemoryParseRamblock(ramblock);
     for (guint i = 0; i < ranges->len; i++) {
         cloneMemoryRange *r = g_ptr_array_index(ranges, i);
         unsigned long long last;
 
+        if (cloneMemoryFromBlocks(blocks, r) == 0)
+            continue;
         if (cloneMemoryGpa2hva(dom, r->gpa, &r->hva) < 0 ||
             cloneMemoryGpa2hva(dom, r->gpa + r->size - 1, &last) < 0)
             return -1;

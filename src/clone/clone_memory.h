@@ -18,6 +18,7 @@ struct _cloneMemoryRange {
     unsigned long long size;
     unsigned long long hva;
     char *region;               /* QEMU's memory region, e.g. "pc.ram" */
+    unsigned long long regionOffset; /* where gpa is in the region */
     gboolean readonly;          /* a ROM */
 };
 
@@ -60,6 +61,17 @@ int cloneMemoryHmp(virDomainPtr dom, const char *cmdline, char **out);
  * of the flat view of address space "memory" in the output of HMP "info
  * mtree -f".  NULL with an error if there is none. */
 GPtrArray *cloneMemoryParseMtree(const char *text);
+/* A RAM block of HMP "info ramblock". */
+typedef struct {
+    char *name;                 /* e.g. "pc.ram", "0000:00:01.0/vga.vram" */
+    unsigned long long used;
+    unsigned long long hva;
+} cloneMemoryBlock;
+void cloneMemoryBlockFree(cloneMemoryBlock *b);
+/* The blocks in the output of HMP "info ramblock" (a GPtrArray of
+ * cloneMemoryBlock); NULL, and no error, if it has no HVA column. */
+GPtrArray *cloneMemoryParseRamblock(const char *text);
+
 /* The host address in the output of HMP "gpa2hva": 0 and @hva, or -1 (and
  * no error) if the address is not RAM. */
 int cloneMemoryParseGpa2hva(const char *text, unsigned long long *hva);
