@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "clone_internal.h"
+#include "clone_memdump.h"
 #include "clone_memory.h"
 #include "libvirt-clone/libvirt-clone.h"
 
@@ -128,6 +129,86 @@ testMtreeOffsets(void)
 }
 
 
+/* HMP "info registers -a" of QEMU 10.0, a 64-bit Linux guest with two
+ * vCPUs (up to EFER of each) */
+static const char registersQ35[] =
+    "\r\n"
+    "CPU#0\r\n"
+    "RAX=0000000000000001 RBX=ffff8d10419f3050 RCX=ffffffffa7fb46a8 RDX=ffffffffa7fb46b0\r\n"
+    "RSI=ffffffffa7fb46b0 RDI=ffff8d10419f3168 RBP=ffffffffa7fb4680 RSP=ffffd23bc0093b30\r\n"
+    "R8 =ffffffffa7fb46b0 R9 =ffff8d11419f8167 R10=ffffffffffffffff R11=ffff8d104111d284\r\n"
+    "R12=ffff8d10419f8160 R13=ffff8d10419f3110 R14=ffff8d10419f3168 R15=ffffffffa7fb46b0\r\n"
+    "RIP=ffffffffa6b9adb9 RFL=00000287 [--S--PC] CPL=0 II=0 A20=1 SMM=0 HLT=0\r\n"
+    "ES =0000 0000000000000000 00000000 00000000\r\n"
+    "CS =0010 0000000000000000 ffffffff 00af9b00 DPL=0 CS64 [-RA]\r\n"
+    "SS =0018 0000000000000000 ffffffff 00cf9300 DPL=0 DS   [-WA]\r\n"
+    "DS =0000 0000000000000000 00000000 00000000\r\n"
+    "FS =0000 0000000000000000 00000000 00000000\r\n"
+    "GS =0000 ffff8d104f400000 00000000 00000000\r\n"
+    "LDT=0000 0000000000000000 00000000 00008200 DPL=0 LDT\r\n"
+    "TR =0040 fffffe0000003000 00004087 00008900 DPL=0 TSS64-avl\r\n"
+    "GDT=     fffffe0000001000 0000007f\r\n"
+    "IDT=     fffffe0000000000 00000fff\r\n"
+    "CR0=80050033 CR2=0000000000581182 CR3=000000000bc10000 CR4=000006f0\r\n"
+    "DR0=0000000000000000 DR1=0000000000000000 DR2=0000000000000000 DR3=0000000000000000\r\n"
+    "DR6=00000000ffff0ff0 DR7=0000000000000400\r\n"
+    "EFER=0000000000000d01\r\n"
+    "CPU#1\r\n"
+    "RAX=000000000000000e RBX=ffffffffa7b343d0 RCX=ffff8d1041bab880 RDX=000000000000000f\r\n"
+    "RSI=ffffffffa78c1c50 RDI=ffff8d10422a5800 RBP=ffff8d10422a5800 RSP=ffffd23bc0013d68\r\n"
+    "R8 =0000000000000000 R9 =ffff8d1041bab880 R10=000000003de6dac8 R11=00000000f19d1122\r\n"
+    "R12=ffffffffa78c1c50 R13=ffff8d10423d5800 R14=000000000000000c R15=0000000000000010\r\n"
+    "RIP=ffffffffa66417e7 RFL=00000212 [----A--] CPL=0 II=0 A20=1 SMM=0 HLT=0\r\n"
+    "ES =0000 0000000000000000 00000000 00000000\r\n"
+    "CS =0010 0000000000000000 ffffffff 00af9b00 DPL=0 CS64 [-RA]\r\n"
+    "SS =0018 0000000000000000 ffffffff 00cf9300 DPL=0 DS   [-WA]\r\n"
+    "DS =0000 0000000000000000 00000000 00000000\r\n"
+    "FS =0000 0000000000000000 00000000 00000000\r\n"
+    "GS =0000 ffff8d104f500000 00000000 00000000\r\n"
+    "LDT=0000 0000000000000000 00000000 00008200 DPL=0 LDT\r\n"
+    "TR =0040 fffffe000003e000 00004087 00008900 DPL=0 TSS64-avl\r\n"
+    "GDT=     fffffe000003c000 0000007f\r\n"
+    "IDT=     fffffe0000000000 00000fff\r\n"
+    "CR0=80050033 CR2=0000000000581182 CR3=000000000bc10000 CR4=000006e0\r\n"
+    "DR0=0000000000000000 DR1=0000000000000000 DR2=0000000000000000 DR3=0000000000000000\r\n"
+    "DR6=00000000ffff0ff0 DR7=0000000000000400\r\n"
+    "EFER=0000000000000d01\r\n";
+
+
+static void
+testRegisters(void)
+{
+    g_autoptr(GArray) cpus = cloneMemoryParseRegisters(registersQ35);
+    const cloneMemCPU *c;
+
+    g_assert_nonnull(cpus);
+    g_assert_cmpuint(cpus->len, ==, 2);
+    c = &g_array_index(cpus, cloneMemCPU, 0);
+    g_assert_cmphex(c->rax, ==, 1);
+    g_assert_cmphex(c->rbx, ==, 0xffff8d10419f3050ULL);
+    g_assert_cmphex(c->rsp, ==, 0xffffd23bc0093b30ULL);
+    g_assert_cmphex(c->r8, ==, 0xffffffffa7fb46b0ULL);
+    g_assert_cmphex(c->r15, ==, 0xffffffffa7fb46b0ULL);
+    g_assert_cmphex(c->rip, ==, 0xffffffffa6b9adb9ULL);
+    g_assert_cmphex(c->rflags, ==, 0x287);
+    g_assert_cmphex(c->cs.selector, ==, 0x10);
+    g_assert_cmphex(c->cs.flags, ==, 0x00af9b00);
+    g_assert_cmphex(c->ss.selector, ==, 0x18);
+    g_assert_cmphex(c->gs.base, ==, 0xffff8d104f400000ULL);
+    g_assert_cmphex(c->tr.base, ==, 0xfffffe0000003000ULL);
+    g_assert_cmphex(c->tr.limit, ==, 0x4087);
+    g_assert_cmphex(c->gdt.base, ==, 0xfffffe0000001000ULL);
+    g_assert_cmphex(c->gdt.limit, ==, 0x7f);
+    g_assert_cmphex(c->idt.base, ==, 0xfffffe0000000000ULL);
+    g_assert_cmphex(c->cr[0], ==, 0x80050033);
+    g_assert_cmphex(c->cr[3], ==, 0xbc10000);
+    g_assert_cmphex(c->cr[4], ==, 0x6f0);
+    c = &g_array_index(cpus, cloneMemCPU, 1);
+    g_assert_cmphex(c->rax, ==, 0xe);
+    g_assert_null(cloneMemoryParseRegisters("unknown command\r\n"));
+}
+
+
 int
 main(int argc, char **argv)
 {
@@ -136,6 +217,7 @@ main(int argc, char **argv)
     g_test_add_func("/memory/mtree/none", testMtreeNone);
     g_test_add_func("/memory/gpa2hva", testGpa2hva);
     g_test_add_func("/memory/ramblock", testRamblock);
+    g_test_add_func("/memory/registers", testRegisters);
     g_test_add_func("/memory/mtree/offsets", testMtreeOffsets);
     return g_test_run();
 }
