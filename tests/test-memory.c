@@ -11,7 +11,9 @@
  * addresses, the kernel's first code page as QMP pmemsave reads it, MMIO
  * refused; a raw and an ELF dump carry the pattern where the format says.
  * The clone is never paused by any of it (no SUSPENDED event, still
- * running).
+ * running).  A consistent dump then pauses it once, no longer than the
+ * live clone paused its source, and holds the busy workload's buffer as
+ * of one instant (guestcheck) and the pattern.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -27,6 +29,7 @@
 
 #include "libvirt-clone/libvirt-clone.h"
 #include "clonetest-format.h"
+#include "guestcheck.h"
 #include "testutils-guest.h"
 
 #define PAGE 4096u
@@ -37,8 +40,11 @@ static TgGuest *src;
 static guint64 seed, kstart, kend;
 static GArray *gpas;
 static gint suspended;
+static gint64 pausedSinceUs, pausedUs;
+static GMutex pauseLock;
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(virDomain, virDomainFree)
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(GuestRamReport, guestRamReportClear)
 
 
 static void
@@ -69,8 +75,17 @@ static int
 testLifecycleCb(virConnectPtr conn G_GNUC_UNUSED, virDomainPtr dom G_GNUC_UNUSED,
                 int event, int detail G_GNUC_UNUSED, void *opaque G_GNUC_UNUSED)
 {
-    if (event == VIR_DOMAIN_EVENT_SUSPENDED)
+    gint64 now = g_get_monotonic_time();
+
+    g_mutex_lock(&pauseLock);
+    if (event == VIR_DOMAIN_EVENT_SUSPENDED) {
         g_atomic_int_inc(&suspended);
+        pausedSinceUs = now;
+    } else if (event == VIR_DOMAIN_EVENT_RESUMED && pausedSinceUs) {
+        pausedUs += now - pausedSinceUs;
+        pausedSinceUs = 0;
+    }
+    g_mutex_unlock(&pauseLock);
     return 0;
 }
 
@@ -272,10 +287,85 @@ testDumpElf(virDomainPtr clone, const char *path)
 }
 
 
+/* All of RAM at one instant: the pattern where it belongs, one pause of
+ * the clone, no longer than the live clone's own (with room for TCG). */
+static void
+testDumpConsistent(virDomainPtr clone, const char *path, guint64 clonePauseUs)
+{
+    g_autoptr(GMappedFile) mf = NULL;
+    g_auto(GuestRamReport) rep = { 0 };
+    g_autoptr(GError) err = NULL;
+    g_autofree char *summary = NULL;
+    const char *data;
+    gint64 us;
+    int state = -1;
+
+    g_atomic_int_set(&suspended, 0);
+    pausedUs = 0;
+    if (virDomainCloneMemoryDump(clone, path, VIR_DOMAIN_CLONE_MEMORY_DUMP_RAW,
+                                 VIR_DOMAIN_CLONE_MEMORY_CONSISTENT) < 0)
+        g_error("consistent dump: %s", virCloneGetLastErrorMessage());
+    mf = g_mapped_file_new(path, FALSE, NULL);
+    g_assert_nonnull(mf);
+    data = g_mapped_file_get_contents(mf);
+    for (guint i = 0; i < gpas->len; i++) {
+        guint64 gpa = g_array_index(gpas, guint64, i);
+
+        testCheckPage("consistent dump", gpa, (const guint64 *)(data + gpa));
+    }
+    /* the busy workload's buffer, rewritten page after page all along, is
+     * of one instant (tests/guest/guestcheck.c); at TCG's pace a live read
+     * of its 16 MiB passes too, so this checks where the snapshot's pages
+     * land more than the instant */
+    if (guestCheckRamDump(path, &rep, &err) < 0)
+        g_error("guestcheck: %s", err->message);
+    summary = guestRamReportFormat(&rep);
+    g_test_message("consistent dump: %s", summary);
+    g_assert_true(rep.ok);
+    /* the RESUMED event may follow the call */
+    for (guint i = 0; i < 50; i++) {
+        int s = -1;
+
+        if (virDomainGetState(clone, &s, NULL, 0) == 0 && s == VIR_DOMAIN_RUNNING && !pausedSinceUs)
+            break;
+        g_usleep(20 * 1000);
+    }
+    g_mutex_lock(&pauseLock);
+    us = pausedUs;
+    g_mutex_unlock(&pauseLock);
+    g_test_message("consistent dump: %d pause(s), %" G_GINT64_FORMAT " us; the live clone's pause %"
+                   G_GUINT64_FORMAT " us", g_atomic_int_get(&suspended), us, clonePauseUs);
+    g_assert_cmpint(g_atomic_int_get(&suspended), <=, 1);
+    g_assert_cmpint(us, <=, MAX((gint64)clonePauseUs * 2, 200 * 1000));
+    g_assert_cmpint(virDomainGetState(clone, &state, NULL, 0), ==, 0);
+    g_assert_cmpint(state, ==, VIR_DOMAIN_RUNNING);
+    /* the migration settings are back: no background snapshot */
+    {
+        g_autofree char *caps = NULL;
+        g_autoptr(GRegex) re = g_regex_new("\\{[^}]*\"background-snapshot\"[^}]*\\}", 0, 0, NULL);
+        g_autoptr(GMatchInfo) mi = NULL;
+        g_autofree char *cap = NULL;
+
+        g_assert_cmpint(virDomainQemuMonitorCommand(clone, "{\"execute\":\"query-migrate-capabilities\"}",
+                                                    &caps, 0), ==, 0);
+        g_assert_true(g_regex_match(re, caps, 0, &mi));
+        cap = g_match_info_fetch(mi, 0);
+        g_assert_nonnull(strstr(cap, "false"));
+    }
+    /* not for a peek */
+    g_assert_cmpint(virDomainCloneMemoryPeek(clone, 0x100000, 8, (char[8]){ 0 },
+                                             VIR_DOMAIN_CLONE_MEMORY_CONSISTENT), ==, -1);
+}
+
+
 static void
 testClone(void)
 {
-    g_autoptr(virDomain) clone = virDomainCloneLive(tgGuestDomain(src), NULL, 0);
+    virTypedParameterPtr stats = NULL;
+    int nstats = 0;
+    unsigned long long clonePauseUs = 0;
+    g_autoptr(virDomain) clone = virDomainCloneLiveFull(tgGuestDomain(src), NULL, NULL, NULL,
+                                                        &stats, &nstats, 0);
     g_autofree char *dir = g_build_filename(tgEnvRoot(env), "memtest", NULL);
     g_autofree char *raw = g_build_filename(dir, "dump.raw", NULL);
     g_autofree char *elf = g_build_filename(dir, "dump.elf", NULL);
@@ -285,6 +375,9 @@ testClone(void)
 
     if (!clone)
         g_error("clone: %s", virCloneGetLastErrorMessage());
+    g_assert_cmpint(virTypedParamsGetULLong(stats, nstats, VIR_DOMAIN_CLONE_LIVE_STATS_SOURCE_PAUSE,
+                                            &clonePauseUs), ==, 1);
+    virTypedParamsFree(stats, nstats);
     g_assert_cmpint(g_mkdir_with_parents(dir, 0700), ==, 0);
     cb = virConnectDomainEventRegisterAny(tgEnvConn(env), clone, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
                                           VIR_DOMAIN_EVENT_CALLBACK(testLifecycleCb), NULL, NULL);
@@ -304,8 +397,10 @@ testClone(void)
 
     g_assert_cmpint(virDomainGetState(clone, &state, NULL, 0), ==, 0);
     g_assert_cmpint(state, ==, VIR_DOMAIN_RUNNING);
-    virConnectDomainEventDeregisterAny(tgEnvConn(env), cb);
     g_assert_cmpint(g_atomic_int_get(&suspended), ==, 0);
+    g_unlink(raw);
+    testDumpConsistent(clone, raw, clonePauseUs);
+    virConnectDomainEventDeregisterAny(tgEnvConn(env), cb);
 
     if (g_getenv("TG_KEEP")) {
         g_test_message("dumps kept: %s %s", raw, elf);
@@ -324,8 +419,7 @@ main(int argc, char **argv)
 {
     g_autoptr(GError) err = NULL;
     /* more than 2816 MiB: q35 puts RAM above 4 GiB */
-    TgGuestOpts opts = { .name_prefix = "tmem", .memory_mib = 3072, .buffer_mib = 16,
-                         .mode = TG_MODE_IDLE };
+    TgGuestOpts opts = { .name_prefix = "tmem", .memory_mib = 3072, .buffer_mib = 16 };
     int ret;
 
     g_test_init(&argc, &argv, NULL);

@@ -1,7 +1,7 @@
 /*
  * vcl-memory.c: the guest memory commands of virt-clone-live
  *
- *   virt-clone-live memory-dump CLONE FILE [--format raw|elf] [--force]
+ *   virt-clone-live memory-dump CLONE FILE [--consistent] [--format raw|elf] [--force]
  *   virt-clone-live memory-peek CLONE GPA SIZE [--raw] [--force]
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
@@ -72,8 +72,9 @@ int
 cmdMemoryDump(vclGlobal *g, int argc, char **argv)
 {
     g_autofree char *format = NULL;
-    gboolean force = FALSE;
+    gboolean force = FALSE, consistent = FALSE;
     GOptionEntry entries[] = {
+        { "consistent", 0, 0, G_OPTION_ARG_NONE, &consistent, N_("all memory at one instant (the guest pauses once, briefly)"), NULL },
         { "format", 0, 0, G_OPTION_ARG_STRING, &format, N_("raw (the default: byte at offset = guest-physical address) or elf"), N_("FORMAT") },
         { "force", 0, 0, G_OPTION_ARG_NONE, &force, N_("dump a domain that is not a clone"), NULL },
         { NULL, 0, 0, 0, NULL, NULL, NULL },
@@ -81,8 +82,9 @@ cmdMemoryDump(vclGlobal *g, int argc, char **argv)
     g_autoptr(virConnect) conn = NULL;
     g_autoptr(virDomain) dom = NULL;
     unsigned int fmt = VIR_DOMAIN_CLONE_MEMORY_DUMP_RAW;
+    unsigned int flags = 0;
 
-    if (!vclMemoryParse(_("CLONE FILE - write a clone's guest memory to a file without pausing it"),
+    if (!vclMemoryParse(_("CLONE FILE - write a clone's guest memory to a file"),
                         entries, &argc, &argv))
         return EXIT_USAGE;
     if (argc != 3) {
@@ -97,7 +99,9 @@ cmdMemoryDump(vclGlobal *g, int argc, char **argv)
     }
     if (!(conn = vclConnect(g->uri)) || !(dom = vclMemoryDomain(conn, argv[1])))
         return EXIT_FAILED;
-    if (virDomainCloneMemoryDump(dom, argv[2], fmt, force ? VIR_DOMAIN_CLONE_MEMORY_FORCE : 0) < 0) {
+    flags |= force ? VIR_DOMAIN_CLONE_MEMORY_FORCE : 0;
+    flags |= consistent ? VIR_DOMAIN_CLONE_MEMORY_CONSISTENT : 0;
+    if (virDomainCloneMemoryDump(dom, argv[2], fmt, flags) < 0) {
         vclError(_("cannot dump the memory of domain '%1$s': %2$s"), argv[1], virCloneGetLastErrorMessage());
         return EXIT_FAILED;
     }

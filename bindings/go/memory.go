@@ -23,6 +23,10 @@ const (
 	// domain's memory holds its keys and passwords, so without it such a
 	// domain gives ErrOperationInvalid.
 	MemoryForce = MemoryFlags(C.VIR_DOMAIN_CLONE_MEMORY_FORCE)
+	// MemoryConsistent (MemoryDump only) dumps all of RAM as it was at one
+	// instant, through a background snapshot: the guest pauses once, as
+	// briefly as for a live clone.
+	MemoryConsistent = MemoryFlags(C.VIR_DOMAIN_CLONE_MEMORY_CONSISTENT)
 )
 
 // MemoryDumpFormat is the format of MemoryDump

@@ -63,6 +63,7 @@ VIR_CLONE_TEMPLATE_CLONE_PERSISTENT = _lc.VIR_CLONE_TEMPLATE_CLONE_PERSISTENT
 
 # virDomainCloneMemoryFlags
 VIR_DOMAIN_CLONE_MEMORY_FORCE = _lc.VIR_DOMAIN_CLONE_MEMORY_FORCE
+VIR_DOMAIN_CLONE_MEMORY_CONSISTENT = _lc.VIR_DOMAIN_CLONE_MEMORY_CONSISTENT
 
 # virDomainCloneMemoryDumpFormat
 VIR_DOMAIN_CLONE_MEMORY_DUMP_RAW = _lc.VIR_DOMAIN_CLONE_MEMORY_DUMP_RAW
@@ -469,7 +470,9 @@ def memory_dump(dom: libvirt.virDomain, file: str,
     VIR_DOMAIN_CLONE_MEMORY_DUMP_RAW (offset = guest-physical address, a
     sparse file) or VIR_DOMAIN_CLONE_MEMORY_DUMP_ELF (an ELF core file with
     the vCPUs' registers, for crash and gdb).  ``flags`` as for
-    memory_peek().  The GIL is released while it writes."""
+    memory_peek(), plus VIR_DOMAIN_CLONE_MEMORY_CONSISTENT for all of RAM at
+    one instant (a background snapshot: one brief pause).  The GIL is
+    released while it writes."""
     _lc.memory_dump(dom, file, format, flags)
 
 

@@ -495,6 +495,10 @@ typedef enum {
      * domain's memory holds its keys and passwords, so reading it must be
      * the caller's explicit choice (Since: 0.7.0) */
     VIR_DOMAIN_CLONE_MEMORY_FORCE = (1 << 0),
+    /* virDomainCloneMemoryDump() only: all of RAM as it was at one instant,
+     * through a background snapshot; the guest pauses once, as briefly as
+     * for a live clone (Since: 0.7.0) */
+    VIR_DOMAIN_CLONE_MEMORY_CONSISTENT = (1 << 1),
 } virDomainCloneMemoryFlags;
 
 /**

@@ -12,6 +12,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "clone_memdump.h"
+#include "clone_memsnap.h"
 #include "clone_metadata.h"
 
 #include <elf.h>
@@ -340,18 +341,58 @@ cloneMemDumpRange(cloneMemory *m, unsigned long long gpa, unsigned long long siz
 }
 
 
+/* Where the pages of a snapshot go (consistent dumps). */
+typedef struct {
+    cloneMemory *m;
+    int fd;
+    const char *path;
+    const Elf64_Phdr *load;     /* ELF: the PT_LOAD of each range; raw: NULL */
+    GByteArray *vmcoreinfo;     /* ELF: the guest's VMCOREINFO, once found */
+} cloneMemDumpSink;
+
+
 static int
-cloneMemDumpRaw(cloneMemory *m, int fd, const char *path)
+cloneMemDumpSnapPage(void *opaque, unsigned long long gpa, const void *data, size_t len)
+{
+    cloneMemDumpSink *sink = opaque;
+    off_t off = (off_t)gpa;
+
+    if (cloneMemIsZero(data, len))
+        return 0;
+    if (sink->load) {
+        size_t i;
+
+        for (i = 0; i < cloneMemoryRangeCount(sink->m); i++) {
+            const cloneMemoryRange *r = cloneMemoryRangeGet(sink->m, i);
+
+            if (gpa >= r->gpa && gpa - r->gpa < r->size)
+                break;
+        }
+        if (i == cloneMemoryRangeCount(sink->m))
+            return 0;
+        off = (off_t)(sink->load[i].p_offset + (gpa - sink->load[i].p_paddr));
+        cloneMemFindVmcoreinfo(data, len, sink->vmcoreinfo);
+    }
+    return clonePwriteAll(sink->fd, data, len, off, sink->path);
+}
+
+
+static int
+cloneMemDumpRaw(virDomainPtr dom, cloneMemory *m, int fd, const char *path, gboolean consistent)
 {
     unsigned long long end = 0;
+    cloneMemDumpSink sink = { m, fd, path, NULL, NULL };
 
     for (size_t i = 0; i < cloneMemoryRangeCount(m); i++) {
         const cloneMemoryRange *r = cloneMemoryRangeGet(m, i);
 
-        if (cloneMemDumpRange(m, r->gpa, r->size, fd, (off_t)r->gpa, path, NULL) < 0)
+        if (!consistent &&
+            cloneMemDumpRange(m, r->gpa, r->size, fd, (off_t)r->gpa, path, NULL) < 0)
             return -1;
         end = MAX(end, r->gpa + r->size);
     }
+    if (consistent && cloneMemorySnapshot(dom, m, cloneMemDumpSnapPage, &sink) < 0)
+        return -1;
     if (ftruncate(fd, (off_t)end) < 0) {
         virCloneReportSystemError(errno, _("cannot set the size of '%1$s'"), path);
         return -1;
@@ -361,7 +402,8 @@ cloneMemDumpRaw(cloneMemory *m, int fd, const char *path)
 
 
 static int
-cloneMemDumpElf(cloneMemory *m, GArray *cpus, int fd, const char *path)
+cloneMemDumpElf(virDomainPtr dom, cloneMemory *m, GArray *cpus, int fd, const char *path,
+                gboolean consistent)
 {
     size_t nranges = cloneMemoryRangeCount(m);
     size_t nphdr = nranges + 1;
@@ -400,9 +442,16 @@ cloneMemDumpElf(cloneMemory *m, GArray *cpus, int fd, const char *path)
         p->p_paddr = r->gpa;
         p->p_vaddr = 0;
         p->p_filesz = p->p_memsz = r->size;
-        if (cloneMemDumpRange(m, r->gpa, r->size, fd, dataOff, path, vmcoreinfo) < 0)
+        if (!consistent &&
+            cloneMemDumpRange(m, r->gpa, r->size, fd, dataOff, path, vmcoreinfo) < 0)
             return -1;
         dataOff += (off_t)r->size;
+    }
+    if (consistent) {
+        cloneMemDumpSink sink = { m, fd, path, ph + 1, vmcoreinfo };
+
+        if (cloneMemorySnapshot(dom, m, cloneMemDumpSnapPage, &sink) < 0)
+            return -1;
     }
     g_byte_array_append(notes, vmcoreinfo->data, vmcoreinfo->len);
     ph[0].p_filesz = ph[0].p_memsz = notes->len;
@@ -419,13 +468,14 @@ cloneMemDumpElf(cloneMemory *m, GArray *cpus, int fd, const char *path)
 
 
 int
-cloneMemoryDumpWrite(cloneMemory *m, GArray *cpus, int fd, unsigned int format, const char *path)
+cloneMemoryDumpWrite(virDomainPtr dom, cloneMemory *m, GArray *cpus, int fd,
+                     unsigned int format, const char *path, gboolean consistent)
 {
     switch ((virDomainCloneMemoryDumpFormat)format) {
     case VIR_DOMAIN_CLONE_MEMORY_DUMP_RAW:
-        return cloneMemDumpRaw(m, fd, path);
+        return cloneMemDumpRaw(dom, m, fd, path, consistent);
     case VIR_DOMAIN_CLONE_MEMORY_DUMP_ELF:
-        return cloneMemDumpElf(m, cpus, fd, path);
+        return cloneMemDumpElf(dom, m, cpus, fd, path, consistent);
     case VIR_DOMAIN_CLONE_MEMORY_DUMP_LAST:
         break;
     }
@@ -510,13 +560,19 @@ virDomainCloneMemoryPeek(virDomainPtr clone, unsigned long long start, size_t si
  *         VIR_DOMAIN_CLONE_MEMORY_FORCE)
  * @file: the dump, created or truncated, mode 0600
  * @format: a virDomainCloneMemoryDumpFormat
- * @flags: VIR_DOMAIN_CLONE_MEMORY_FORCE, or 0
+ * @flags: bitwise OR of VIR_DOMAIN_CLONE_MEMORY_FORCE and
+ *         VIR_DOMAIN_CLONE_MEMORY_CONSISTENT
  *
  * Writes all guest-physical RAM and ROM of @clone to @file, read as
  * virDomainCloneMemoryPeek() reads it: without pausing the guest, so the
- * pages are not all of one instant.  Pages of zeroes are holes of a sparse
- * file.  The ELF format carries the vCPUs' registers, read just before the
- * memory.  A domain that is not a clone is refused unless @flags has
+ * pages are not all of one instant.  With VIR_DOMAIN_CLONE_MEMORY_CONSISTENT
+ * they are: QEMU takes a background snapshot into a pipe the library
+ * reads, the guest pausing once (device state saved, RAM write-protected)
+ * as briefly as a live clone's source; a clone job on @clone meanwhile is
+ * refused (VIR_CLONE_ERR_BUSY) and its migration settings are restored
+ * afterwards.  Pages of zeroes are holes of a sparse file.  The ELF format
+ * carries the vCPUs' registers, read just before the memory (or the
+ * snapshot).  A domain that is not a clone is refused unless @flags has
  * VIR_DOMAIN_CLONE_MEMORY_FORCE.
  *
  * Returns 0, or -1 with the thread's last error set (and no @file left).
@@ -535,7 +591,7 @@ virDomainCloneMemoryDump(virDomainPtr clone, const char *file, unsigned int form
 
     virCloneInitialize();
     virCloneResetLastError();
-    cloneCheckFlags(VIR_DOMAIN_CLONE_MEMORY_FORCE, -1);
+    cloneCheckFlags(VIR_DOMAIN_CLONE_MEMORY_FORCE | VIR_DOMAIN_CLONE_MEMORY_CONSISTENT, -1);
     cloneCheckNonNull(clone, -1);
     cloneCheckNonNull(file, -1);
     if (format >= VIR_DOMAIN_CLONE_MEMORY_DUMP_LAST) {
@@ -553,7 +609,8 @@ virDomainCloneMemoryDump(virDomainPtr clone, const char *file, unsigned int form
         virCloneReportSystemError(errno, _("cannot create '%1$s'"), file);
         return -1;
     }
-    ret = cloneMemoryDumpWrite(m, cpus, fd, format, file);
+    ret = cloneMemoryDumpWrite(clone, m, cpus, fd, format, file,
+                               (flags & VIR_DOMAIN_CLONE_MEMORY_CONSISTENT) != 0);
     if (close(fd) < 0 && ret == 0) {
         virCloneReportSystemError(errno, _("cannot write to '%1$s'"), file);
         ret = -1;

@@ -30,8 +30,9 @@ typedef struct {
  * cloneMemCPU, NULL with an error if there is none. */
 GArray *cloneMemoryParseRegisters(const char *text);
 
-/* Writes the RAM and ROM ranges of @m to the new file @fd as @format
- * (virDomainCloneMemoryDumpFormat); @cpus (ELF only) the vCPUs' registers.
- * Pages of zeroes are left as holes. */
-int cloneMemoryDumpWrite(cloneMemory *m, GArray *cpus, int fd, unsigned int format,
-                         const char *path);
+/* Writes the RAM and ROM ranges of @m, the layout of @dom, to the new file
+ * @fd as @format (virDomainCloneMemoryDumpFormat); @cpus (ELF only) the
+ * vCPUs' registers.  Pages of zeroes are left as holes.  @consistent: RAM
+ * of one instant, through a background snapshot. */
+int cloneMemoryDumpWrite(virDomainPtr dom, cloneMemory *m, GArray *cpus, int fd,
+                         unsigned int format, const char *path, gboolean consistent);
