@@ -5,6 +5,8 @@
  *   - peek: virDomainCloneMemoryPeek() over all of RAM, in 16 MiB calls
  *     (process_vm_readv on the clone's QEMU, the guest running);
  *   - dump: virDomainCloneMemoryDump() raw, to a file of the root;
+ *   - consistent dump: the same with VIR_DOMAIN_CLONE_MEMORY_CONSISTENT
+ *     (a background snapshot into a pipe: one brief pause);
  *   - pmemsave: QMP pmemsave of all of RAM to a file;
  *   - memorypeek: virDomainMemoryPeek(VIR_MEMORY_PHYSICAL) at its largest
  *     chunk over the remote protocol (64 KiB), on a sample, extrapolated;
@@ -186,6 +188,22 @@ benchDump(virDomainPtr clone, const char *dir, guint64 size, Row *r)
 
 
 static void
+benchDumpConsistent(virDomainPtr clone, const char *dir, guint64 size, Row *r)
+{
+    g_autofree char *path = g_build_filename(dir, "dump-consistent.raw", NULL);
+
+    rowBegin(r, "virDomainCloneMemoryDump raw, CONSISTENT (to a file)");
+    if (virDomainCloneMemoryDump(clone, path, VIR_DOMAIN_CLONE_MEMORY_DUMP_RAW,
+                                 VIR_DOMAIN_CLONE_MEMORY_CONSISTENT) < 0) {
+        rowFail(r, "consistent dump");
+        return;
+    }
+    rowEnd(r, size);
+    g_unlink(path);
+}
+
+
+static void
 benchPmemsave(virDomainPtr clone, const char *dir, guint64 size, Row *r)
 {
     g_autofree char *path = g_build_filename(dir, "pmemsave", NULL);
@@ -294,7 +312,7 @@ main(int argc, char **argv)
     g_autofree char *dir = NULL;
     TgEnv *env;
     TgGuest *src;
-    Row rows[6];
+    Row rows[7];
     guint64 size;
     int cb;
 
@@ -344,10 +362,11 @@ main(int argc, char **argv)
 
     benchPeek(clone, size, &rows[0]);
     benchDump(clone, dir, size, &rows[1]);
-    benchPmemsave(clone, dir, size, &rows[2]);
-    benchMemoryPeek(clone, (guint64)optSampleMiB * MIB, &rows[3]);
-    benchXp(clone, (guint64)optXpSampleKiB * 1024, &rows[4]);
-    benchCoreDump(clone, dir, size, &rows[5]);
+    benchDumpConsistent(clone, dir, size, &rows[2]);
+    benchPmemsave(clone, dir, size, &rows[3]);
+    benchMemoryPeek(clone, (guint64)optSampleMiB * MIB, &rows[4]);
+    benchXp(clone, (guint64)optXpSampleKiB * 1024, &rows[5]);
+    benchCoreDump(clone, dir, size, &rows[6]);
     printTable(rows, G_N_ELEMENTS(rows), size, tgEnvAccel(env));
 
     if (cb >= 0)

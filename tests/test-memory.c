@@ -227,7 +227,7 @@ testDumpTools(const char *path, guint ncpus)
 
 
 static void
-testDumpElf(virDomainPtr clone, const char *path)
+testDumpElf(virDomainPtr clone, const char *path, unsigned int flags)
 {
     g_autoptr(GMappedFile) mf = NULL;
     const char *data;
@@ -237,7 +237,7 @@ testDumpElf(virDomainPtr clone, const char *path)
     gboolean vmcoreinfo = FALSE;
     virDomainInfo info;
 
-    if (virDomainCloneMemoryDump(clone, path, VIR_DOMAIN_CLONE_MEMORY_DUMP_ELF, 0) < 0)
+    if (virDomainCloneMemoryDump(clone, path, VIR_DOMAIN_CLONE_MEMORY_DUMP_ELF, flags) < 0)
         g_error("ELF dump: %s", virCloneGetLastErrorMessage());
     mf = g_mapped_file_new(path, FALSE, NULL);
     g_assert_nonnull(mf);
@@ -393,13 +393,15 @@ testClone(void)
     /* past the end of RAM */
     g_assert_cmpint(virDomainCloneMemoryPeek(clone, FOUR_GIB + 1024ULL * 1024 * 1024 - 8, 16, b, 0), ==, -1);
     testDumpRaw(clone, raw);
-    testDumpElf(clone, elf);
+    testDumpElf(clone, elf, 0);
 
     g_assert_cmpint(virDomainGetState(clone, &state, NULL, 0), ==, 0);
     g_assert_cmpint(state, ==, VIR_DOMAIN_RUNNING);
     g_assert_cmpint(g_atomic_int_get(&suspended), ==, 0);
     g_unlink(raw);
     testDumpConsistent(clone, raw, clonePauseUs);
+    g_unlink(elf);
+    testDumpElf(clone, elf, VIR_DOMAIN_CLONE_MEMORY_CONSISTENT);
     virConnectDomainEventDeregisterAny(tgEnvConn(env), cb);
 
     if (g_getenv("TG_KEEP")) {

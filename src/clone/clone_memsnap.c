@@ -287,32 +287,39 @@ cloneSnapRamSetup(cloneSnapReader *r, GPtrArray *blocks)
 }
 
 
-/* Each block's host address, from "info ramblock". */
-static int
-cloneMemSnapResolveBlocks(virDomainPtr dom, GPtrArray *blocks)
+/* The RAM blocks' host addresses ("info ramblock"), asked before the
+ * snapshot starts: while it runs, QEMU's migration thread may hold the
+ * big lock waiting for the pipe, so a monitor command then would wait for
+ * a reader that waits for it. */
+static GPtrArray *
+cloneMemSnapBlockAddrs(virDomainPtr dom)
 {
     g_autofree char *text = NULL;
-    g_autoptr(GPtrArray) rb = NULL;
+    GPtrArray *rb;
 
     if (cloneMemoryHmp(dom, "info ramblock", &text) < 0)
-        return -1;
-    if (!(rb = cloneMemoryParseRamblock(text))) {
+        return NULL;
+    if (!(rb = cloneMemoryParseRamblock(text)))
         virCloneReportError(VIR_CLONE_ERR_QEMU,
                             _("QEMU of domain '%1$s' did not list its RAM blocks' host addresses (info ramblock)"),
                             virDomainGetName(dom));
-        return -1;
-    }
+    return rb;
+}
+
+
+static void
+cloneMemSnapResolveBlocks(GPtrArray *addrs, GPtrArray *blocks)
+{
     for (guint i = 0; i < blocks->len; i++) {
         cloneSnapBlock *b = g_ptr_array_index(blocks, i);
 
-        for (guint j = 0; j < rb->len; j++) {
-            const cloneMemoryBlock *x = g_ptr_array_index(rb, j);
+        for (guint j = 0; j < addrs->len; j++) {
+            const cloneMemoryBlock *x = g_ptr_array_index(addrs, j);
 
             if (g_str_equal(x->name, b->id))
                 b->hva = x->hva;
         }
     }
-    return 0;
 }
 
 
@@ -389,7 +396,7 @@ cloneSnapPages(cloneSnapReader *r, cloneMemory *m, GPtrArray *blocks,
 
 /* The stream up to the END section of RAM. */
 static int
-cloneSnapParse(cloneSnapReader *r, virDomainPtr dom, cloneMemory *m, GPtrArray *blocks,
+cloneSnapParse(cloneSnapReader *r, GPtrArray *addrs, cloneMemory *m, GPtrArray *blocks,
                cloneMemSnapPageFunc page, void *opaque)
 {
     guint32 magic, version, ramId = G_MAXUINT32;
@@ -418,9 +425,9 @@ cloneSnapParse(cloneSnapReader *r, virDomainPtr dom, cloneMemory *m, GPtrArray *
             if (!g_str_equal(name, "ram") || ramId != G_MAXUINT32)
                 return cloneSnapBad(r, name);
             ramId = id;
-            if (cloneSnapRamSetup(r, blocks) < 0 || cloneSnapFooter(r, id) < 0 ||
-                cloneMemSnapResolveBlocks(dom, blocks) < 0)
+            if (cloneSnapRamSetup(r, blocks) < 0 || cloneSnapFooter(r, id) < 0)
                 return -1;
+            cloneMemSnapResolveBlocks(addrs, blocks);
             break;
         case QEMU_VM_SECTION_FULL:
         case QEMU_VM_EOF:
@@ -511,6 +518,7 @@ cloneSnapRun(virDomainPtr dom, cloneMemory *m, cloneMemSnapPageFunc page, void *
     g_autoptr(JsonObject) getfd = json_object_new();
     g_autoptr(JsonObject) migrate = json_object_new();
     g_autoptr(GPtrArray) blocks = g_ptr_array_new_with_free_func(cloneSnapBlockFree);
+    g_autoptr(GPtrArray) addrs = NULL;
     g_autoptr(cloneMigSettings) saved = NULL;
     g_autofree cloneSnapReader *r = g_new0(cloneSnapReader, 1);
     g_autofree char *st = NULL;
@@ -530,7 +538,7 @@ cloneSnapRun(virDomainPtr dom, cloneMemory *m, cloneMemSnapPageFunc page, void *
     json_object_set_boolean_member(caps, "return-path", FALSE);
     json_object_set_boolean_member(caps, "pause-before-switchover", FALSE);
     json_object_set_int_member(params, "max-bandwidth", (gint64)CLONE_MEMSNAP_BANDWIDTH);
-    if (!(saved = cloneMigSettingsQuery(dom)))
+    if (!(addrs = cloneMemSnapBlockAddrs(dom)) || !(saved = cloneMigSettingsQuery(dom)))
         return -1;
     if (pipe2(pipefd, O_CLOEXEC) < 0) {
         virCloneReportSystemError(errno, "%s", _("cannot create the memory snapshot's pipe"));
@@ -548,7 +556,7 @@ cloneSnapRun(virDomainPtr dom, cloneMemory *m, cloneMemSnapPageFunc page, void *
     started = TRUE;
     r->fd = pipefd[0];
     r->domName = virDomainGetName(dom);
-    if (cloneSnapParse(r, dom, m, blocks, page, opaque) < 0)
+    if (cloneSnapParse(r, addrs, m, blocks, page, opaque) < 0)
         goto cleanup;
     cloneSnapDrain(pipefd[0]);
     if (cloneSnapWaitDone(dom) < 0)
@@ -560,8 +568,11 @@ cloneSnapRun(virDomainPtr dom, cloneMemory *m, cloneMemSnapPageFunc page, void *
     if (started) {
         virCloneSavedError *err = virCloneSaveLastError();
 
+        /* first the pipe: QEMU may be blocked writing to it, with the big
+         * lock held, and would not answer a monitor command */
+        close(pipefd[0]);
+        pipefd[0] = -1;
         cloneQmpRun(dom, "migrate_cancel", NULL, NULL);
-        cloneSnapDrain(pipefd[0]);
         virCloneRestoreLastError(err);
     }
     if (pipefd[0] >= 0)
