@@ -313,6 +313,17 @@ testDumpConsistent(virDomainPtr clone, const char *path, guint64 clonePauseUs)
 
         testCheckPage("consistent dump", gpa, (const guint64 *)(data + gpa));
     }
+    /* the BIOS, one RAM block mapped twice (below 1 MiB, below 4 GiB) */
+    {
+        static const guint64 bios[] = { 0xfff00, 0xffffff00ULL };
+
+        for (guint i = 0; i < G_N_ELEMENTS(bios); i++) {
+            char rom[256];
+
+            g_assert_cmpint(virDomainCloneMemoryPeek(clone, bios[i], sizeof(rom), rom, 0), ==, 0);
+            g_assert_cmpint(memcmp(rom, data + bios[i], sizeof(rom)), ==, 0);
+        }
+    }
     /* the busy workload's buffer, rewritten page after page all along, is
      * of one instant (tests/guest/guestcheck.c); at TCG's pace a live read
      * of its 16 MiB passes too, so this checks where the snapshot's pages

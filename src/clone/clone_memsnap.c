@@ -323,18 +323,21 @@ cloneMemSnapResolveBlocks(GPtrArray *addrs, GPtrArray *blocks)
 }
 
 
-/* The guest-physical address of host address @hva, or G_MAXUINT64 if it
- * is not in the layout (a block that is not mapped: firmware tables). */
-static guint64
-cloneSnapHvaToGpa(cloneMemory *m, guint64 hva)
+/* Passes the page at host address @hva to @page at every guest-physical
+ * address that maps it (the BIOS is at the top of 4 GiB and, in part,
+ * below 1 MiB); none for a block that is not mapped (firmware tables). */
+static int
+cloneSnapDeliver(cloneMemory *m, guint64 hva, const guint8 *data, size_t len,
+                 cloneMemSnapPageFunc page, void *opaque)
 {
     for (size_t i = 0; i < cloneMemoryRangeCount(m); i++) {
         const cloneMemoryRange *x = cloneMemoryRangeGet(m, i);
 
-        if (hva >= x->hva && hva - x->hva < x->size)
-            return x->gpa + (hva - x->hva);
+        if (hva >= x->hva && hva - x->hva < x->size &&
+            page(opaque, x->gpa + (hva - x->hva), data, len) < 0)
+            return -1;
     }
-    return G_MAXUINT64;
+    return 0;
 }
 
 
@@ -346,7 +349,7 @@ cloneSnapPages(cloneSnapReader *r, cloneMemory *m, GPtrArray *blocks,
     guint8 data[CLONE_MEMSNAP_PAGE];
 
     for (;;) {
-        guint64 v, flags, off, gpa;
+        guint64 v, flags, off;
         guint8 zero;
 
         if (cloneSnapBE64(r, &v) < 0)
@@ -375,7 +378,6 @@ cloneSnapPages(cloneSnapReader *r, cloneMemory *m, GPtrArray *blocks,
         if (!*cur)
             return cloneSnapBad(r, "page without a RAM block");
         flags &= ~(guint64)RAM_SAVE_FLAG_CONTINUE;
-        gpa = (*cur)->hva ? cloneSnapHvaToGpa(m, (*cur)->hva + off) : G_MAXUINT64;
         if (flags == RAM_SAVE_FLAG_ZERO) {
             if (cloneSnapU8(r, &zero) < 0)
                 return -1;
@@ -385,7 +387,8 @@ cloneSnapPages(cloneSnapReader *r, cloneMemory *m, GPtrArray *blocks,
         } else if (flags == RAM_SAVE_FLAG_PAGE) {
             if (cloneSnapRead(r, data, sizeof(data)) < 0)
                 return -1;
-            if (gpa != G_MAXUINT64 && page(opaque, gpa, data, sizeof(data)) < 0)
+            if ((*cur)->hva &&
+                cloneSnapDeliver(m, (*cur)->hva + off, data, sizeof(data), page, opaque) < 0)
                 return -1;
         } else {
             return cloneSnapBad(r, "unknown page flags");
