@@ -10,7 +10,9 @@
 #                    template: bench-template, N domains from a template
 #                    against live clones, KSM, save + restore, the floor;
 #                    diskfork: bench-diskfork, the disk fork of a paused
-#                    source, libvirt against raw QMP
+#                    source, libvirt against raw QMP; memory: bench-memory,
+#                    reading all of a clone's RAM against pmemsave,
+#                    virDomainMemoryPeek, virsh dump --memory-only, HMP xp
 #   --builddir DIR   meson build directory (default: <source>/build-bench; set up
 #                    with meson if it does not exist yet)
 #   --output FILE    also write the table (markdown) to FILE
@@ -25,7 +27,8 @@
 # --verbose.  bench-template: --counts 1,4,16, --modes idle,busy,
 # --settle S, --ksm-settle S, --resets N, --ksm-pages N, --ksm-sleep MS,
 # --verbose.  bench-diskfork: --reps N, --depths 1,2,4,8,16, --disks 1,2,4,
-# --methods libvirt,qmp, --memory MIB, --boot, --sync, --verbose.  See
+# --methods libvirt,qmp, --memory MIB, --boot, --sync, --verbose.
+# bench-memory: --memory MIB, --sample-mib N, --xp-sample-kib N, --verbose.  See
 # docs/benchmarks.md.
 #
 # Must run as root (the embedded libvirt driver runs QEMU as root).  The table
@@ -48,14 +51,14 @@ while [ $# -gt 0 ]; do
         --output|-o) output=$2; shift 2 ;;
         --output=*) output=${1#*=}; shift ;;
         --wait-quiet) wait_quiet=1; args+=(--wait-quiet); shift ;;
-        -h|--help) sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) args+=("$1"); shift ;;
     esac
 done
 
 case "$name" in
-    clone|identity|template|diskfork) ;;
-    *) echo "run.sh: unknown benchmark '$name' (clone, identity, template, diskfork)" >&2; exit 2 ;;
+    clone|identity|template|diskfork|memory) ;;
+    *) echo "run.sh: unknown benchmark '$name' (clone, identity, template, diskfork, memory)" >&2; exit 2 ;;
 esac
 
 if [ "$(id -u)" != 0 ]; then

@@ -68,6 +68,8 @@ if [ "$minimal" = 0 ]; then
     apt-get install -y -q --no-install-recommends \
         tcpdump python3-dev python3-pytest clang-format valgrind \
         man-db groff-base golang-go golang-github-libvirt-libvirt-go-dev
+    # test-memory opens its ELF dumps with crash and gdb when they are there
+    apt-get install -y -q --no-install-recommends crash gdb
 fi
 
 # virt-manager's clone button (contrib/virt-manager/, tests/ui/): Debian's

@@ -145,6 +145,16 @@ check "template-info: invalid name" 1 "invalid template name 'a/b'" -- -c "$uri"
 check "template-create: unknown domain" 1 "domain 'nosuch' not found" -- -c "$uri" template-create nosuch
 check "clone-live --count: unknown domain" 1 "domain 'nosuch' not found" -- -c "$uri" clone-live nosuch --count 2
 check "reset: unknown domain" 1 "domain 'nosuch' not found" -- -c "$uri" reset nosuch
+check "memory-dump: no file" 2 "memory-dump takes a CLONE and a FILE" -- -c "$uri" memory-dump x
+check "memory-dump: unknown format" 2 "unknown format 'core': use raw or elf" -- \
+    -c "$uri" memory-dump x "$files/dump" --format core
+check "memory-dump: unknown domain" 1 "domain 'nosuch' not found" -- -c "$uri" memory-dump nosuch "$files/dump"
+check "memory-peek: no size" 2 "memory-peek takes a CLONE, a guest-physical address and a size" -- \
+    -c "$uri" memory-peek x 0x1000
+check "memory-peek: bad address" 2 "invalid address '0xzz': use a number, 0x for hexadecimal" -- \
+    -c "$uri" memory-peek x 0xzz 16
+check "memory-peek: bad size" 2 "invalid size '16k'" -- -c "$uri" memory-peek x 0 16k
+check "memory-peek: unknown domain" 1 "domain 'nosuch' not found" -- -c "$uri" memory-peek nosuch 0 16
 : > "$tmp"
 checkOut "template-list --json: an empty root, no line" 0 "$tmp" -- -c "$uri" template-list --json
 out=$("$vcl" -c "$uri" template-list 2>&1)

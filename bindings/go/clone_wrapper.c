@@ -269,3 +269,27 @@ lvcGoReset(virDomainPtr dom, unsigned int flags, lvcGoError *err)
         lvcGoErrorFill(err);
     return ret;
 }
+
+
+int
+lvcGoMemoryPeek(virDomainPtr dom, unsigned long long start, size_t size, void *buffer,
+                unsigned int flags, lvcGoError *err)
+{
+    int ret = virDomainCloneMemoryPeek(dom, start, size, buffer, flags);
+
+    if (ret < 0)
+        lvcGoErrorFill(err);
+    return ret;
+}
+
+
+int
+lvcGoMemoryDump(virDomainPtr dom, const char *file, unsigned int format,
+                unsigned int flags, lvcGoError *err)
+{
+    int ret = virDomainCloneMemoryDump(dom, file, format, flags);
+
+    if (ret < 0)
+        lvcGoErrorFill(err);
+    return ret;
+}

@@ -98,4 +98,9 @@ virDomainPtr lvcGoTemplateCreateDomain(virCloneTemplatePtr tmpl, const char *pol
 
 int lvcGoReset(virDomainPtr dom, unsigned int flags, lvcGoError *err);
 
+int lvcGoMemoryPeek(virDomainPtr dom, unsigned long long start, size_t size, void *buffer,
+                    unsigned int flags, lvcGoError *err);
+int lvcGoMemoryDump(virDomainPtr dom, const char *file, unsigned int format,
+                    unsigned int flags, lvcGoError *err);
+
 #endif /* LIBVIRT_CLONE_GO_WRAPPER_H */

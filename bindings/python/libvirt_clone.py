@@ -61,6 +61,14 @@ VIR_CLONE_TEMPLATE_CREATE_AUTO_DELETE = _lc.VIR_CLONE_TEMPLATE_CREATE_AUTO_DELET
 VIR_CLONE_TEMPLATE_CLONE_PAUSED = _lc.VIR_CLONE_TEMPLATE_CLONE_PAUSED
 VIR_CLONE_TEMPLATE_CLONE_PERSISTENT = _lc.VIR_CLONE_TEMPLATE_CLONE_PERSISTENT
 
+# virDomainCloneMemoryFlags
+VIR_DOMAIN_CLONE_MEMORY_FORCE = _lc.VIR_DOMAIN_CLONE_MEMORY_FORCE
+VIR_DOMAIN_CLONE_MEMORY_CONSISTENT = _lc.VIR_DOMAIN_CLONE_MEMORY_CONSISTENT
+
+# virDomainCloneMemoryDumpFormat
+VIR_DOMAIN_CLONE_MEMORY_DUMP_RAW = _lc.VIR_DOMAIN_CLONE_MEMORY_DUMP_RAW
+VIR_DOMAIN_CLONE_MEMORY_DUMP_ELF = _lc.VIR_DOMAIN_CLONE_MEMORY_DUMP_ELF
+
 # virDomainCloneLivePhase
 VIR_DOMAIN_CLONE_LIVE_PHASE_PREPARE = _lc.VIR_DOMAIN_CLONE_LIVE_PHASE_PREPARE
 VIR_DOMAIN_CLONE_LIVE_PHASE_START_CLONE = _lc.VIR_DOMAIN_CLONE_LIVE_PHASE_START_CLONE
@@ -445,8 +453,31 @@ def reset(dom: libvirt.virDomain, flags: int = 0) -> None:
     _lc.reset(dom, flags)
 
 
+def memory_peek(dom: libvirt.virDomain, start: int, size: int, flags: int = 0) -> bytes:
+    """``size`` bytes of the running clone ``dom``'s guest-physical memory
+    at ``start`` (virDomainCloneMemoryPeek), read from its QEMU process on
+    this host without pausing the guest.  The range must be RAM or ROM
+    (VIR_CLONE_ERR_INVALID_ARG otherwise).  A domain that is not a clone is
+    refused (VIR_CLONE_ERR_OPERATION_INVALID) unless ``flags`` has
+    VIR_DOMAIN_CLONE_MEMORY_FORCE.  The GIL is released while it reads."""
+    return _lc.memory_peek(dom, start, size, flags)
+
+
+def memory_dump(dom: libvirt.virDomain, file: str,
+                format: int = VIR_DOMAIN_CLONE_MEMORY_DUMP_RAW, flags: int = 0) -> None:
+    """Write all guest memory of the running clone ``dom`` to ``file``
+    (virDomainCloneMemoryDump), without pausing it: ``format``
+    VIR_DOMAIN_CLONE_MEMORY_DUMP_RAW (offset = guest-physical address, a
+    sparse file) or VIR_DOMAIN_CLONE_MEMORY_DUMP_ELF (an ELF core file with
+    the vCPUs' registers, for crash and gdb).  ``flags`` as for
+    memory_peek(), plus VIR_DOMAIN_CLONE_MEMORY_CONSISTENT for all of RAM at
+    one instant (a background snapshot: one brief pause).  The GIL is
+    released while it writes."""
+    _lc.memory_dump(dom, file, format, flags)
+
+
 __all__ = ["libvirtCloneError", "Phase", "LIBVIRT_CLONE_VERSION", "clone_live",
            "clone_live_stats", "policy_normalize", "reap", "phase_to_string",
            "Template", "template_create", "template_create_stats", "template_lookup",
-           "list_templates", "reset"] + \
+           "list_templates", "reset", "memory_peek", "memory_dump"] + \
           sorted(n for n in dir() if n.startswith("VIR_"))

@@ -922,6 +922,84 @@ lcReset(PyObject *self, PyObject *args)
 }
 
 
+PyDoc_STRVAR(lcMemoryPeek_doc, "memory_peek(dom, start, size, flags) -> bytes\n\n"
+             "Private: see libvirt_clone.memory_peek().");
+
+static PyObject *
+lcMemoryPeek(PyObject *self, PyObject *args)
+{
+    PyObject *pydom;
+    PyObject *pyflags;
+    unsigned long long start;
+    Py_ssize_t size;
+    unsigned int flags;
+    virDomainPtr dom;
+    PyObject *buf;
+    int rc;
+
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OKnO:memory_peek", &pydom, &start, &size, &pyflags))
+        return NULL;
+    if (size < 0) {
+        PyErr_SetString(PyExc_ValueError, "size must not be negative");
+        return NULL;
+    }
+    if (lcCheckNotInCallback() < 0 || lcFlags(pyflags, &flags) < 0)
+        return NULL;
+    if (!(dom = lcUnwrap(pydom, LC_DOMAIN_CAPSULE, "virDomain")))
+        return NULL;
+    if (!(buf = PyBytes_FromStringAndSize(NULL, size)))
+        return NULL;
+
+    virDomainRef(dom);
+    Py_BEGIN_ALLOW_THREADS
+    rc = virDomainCloneMemoryPeek(dom, start, (size_t)size, PyBytes_AS_STRING(buf), flags);
+    virDomainFree(dom);
+    Py_END_ALLOW_THREADS
+    if (rc < 0) {
+        Py_DECREF(buf);
+        return lcRaiseLastError("the memory read failed");
+    }
+    return buf;
+}
+
+
+PyDoc_STRVAR(lcMemoryDump_doc, "memory_dump(dom, file, format, flags)\n\n"
+             "Private: see libvirt_clone.memory_dump().");
+
+static PyObject *
+lcMemoryDump(PyObject *self, PyObject *args)
+{
+    PyObject *pydom;
+    PyObject *pyflags;
+    PyObject *pyfile;
+    unsigned int format;
+    unsigned int flags;
+    virDomainPtr dom;
+    int rc;
+
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OO&IO:memory_dump", &pydom, PyUnicode_FSConverter, &pyfile,
+                          &format, &pyflags))
+        return NULL;
+    if (lcCheckNotInCallback() < 0 || lcFlags(pyflags, &flags) < 0 ||
+        !(dom = lcUnwrap(pydom, LC_DOMAIN_CAPSULE, "virDomain"))) {
+        Py_DECREF(pyfile);
+        return NULL;
+    }
+
+    virDomainRef(dom);
+    Py_BEGIN_ALLOW_THREADS
+    rc = virDomainCloneMemoryDump(dom, PyBytes_AS_STRING(pyfile), format, flags);
+    virDomainFree(dom);
+    Py_END_ALLOW_THREADS
+    Py_DECREF(pyfile);
+    if (rc < 0)
+        return lcRaiseLastError("the memory dump failed");
+    Py_RETURN_NONE;
+}
+
+
 PyDoc_STRVAR(lcPhaseToString_doc,
 "phase_to_string(phase) -> str | None\n\nThe library's name of a phase (\"copy-ram\").");
 
@@ -992,6 +1070,8 @@ static PyMethodDef lcMethods[] = {
     { "template_create_domain", (PyCFunction)(void (*)(void))lcTemplateCreateDomain,
       METH_VARARGS | METH_KEYWORDS, lcTemplateCreateDomain_doc },
     { "reset", lcReset, METH_VARARGS, lcReset_doc },
+    { "memory_peek", lcMemoryPeek, METH_VARARGS, lcMemoryPeek_doc },
+    { "memory_dump", lcMemoryDump, METH_VARARGS, lcMemoryDump_doc },
     { "set_error_class", lcSetErrorClass, METH_O, lcSetErrorClass_doc },
     { "set_template_class", lcSetTemplateClass, METH_O, lcSetTemplateClass_doc },
     { NULL, NULL, 0, NULL },
@@ -1027,6 +1107,11 @@ lcAddConstants(PyObject *m)
         LC_INT(VIR_CLONE_TEMPLATE_CREATE_AUTO_DELETE),
         LC_INT(VIR_CLONE_TEMPLATE_CLONE_PAUSED),
         LC_INT(VIR_CLONE_TEMPLATE_CLONE_PERSISTENT),
+
+        LC_INT(VIR_DOMAIN_CLONE_MEMORY_FORCE),
+        LC_INT(VIR_DOMAIN_CLONE_MEMORY_CONSISTENT),
+        LC_INT(VIR_DOMAIN_CLONE_MEMORY_DUMP_RAW),
+        LC_INT(VIR_DOMAIN_CLONE_MEMORY_DUMP_ELF),
 
         LC_INT(VIR_DOMAIN_CLONE_LIVE_PHASE_PREPARE),
         LC_INT(VIR_DOMAIN_CLONE_LIVE_PHASE_START_CLONE),
