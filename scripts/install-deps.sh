@@ -105,6 +105,25 @@ if [ ! -e "$kdir/root/boot" ]; then
     rm -rf "$tmp"
 fi
 
+# The same kernel's debug image, for crash(8) on the guests' memory dumps
+# (tests/test-memory): its vmlinux only (about 600 MiB unpacked; the package
+# is 860 MiB and takes minutes to unpack, so it is kept once unpacked).
+if [ "$minimal" = 0 ]; then
+    kver=$(cd "$kdir/root/boot" && ls vmlinuz-* | head -n1 | sed 's/^vmlinuz-//')
+    ddir=/var/lib/libvirt-clone/kernel-dbg
+    if [ ! -s "$ddir/vmlinux-$kver" ]; then
+        tmp=$(mktemp -d)
+        chmod 755 "$tmp"
+        (cd "$tmp" && apt-get download -q "linux-image-$kver-dbg" &&
+            dpkg-deb --fsys-tarfile linux-image-"$kver"-dbg_*.deb |
+            tar -x -C "$tmp" "./usr/lib/debug/boot/vmlinux-$kver")
+        mkdir -p "$ddir"
+        mv "$tmp/usr/lib/debug/boot/vmlinux-$kver" "$ddir/vmlinux-$kver.part"
+        mv "$ddir/vmlinux-$kver.part" "$ddir/vmlinux-$kver"
+        rm -rf "$tmp"
+    fi
+fi
+
 # The guest's qemu-guest-agent: unpack Debian's package (backports' if it has
 # one, else bookworm's; not installed on the host) for build-guest.sh, which
 # copies qemu-ga and the host's copies of the libraries it links into the
