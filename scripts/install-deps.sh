@@ -103,6 +103,31 @@ if [ ! -e "$kdir/root/boot" ]; then
     rm -rf "$tmp"
 fi
 
+# The guest kernel's headers and kbuild (tests/guest/attack/ builds a module
+# against them, out of tree): the linux-headers package of the unpacked
+# kernel's release, its -common package and the linux-kbuild package, unpacked
+# like the kernel.  Their Makefile includes the -common one by its absolute
+# /usr/src path: point it at the unpacked copy.  gcc-12 is the compiler
+# Debian built the kernel with (linux-compiler-gcc-12-x86).
+hdir=/var/lib/libvirt-clone/kheaders
+kmods=("$kdir"/root/lib/modules/*/)
+krel=$(basename -- "${kmods[0]}")
+if [ -n "$krel" ] && [ ! -e "$hdir/root/usr/src/linux-headers-$krel/Makefile" ]; then
+    apt-get install -y -q --no-install-recommends gcc-12 make
+    tmp=$(mktemp -d)
+    chmod 755 "$tmp"
+    (cd "$tmp" && apt-get download -q "linux-headers-$krel" &&
+        deps=$(dpkg-deb -f "linux-headers-${krel}"_*.deb Depends |
+               tr ',' '\n' | sed -nE 's/^ *(linux-(headers|kbuild)-[^ |(]+).*/\1/p') &&
+        apt-get download -q $deps)
+    rm -rf "$hdir"
+    mkdir -p "$hdir/root"
+    for d in "$tmp"/linux-headers-*.deb "$tmp"/linux-kbuild-*.deb; do dpkg -x "$d" "$hdir/root"; done
+    sed -i -E "s|^include /usr/src/|include $hdir/root/usr/src/|" \
+        "$hdir/root/usr/src/linux-headers-$krel/Makefile"
+    rm -rf "$tmp"
+fi
+
 # The guest's qemu-guest-agent: unpack Debian's package (backports' if it has
 # one, else bookworm's; not installed on the host) for build-guest.sh, which
 # copies qemu-ga and the host's copies of the libraries it links into the
