@@ -1401,6 +1401,47 @@ tgGuestKmsgFind(TgGuest *g, const char *substr, gboolean *found, char **line,
 }
 
 
+int
+tgGuestMemPattern(TgGuest *g, guint64 *seed, guint64 *kstart, guint64 *kend,
+                  GArray **gpas, GError **err)
+{
+    g_autofree char *line = NULL;
+    g_autoptr(GRegex) re = g_regex_new("^CLONETEST mempattern seed=([0-9a-f]+) "
+                                       "kernel=([0-9a-f]+)-([0-9a-f]+) gpas=([0-9a-f,]+)$",
+                                       0, 0, NULL);
+    g_autoptr(GMatchInfo) mi = NULL;
+    g_auto(GStrv) list = NULL;
+    g_autofree char *s = NULL;
+    g_autofree char *ks = NULL;
+    g_autofree char *ke = NULL;
+    g_autofree char *l = NULL;
+    GArray *a;
+
+    if (tgGuestQuery(g, "mempattern", "^CLONETEST mempattern ", &line, err) < 0)
+        return -1;
+    if (!g_regex_match(re, line, 0, &mi)) {
+        g_set_error(err, TG_ERROR, 0, "%s: malformed mempattern line '%s'", g->name, line);
+        return -1;
+    }
+    s = g_match_info_fetch(mi, 1);
+    ks = g_match_info_fetch(mi, 2);
+    ke = g_match_info_fetch(mi, 3);
+    l = g_match_info_fetch(mi, 4);
+    *seed = g_ascii_strtoull(s, NULL, 16);
+    *kstart = g_ascii_strtoull(ks, NULL, 16);
+    *kend = g_ascii_strtoull(ke, NULL, 16);
+    list = g_strsplit(l, ",", -1);
+    a = g_array_new(FALSE, FALSE, sizeof(guint64));
+    for (guint i = 0; list[i]; i++) {
+        guint64 v = g_ascii_strtoull(list[i], NULL, 16);
+
+        g_array_append_val(a, v);
+    }
+    *gpas = a;
+    return 0;
+}
+
+
 /* ---- guest agent ------------------------------------------------------- */
 
 int

@@ -232,6 +232,13 @@ int tgGuestTpmPcrs(TgGuest *g, char ***pcrs_out, GError **err);
 int tgGuestKmsgFind(TgGuest *g, const char *substr, gboolean *found,
                     char **line, GError **err);
 
+/* "mempattern": eight mlocked pages of the guest, at least one above 4 GiB,
+ * that hold clonetestMemWord(@seed, GPA, k) (tests/guest/clonetest-format.h)
+ * at their guest-physical addresses @gpas (a GArray of guint64), and the
+ * guest's "Kernel code" range [@kstart, @kend]. */
+int tgGuestMemPattern(TgGuest *g, guint64 *seed, guint64 *kstart, guint64 *kend,
+                      GArray **gpas, GError **err);
+
 /* ---- guest agent ------------------------------------------------------- */
 
 /* Send @json to the guest's qemu-ga (TgGuestOpts.with_agent) through

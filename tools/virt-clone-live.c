@@ -20,6 +20,7 @@
 
 #include "vcl-clone.h"
 #include "vcl-common.h"
+#include "vcl-memory.h"
 #include "vcl-policy.h"
 #include "vcl-reap.h"
 #include "vcl-sandbox.h"
@@ -38,6 +39,8 @@ static const vclCommand vclCommands[] = {
     { "template-delete", cmdTemplateDelete, N_("delete a template that no domain uses") },
     { "clone-from-template", cmdCloneFromTemplate, N_("start domains at a template's instant") },
     { "reset", cmdReset, N_("put a domain back at its template's instant") },
+    { "memory-dump", cmdMemoryDump, N_("write a clone's guest memory to a file") },
+    { "memory-peek", cmdMemoryPeek, N_("read a clone's guest-physical memory") },
 };
 
 

@@ -481,6 +481,56 @@ virDomainPtr virCloneTemplateCreateDomainFull(virCloneTemplatePtr tmpl,
 
 int virDomainCloneReset(virDomainPtr clone, unsigned int flags);
 
+/* ---- guest memory -------------------------------------------------------- */
+
+/**
+ * virDomainCloneMemoryFlags:
+ *
+ * Flags for virDomainCloneMemoryPeek() and virDomainCloneMemoryDump().
+ *
+ * Since: 0.7.0
+ */
+typedef enum {
+    /* read the memory of a domain that is not a clone: a production
+     * domain's memory holds its keys and passwords, so reading it must be
+     * the caller's explicit choice (Since: 0.7.0) */
+    VIR_DOMAIN_CLONE_MEMORY_FORCE = (1 << 0),
+} virDomainCloneMemoryFlags;
+
+/**
+ * virDomainCloneMemoryDumpFormat:
+ *
+ * Formats of virDomainCloneMemoryDump().
+ *
+ * Since: 0.7.0
+ */
+typedef enum {
+    /* all guest-physical memory, the byte at guest-physical address A at
+     * offset A of the file; holes (a sparse file) where there is no RAM
+     * (Since: 0.7.0) */
+    VIR_DOMAIN_CLONE_MEMORY_DUMP_RAW = 0,
+    /* an ELF core file: one PT_LOAD per RAM range (p_paddr its
+     * guest-physical address) and a PT_NOTE with an NT_PRSTATUS and a
+     * "QEMU" CPU state per vCPU, as QEMU's dump-guest-memory writes them
+     * (crash, gdb) (Since: 0.7.0) */
+    VIR_DOMAIN_CLONE_MEMORY_DUMP_ELF = 1,
+
+#ifdef VIR_ENUM_SENTINELS
+    VIR_DOMAIN_CLONE_MEMORY_DUMP_LAST
+#endif
+} virDomainCloneMemoryDumpFormat;
+
+int virDomainCloneMemoryPeek(virDomainPtr clone,
+                             unsigned long long start,
+                             size_t size,
+                             void *buffer,
+                             unsigned int flags);
+
+int virDomainCloneMemoryDump(virDomainPtr clone,
+                             const char *file,
+                             unsigned int format,
+                             unsigned int flags);
+
 #ifdef __cplusplus
 }
 #endif

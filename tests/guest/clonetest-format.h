@@ -82,3 +82,14 @@ clonetestRecordValid(const ClonetestRecord *rec, uint64_t seq, uint64_t disk_id)
         return 0;
     return rec->crc32 == clonetestCrc32(rec, CLONETEST_RECORD_CRC_LEN);
 }
+
+/* "mempattern" (workload.c): word @k (8 bytes) of the page at guest-physical
+ * address @gpa holds this, so that a reader on the host checks both the
+ * bytes and where they are. */
+#define CLONETEST_MEMPATTERN_PAGES 8u
+
+static inline uint64_t
+clonetestMemWord(uint64_t seed, uint64_t gpa, uint64_t k)
+{
+    return (seed ^ (gpa + 8 * k)) * 0x9E3779B97F4A7C15ull;
+}

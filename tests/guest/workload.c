@@ -1127,6 +1127,106 @@ set_mode(int mode)
 }
 
 
+/* ---- guest-physical pattern --------------------------------------------- */
+
+#define MEMPATTERN_CHUNK_PAGES 64u
+#define MEMPATTERN_MAX_CHUNKS 256u      /* 64 MiB */
+#define PFN_4G 0x100000ull
+
+/* The PFN of the page at @addr (/proc/self/pagemap: bit 63 present, bits
+ * 0-54 the PFN, which only root sees), or 0. */
+static uint64_t
+pagemap_pfn(int fd, const void *addr)
+{
+    uint64_t ent = 0;
+    off_t off = (off_t)((uintptr_t)addr / CLONETEST_PAGE_SIZE * sizeof(ent));
+
+    if (pread(fd, &ent, sizeof(ent), off) != (ssize_t)sizeof(ent) || !(ent >> 63))
+        return 0;
+    return ent & ((1ull << 55) - 1);
+}
+
+
+/* "Kernel code" of /proc/iomem: "  01000000-01ffffff : Kernel code". */
+static void
+kernel_code_range(uint64_t *start, uint64_t *end)
+{
+    FILE *f = fopen("/proc/iomem", "re");
+    char line[256];
+
+    *start = *end = 0;
+    if (!f)
+        return;
+    while (fgets(line, sizeof(line), f)) {
+        unsigned long long s, e;
+
+        if (strstr(line, ": Kernel code") && sscanf(line, " %llx-%llx", &s, &e) == 2) {
+            *start = s;
+            *end = e;
+            break;
+        }
+    }
+    fclose(f);
+}
+
+
+/* "mempattern": pages, mlocked for good, that hold clonetestMemWord() at
+ * their guest-physical addresses, at least one of them above 4 GiB (user
+ * pages come from ZONE_NORMAL, i.e. above 4 GiB, first when the guest has
+ * RAM there).  Reply: "mempattern seed=HEX kernel=START-END gpas=A,B,...". */
+static void
+cmd_mempattern(const char *cmd)
+{
+    uint64_t seed = now_ns(CLOCK_REALTIME) | 1, gpas[CLONETEST_MEMPATTERN_PAGES];
+    uint64_t kstart, kend;
+    unsigned n = 0, high = 0, chunk;
+    char list[CLONETEST_MEMPATTERN_PAGES * 20] = "";
+    int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0) {
+        say("nak %s (pagemap: %s)", cmd, strerror(errno));
+        return;
+    }
+    for (chunk = 0; chunk < MEMPATTERN_MAX_CHUNKS && (n < CLONETEST_MEMPATTERN_PAGES || !high); chunk++) {
+        size_t len = MEMPATTERN_CHUNK_PAGES * CLONETEST_PAGE_SIZE;
+        char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        unsigned i;
+
+        if (p == MAP_FAILED || madvise(p, len, MADV_NOHUGEPAGE) < 0 || mlock(p, len) < 0)
+            break;
+        for (i = 0; i < MEMPATTERN_CHUNK_PAGES; i++) {
+            uint64_t *w = (uint64_t *)(p + (size_t)i * CLONETEST_PAGE_SIZE);
+            uint64_t pfn = pagemap_pfn(fd, w), gpa = pfn * CLONETEST_PAGE_SIZE, k;
+            unsigned slot;
+
+            if (!pfn)
+                continue;
+            if (n < CLONETEST_MEMPATTERN_PAGES - 1 || (n == CLONETEST_MEMPATTERN_PAGES - 1 && (high || pfn >= PFN_4G)))
+                slot = n++;
+            else if (!high && pfn >= PFN_4G)
+                slot = CLONETEST_MEMPATTERN_PAGES - 1;
+            else
+                continue;
+            for (k = 0; k < CLONETEST_PAGE_SIZE / 8; k++)
+                w[k] = clonetestMemWord(seed, gpa, k);
+            gpas[slot] = gpa;
+            if (pfn >= PFN_4G)
+                high++;
+        }
+    }
+    close(fd);
+    if (n < CLONETEST_MEMPATTERN_PAGES || !high) {
+        say("nak %s (no page above 4 GiB: %u pages)", cmd, n);
+        return;
+    }
+    for (unsigned i = 0; i < n; i++)
+        snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%" PRIx64, i ? "," : "", gpas[i]);
+    kernel_code_range(&kstart, &kend);
+    say("ack %s", cmd);
+    say("mempattern seed=%" PRIx64 " kernel=%" PRIx64 "-%" PRIx64 " gpas=%s", seed, kstart, kend, list);
+}
+
+
 static void
 handle_command(const char *cmd)
 {
@@ -1148,6 +1248,9 @@ handle_command(const char *cmd)
         return;
     } else if (strcmp(cmd, "module benign") == 0) {
         cmd_attack(cmd, "none");
+        return;
+    } else if (strcmp(cmd, "mempattern") == 0) {
+        cmd_mempattern(cmd);
         return;
     }
 

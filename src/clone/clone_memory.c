@@ -1,0 +1,428 @@
+/*
+ * clone_memory.c: reading a running domain's guest-physical memory from
+ * its QEMU process, without pausing the guest
+ *
+ * QEMU keeps guest RAM in RAM blocks mapped into its own address space.
+ * The flat view of the address space "memory" (HMP "info mtree -f") says
+ * which guest-physical ranges are RAM or ROM and which are MMIO; "gpa2hva"
+ * gives the host address of a range's start (and its end, checked).  The
+ * bytes are then copied with process_vm_readv(2) while the vCPUs run: a
+ * read is as consistent as a DMA by a device would be, i.e. each aligned
+ * word is whole but a range may mix before and after of a concurrent
+ * write.  Pages the guest never touched read as zeroes without being
+ * allocated.
+ *
+ * Above 4 GiB on a PC machine the RAM continues from the offset where the
+ * PCI hole cut it (pc.ram @0x80000000 at 0x100000000 for q35 with more
+ * than 2 GiB), which the flat view states and gpa2hva resolves: nothing
+ * here assumes a layout.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "clone_memory.h"
+#include "clone_qmp.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+
+struct _cloneMemory {
+    char *domName;
+    pid_t pid;
+    GPtrArray *ranges;          /* of cloneMemoryRange *, by gpa */
+};
+
+
+void
+cloneMemoryRangeFree(cloneMemoryRange *r)
+{
+    if (!r)
+        return;
+    g_free(r->region);
+    g_free(r);
+}
+
+
+void
+cloneMemoryFree(cloneMemory *m)
+{
+    if (!m)
+        return;
+    g_free(m->domName);
+    if (m->ranges)
+        g_ptr_array_unref(m->ranges);
+    g_free(m);
+}
+
+
+int
+cloneMemoryHmp(virDomainPtr dom, const char *cmdline, char **out)
+{
+    g_autoptr(JsonObject) args = json_object_new();
+    g_autoptr(JsonNode) ret = NULL;
+
+    json_object_set_string_member(args, "command-line", cmdline);
+    if (cloneQmpRun(dom, "human-monitor-command", args, &ret) < 0)
+        return -1;
+    *out = g_strdup(JSON_NODE_HOLDS_VALUE(ret) ? json_node_get_string(ret) : "");
+    if (!*out)
+        *out = g_strdup("");
+    return 0;
+}
+
+
+/* "  0000000100000000-000000019fffffff (prio 0, ram): pc.ram @0000000080000000"
+ * as a range if it is RAM or ROM; NULL for anything else (i/o, romd in
+ * MMIO mode, RAM devices, non-volatile memory). */
+static cloneMemoryRange *
+cloneMemoryParseMtreeLine(const char *line)
+{
+    unsigned long long start, end;
+    int prio, n = 0;
+    char type[16];
+    const char *name, *at;
+    g_autoptr(cloneMemoryRange) r = NULL;
+
+    if (sscanf(line, " %llx-%llx (prio %d, %15[^)]): %n", &start, &end, &prio, type, &n) != 4 ||
+        n == 0 || end < start)
+        return NULL;
+    if (!g_str_equal(type, "ram") && !g_str_equal(type, "rom"))
+        return NULL;
+    name = line + n;
+    r = g_new0(cloneMemoryRange, 1);
+    r->gpa = start;
+    r->size = end - start + 1;
+    r->readonly = g_str_equal(type, "rom");
+    /* " @OFFSET", the offset in the region, is left to gpa2hva */
+    if ((at = strstr(name, " @")))
+        r->region = g_strndup(name, at - name);
+    else
+        r->region = g_strdup(name);
+    g_strstrip(r->region);
+    return g_steal_pointer(&r);
+}
+
+
+GPtrArray *
+cloneMemoryParseMtree(const char *text)
+{
+    g_auto(GStrv) lines = g_strsplit(text ? text : "", "\n", -1);
+    g_autoptr(GPtrArray) ranges = g_ptr_array_new_with_free_func((GDestroyNotify)cloneMemoryRangeFree);
+    gboolean inView = FALSE, isMemory = FALSE, found = FALSE;
+
+    for (size_t i = 0; lines[i]; i++) {
+        const char *l = lines[i];
+        cloneMemoryRange *r;
+
+        g_strchomp(lines[i]);
+        if (g_str_has_prefix(l, "FlatView ")) {
+            if (found)
+                break;
+            inView = TRUE;
+            isMemory = FALSE;
+            continue;
+        }
+        if (!inView)
+            continue;
+        if (strstr(l, " AS \"memory\"") == l) {
+            isMemory = TRUE;
+            continue;
+        }
+        if (!isMemory)
+            continue;
+        found = TRUE;
+        if ((r = cloneMemoryParseMtreeLine(l)))
+            g_ptr_array_add(ranges, r);
+    }
+    if (!found || ranges->len == 0) {
+        virCloneReportError(VIR_CLONE_ERR_QEMU, "%s",
+                            _("QEMU did not list the RAM of address space 'memory' (info mtree -f)"));
+        return NULL;
+    }
+    return g_steal_pointer(&ranges);
+}
+
+
+int
+cloneMemoryParseGpa2hva(const char *text, unsigned long long *hva)
+{
+    const char *is;
+    char *end = NULL;
+
+    if (!text || !g_str_has_prefix(text, "Host virtual address for ") ||
+        !(is = strstr(text, " is 0x")))
+        return -1;
+    errno = 0;
+    *hva = strtoull(is + 6, &end, 16);
+    if (errno != 0 || end == is + 6)
+        return -1;
+    return 0;
+}
+
+
+static int
+cloneMemoryGpa2hva(virDomainPtr dom, unsigned long long gpa, unsigned long long *hva)
+{
+    g_autofree char *cmd = g_strdup_printf("gpa2hva 0x%llx", gpa);
+    g_autofree char *out = NULL;
+
+    if (cloneMemoryHmp(dom, cmd, &out) < 0)
+        return -1;
+    if (cloneMemoryParseGpa2hva(out, hva) < 0) {
+        virCloneReportError(VIR_CLONE_ERR_QEMU,
+                            _("QEMU of domain '%1$s' has no host address for guest-physical address 0x%2$llx: %3$s"),
+                            virDomainGetName(dom), gpa, g_strstrip(out));
+        return -1;
+    }
+    return 0;
+}
+
+
+/* The host address of every range, and a check that the range is one
+ * piece of one RAM block (its last byte where its first says). */
+static int
+cloneMemoryResolve(virDomainPtr dom, GPtrArray *ranges)
+{
+    for (guint i = 0; i < ranges->len; i++) {
+        cloneMemoryRange *r = g_ptr_array_index(ranges, i);
+        unsigned long long last;
+
+        if (cloneMemoryGpa2hva(dom, r->gpa, &r->hva) < 0 ||
+            cloneMemoryGpa2hva(dom, r->gpa + r->size - 1, &last) < 0)
+            return -1;
+        if (last != r->hva + r->size - 1) {
+            virCloneReportError(VIR_CLONE_ERR_QEMU,
+                                _("guest-physical range 0x%1$llx-0x%2$llx of domain '%3$s' is not contiguous in QEMU's memory"),
+                                r->gpa, r->gpa + r->size - 1, virDomainGetName(dom));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+
+/* Whether @cmd (a NUL-separated command line of @len bytes) has "-uuid
+ * @uuid". */
+static gboolean
+cloneMemoryCmdlineHasUUID(const char *cmd, gsize len, const char *uuid)
+{
+    const char *p = cmd, *end = cmd + len;
+    gboolean prevUUID = FALSE;
+
+    while (p < end) {
+        if (prevUUID && g_ascii_strcasecmp(p, uuid) == 0)
+            return TRUE;
+        prevUUID = g_str_equal(p, "-uuid");
+        p += strlen(p) + 1;
+    }
+    return FALSE;
+}
+
+
+/* The QEMU process of @dom: libvirt gives each QEMU "-uuid UUID" on its
+ * command line, whatever the driver (system, session, embedded root). */
+static pid_t
+cloneMemoryFindPid(virDomainPtr dom)
+{
+    char uuid[VIR_UUID_STRING_BUFLEN];
+    g_autoptr(GDir) d = NULL;
+    g_autoptr(GError) gerr = NULL;
+    const char *ent;
+    pid_t found = 0;
+
+    if (virDomainGetUUIDString(dom, uuid) < 0) {
+        virCloneReportLibvirtError(VIR_CLONE_ERR_LIBVIRT, "%s",
+                                   _("cannot read the domain's UUID"));
+        return -1;
+    }
+    if (!(d = g_dir_open("/proc", 0, &gerr))) {
+        virCloneReportError(VIR_CLONE_ERR_SYSTEM, _("cannot list processes: %1$s"), gerr->message);
+        return -1;
+    }
+    while ((ent = g_dir_read_name(d))) {
+        g_autofree char *path = NULL;
+        g_autofree char *cmd = NULL;
+        gsize len = 0;
+
+        if (!g_ascii_isdigit(ent[0]))
+            continue;
+        path = g_strdup_printf("/proc/%s/cmdline", ent);
+        if (!g_file_get_contents(path, &cmd, &len, NULL) || len == 0 ||
+            !strstr(cmd, "qemu") || !cloneMemoryCmdlineHasUUID(cmd, len, uuid))
+            continue;
+        if (found) {
+            virCloneReportError(VIR_CLONE_ERR_OPERATION_INVALID,
+                                _("two QEMU processes (%1$d and %2$s) run domain '%3$s'"),
+                                (int)found, ent, virDomainGetName(dom));
+            return -1;
+        }
+        found = (pid_t)atoi(ent);
+    }
+    if (!found) {
+        virCloneReportError(VIR_CLONE_ERR_UNSUPPORTED,
+                            _("no QEMU process of domain '%1$s' on this host: guest memory can only be read on the host that runs it"),
+                            virDomainGetName(dom));
+        return -1;
+    }
+    return found;
+}
+
+
+static gint
+cloneMemoryRangeCmp(gconstpointer a, gconstpointer b)
+{
+    const cloneMemoryRange *x = *(cloneMemoryRange *const *)a;
+    const cloneMemoryRange *y = *(cloneMemoryRange *const *)b;
+
+    return x->gpa < y->gpa ? -1 : x->gpa > y->gpa;
+}
+
+
+cloneMemory *
+cloneMemoryOpen(virDomainPtr dom)
+{
+    g_autoptr(cloneMemory) m = g_new0(cloneMemory, 1);
+    g_autofree char *mtree = NULL;
+    int active;
+
+    if ((active = virDomainIsActive(dom)) < 0) {
+        virCloneReportLibvirtError(VIR_CLONE_ERR_LIBVIRT,
+                                   _("cannot read the state of domain '%1$s'"),
+                                   virDomainGetName(dom));
+        return NULL;
+    }
+    if (!active) {
+        virCloneReportError(VIR_CLONE_ERR_OPERATION_INVALID,
+                            _("domain '%1$s' is not running: it has no memory to read"),
+                            virDomainGetName(dom));
+        return NULL;
+    }
+    m->domName = g_strdup(virDomainGetName(dom));
+    if (cloneMemoryHmp(dom, "info mtree -f", &mtree) < 0 ||
+        !(m->ranges = cloneMemoryParseMtree(mtree)))
+        return NULL;
+    g_ptr_array_sort(m->ranges, cloneMemoryRangeCmp);
+    if (cloneMemoryResolve(dom, m->ranges) < 0 ||
+        (m->pid = cloneMemoryFindPid(dom)) < 0)
+        return NULL;
+    return g_steal_pointer(&m);
+}
+
+
+/* The range holding @gpa, or NULL. */
+static const cloneMemoryRange *
+cloneMemoryFind(const cloneMemory *m, unsigned long long gpa)
+{
+    guint lo = 0, hi = m->ranges->len;
+
+    while (lo < hi) {
+        guint mid = lo + (hi - lo) / 2;
+        const cloneMemoryRange *r = g_ptr_array_index(m->ranges, mid);
+
+        if (gpa < r->gpa)
+            hi = mid;
+        else if (gpa - r->gpa >= r->size)
+            lo = mid + 1;
+        else
+            return r;
+    }
+    return NULL;
+}
+
+
+/* process_vm_readv until all @len bytes at @hva are read: the kernel stops
+ * short at a page it cannot read. */
+static int
+cloneMemoryReadHost(cloneMemory *m, unsigned long long gpa, unsigned long long hva,
+                    char *buf, size_t len)
+{
+    size_t done = 0;
+
+    while (done < len) {
+        struct iovec local = { buf + done, len - done };
+        struct iovec remote = { (void *)(uintptr_t)(hva + done), len - done };
+        ssize_t got = process_vm_readv(m->pid, &local, 1, &remote, 1, 0);
+
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0) {
+            int err = got < 0 ? errno : EFAULT;
+
+            if (err == ESRCH)
+                virCloneReportError(VIR_CLONE_ERR_OPERATION_INVALID,
+                                    _("the QEMU process of domain '%1$s' has ended"),
+                                    m->domName);
+            else
+                virCloneReportSystemError(err,
+                                          _("cannot read guest-physical address 0x%1$llx of domain '%2$s' from its QEMU process %3$d"),
+                                          gpa + done, m->domName, (int)m->pid);
+            return -1;
+        }
+        done += (size_t)got;
+    }
+    return 0;
+}
+
+
+int
+cloneMemoryRead(cloneMemory *m, unsigned long long gpa, void *buf, size_t len)
+{
+    char *out = buf;
+
+    if (len > 0 && gpa + len - 1 < gpa) {
+        virCloneReportError(VIR_CLONE_ERR_INVALID_ARG,
+                            _("guest-physical range at 0x%1$llx of %2$zu bytes wraps around"),
+                            gpa, len);
+        return -1;
+    }
+    while (len > 0) {
+        const cloneMemoryRange *r = cloneMemoryFind(m, gpa);
+        unsigned long long off, n;
+
+        if (!r) {
+            virCloneReportError(VIR_CLONE_ERR_INVALID_ARG,
+                                _("guest-physical address 0x%1$llx of domain '%2$s' is not RAM (a hole or device memory)"),
+                                gpa, m->domName);
+            return -1;
+        }
+        off = gpa - r->gpa;
+        n = MIN((unsigned long long)len, r->size - off);
+        if (cloneMemoryReadHost(m, gpa, r->hva + off, out, (size_t)n) < 0)
+            return -1;
+        out += n;
+        gpa += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+
+int
+cloneMemoryReadCb(void *opaque, unsigned long long gpa, void *buf, size_t len)
+{
+    return cloneMemoryRead(opaque, gpa, buf, len);
+}
+
+
+size_t
+cloneMemoryRangeCount(const cloneMemory *m)
+{
+    return m->ranges->len;
+}
+
+
+const cloneMemoryRange *
+cloneMemoryRangeGet(const cloneMemory *m, size_t i)
+{
+    return i < m->ranges->len ? g_ptr_array_index(m->ranges, i) : NULL;
+}
+
+
+pid_t
+cloneMemoryPid(const cloneMemory *m)
+{
+    return m->pid;
+}
