@@ -133,6 +133,8 @@ testMemNew(void)
     memcpy(m->mem + TEXT_PA + 0x100, "\x0f\x1f\x44\x00\x00", 5);
     memcpy(m->mem + TEXT_PA + 0x200, "\x66\x90", 2);
     memset(m->mem + BIG_PA, 0xc3, 0x200000);
+    /* a site across the check's 128 KiB chunks */
+    memcpy(m->mem + BIG_PA + 0x1fffe, "\x0f\x1f\x44\x00\x00", 5);
     for (i = 0; i < 0x1000; i++)
         m->mem[RODATA_PA + i] = (guint8)i;
     for (i = 0; i < 256; i++)
@@ -418,10 +420,12 @@ testParseRegisters(void)
 
 
 /* The differences of @m now, against @b, as "KIND ..." strings. */
+static guint forgivenLast;
+
 static char *
 testCheck(cloneIntegrityBaseline *b, testMem *m, const cloneIntegrityRegs *regs)
 {
-    g_autoptr(GArray) diffs = cloneIntegrityCheck(b, testRead, m, regs, 1);
+    g_autoptr(GArray) diffs = cloneIntegrityCheck(b, testRead, m, regs, 1, &forgivenLast);
     g_autoptr(GString) s = g_string_new(NULL);
     guint i;
 
@@ -472,6 +476,17 @@ testBaselineCheck(void)
     memcpy(m->mem + TEXT_PA + 0x100, "\xe9\x00\x01\x00\x00", 5);
     memcpy(m->mem + TEXT_PA + 0x200, "\xeb\x10", 2);
     CHECK("");
+    g_assert_cmpuint(forgivenLast, ==, 2);
+
+    /* a site across two of the check's chunks: forgiven; made a jump out of
+     * the text: reported, a run cut where the chunk ends */
+    memcpy(m->mem + BIG_PA + 0x1fffe, "\xe9\x00\x10\x00\x00", 5);
+    CHECK("");
+    g_assert_cmpuint(forgivenLast, ==, 1);
+    memcpy(m->mem + BIG_PA + 0x1fffe, "\xe9\x00\x00\x00\x40", 5);
+    CHECK("text address=0xffffffff8121fffe old=0x1f0f new=0xe9 len=2\n"
+          "text address=0xffffffff81220000 old=0x44 new=0x0 len=1\n"
+          "text address=0xffffffff81220002 old=0x0 new=0x40 len=1");
 
     /* one byte of text */
     m->mem[TEXT_PA + 0x1800] = 0xcc;
@@ -522,7 +537,7 @@ testBaselineCheck(void)
     /* the number of vCPUs */
     {
         cloneIntegrityRegs two[2] = { regs, regs };
-        g_autoptr(GArray) diffs = cloneIntegrityCheck(b, testRead, m, two, 2);
+        g_autoptr(GArray) diffs = cloneIntegrityCheck(b, testRead, m, two, 2, NULL);
 
         g_assert_nonnull(diffs);
         g_assert_cmpuint(diffs->len, ==, 1);

@@ -649,40 +649,43 @@ cloneIntegrityLoad(const guint8 *p, size_t n)
 }
 
 
-/* The differing runs of bytes between @old and @cur (one region). */
+/* The differing runs of bytes of region @r in [@from, @to) (offsets in the
+ * region), @cur holding its bytes [@ws, @ws + @wn) now: a window a few bytes
+ * wider, so that a jump-label site across @from or @to is seen whole.  A
+ * run stops at @to (the next window goes on with it); *@resume: where a
+ * site found here ended (the next window starts there). */
 static void
-cloneIntegrityCompareBytes(const cloneIntegrityBaseline *b,
-                           const cloneIntegrityRegion *r, const guint8 *cur,
-                           GArray *diffs)
+cloneIntegrityCompareWindow(const cloneIntegrityBaseline *b,
+                            const cloneIntegrityRegion *r, const guint8 *cur,
+                            guint64 ws, guint64 wn, guint64 from, guint64 to,
+                            guint64 *resume, GArray *diffs, guint *forgiven)
 {
+    const guint8 *old = r->data + ws;
     gboolean text = !(r->flags & CLONE_PTE_NX);
-    size_t pos = 0;
+    guint64 pos = MAX(from, *resume);
 
-    while (pos < r->size) {
-        size_t run;
+    while (pos < to) {
+        guint64 run;
         size_t end;
 
-        if (r->data[pos] == cur[pos]) {
-            /* skip equal stretches a word at a time */
-            if ((pos & 7) == 0 && pos + 8 <= r->size &&
-                memcmp(r->data + pos, cur + pos, 8) == 0)
-                pos += 8;
-            else
-                pos++;
+        if (old[pos - ws] == cur[pos - ws]) {
+            pos++;
             continue;
         }
-        if (text && cloneIntegrityJumpLabelToggle(r->data, cur, r->size, pos,
-                                                  r->va, b->text_start,
+        if (text && cloneIntegrityJumpLabelToggle(old, cur, wn, pos - ws,
+                                                  r->va + ws, b->text_start,
                                                   b->text_end, &end)) {
-            pos = end;
+            (*forgiven)++;
+            pos = ws + end;
+            *resume = pos;
             continue;
         }
-        for (run = 1; pos + run < r->size && r->data[pos + run] != cur[pos + run]; run++)
+        for (run = 1; pos + run < to && old[pos + run - ws] != cur[pos + run - ws]; run++)
             ;
         cloneIntegrityAdd(diffs, text ? CLONE_INTEGRITY_TEXT : CLONE_INTEGRITY_RODATA,
                           -1, r->va + pos,
-                          cloneIntegrityLoad(r->data + pos, MIN(run, r->size - pos)),
-                          cloneIntegrityLoad(cur + pos, MIN(run, r->size - pos)),
+                          cloneIntegrityLoad(old + (pos - ws), run),
+                          cloneIntegrityLoad(cur + (pos - ws), run),
                           (guint32)run);
         pos += run;
     }
@@ -744,6 +747,41 @@ cloneIntegrityCompareCpu(const cloneIntegrityCpu *c, int cpu,
 }
 
 
+/* Reads and compares region @r in chunks that stay in the CPU's cache
+ * (faster than one read of several MiB, then one memcmp); a chunk that
+ * differs is read again with its neighbours' bytes around it
+ * (CHECK_MARGIN: a 5-byte jump-label site seen whole) and compared byte by
+ * byte.  @buf: CHECK_CHUNK + 2 * CHECK_MARGIN bytes. */
+#define CHECK_CHUNK (128 * 1024)
+#define CHECK_MARGIN 4
+
+static int
+cloneIntegrityCompareRegion(const cloneIntegrityBaseline *b,
+                            const cloneIntegrityRegion *r,
+                            cloneIntegrityReadFunc read, void *ropaque,
+                            guint8 *buf, GArray *diffs, guint *forgiven)
+{
+    guint64 resume = 0;
+    guint64 off;
+
+    for (off = 0; off < r->size; off += CHECK_CHUNK) {
+        guint64 n = MIN(CHECK_CHUNK, r->size - off);
+        guint64 ws = off >= CHECK_MARGIN ? off - CHECK_MARGIN : 0;
+        guint64 we = MIN(off + n + CHECK_MARGIN, r->size);
+
+        if (read(ropaque, r->pa + off, buf, n) < 0)
+            return -1;
+        if (memcmp(buf, r->data + off, n) == 0)
+            continue;
+        if (read(ropaque, r->pa + ws, buf, we - ws) < 0)
+            return -1;
+        cloneIntegrityCompareWindow(b, r, buf, ws, we - ws, off, off + n,
+                                    &resume, diffs, forgiven);
+    }
+    return 0;
+}
+
+
 /* The region of @regions (sorted, disjoint) that holds @va, or NULL. */
 static const cloneIntegrityRegion *
 cloneIntegrityFind(GArray *regions, guint64 va)
@@ -789,12 +827,13 @@ cloneIntegrityCompareMapping(const cloneIntegrityRegion *r, GArray *now,
 GArray *
 cloneIntegrityCheck(const cloneIntegrityBaseline *b,
                     cloneIntegrityReadFunc read, void *ropaque,
-                    const cloneIntegrityRegs *regs, size_t nregs)
+                    const cloneIntegrityRegs *regs, size_t nregs,
+                    guint *forgiven)
 {
     g_autoptr(GArray) diffs = g_array_new(FALSE, TRUE, sizeof(cloneIntegrityDiff));
     g_autoptr(GArray) now = NULL;
-    g_autofree guint8 *buf = NULL;
-    gsize bufsize = 0;
+    g_autofree guint8 *buf = g_malloc(CHECK_CHUNK + 2 * CHECK_MARGIN);
+    guint sites = 0;
     gboolean la57;
     size_t i;
 
@@ -837,16 +876,11 @@ cloneIntegrityCheck(const cloneIntegrityBaseline *b,
             cloneIntegrityCompareMapping(r, now, diffs);
             continue;
         }
-        if (bufsize < r->size) {
-            g_free(buf);
-            buf = g_malloc(r->size);
-            bufsize = r->size;
-        }
-        if (read(ropaque, r->pa, buf, r->size) < 0)
+        if (cloneIntegrityCompareRegion(b, r, read, ropaque, buf, diffs, &sites) < 0)
             return NULL;
-        if (memcmp(buf, r->data, r->size) != 0)
-            cloneIntegrityCompareBytes(b, r, buf, diffs);
     }
+    if (forgiven)
+        *forgiven = sites;
     return g_steal_pointer(&diffs);
 }
 

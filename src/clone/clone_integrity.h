@@ -162,7 +162,9 @@ guint64 cloneIntegrityBaselineImageBytes(const cloneIntegrityBaseline *b);
 
 /* Compares the guest's state now (@regs, memory through @read) with @b: a
  * GArray of cloneIntegrityDiff, empty if nothing changed, or NULL with an
- * error reported (a read failed). */
+ * error reported (a read failed).  @forgiven (optional): the number of
+ * text changes found to be jump-label sites toggling (not differences). */
 GArray *cloneIntegrityCheck(const cloneIntegrityBaseline *b,
                             cloneIntegrityReadFunc read, void *ropaque,
-                            const cloneIntegrityRegs *regs, size_t nregs);
+                            const cloneIntegrityRegs *regs, size_t nregs,
+                            guint *forgiven);
