@@ -3,7 +3,9 @@
  * on a real running test guest, read live through its QEMU process
  * (src/clone/clone_memory.c), against real attacks.
  *
- * One boot of the test guest (qemu64 with SMEP and SMAP): a baseline, then
+ * One boot of the test guest (qemu64 with SMEP and SMAP) and one live clone
+ * of it: a baseline of the clone (its memory just after the clone instant),
+ * then, in the clone,
  *   - a benign module loaded and unloaded and an SO_TIMESTAMP socket (the
  *     netstamp_needed_key static key rewrites kernel text): no difference;
  *   - the attack module (tests/guest/attack/clonetest_attack.c, built from
@@ -124,6 +126,43 @@ testReportValue(const char *line, const char *name)
 }
 
 
+/* The baseline of @g now (and @mem, its memory), after a look at its
+ * control registers. */
+static cloneIntegrityBaseline *
+testBaseline(TgGuest *g, cloneMemory **mem)
+{
+    g_autoptr(GArray) regs = NULL;
+    const cloneIntegrityRegs *r0;
+    cloneIntegrityBaseline *b;
+    gint64 t0;
+
+    if (!(*mem = cloneMemoryOpen(tgGuestDomain(g))))
+        g_error("cannot open the guest's memory: %s", virCloneGetLastErrorMessage());
+    regs = cloneIntegrityReadRegisters(tgGuestDomain(g));
+    g_assert_nonnull(regs);
+    g_assert_cmpuint(regs->len, ==, 1);
+    r0 = &g_array_index(regs, cloneIntegrityRegs, 0);
+    g_test_message("%s: cr0=0x%" G_GINT64_MODIFIER "x cr3=0x%" G_GINT64_MODIFIER "x cr4=0x%"
+                   G_GINT64_MODIFIER "x idt=0x%" G_GINT64_MODIFIER "x/%u gdt=0x%"
+                   G_GINT64_MODIFIER "x/%u", tgGuestName(g),
+                   r0->cr0, r0->cr3, r0->cr4, r0->idt_base, r0->idt_limit,
+                   r0->gdt_base, r0->gdt_limit);
+    g_assert_true(r0->cr0 & CLONE_CR0_WP);
+    g_assert_true(r0->cr4 & CLONE_CR4_SMEP);
+    g_assert_true(r0->cr4 & CLONE_CR4_SMAP);
+
+    t0 = g_get_monotonic_time();
+    b = cloneIntegrityBaselineNew(cloneMemoryReadCb, *mem,
+                                  (cloneIntegrityRegs *)(void *)regs->data, regs->len);
+    if (!b)
+        g_error("baseline: %s", virCloneGetLastErrorMessage());
+    g_test_message("baseline: %" G_GUINT64_FORMAT " bytes of kernel image in %.1f ms",
+                   cloneIntegrityBaselineImageBytes(b),
+                   (g_get_monotonic_time() - t0) / 1000.0);
+    return b;
+}
+
+
 static void
 testWatchAttacks(void)
 {
@@ -133,13 +172,13 @@ testWatchAttacks(void)
         .disk_records_off = TRUE, .cpu_features = "smep smap",
     };
     testWatch w = { 0 };
-    g_autoptr(GArray) regs = NULL;
+    g_autoptr(TgGuest) src = NULL;
+    testWatch s = { 0 };
+    virDomainPtr clone;
     g_autoptr(GArray) diffs = NULL;
-    const cloneIntegrityRegs *r0;
     const cloneIntegrityDiff *d;
     g_autofree char *got = NULL;
     g_autofree char *line = NULL;
-    gint64 t0;
     guint64 addr;
     guint sites = 0;
 
@@ -147,31 +186,16 @@ testWatchAttacks(void)
         g_test_skip("the test guest has no attack module (no kernel headers: scripts/install-deps.sh)");
         return;
     }
-    w.guest = tgGuestStartOrDie(env, &opts);
-    if (!(w.mem = cloneMemoryOpen(tgGuestDomain(w.guest))))
-        g_error("cannot open the guest's memory: %s", virCloneGetLastErrorMessage());
-
-    regs = cloneIntegrityReadRegisters(tgGuestDomain(w.guest));
-    g_assert_nonnull(regs);
-    g_assert_cmpuint(regs->len, ==, 1);
-    r0 = &g_array_index(regs, cloneIntegrityRegs, 0);
-    g_test_message("cr0=0x%" G_GINT64_MODIFIER "x cr3=0x%" G_GINT64_MODIFIER "x cr4=0x%"
-                   G_GINT64_MODIFIER "x idt=0x%" G_GINT64_MODIFIER "x/%u gdt=0x%"
-                   G_GINT64_MODIFIER "x/%u",
-                   r0->cr0, r0->cr3, r0->cr4, r0->idt_base, r0->idt_limit,
-                   r0->gdt_base, r0->gdt_limit);
-    g_assert_true(r0->cr0 & CLONE_CR0_WP);
-    g_assert_true(r0->cr4 & CLONE_CR4_SMEP);
-    g_assert_true(r0->cr4 & CLONE_CR4_SMAP);
-
-    t0 = g_get_monotonic_time();
-    w.base = cloneIntegrityBaselineNew(cloneMemoryReadCb, w.mem,
-                                       (cloneIntegrityRegs *)(void *)regs->data, regs->len);
-    if (!w.base)
-        g_error("baseline: %s", virCloneGetLastErrorMessage());
-    g_test_message("baseline: %" G_GUINT64_FORMAT " bytes of kernel image in %.1f ms",
-                   cloneIntegrityBaselineImageBytes(w.base),
-                   (g_get_monotonic_time() - t0) / 1000.0);
+    src = tgGuestStartOrDie(env, &opts);
+    if (!(clone = virDomainCloneLive(tgGuestDomain(src), NULL, 0)))
+        g_error("cannot clone: %s", virCloneGetLastErrorMessage());
+    w.guest = tgGuestAdopt(env, clone, &err);
+    virDomainFree(clone);
+    if (!w.guest)
+        g_error("cannot adopt the clone: %s", err->message);
+    s.guest = src;
+    s.base = testBaseline(s.guest, &s.mem);
+    w.base = testBaseline(w.guest, &w.mem);
     /* text and read-only data of a 6.1 kernel: several MiB */
     g_assert_cmpuint(cloneIntegrityBaselineImageBytes(w.base), >, 8 << 20);
 
@@ -224,9 +248,17 @@ testWatchAttacks(void)
     g_assert_null(testFind(diffs, CLONE_INTEGRITY_CR4_SMAP));
     g_assert_null(testFind(diffs, CLONE_INTEGRITY_CR0_WP));
 
+    g_clear_pointer(&got, g_free);
+    g_clear_pointer(&diffs, g_array_unref);
     cloneIntegrityBaselineFree(w.base);
     cloneMemoryFree(w.mem);
     tgGuestFree(w.guest);
+
+    /* the clone's attacks are not the source's */
+    got = testCheck(&s, NULL, NULL);
+    g_assert_cmpstr(got, ==, "");
+    cloneIntegrityBaselineFree(s.base);
+    cloneMemoryFree(s.mem);
 }
 
 
