@@ -15,9 +15,12 @@
  *  - each vCPU's IDT (gate by gate, decoded) and GDT (entry by entry), read
  *    through the same page tables at the IDTR/GDTR addresses.
  *
- * Not readable from outside: the MSRs.  QEMU's "info registers" prints EFER
- * but not LSTAR (nor STAR, CSTAR, SYSENTER_EIP), and no monitor command
- * reads an MSR.  The system-call entry is covered instead by the code it
+ * Not readable from outside while the guest runs: the MSRs.  QEMU 10's
+ * "info registers" (TCG and KVM alike) prints EFER but not LSTAR (nor STAR,
+ * CSTAR, SYSENTER_EIP), no monitor command reads an MSR, and its gdbstub
+ * gives only the FS/GS bases, CR0-CR8 and EFER.  LSTAR is in the migration
+ * stream (the "cpu" section's env.lstar): the clone instant's value could be
+ * taken from there (clone_vmstate.c parses that stream), not later ones.  The system-call entry is covered instead by the code it
  * runs: entry_SYSCALL_64 and, from 6.1.85 on, x64_sys_call() (a switch that
  * replaced the indirect call through sys_call_table) are kernel text; the
  * table is read-only data.  A LSTAR pointed at code outside the kernel
