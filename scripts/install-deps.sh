@@ -111,15 +111,16 @@ fi
 # Debian built the kernel with (linux-compiler-gcc-12-x86).
 hdir=/var/lib/libvirt-clone/kheaders
 kmods=("$kdir"/root/lib/modules/*/)
-krel=$(basename -- "${kmods[0]}")
+krel=
+[ -d "${kmods[0]}" ] && krel=$(basename -- "${kmods[0]}")
 if [ -n "$krel" ] && [ ! -e "$hdir/root/usr/src/linux-headers-$krel/Makefile" ]; then
     apt-get install -y -q --no-install-recommends gcc-12 make
     tmp=$(mktemp -d)
     chmod 755 "$tmp"
     (cd "$tmp" && apt-get download -q "linux-headers-$krel" &&
-        deps=$(dpkg-deb -f "linux-headers-${krel}"_*.deb Depends |
-               tr ',' '\n' | sed -nE 's/^ *(linux-(headers|kbuild)-[^ |(]+).*/\1/p') &&
-        apt-get download -q $deps)
+        mapfile -t deps < <(dpkg-deb -f "linux-headers-${krel}"_*.deb Depends |
+            tr ',' '\n' | sed -nE 's/^ *(linux-(headers|kbuild)-[^ |(]+).*/\1/p') &&
+        [ ${#deps[@]} -gt 0 ] && apt-get download -q "${deps[@]}")
     rm -rf "$hdir"
     mkdir -p "$hdir/root"
     for d in "$tmp"/linux-headers-*.deb "$tmp"/linux-kbuild-*.deb; do dpkg -x "$d" "$hdir/root"; done
