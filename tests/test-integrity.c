@@ -6,8 +6,9 @@
  * One boot of the test guest (qemu64 with SMEP and SMAP) and one live clone
  * of it: a baseline of the clone (its memory just after the clone instant),
  * then, in the clone,
- *   - a benign module loaded and unloaded and an SO_TIMESTAMP socket (the
- *     netstamp_needed_key static key rewrites kernel text): no difference;
+ *   - a benign module loaded and unloaded and an SO_TIMESTAMP socket opened
+ *     then closed (the netstamp_needed_key static key rewrites kernel text
+ *     both ways): no difference;
  *   - the attack module (tests/guest/attack/clonetest_attack.c, built from
  *     the guest kernel's headers) patching a byte of kernel text, rewriting
  *     IDT gate 0x80, clearing CR4.SMEP: each is found by the next check, at
@@ -212,6 +213,13 @@ testWatchAttacks(void)
     g_assert_cmpstr(got, ==, "");
     /* the text did change: the rule, not luck, kept it quiet */
     g_assert_cmpuint(sites, >, 0);
+    g_clear_pointer(&got, g_free);
+    /* and back (JMP -> NOP where the first toggle went NOP -> JMP) */
+    if (tgSerialCommand(w.guest, "timestamp off", CMD_MS, &err) < 0)
+        g_error("timestamp off: %s", err->message);
+    g_usleep(2 * G_USEC_PER_SEC);
+    got = testCheck(&w, NULL, NULL);
+    g_assert_cmpstr(got, ==, "");
     g_clear_pointer(&got, g_free);
 
     /* (b) a byte of kernel text */
