@@ -51,7 +51,7 @@
 #define CLONE_SANDBOX_BATCH 64             /* frames read per socket per wakeup */
 
 CLONE_ENUM_IMPL(cloneSandboxEvent, VIR_DOMAIN_CLONE_SANDBOX_EVENT_LAST,
-                "traffic", "lost", "end");
+                "traffic", "lost", "end", "integrity");
 
 
 /* ---- frame parser ---------------------------------------------------- */
@@ -803,9 +803,36 @@ struct _cloneSandboxWatch {
     cloneSandboxObserver *obs;
 };
 
+/* A registered watch of any kind: its stop function and handle. */
+typedef struct {
+    GDestroyNotify stop;
+    void *handle;
+} cloneSandboxWatchEntry;
+
 static GMutex cloneSandboxWatchLock;
-static GHashTable *cloneSandboxWatches;   /* ID -> cloneSandboxWatch */
+static GHashTable *cloneSandboxWatches;   /* ID -> cloneSandboxWatchEntry */
 static int cloneSandboxWatchLastID;
+
+
+int
+cloneSandboxWatchRegister(GDestroyNotify stop, void *handle)
+{
+    cloneSandboxWatchEntry *e = g_new0(cloneSandboxWatchEntry, 1);
+    int id;
+
+    e->stop = stop;
+    e->handle = handle;
+    g_mutex_lock(&cloneSandboxWatchLock);
+    if (!cloneSandboxWatches)
+        cloneSandboxWatches = g_hash_table_new_full(NULL, NULL, NULL, g_free);
+    do {
+        cloneSandboxWatchLastID = cloneSandboxWatchLastID == G_MAXINT ? 1 : cloneSandboxWatchLastID + 1;
+        id = cloneSandboxWatchLastID;
+    } while (g_hash_table_contains(cloneSandboxWatches, GINT_TO_POINTER(id)));
+    g_hash_table_insert(cloneSandboxWatches, GINT_TO_POINTER(id), e);
+    g_mutex_unlock(&cloneSandboxWatchLock);
+    return id;
+}
 
 
 static void
@@ -855,7 +882,6 @@ cloneSandboxWatchAdd(virDomainPtr dom, const char *clone, const char *const *dev
 {
     g_autoptr(GArray) ifindexes = cloneSandboxIfindexes(clone, devices);
     cloneSandboxWatch *w;
-    int id;
 
     if (!ifindexes)
         return -1;
@@ -871,16 +897,7 @@ cloneSandboxWatchAdd(virDomainPtr dom, const char *clone, const char *const *dev
         return -1;
     }
     w->freecb = freecb;
-    g_mutex_lock(&cloneSandboxWatchLock);
-    if (!cloneSandboxWatches)
-        cloneSandboxWatches = g_hash_table_new(NULL, NULL);
-    do {
-        cloneSandboxWatchLastID = cloneSandboxWatchLastID == G_MAXINT ? 1 : cloneSandboxWatchLastID + 1;
-        id = cloneSandboxWatchLastID;
-    } while (g_hash_table_contains(cloneSandboxWatches, GINT_TO_POINTER(id)));
-    g_hash_table_insert(cloneSandboxWatches, GINT_TO_POINTER(id), w);
-    g_mutex_unlock(&cloneSandboxWatchLock);
-    return id;
+    return cloneSandboxWatchRegister((GDestroyNotify)cloneSandboxObserverStop, w->obs);
 }
 
 
@@ -980,7 +997,8 @@ virDomainCloneSandboxWatchDevices(const char *cloneName,
 
 /**
  * virDomainCloneSandboxUnwatch:
- * @watchID: what virDomainCloneSandboxWatch*() returned
+ * @watchID: what virDomainCloneSandboxWatch*() or
+ *           virDomainCloneIntegrityWatch() returned
  *
  * Stops a watch: no event is delivered once this is called.  It waits for
  * a callback under way in the watch's thread to return, then calls the
@@ -995,24 +1013,26 @@ virDomainCloneSandboxWatchDevices(const char *cloneName,
 CLONE_EXPORT int
 virDomainCloneSandboxUnwatch(int watchID)
 {
-    cloneSandboxWatch *w = NULL;
+    cloneSandboxWatchEntry e = { 0 };
+    gpointer found = NULL;
 
     virCloneInitialize();
     virCloneResetLastError();
     g_mutex_lock(&cloneSandboxWatchLock);
     if (cloneSandboxWatches &&
-        (w = g_hash_table_lookup(cloneSandboxWatches, GINT_TO_POINTER(watchID)))) {
+        (found = g_hash_table_lookup(cloneSandboxWatches, GINT_TO_POINTER(watchID)))) {
+        e = *(cloneSandboxWatchEntry *)found;
         g_hash_table_remove(cloneSandboxWatches, GINT_TO_POINTER(watchID));
         if (g_hash_table_size(cloneSandboxWatches) == 0)
             g_clear_pointer(&cloneSandboxWatches, g_hash_table_unref);
     }
     g_mutex_unlock(&cloneSandboxWatchLock);
-    if (!w) {
+    if (!found) {
         virCloneReportError(VIR_CLONE_ERR_INVALID_ARG,
                             _("there is no sandbox watch with ID %1$d"), watchID);
         return -1;
     }
-    cloneSandboxObserverStop(w->obs);
+    e.stop(e.handle);
     return 0;
 }
 
@@ -1021,7 +1041,8 @@ virDomainCloneSandboxUnwatch(int watchID)
  * virDomainCloneSandboxEventTypeToString:
  * @type: a virDomainCloneSandboxEventType
  *
- * Returns "traffic", "lost" or "end", or NULL for an unknown type.
+ * Returns "traffic", "lost", "end" or "integrity", or NULL for an unknown
+ * type.
  *
  * Since: 0.3.0
  */

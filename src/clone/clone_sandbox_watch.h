@@ -60,6 +60,13 @@ cloneSandboxObserver *cloneSandboxObserverStart(const char *clone,
 void cloneSandboxObserverStop(cloneSandboxObserver *obs);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(cloneSandboxObserver, cloneSandboxObserverStop);
 
+/* ---- watch IDs ---- */
+
+/* Registers a running watch under a new ID of virDomainCloneSandboxUnwatch(),
+ * which calls @stop(@handle) (the network watches and the integrity watch
+ * share the IDs). */
+int cloneSandboxWatchRegister(GDestroyNotify stop, void *handle);
+
 /* ---- watch daemon (alert settings of a policy) ---- */
 
 typedef struct _cloneSandboxDaemonParams cloneSandboxDaemonParams;
