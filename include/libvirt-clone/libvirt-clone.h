@@ -332,7 +332,10 @@ struct _virDomainCloneSandboxEvent {
                                   * for a memory difference */
     const char *action;          /* what the watch did on this event:
                                   * "alert" (nothing but this report),
-                                  * "paused" or "destroyed" (the clone) */
+                                  * "paused" (the clone), or "destroying"
+                                  * (the clone is paused, and destroyed
+                                  * right after this event: an END event
+                                  * follows once it is gone) */
 };
 
 /**

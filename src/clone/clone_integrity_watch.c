@@ -22,6 +22,7 @@ struct _cloneIntegrityWatch {
     gint64 intervalUs;
     int action;                    /* virDomainCloneIntegrityAction */
     gboolean acted;                /* the action was taken (or tried) */
+    gboolean destroy;              /* destroy the clone after the alert */
     gboolean ended;                /* the clone stopped: END reported */
     virDomainCloneSandboxEventCallback cb;
     void *opaque;
@@ -74,7 +75,9 @@ cloneIntegrityWatchEmit(cloneIntegrityWatch *w, virDomainCloneSandboxEvent *ev)
 }
 
 
-/* Pauses or destroys the clone: what the event reports. */
+/* Pauses the clone (for a destroy too: a pause stops the guest at once,
+ * a destroy takes a second or more, and the alert does not wait for it):
+ * what the event reports. */
 static const char *
 cloneIntegrityWatchAct(cloneIntegrityWatch *w)
 {
@@ -85,9 +88,10 @@ cloneIntegrityWatchAct(cloneIntegrityWatch *w)
             return "paused";
         break;
     case VIR_DOMAIN_CLONE_INTEGRITY_DESTROY:
-        if (virDomainDestroy(w->dom) == 0)
-            return "destroyed";
-        break;
+        w->destroy = TRUE;
+        /* paused or not, it is destroyed after the event */
+        (void)virDomainSuspend(w->dom);
+        return "destroying";
     case VIR_DOMAIN_CLONE_INTEGRITY_ALERT:
     case VIR_DOMAIN_CLONE_INTEGRITY_LAST:
         return "alert";
@@ -137,6 +141,13 @@ cloneIntegrityWatchReport(cloneIntegrityWatch *w, GArray *diffs)
             ev.action = cloneIntegrityWatchAct(w);
         if (!cloneIntegrityWatchEmit(w, &ev))
             return FALSE;
+    }
+    if (w->destroy) {
+        w->destroy = FALSE;
+        if (virDomainDestroy(w->dom) < 0)
+            CLONE_WARN("integrity watch of '%s': cannot destroy the clone: %s",
+                       w->name, virGetLastErrorMessage());
+        /* the next check finds it gone: END */
     }
     return TRUE;
 }

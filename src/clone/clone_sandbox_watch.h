@@ -80,6 +80,11 @@ struct _cloneSandboxDaemonParams {
                                  * no shell runs it */
     const char *program;        /* NULL: $LIBVIRT_CLONE_CLI if set, else the
                                  * installed virt-clone-live */
+    guint integrityIntervalMs;  /* 0, or the kernel integrity watch too: the
+                                 * daemon then connects to @uri, and takes
+                                 * the baseline before this returns */
+    const char *integrityAction;/* "alert", "pause" or "destroy" */
+    const char *uri;            /* for the integrity watch */
 };
 
 /* Starts "virt-clone-live sandbox-watch --daemon" for a clone's taps and
@@ -90,11 +95,17 @@ struct _cloneSandboxDaemonParams {
  * gone, and on SIGTERM.  At least one of logPath and command is required. */
 int cloneSandboxDaemonStart(const cloneSandboxDaemonParams *p, pid_t *pid);
 
-/* The same for a running domain: its name and taps come from its live XML. */
+/* The same for a running domain: its name and taps come from its live XML.
+ * With @integrityIntervalMs, the daemon watches the kernel's integrity too
+ * (its baseline taken before this returns: call it before the clone runs);
+ * that needs a connection that another process can open (not an embedded
+ * driver: refused). */
 int cloneSandboxDaemonStartForDomain(virDomainPtr clone,
                                      const char *pidfile,
                                      const char *logPath,
                                      const char *command,
+                                     guint integrityIntervalMs,
+                                     const char *integrityAction,
                                      pid_t *pid);
 
 /* The pid of the daemon that holds @pidfile's lock: 0 if none, -1 on error. */
