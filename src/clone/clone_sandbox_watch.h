@@ -89,9 +89,9 @@ struct _cloneSandboxDaemonParams {
 
 /* Starts "virt-clone-live sandbox-watch --daemon" for a clone's taps and
  * returns once its packet sockets are bound (frames are observed from then
- * on), with its pid in @pid (may be NULL).  The daemon needs no libvirt
- * connection, so it may be started by the qemu hook and for an embedded
- * driver.  It exits by itself (removing its pidfile) when every tap is
+ * on), with its pid in @pid (may be NULL).  Without the integrity watch
+ * the daemon needs no libvirt connection, so it may be started by the qemu
+ * hook and for an embedded driver.  It exits by itself (removing its pidfile) when every tap is
  * gone, and on SIGTERM.  At least one of logPath and command is required. */
 int cloneSandboxDaemonStart(const cloneSandboxDaemonParams *p, pid_t *pid);
 
