@@ -105,11 +105,37 @@ if [ ! -e "$kdir/root/boot" ]; then
     rm -rf "$tmp"
 fi
 
+# The guest kernel's headers and kbuild (tests/guest/attack/ builds a module
+# against them, out of tree): the linux-headers package of the unpacked
+# kernel's release, its -common package and the linux-kbuild package, unpacked
+# like the kernel.  Their Makefile includes the -common one by its absolute
+# /usr/src path: point it at the unpacked copy.  gcc-12 is the compiler
+# Debian built the kernel with (linux-compiler-gcc-12-x86).
+hdir=/var/lib/libvirt-clone/kheaders
+kmods=("$kdir"/root/lib/modules/*/)
+krel=
+[ -d "${kmods[0]}" ] && krel=$(basename -- "${kmods[0]}")
+if [ -n "$krel" ] && [ ! -e "$hdir/root/usr/src/linux-headers-$krel/Makefile" ]; then
+    apt-get install -y -q --no-install-recommends gcc-12 make
+    tmp=$(mktemp -d)
+    chmod 755 "$tmp"
+    (cd "$tmp" && apt-get download -q "linux-headers-$krel" &&
+        mapfile -t deps < <(dpkg-deb -f "linux-headers-${krel}"_*.deb Depends |
+            tr ',' '\n' | sed -nE 's/^ *(linux-(headers|kbuild)-[^ |(]+).*/\1/p') &&
+        [ ${#deps[@]} -gt 0 ] && apt-get download -q "${deps[@]}")
+    rm -rf "$hdir"
+    mkdir -p "$hdir/root"
+    for d in "$tmp"/linux-headers-*.deb "$tmp"/linux-kbuild-*.deb; do dpkg -x "$d" "$hdir/root"; done
+    sed -i -E "s|^include /usr/src/|include $hdir/root/usr/src/|" \
+        "$hdir/root/usr/src/linux-headers-$krel/Makefile"
+    rm -rf "$tmp"
+fi
+
 # The same kernel's debug image, for crash(8) on the guests' memory dumps
 # (tests/test-memory): its vmlinux only (about 600 MiB unpacked; the package
 # is 860 MiB and takes minutes to unpack, so it is kept once unpacked).
-if [ "$minimal" = 0 ]; then
-    kver=$(cd "$kdir/root/boot" && ls vmlinuz-* | head -n1 | sed 's/^vmlinuz-//')
+if [ "$minimal" = 0 ] && [ -n "$krel" ]; then
+    kver=$krel
     ddir=/var/lib/libvirt-clone/kernel-dbg
     if [ ! -s "$ddir/vmlinux-$kver" ]; then
         tmp=$(mktemp -d)

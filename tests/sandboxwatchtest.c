@@ -972,6 +972,38 @@ testDaemonErrors(void)
 }
 
 
+/* With the integrity watch the daemon needs a URI and an action, and asks
+ * libvirt for the clone's taps (not --device): test:///default's "test"
+ * names the tap "testnet0", which does not exist on this host. */
+static void
+testDaemonIntegrityErrors(void)
+{
+    g_autofree char *dir = g_dir_make_tmp("lvc-sandboxwatch-XXXXXX", NULL);
+    g_autofree char *pidfile = g_build_filename(dir, "watch.pid", NULL);
+    g_autofree char *log = g_build_filename(dir, "alerts.log", NULL);
+    const char *taps[] = { "lvctw-nosuch", NULL };
+    cloneSandboxDaemonParams p = {
+        .clone = "test", .taps = taps, .pidfile = pidfile, .program = VCL_PATH,
+        .logPath = log, .integrityIntervalMs = 500,
+    };
+
+    g_assert_cmpint(cloneSandboxDaemonStart(&p, NULL), ==, -1);
+    g_assert_cmpint(virCloneGetLastError()->code, ==, VIR_CLONE_ERR_INVALID_ARG);
+    g_assert_nonnull(strstr(virCloneGetLastErrorMessage(), "needs a connection URI and an action"));
+    p.uri = "test:///default";
+    p.integrityAction = "pause";
+    g_assert_cmpint(cloneSandboxDaemonStart(&p, NULL), ==, -1);
+    g_assert_cmpint(virCloneGetLastError()->code, ==, VIR_CLONE_ERR_SYSTEM);
+    g_test_message("%s", virCloneGetLastErrorMessage());
+    g_assert_nonnull(strstr(virCloneGetLastErrorMessage(),
+                            "cannot start the sandbox watch of clone 'test': cannot watch clone 'test': "
+                            "cannot find network device 'testnet0' of clone 'test'"));
+    g_assert_false(g_file_test(pidfile, G_FILE_TEST_EXISTS));
+    g_unlink(log);
+    g_rmdir(dir);
+}
+
+
 int
 main(int argc, char **argv)
 {
@@ -993,5 +1025,6 @@ main(int argc, char **argv)
     g_test_add_func("/sandboxwatch/api/domain", testApiDomain);
     g_test_add_func("/sandboxwatch/daemon/run", testDaemon);
     g_test_add_func("/sandboxwatch/daemon/errors", testDaemonErrors);
+    g_test_add_func("/sandboxwatch/daemon/integrity-errors", testDaemonIntegrityErrors);
     return g_test_run();
 }

@@ -100,6 +100,14 @@ check "sandbox-watch: no clone" 2 "sandbox-watch takes exactly one CLONE" -- san
 check "sandbox-watch: --daemon without output" 2 "--daemon needs --log or --exec" -- sandbox-watch --daemon --device lo x
 check "sandbox-watch: unknown domain" 1 "domain 'nosuch' not found" -- -c "$uri" sandbox-watch nosuch
 check "sandbox-watch: unknown device" 1 "cannot find network device 'lvc-nosuch'" -- sandbox-watch --device lvc-nosuch x
+check "sandbox-watch: --integrity with --device" 2 "--integrity cannot be used with --device" -- sandbox-watch --integrity --device lo x
+check "sandbox-watch: unknown --action" 2 "unknown --action 'reboot'" -- sandbox-watch --integrity --action reboot x
+# integrity-watch: argument errors, a missing domain, a domain that is not a clone
+check "integrity-watch: no clone" 2 "integrity-watch takes exactly one CLONE" -- integrity-watch
+check "integrity-watch: unknown --action" 2 "unknown --action 'reboot'" -- integrity-watch --action reboot x
+check "integrity-watch: negative --interval" 2 "--interval cannot be negative" -- integrity-watch --interval -1 x
+check "integrity-watch: unknown domain" 1 "domain 'nosuch' not found" -- -c "$uri" integrity-watch nosuch
+check "integrity-watch: not a clone" 1 "domain 'test' is not a clone" -- -c test:///default integrity-watch test
 
 # reap: nothing expired in an empty root
 printf '0 expired clones destroyed\n' > "$tmp"

@@ -843,6 +843,7 @@ tgBuildXml(TgEnv *env, const TgGuestOpts *o, const char *name,
         .channel = o->with_agent ? TG_AGENT_NAME : NULL,
         .tpm = o->with_tpm,
         .extra_devices = o->extra_devices_xml,
+        .cpu_features = o->cpu_features,
     };
 
     if (o->nic_network) {

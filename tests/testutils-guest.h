@@ -78,6 +78,8 @@ typedef struct {
                                     * boot (clonetest.ip/gw are ignored) */
     const char *nic_network;       /* NIC on this libvirt network (before
                                     * nic_bridge) */
+    const char *cpu_features;      /* CPU features beyond qemu64's, e.g.
+                                    * "smep smap" (TgDomainXmlOpts) */
 } TgGuestOpts;
 
 /* A "CLONETEST ready" line. */

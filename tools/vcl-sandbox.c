@@ -6,7 +6,9 @@
  * its standard input.  With --device the clone's tap devices are given and
  * libvirt is not asked (the qemu hook, or a clone of an embedded driver
  * that another process owns).  With --daemon it detaches once the watch
- * has started: that is how a policy's <alert> runs it.
+ * has started: that is how a policy's <alert> runs it.  With --integrity,
+ * and as "virt-clone-live integrity-watch", it reports the kernel
+ * integrity watch's events (virDomainCloneIntegrityWatch) the same ways.
  *
  * The library calls back in its own thread; the events travel to the main
  * loop through a queue, so that output, the log and the alert commands are
@@ -56,12 +58,18 @@ typedef struct {
     char **devices;
     char *pidfile;
     gboolean daemon;
+    gboolean integrity;       /* watch the kernel's integrity too */
+    gboolean noNetwork;       /* integrity-watch: the kernel only */
+    int intervalMs;
+    char *action;
+    gboolean force;
     /* state */
     gboolean json;
     char **execArgv;
     FILE *log;
     int pidfd;
     int readyfd;              /* daemon: tells the waiting parent it runs */
+    int actionValue;          /* virDomainCloneIntegrityAction */
     gboolean detached;        /* daemon, running: messages go to syslog */
     GMainLoop *loop;
     GAsyncQueue *queue;       /* of vclSandboxEvent, from the watch's thread */
@@ -139,6 +147,33 @@ vclJsonString(JsonBuilder *b, const char *name, const char *value)
 }
 
 
+static void
+vclJsonHex(JsonBuilder *b, const char *name, unsigned long long value)
+{
+    g_autofree char *hex = g_strdup_printf("0x%llx", value);
+
+    vclJsonString(b, name, hex);
+}
+
+
+/* The fields of an integrity event; addresses and values as hex strings
+ * (JSON numbers lose precision above 2^53). */
+static void
+vclSandboxIntegrityJSON(JsonBuilder *b, const virDomainCloneSandboxEvent *ev)
+{
+    vclJsonString(b, "integrity", ev->integrity);
+    vclJsonHex(b, "address", ev->address);
+    vclJsonHex(b, "old", ev->oldValue);
+    vclJsonHex(b, "new", ev->newValue);
+    json_builder_set_member_name(b, "cpu");
+    if (ev->cpu >= 0)
+        json_builder_add_int_value(b, ev->cpu);
+    else
+        json_builder_add_null_value(b);
+    vclJsonString(b, "action", ev->action);
+}
+
+
 static char *
 vclSandboxJSON(const virDomainCloneSandboxEvent *ev)
 {
@@ -165,6 +200,8 @@ vclSandboxJSON(const virDomainCloneSandboxEvent *ev)
         json_builder_add_null_value(b);
     json_builder_set_member_name(b, "count");
     json_builder_add_int_value(b, ev->count);
+    if (ev->type == VIR_DOMAIN_CLONE_SANDBOX_EVENT_INTEGRITY)
+        vclSandboxIntegrityJSON(b, ev);
     json_builder_end_object(b);
     root = json_builder_get_root(b);
     json_generator_set_root(gen, root);
@@ -194,6 +231,23 @@ vclSandboxTrafficLine(const char *when, const virDomainCloneSandboxEvent *ev)
 }
 
 
+/* "2026-11-22T03:40:01.123Z web-clone1 integrity idt-gate cpu 0
+ * 0xfffffe0000000800: 0xffffffff81a00b10 -> 0xffffffffc0401000 (paused)" */
+static char *
+vclSandboxIntegrityLine(const char *when, const virDomainCloneSandboxEvent *ev)
+{
+    GString *line = g_string_new(NULL);
+
+    g_string_append_printf(line, "%s %s integrity %s", when, ev->clone, ev->integrity);
+    if (ev->cpu >= 0)
+        g_string_append_printf(line, " cpu %d", ev->cpu);
+    if (ev->address)
+        g_string_append_printf(line, " 0x%llx", ev->address);
+    g_string_append_printf(line, ": 0x%llx -> 0x%llx (%s)", ev->oldValue, ev->newValue, ev->action);
+    return g_string_free(line, FALSE);
+}
+
+
 static char *
 vclSandboxLine(const virDomainCloneSandboxEvent *ev)
 {
@@ -209,8 +263,13 @@ vclSandboxLine(const virDomainCloneSandboxEvent *ev)
                                            ev->count),
                                when, ev->clone, ev->count, ev->device);
     case VIR_DOMAIN_CLONE_SANDBOX_EVENT_END:
+        if (!ev->device && ev->cpu == -1)
+            return g_strdup_printf(_("%1$s %2$s end: the clone is no longer running"),
+                                   when, ev->clone);
         return g_strdup_printf(_("%1$s %2$s end: the clone's network devices are gone"),
                                when, ev->clone);
+    case VIR_DOMAIN_CLONE_SANDBOX_EVENT_INTEGRITY:
+        return vclSandboxIntegrityLine(when, ev);
     }
     return g_strdup_printf("%s %s %d", when, ev->clone, ev->type);
 }
@@ -507,6 +566,28 @@ vclAbsPath(char **path)
 }
 
 
+/* --interval and --action, checked. */
+static int
+vclSandboxIntegrityOptions(vclSandbox *s)
+{
+    if (s->intervalMs < 0) {
+        vclError("%s", _("--interval cannot be negative"));
+        return EXIT_USAGE;
+    }
+    if (!s->action || g_str_equal(s->action, "alert")) {
+        s->actionValue = VIR_DOMAIN_CLONE_INTEGRITY_ALERT;
+    } else if (g_str_equal(s->action, "pause")) {
+        s->actionValue = VIR_DOMAIN_CLONE_INTEGRITY_PAUSE;
+    } else if (g_str_equal(s->action, "destroy")) {
+        s->actionValue = VIR_DOMAIN_CLONE_INTEGRITY_DESTROY;
+    } else {
+        vclError(_("unknown --action '%1$s': it is alert, pause or destroy"), s->action);
+        return EXIT_USAGE;
+    }
+    return -1;
+}
+
+
 static int
 vclSandboxOptions(vclGlobal *g, vclSandbox *s, int *argc, char ***argv)
 {
@@ -521,6 +602,11 @@ vclSandboxOptions(vclGlobal *g, vclSandbox *s, int *argc, char ***argv)
           N_("watch this tap device of the clone without asking libvirt (repeat for each)"), N_("DEVICE") },
         { "daemon", 0, 0, G_OPTION_ARG_NONE, &s->daemon, N_("go to the background once the watch runs (needs --log or --exec)"), NULL },
         { "pidfile", 0, 0, G_OPTION_ARG_FILENAME, &s->pidfile, N_("write the process ID to FILE and keep it locked"), N_("FILE") },
+        { "integrity", 0, 0, G_OPTION_ARG_NONE, &s->integrity,
+          N_("watch the clone's kernel integrity too (see integrity-watch)"), NULL },
+        { "interval", 0, 0, G_OPTION_ARG_INT, &s->intervalMs, N_("with --integrity: check every MS milliseconds (default 1000)"), N_("MS") },
+        { "action", 0, 0, G_OPTION_ARG_STRING, &s->action,
+          N_("with --integrity: on the first alert, alert (default), pause or destroy the clone"), N_("ACTION") },
         { NULL, 0, 0, 0, NULL, NULL, NULL },
     };
     g_autoptr(GOptionContext) ctx = g_option_context_new(_("CLONE - report what a sandbox clone sends"));
@@ -544,8 +630,12 @@ vclSandboxOptions(vclGlobal *g, vclSandbox *s, int *argc, char ***argv)
         vclError("%s", _("--daemon needs --log or --exec: a daemon has no terminal to print to"));
         return EXIT_USAGE;
     }
+    if (s->integrity && s->devices) {
+        vclError("%s", _("--integrity cannot be used with --device: the integrity watch needs libvirt"));
+        return EXIT_USAGE;
+    }
     s->json = g->json;
-    return -1;
+    return vclSandboxIntegrityOptions(s);
 }
 
 
@@ -580,12 +670,15 @@ vclSandboxPrepare(vclSandbox *s)
 }
 
 
-/* Starts the watch: on the given devices, or on the domain's taps. */
+/* Starts the watch: on the given devices, or on the domain's taps; and
+ * the integrity watch, in @integrityId. */
 static int
-vclSandboxWatch(vclGlobal *g, vclSandbox *s, const char *clone, virConnectPtr *conn)
+vclSandboxWatch(vclGlobal *g, vclSandbox *s, const char *clone, virConnectPtr *conn,
+                int *integrityId)
 {
     g_autoptr(virDomain) dom = NULL;
-    int id;
+    unsigned int flags = s->force ? VIR_DOMAIN_CLONE_INTEGRITY_FORCE : 0;
+    int id = 0;
 
     if (s->devices) {
         id = virDomainCloneSandboxWatchDevices(clone, (const char *const *)s->devices,
@@ -597,10 +690,22 @@ vclSandboxWatch(vclGlobal *g, vclSandbox *s, const char *clone, virConnectPtr *c
             vclError(_("domain '%1$s' not found: %2$s"), clone, virGetLastErrorMessage());
             return -1;
         }
-        id = virDomainCloneSandboxWatch(dom, vclSandboxEventCb, s, NULL, 0);
+        if (!s->noNetwork)
+            id = virDomainCloneSandboxWatch(dom, vclSandboxEventCb, s, NULL, 0);
     }
-    if (id < 0)
+    if (id < 0) {
         vclError(_("cannot watch clone '%1$s': %2$s"), clone, virCloneGetLastErrorMessage());
+        return -1;
+    }
+    if (s->integrity &&
+        (*integrityId = virDomainCloneIntegrityWatch(dom, (unsigned int)s->intervalMs, s->actionValue,
+                                                     vclSandboxEventCb, s, NULL, flags)) < 0) {
+        vclError(_("cannot watch the kernel integrity of clone '%1$s': %2$s"),
+                 clone, virCloneGetLastErrorMessage());
+        if (!s->noNetwork)
+            virDomainCloneSandboxUnwatch(id);
+        return -1;
+    }
     return id;
 }
 
@@ -613,6 +718,7 @@ vclSandboxRun(vclGlobal *g, vclSandbox *s, const char *clone)
     guint sigint = g_unix_signal_add(SIGINT, vclSandboxOnSignal, s);
     guint sigterm = g_unix_signal_add(SIGTERM, vclSandboxOnSignal, s);
     int id = -1;
+    int integrityId = -1;
     int ret = EXIT_FAILED;
 
     if (s->pidfile && vclSandboxPidfile(s) < 0) {
@@ -626,7 +732,7 @@ vclSandboxRun(vclGlobal *g, vclSandbox *s, const char *clone)
     }
     s->queue = g_async_queue_new();
     s->loop = g_main_loop_new(NULL, FALSE);
-    if ((id = vclSandboxWatch(g, s, clone, &conn)) < 0 ||
+    if ((id = vclSandboxWatch(g, s, clone, &conn, &integrityId)) < 0 ||
         (s->daemon && vclSandboxDetach(s) < 0))
         goto cleanup;
     vclSandboxRunLoop(s, sigint, sigterm);
@@ -638,7 +744,9 @@ vclSandboxRun(vclGlobal *g, vclSandbox *s, const char *clone)
         g_source_remove(sigint);
     if (sigterm)
         g_source_remove(sigterm);
-    if (id >= 0)
+    if (integrityId >= 0)
+        virDomainCloneSandboxUnwatch(integrityId);
+    if (id > 0 && !s->noNetwork)
         virDomainCloneSandboxUnwatch(id);
     vclConnectClose(conn);
     while ((e = g_async_queue_try_pop(s->queue)))
@@ -668,6 +776,7 @@ vclSandboxClear(vclSandbox *s)
     g_free(s->logPath);
     g_free(s->command);
     g_free(s->pidfile);
+    g_free(s->action);
 }
 
 
@@ -683,6 +792,60 @@ cmdSandboxWatch(vclGlobal *g, int argc, char **argv)
     if ((ret = vclSandboxOptions(g, &s, &argc, &argv)) < 0 &&
         (ret = vclSandboxPrepare(&s)) < 0 &&
         (!s.daemon || (ret = vclSandboxDaemonize(&s)) < 0))
+        ret = vclSandboxRun(g, &s, argv[1]);
+    vclSandboxClear(&s);
+    return ret;
+}
+
+
+/* ---- integrity-watch ---------------------------------------------------- */
+
+static int
+vclIntegrityOptions(vclGlobal *g, vclSandbox *s, int *argc, char ***argv)
+{
+    GOptionEntry entries[] = {
+        { "json", 0, 0, G_OPTION_ARG_NONE, &g->json, N_("print JSON lines"), NULL },
+        { "interval", 0, 0, G_OPTION_ARG_INT, &s->intervalMs, N_("check every MS milliseconds (default 1000)"), N_("MS") },
+        { "action", 0, 0, G_OPTION_ARG_STRING, &s->action,
+          N_("on the first alert, alert (default), pause or destroy the clone"), N_("ACTION") },
+        { "force", 0, 0, G_OPTION_ARG_NONE, &s->force, N_("watch a domain that is not a clone"), NULL },
+        { "count", 0, 0, G_OPTION_ARG_INT, &s->count, N_("exit after N events"), N_("N") },
+        { "timeout", 0, 0, G_OPTION_ARG_INT, &s->timeout, N_("exit after S seconds"), N_("S") },
+        { NULL, 0, 0, 0, NULL, NULL, NULL },
+    };
+    g_autoptr(GOptionContext) ctx = g_option_context_new(_("CLONE - report changes of a clone's kernel"));
+    g_autoptr(GError) gerr = NULL;
+
+    g_option_context_add_main_entries(ctx, entries, GETTEXT_PACKAGE);
+    g_option_context_set_translation_domain(ctx, GETTEXT_PACKAGE);
+    if (!g_option_context_parse(ctx, argc, argv, &gerr)) {
+        vclError("%s", gerr->message);
+        return EXIT_USAGE;
+    }
+    if (*argc != 2) {
+        vclError("%s", _("integrity-watch takes exactly one CLONE"));
+        return EXIT_USAGE;
+    }
+    if (s->count < 0 || s->timeout < 0) {
+        vclError("%s", _("--count and --timeout cannot be negative"));
+        return EXIT_USAGE;
+    }
+    s->json = g->json;
+    s->integrity = TRUE;
+    s->noNetwork = TRUE;
+    return vclSandboxIntegrityOptions(s);
+}
+
+
+int
+cmdIntegrityWatch(vclGlobal *g, int argc, char **argv)
+{
+    vclSandbox s = { .pidfd = -1, .readyfd = -1, .wakefd = -1 };
+    int ret;
+
+    g_queue_init(&s.waiting);
+    signal(SIGPIPE, SIG_IGN);
+    if ((ret = vclIntegrityOptions(g, &s, &argc, &argv)) < 0)
         ret = vclSandboxRun(g, &s, argv[1]);
     vclSandboxClear(&s);
     return ret;

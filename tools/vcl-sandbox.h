@@ -1,5 +1,6 @@
 /*
- * vcl-sandbox.h: the sandbox-watch command of virt-clone-live
+ * vcl-sandbox.h: the sandbox-watch and integrity-watch commands of
+ * virt-clone-live
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -8,3 +9,4 @@
 #include "vcl-common.h"
 
 int cmdSandboxWatch(vclGlobal *g, int argc, char **argv);
+int cmdIntegrityWatch(vclGlobal *g, int argc, char **argv);

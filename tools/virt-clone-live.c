@@ -33,6 +33,7 @@ static const vclCommand vclCommands[] = {
     { "policy-dump", cmdPolicyDump, N_("print the effective policy, every default filled in") },
     { "reap", cmdReap, N_("destroy the clones whose time-to-live has passed") },
     { "sandbox-watch", cmdSandboxWatch, N_("report what a sandbox clone sends, as it happens") },
+    { "integrity-watch", cmdIntegrityWatch, N_("report changes of a clone's kernel, as they happen") },
     { "template-create", cmdTemplateCreate, N_("capture a running domain as a template") },
     { "template-list", cmdTemplateList, N_("list the templates") },
     { "template-info", cmdTemplateInfo, N_("describe a template") },

@@ -259,6 +259,11 @@ typedef enum {
      * of the watch, which stays registered until it is unwatched
      * (Since: 0.3.0) */
     VIR_DOMAIN_CLONE_SANDBOX_EVENT_END,
+    /* the guest kernel differs from its baseline (a watch of
+     * virDomainCloneIntegrityWatch()): @integrity says what, @address,
+     * @oldValue, @newValue and @cpu where, @action what the watch did; the
+     * network fields are NULL, @dstPort -1, @count 1 (Since: 0.7.0) */
+    VIR_DOMAIN_CLONE_SANDBOX_EVENT_INTEGRITY,
 
 #ifdef VIR_ENUM_SENTINELS
     VIR_DOMAIN_CLONE_SANDBOX_EVENT_LAST
@@ -308,6 +313,29 @@ struct _virDomainCloneSandboxEvent {
                            * for; NULL for other ethertypes */
     int dstPort;          /* TCP or UDP destination port, or -1 */
     unsigned int count;   /* frames summed in this event */
+
+    /* the fields below are set by VIR_DOMAIN_CLONE_SANDBOX_EVENT_INTEGRITY
+     * events only (Since: 0.7.0) */
+    const char *integrity; /* what differs: "text" or "rodata" (kernel
+                            * image bytes), "idt-gate", "idtr", "gdt-entry",
+                            * "gdtr", "cr0.wp", "cr4.smep", "cr4.smap",
+                            * "mapping" (a read-only kernel page remapped or
+                            * made writable), "cpus" (vCPU count) */
+    unsigned long long address;  /* the kernel virtual address of the first
+                                  * byte changed, the gate, the entry, the
+                                  * page or the table base; 0 for a bit */
+    unsigned long long oldValue; /* the baseline's value: up to 8 bytes of
+                                  * text (little-endian), a gate's target,
+                                  * a table base, a bit (0 or 1) */
+    unsigned long long newValue; /* the value found now, the same way */
+    int cpu;                     /* the vCPU of a register difference, -1
+                                  * for a memory difference */
+    const char *action;          /* what the watch did on this event:
+                                  * "alert" (nothing but this report),
+                                  * "paused" (the clone), or "destroying"
+                                  * (the clone is paused, and destroyed
+                                  * right after this event: an END event
+                                  * follows once it is gone) */
 };
 
 /**
@@ -534,6 +562,51 @@ int virDomainCloneMemoryDump(virDomainPtr clone,
                              const char *file,
                              unsigned int format,
                              unsigned int flags);
+
+/* ---- kernel integrity watch ---------------------------------------------- */
+
+/**
+ * virDomainCloneIntegrityAction:
+ *
+ * What virDomainCloneIntegrityWatch() does to the clone on its first
+ * alert.
+ *
+ * Since: 0.7.0
+ */
+typedef enum {
+    /* report only (Since: 0.7.0) */
+    VIR_DOMAIN_CLONE_INTEGRITY_ALERT = 0,
+    /* pause the clone (virDomainSuspend), keeping it for a look
+     * (Since: 0.7.0) */
+    VIR_DOMAIN_CLONE_INTEGRITY_PAUSE = 1,
+    /* destroy the clone (virDomainDestroy) (Since: 0.7.0) */
+    VIR_DOMAIN_CLONE_INTEGRITY_DESTROY = 2,
+
+#ifdef VIR_ENUM_SENTINELS
+    VIR_DOMAIN_CLONE_INTEGRITY_LAST
+#endif
+} virDomainCloneIntegrityAction;
+
+/**
+ * virDomainCloneIntegrityFlags:
+ *
+ * Flags for virDomainCloneIntegrityWatch().
+ *
+ * Since: 0.7.0
+ */
+typedef enum {
+    /* watch a domain that is not a clone: the watch reads its memory,
+     * which holds a production guest's secrets (Since: 0.7.0) */
+    VIR_DOMAIN_CLONE_INTEGRITY_FORCE = (1 << 0),
+} virDomainCloneIntegrityFlags;
+
+int virDomainCloneIntegrityWatch(virDomainPtr clone,
+                                 unsigned int intervalMs,
+                                 int action,
+                                 virDomainCloneSandboxEventCallback cb,
+                                 void *opaque,
+                                 virFreeCallback freecb,
+                                 unsigned int flags);
 
 #ifdef __cplusplus
 }

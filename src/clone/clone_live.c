@@ -760,6 +760,8 @@ cloneSandboxStartAlerts(cloneJob *job)
 
     if (!job->plan->sandboxBridge || (!job->policy->alertLog && !job->policy->alertCommand))
         return 0;
+    /* with <integrity> the watcher takes the kernel's baseline now, the
+     * clone still paused before it first runs: the clone instant */
     dir = g_build_filename(CLONE_RUN_DIR, job->uuid, NULL);
     if (g_mkdir_with_parents(dir, 0700) < 0) {
         virCloneReportSystemError(errno, _("cannot create directory '%1$s'"), dir);
@@ -767,7 +769,10 @@ cloneSandboxStartAlerts(cloneJob *job)
     }
     job->watchPidfile = g_build_filename(dir, "sandbox-watch.pid", NULL);
     return cloneSandboxDaemonStartForDomain(job->clone, job->watchPidfile, job->policy->alertLog,
-                                            job->policy->alertCommand, NULL);
+                                            job->policy->alertCommand,
+                                            job->policy->integrityIntervalMs,
+                                            cloneIntegrityActionTypeToString(job->policy->integrityAction),
+                                            NULL);
 }
 
 

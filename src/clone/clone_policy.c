@@ -29,6 +29,7 @@ CLONE_ENUM_IMPL(cloneTpmMode, CLONE_TPM_MODE_LAST, "auto", "refuse", "clone");
 CLONE_ENUM_IMPL(cloneChainAction, CLONE_CHAIN_ACTION_LAST, "flatten", "refuse");
 CLONE_ENUM_IMPL(cloneAgentFailure, CLONE_AGENT_FAILURE_LAST, "fail", "warn");
 CLONE_ENUM_IMPL(cloneGuestMacMode, CLONE_GUEST_MAC_LAST, "auto", "set", "keep");
+CLONE_ENUM_IMPL(cloneIntegrityAction, CLONE_INTEGRITY_ACTION_LAST, "alert", "pause", "destroy");
 CLONE_ENUM_IMPL(cloneIpMode, CLONE_IP_MODE_LAST, "auto", "keep", "none", "dhcp", "static");
 
 CLONE_ENUM_IMPL(cloneNetworkMode, CLONE_NETWORK_LAST,
@@ -495,6 +496,7 @@ typedef struct {
     xmlNodePtr network;
     xmlNodePtr dhcp;           /* the first <interface><ip mode='dhcp'> */
     xmlNodePtr staticIp;       /* the first <interface><ip mode='static'> */
+    xmlNodePtr integrity;
 } clonePolicyParseCtxt;
 
 typedef int (*clonePolicyParseFunc)(xmlNodePtr node, clonePolicyParseCtxt *ctxt);
@@ -784,6 +786,40 @@ clonePolicyParseAlert(xmlNodePtr node, clonePolicyParseCtxt *ctxt)
 }
 
 
+/* <integrity interval='1s' action='alert|pause|destroy'/>: the interval
+ * in milliseconds, "ms" or "s" (from 100 ms to an hour) */
+static int
+clonePolicyParseIntegrity(xmlNodePtr node, clonePolicyParseCtxt *ctxt)
+{
+    g_autofree char *interval = clonePolicyAttr(node, "interval");
+    clonePolicy *p = ctxt->policy;
+    int action = CLONE_INTEGRITY_ACTION_ALERT;
+    guint64 ms = 1000;
+
+    if (p->network != CLONE_NETWORK_SANDBOX)
+        return clonePolicyError(node, _("<integrity> needs network mode '%1$s'"), "sandbox");
+    if (interval) {
+        const char *unit = interval + strspn(interval, "0123456789");
+        g_autofree char *digits = g_strndup(interval, unit - interval);
+        guint64 scale = g_str_equal(unit, "s") ? 1000 : 1;
+
+        if (!*digits || (*unit && !g_str_equal(unit, "s") && !g_str_equal(unit, "ms")) ||
+            !g_ascii_string_to_unsigned(digits, 10, 0, 3600000, &ms, NULL) ||
+            ms * scale < 100 || ms * scale > 3600000)
+            return clonePolicyError(node, _("the integrity interval '%1$s' is not a duration from 100ms to 3600s (a whole number, then 'ms' or 's')"),
+                                    interval);
+        ms *= scale;
+    }
+    if (clonePolicyParseEnum(node, "action", cloneIntegrityActionTypeToString,
+                             CLONE_INTEGRITY_ACTION_LAST, &action) < 0)
+        return -1;
+    p->integrityIntervalMs = (guint)ms;
+    p->integrityAction = action;
+    ctxt->integrity = node;
+    return 0;
+}
+
+
 static int
 clonePolicyParseDisks(xmlNodePtr node, clonePolicyParseCtxt *ctxt)
 {
@@ -938,6 +974,7 @@ static const char *const clonePolicyInterfaceAttrs[] = { "source", "mac", NULL }
 static const char *const clonePolicyIpAttrs[] = { "mode", "address", "prefix", "gateway", NULL };
 static const char *const clonePolicyGuestAgentAttrs[] = { "on-failure", "timeout", NULL };
 static const char *const clonePolicyAlertAttrs[] = { "log", "command", NULL };
+static const char *const clonePolicyIntegrityAttrs[] = { "interval", "action", NULL };
 static const char *const clonePolicyDisksAttrs[] = { "dir", "format", NULL };
 static const char *const clonePolicyDiskAttrs[] = { "target", "action", NULL };
 static const char *const clonePolicyMemoryAttrs[] = {
@@ -967,6 +1004,7 @@ static const clonePolicyElement clonePolicyNetworkElements[] = {
       .children = clonePolicyInterfaceElements,
       .nchildren = G_N_ELEMENTS(clonePolicyInterfaceElements) },
     { .name = "alert", .attrs = clonePolicyAlertAttrs, .parse = clonePolicyParseAlert },
+    { .name = "integrity", .attrs = clonePolicyIntegrityAttrs, .parse = clonePolicyParseIntegrity },
 };
 
 static const clonePolicyElement clonePolicyDisksElements[] = {
@@ -1125,6 +1163,8 @@ clonePolicyCheckWhole(clonePolicyParseCtxt *ctxt)
                                 cloneNetworkModeTypeToString(p->network));
     if (p->network == CLONE_NETWORK_DISCONNECTED && ctxt->staticIp)
         return clonePolicyError(ctxt->staticIp, "%s", _("a static address needs the link up: network mode 'inherit' or 'sandbox'"));
+    if (ctxt->integrity && !p->alertLog && !p->alertCommand)
+        return clonePolicyError(ctxt->integrity, "%s", _("<integrity> needs an <alert> with a log or a command: its alerts go there"));
     if (p->network == CLONE_NETWORK_INHERIT && p->guestMac == CLONE_GUEST_MAC_KEEP)
         return clonePolicyError(ctxt->network, "%s", _("guest-mac='keep' with network mode 'inherit' puts the source's MAC addresses on the source's network: the guest must take its new MACs (guest-mac='set' or 'auto')"));
     return 0;
@@ -1296,7 +1336,7 @@ clonePolicyFormatNetwork(GString *s, const clonePolicy *p)
                            cloneNetworkModeTypeToString(p->network),
                            cloneGuestMacModeTypeToString(p->guestMac),
                            cloneIpModeTypeToString(p->ip));
-    if (p->nics->len == 0 && !p->alertLog && !p->alertCommand) {
+    if (p->nics->len == 0 && !p->alertLog && !p->alertCommand && !p->integrityIntervalMs) {
         g_string_append(s, "/>\n");
         return;
     }
@@ -1330,6 +1370,14 @@ clonePolicyFormatNetwork(GString *s, const clonePolicy *p)
             g_string_append_c(s, '\'');
         }
         g_string_append(s, "/>\n");
+    }
+    if (p->integrityIntervalMs) {
+        if (p->integrityIntervalMs % 1000 == 0)
+            g_string_append_printf(s, "    <integrity interval='%us'", p->integrityIntervalMs / 1000);
+        else
+            g_string_append_printf(s, "    <integrity interval='%ums'", p->integrityIntervalMs);
+        g_string_append_printf(s, " action='%s'/>\n",
+                               cloneIntegrityActionTypeToString(p->integrityAction));
     }
     g_string_append(s, "  </network>\n");
 }

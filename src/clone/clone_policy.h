@@ -19,6 +19,15 @@ typedef enum {
 CLONE_ENUM_DECL(cloneStrategy);
 
 typedef enum {
+    CLONE_INTEGRITY_ACTION_ALERT = 0,   /* the values of virDomainCloneIntegrityAction */
+    CLONE_INTEGRITY_ACTION_PAUSE,
+    CLONE_INTEGRITY_ACTION_DESTROY,
+
+    CLONE_INTEGRITY_ACTION_LAST
+} cloneIntegrityAction;
+CLONE_ENUM_DECL(cloneIntegrityAction);
+
+typedef enum {
     CLONE_NETWORK_DISCONNECTED = 0, /* links stay down (default) */
     CLONE_NETWORK_INHERIT,          /* links come up as in the source */
     CLONE_NETWORK_SANDBOX,          /* isolated bridge (sandbox issue) */
@@ -165,6 +174,10 @@ struct _clonePolicy {
      * are delivered besides the API and sandbox-watch */
     char *alertLog;            /* absolute path: JSON lines appended */
     char *alertCommand;        /* run per event, the event as JSON on stdin */
+    /* <integrity interval=... action=.../>, sandbox with <alert> only: the
+     * kernel integrity watch, run by the alert watcher */
+    guint integrityIntervalMs; /* 0: no integrity watch */
+    cloneIntegrityAction integrityAction;
 
     /* <disks dir=... format=...> with <disk/> children */
     char *overlayDir;          /* NULL: beside each image */

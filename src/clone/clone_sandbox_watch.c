@@ -28,6 +28,7 @@
 #include "clone_xml.h"
 #include "clone_paths.h"
 #include "clone_job.h"
+#include "clone_lookup.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -51,7 +52,7 @@
 #define CLONE_SANDBOX_BATCH 64             /* frames read per socket per wakeup */
 
 CLONE_ENUM_IMPL(cloneSandboxEvent, VIR_DOMAIN_CLONE_SANDBOX_EVENT_LAST,
-                "traffic", "lost", "end");
+                "traffic", "lost", "end", "integrity");
 
 
 /* ---- frame parser ---------------------------------------------------- */
@@ -803,9 +804,36 @@ struct _cloneSandboxWatch {
     cloneSandboxObserver *obs;
 };
 
+/* A registered watch of any kind: its stop function and handle. */
+typedef struct {
+    GDestroyNotify stop;
+    void *handle;
+} cloneSandboxWatchEntry;
+
 static GMutex cloneSandboxWatchLock;
-static GHashTable *cloneSandboxWatches;   /* ID -> cloneSandboxWatch */
+static GHashTable *cloneSandboxWatches;   /* ID -> cloneSandboxWatchEntry */
 static int cloneSandboxWatchLastID;
+
+
+int
+cloneSandboxWatchRegister(GDestroyNotify stop, void *handle)
+{
+    cloneSandboxWatchEntry *e = g_new0(cloneSandboxWatchEntry, 1);
+    int id;
+
+    e->stop = stop;
+    e->handle = handle;
+    g_mutex_lock(&cloneSandboxWatchLock);
+    if (!cloneSandboxWatches)
+        cloneSandboxWatches = g_hash_table_new_full(NULL, NULL, NULL, g_free);
+    do {
+        cloneSandboxWatchLastID = cloneSandboxWatchLastID == G_MAXINT ? 1 : cloneSandboxWatchLastID + 1;
+        id = cloneSandboxWatchLastID;
+    } while (g_hash_table_contains(cloneSandboxWatches, GINT_TO_POINTER(id)));
+    g_hash_table_insert(cloneSandboxWatches, GINT_TO_POINTER(id), e);
+    g_mutex_unlock(&cloneSandboxWatchLock);
+    return id;
+}
 
 
 static void
@@ -855,7 +883,6 @@ cloneSandboxWatchAdd(virDomainPtr dom, const char *clone, const char *const *dev
 {
     g_autoptr(GArray) ifindexes = cloneSandboxIfindexes(clone, devices);
     cloneSandboxWatch *w;
-    int id;
 
     if (!ifindexes)
         return -1;
@@ -871,16 +898,7 @@ cloneSandboxWatchAdd(virDomainPtr dom, const char *clone, const char *const *dev
         return -1;
     }
     w->freecb = freecb;
-    g_mutex_lock(&cloneSandboxWatchLock);
-    if (!cloneSandboxWatches)
-        cloneSandboxWatches = g_hash_table_new(NULL, NULL);
-    do {
-        cloneSandboxWatchLastID = cloneSandboxWatchLastID == G_MAXINT ? 1 : cloneSandboxWatchLastID + 1;
-        id = cloneSandboxWatchLastID;
-    } while (g_hash_table_contains(cloneSandboxWatches, GINT_TO_POINTER(id)));
-    g_hash_table_insert(cloneSandboxWatches, GINT_TO_POINTER(id), w);
-    g_mutex_unlock(&cloneSandboxWatchLock);
-    return id;
+    return cloneSandboxWatchRegister((GDestroyNotify)cloneSandboxObserverStop, w->obs);
 }
 
 
@@ -980,7 +998,8 @@ virDomainCloneSandboxWatchDevices(const char *cloneName,
 
 /**
  * virDomainCloneSandboxUnwatch:
- * @watchID: what virDomainCloneSandboxWatch*() returned
+ * @watchID: what virDomainCloneSandboxWatch*() or
+ *           virDomainCloneIntegrityWatch() returned
  *
  * Stops a watch: no event is delivered once this is called.  It waits for
  * a callback under way in the watch's thread to return, then calls the
@@ -995,24 +1014,26 @@ virDomainCloneSandboxWatchDevices(const char *cloneName,
 CLONE_EXPORT int
 virDomainCloneSandboxUnwatch(int watchID)
 {
-    cloneSandboxWatch *w = NULL;
+    cloneSandboxWatchEntry e = { 0 };
+    gpointer found = NULL;
 
     virCloneInitialize();
     virCloneResetLastError();
     g_mutex_lock(&cloneSandboxWatchLock);
     if (cloneSandboxWatches &&
-        (w = g_hash_table_lookup(cloneSandboxWatches, GINT_TO_POINTER(watchID)))) {
+        (found = g_hash_table_lookup(cloneSandboxWatches, GINT_TO_POINTER(watchID)))) {
+        e = *(cloneSandboxWatchEntry *)found;
         g_hash_table_remove(cloneSandboxWatches, GINT_TO_POINTER(watchID));
         if (g_hash_table_size(cloneSandboxWatches) == 0)
             g_clear_pointer(&cloneSandboxWatches, g_hash_table_unref);
     }
     g_mutex_unlock(&cloneSandboxWatchLock);
-    if (!w) {
+    if (!found) {
         virCloneReportError(VIR_CLONE_ERR_INVALID_ARG,
                             _("there is no sandbox watch with ID %1$d"), watchID);
         return -1;
     }
-    cloneSandboxObserverStop(w->obs);
+    e.stop(e.handle);
     return 0;
 }
 
@@ -1021,7 +1042,8 @@ virDomainCloneSandboxUnwatch(int watchID)
  * virDomainCloneSandboxEventTypeToString:
  * @type: a virDomainCloneSandboxEventType
  *
- * Returns "traffic", "lost" or "end", or NULL for an unknown type.
+ * Returns "traffic", "lost", "end" or "integrity", or NULL for an unknown
+ * type.
  *
  * Since: 0.3.0
  */
@@ -1046,14 +1068,18 @@ cloneSandboxDaemonProgram(const char *program)
 
 
 /* argv of "virt-clone-live sandbox-watch --daemon ..."; the strings are
- * borrowed from @p. */
+ * borrowed from @p and @interval (the integrity watch's, in ms). */
 static GPtrArray *
-cloneSandboxDaemonArgv(const cloneSandboxDaemonParams *p)
+cloneSandboxDaemonArgv(const cloneSandboxDaemonParams *p, const char *interval)
 {
     GPtrArray *argv = g_ptr_array_new();
-    const char *fixed[] = { cloneSandboxDaemonProgram(p->program), "sandbox-watch",
-                            "--daemon", "--pidfile", p->pidfile };
+    const char *fixed[] = { "sandbox-watch", "--daemon", "--pidfile", p->pidfile };
 
+    g_ptr_array_add(argv, (char *)cloneSandboxDaemonProgram(p->program));
+    if (p->integrityIntervalMs) {
+        g_ptr_array_add(argv, (char *)"--connect");
+        g_ptr_array_add(argv, (char *)p->uri);
+    }
     for (size_t i = 0; i < G_N_ELEMENTS(fixed); i++)
         g_ptr_array_add(argv, (char *)fixed[i]);
     if (p->logPath) {
@@ -1064,9 +1090,19 @@ cloneSandboxDaemonArgv(const cloneSandboxDaemonParams *p)
         g_ptr_array_add(argv, (char *)"--exec");
         g_ptr_array_add(argv, (char *)p->command);
     }
-    for (const char *const *tap = p->taps; *tap; tap++) {
-        g_ptr_array_add(argv, (char *)"--device");
-        g_ptr_array_add(argv, (char *)*tap);
+    if (p->integrityIntervalMs) {
+        /* the daemon asks libvirt for the taps (the same ones), and
+         * watches the kernel */
+        g_ptr_array_add(argv, (char *)"--integrity");
+        g_ptr_array_add(argv, (char *)"--action");
+        g_ptr_array_add(argv, (char *)p->integrityAction);
+        g_ptr_array_add(argv, (char *)"--interval");
+        g_ptr_array_add(argv, (char *)interval);
+    } else {
+        for (const char *const *tap = p->taps; *tap; tap++) {
+            g_ptr_array_add(argv, (char *)"--device");
+            g_ptr_array_add(argv, (char *)*tap);
+        }
     }
     g_ptr_array_add(argv, (char *)"--");
     g_ptr_array_add(argv, (char *)p->clone);
@@ -1095,6 +1131,7 @@ cloneSandboxDaemonStart(const cloneSandboxDaemonParams *p, pid_t *pid)
     g_autoptr(GPtrArray) argv = NULL;
     g_autoptr(GError) gerr = NULL;
     g_autofree char *err = NULL;
+    g_autofree char *interval = g_strdup_printf("%u", p->integrityIntervalMs);
     int status;
     pid_t daemonPid;
 
@@ -1103,7 +1140,12 @@ cloneSandboxDaemonStart(const cloneSandboxDaemonParams *p, pid_t *pid)
                             _("a sandbox watch daemon needs a clone name, its tap devices, a pidfile, and a log file or a command"));
         return -1;
     }
-    argv = cloneSandboxDaemonArgv(p);
+    if (p->integrityIntervalMs && (!p->uri || !p->integrityAction)) {
+        virCloneReportError(VIR_CLONE_ERR_INVALID_ARG, "%s",
+                            _("the integrity watch of a sandbox watch daemon needs a connection URI and an action"));
+        return -1;
+    }
+    argv = cloneSandboxDaemonArgv(p, interval);
     /* returns once the daemon has bound its sockets (or failed) and
      * closed its standard output and error */
     if (!g_spawn_sync(NULL, (char **)argv->pdata, NULL, G_SPAWN_STDOUT_TO_DEV_NULL,
@@ -1133,13 +1175,32 @@ cloneSandboxDaemonStart(const cloneSandboxDaemonParams *p, pid_t *pid)
 
 int
 cloneSandboxDaemonStartForDomain(virDomainPtr clone, const char *pidfile,
-                                 const char *logPath, const char *command, pid_t *pid)
+                                 const char *logPath, const char *command,
+                                 guint integrityIntervalMs, const char *integrityAction,
+                                 pid_t *pid)
 {
     g_auto(GStrv) taps = NULL;
+    g_autofree char *uri = NULL;
     cloneSandboxDaemonParams p = {
         .pidfile = pidfile, .logPath = logPath, .command = command,
+        .integrityIntervalMs = integrityIntervalMs, .integrityAction = integrityAction,
     };
 
+    if (integrityIntervalMs) {
+        virConnectPtr conn = virDomainGetConnect(clone);
+
+        if (cloneConnGetKind(conn, NULL) == CLONE_CONN_EMBED) {
+            virCloneReportError(VIR_CLONE_ERR_OPERATION_INVALID,
+                                _("the integrity watch of clone '%1$s' (policy <integrity>) needs a libvirt daemon: its watcher is another process, which cannot open the embedded driver's root"),
+                                virDomainGetName(clone));
+            return -1;
+        }
+        if (!(uri = virConnectGetURI(conn))) {
+            virCloneReportLibvirtError(VIR_CLONE_ERR_LIBVIRT, "%s", _("cannot read the connection's URI"));
+            return -1;
+        }
+        p.uri = uri;
+    }
     if (!(taps = cloneSandboxDomainTapsOf(clone)))
         return -1;
     p.clone = virDomainGetName(clone);

@@ -60,6 +60,13 @@ cloneSandboxObserver *cloneSandboxObserverStart(const char *clone,
 void cloneSandboxObserverStop(cloneSandboxObserver *obs);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(cloneSandboxObserver, cloneSandboxObserverStop);
 
+/* ---- watch IDs ---- */
+
+/* Registers a running watch under a new ID of virDomainCloneSandboxUnwatch(),
+ * which calls @stop(@handle) (the network watches and the integrity watch
+ * share the IDs). */
+int cloneSandboxWatchRegister(GDestroyNotify stop, void *handle);
+
 /* ---- watch daemon (alert settings of a policy) ---- */
 
 typedef struct _cloneSandboxDaemonParams cloneSandboxDaemonParams;
@@ -73,21 +80,32 @@ struct _cloneSandboxDaemonParams {
                                  * no shell runs it */
     const char *program;        /* NULL: $LIBVIRT_CLONE_CLI if set, else the
                                  * installed virt-clone-live */
+    guint integrityIntervalMs;  /* 0, or the kernel integrity watch too: the
+                                 * daemon then connects to @uri, and takes
+                                 * the baseline before this returns */
+    const char *integrityAction;/* "alert", "pause" or "destroy" */
+    const char *uri;            /* for the integrity watch */
 };
 
 /* Starts "virt-clone-live sandbox-watch --daemon" for a clone's taps and
  * returns once its packet sockets are bound (frames are observed from then
- * on), with its pid in @pid (may be NULL).  The daemon needs no libvirt
- * connection, so it may be started by the qemu hook and for an embedded
- * driver.  It exits by itself (removing its pidfile) when every tap is
+ * on), with its pid in @pid (may be NULL).  Without the integrity watch
+ * the daemon needs no libvirt connection, so it may be started by the qemu
+ * hook and for an embedded driver.  It exits by itself (removing its pidfile) when every tap is
  * gone, and on SIGTERM.  At least one of logPath and command is required. */
 int cloneSandboxDaemonStart(const cloneSandboxDaemonParams *p, pid_t *pid);
 
-/* The same for a running domain: its name and taps come from its live XML. */
+/* The same for a running domain: its name and taps come from its live XML.
+ * With @integrityIntervalMs, the daemon watches the kernel's integrity too
+ * (its baseline taken before this returns: call it before the clone runs);
+ * that needs a connection that another process can open (not an embedded
+ * driver: refused). */
 int cloneSandboxDaemonStartForDomain(virDomainPtr clone,
                                      const char *pidfile,
                                      const char *logPath,
                                      const char *command,
+                                     guint integrityIntervalMs,
+                                     const char *integrityAction,
                                      pid_t *pid);
 
 /* The pid of the daemon that holds @pidfile's lock: 0 if none, -1 on error. */

@@ -17,6 +17,9 @@
 # the package's dependencies.
 # OUTDIR/workload is used if it is newer than workload.c (meson builds it
 # there), otherwise it is compiled with ${CC:-cc} -static.
+# OUTDIR/clonetest_attack.ko (attack/build-attack.sh), if there, goes to
+# /lib/modules/clonetest_attack.ko: the workload's "attack" and "module"
+# commands load it.
 set -euo pipefail
 
 srcdir=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
@@ -156,6 +159,9 @@ for m in "${order[@]}"; do
     install -D -m 0644 -- "$moddir/$m" "$stage/lib/modules/$kver/$m"
 done
 printf '%s\n' "${order[@]}" > "$stage/etc/clonetest-modules"
+if [ -f "$outdir/clonetest_attack.ko" ]; then
+    install -m 0644 -- "$outdir/clonetest_attack.ko" "$stage/lib/modules/clonetest_attack.ko"
+fi
 
 # --- archives -------------------------------------------------------------
 (cd "$stage" && find . -mindepth 1 -print0 | LC_ALL=C sort -z |

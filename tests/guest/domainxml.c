@@ -170,7 +170,21 @@ tgDomainXml(const TgDomainXmlOpts *o)
     g_string_append(xml,
                     "  <features><acpi/></features>\n"
                     "  <cpu mode='custom' match='exact' check='none'>\n"
-                    "    <model fallback='forbid'>qemu64</model>\n"
+                    "    <model fallback='forbid'>qemu64</model>\n");
+    if (o->cpu_features) {
+        g_auto(GStrv) names = g_strsplit_set(o->cpu_features, " ", -1);
+        char **n;
+
+        for (n = names; *n; n++) {
+            g_autofree char *feature = NULL;
+
+            if (!**n)
+                continue;
+            feature = g_markup_printf_escaped("    <feature policy='require' name='%s'/>\n", *n);
+            g_string_append(xml, feature);
+        }
+    }
+    g_string_append(xml,
                     "  </cpu>\n"
                     "  <clock offset='utc'/>\n");
     g_string_append(xml, events);

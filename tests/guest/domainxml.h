@@ -51,6 +51,9 @@ typedef struct {
     gboolean tpm;                  /* TPM 2.0 (CRB) backed by swtpm */
     gboolean rng;                  /* virtio-rng from /dev/urandom */
     const char *extra_devices;     /* appended inside <devices> */
+    const char *cpu_features;      /* CPU features the model must have
+                                    * beyond qemu64's, blank-separated
+                                    * (e.g. "smep smap") */
 } TgDomainXmlOpts;
 
 char *tgDomainXml(const TgDomainXmlOpts *o);

@@ -37,6 +37,7 @@
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/reboot.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <arpa/inet.h>
 #include <net/if.h>
@@ -873,6 +874,90 @@ cmd_kmsg(const char *cmd, const char *needle)
 }
 
 
+/* ---- kernel attacks (the integrity watch's tests) ---------------------- */
+
+#define ATTACK_KO "/lib/modules/clonetest_attack.ko"
+#define ATTACK_REPORT "/sys/module/clonetest_attack/parameters/report"
+
+/* Load the attack module (build-guest.sh) with "attack=@kind", read its
+ * report, unload it: what it changed stays.  "attack KIND": ack, then
+ * "CLONETEST attack report=status=0 KIND ..."; "module benign" (@kind
+ * "none"): the same with a module that changes nothing.  A module that
+ * could not do its attack (status != 0) is a nak with its report. */
+static void
+cmd_attack(const char *cmd, const char *kind)
+{
+    char param[64];
+    char report[512] = "";
+    ssize_t n;
+    int fd;
+
+    if (strcmp(kind, "idt") != 0 && strcmp(kind, "text") != 0 &&
+        strcmp(kind, "smep") != 0 && strcmp(kind, "none") != 0) {
+        say("nak %s (usage: attack idt|text|smep)", cmd);
+        return;
+    }
+    if ((fd = open(ATTACK_KO, O_RDONLY | O_CLOEXEC)) < 0) {
+        say("nak %s (%s: %s)", cmd, ATTACK_KO, strerror(errno));
+        return;
+    }
+    snprintf(param, sizeof(param), "attack=%s", kind);
+    if (syscall(SYS_finit_module, fd, param, 0) < 0) {
+        say("nak %s (finit_module: %s)", cmd, strerror(errno));
+        close(fd);
+        return;
+    }
+    close(fd);
+    if ((fd = open(ATTACK_REPORT, O_RDONLY | O_CLOEXEC)) >= 0) {
+        if ((n = read(fd, report, sizeof(report) - 1)) > 0)
+            report[n] = '\0';
+        close(fd);
+    }
+    report[strcspn(report, "\r\n")] = '\0';
+    if (syscall(SYS_delete_module, "clonetest_attack", O_NONBLOCK) < 0) {
+        say("nak %s (delete_module: %s; report %s)", cmd, strerror(errno), report);
+        return;
+    }
+    if (strncmp(report, "status=0 ", 9) != 0) {
+        say("nak %s (%s)", cmd, report[0] ? report : "no report");
+        return;
+    }
+    say("ack %s", cmd);
+    say("attack report=%s", report);
+}
+
+
+/* "timestamp on": a UDP socket with SO_TIMESTAMP, kept open, which turns on
+ * the kernel's netstamp_needed_key static key (a legitimate change of kernel
+ * text); "timestamp off" closes it. */
+static int timestamp_fd = -1;
+
+static int
+timestamp_set(int on)
+{
+    int one = 1;
+
+    if (!on) {
+        if (timestamp_fd >= 0)
+            close(timestamp_fd);
+        timestamp_fd = -1;
+        return 0;
+    }
+    if (timestamp_fd >= 0)
+        return 0;
+    if ((timestamp_fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
+        return -errno;
+    if (setsockopt(timestamp_fd, SOL_SOCKET, SO_TIMESTAMP, &one, sizeof(one)) < 0) {
+        int err = errno;
+
+        close(timestamp_fd);
+        timestamp_fd = -1;
+        return -err;
+    }
+    return 0;
+}
+
+
 /* ---- TPM --------------------------------------------------------------- */
 
 #define TPM_SYSFS "/sys/class/tpm/tpm0"
@@ -1158,6 +1243,12 @@ handle_command(const char *cmd)
     } else if (strncmp(cmd, "tpm extend ", 11) == 0) {
         cmd_tpm_extend(cmd, cmd + 11);
         return;
+    } else if (strncmp(cmd, "attack ", 7) == 0 && strcmp(cmd + 7, "none") != 0) {
+        cmd_attack(cmd, cmd + 7);
+        return;
+    } else if (strcmp(cmd, "module benign") == 0) {
+        cmd_attack(cmd, "none");
+        return;
     } else if (strcmp(cmd, "mempattern") == 0) {
         cmd_mempattern(cmd);
         return;
@@ -1187,6 +1278,13 @@ handle_command(const char *cmd)
     } else if (strncmp(cmd, "probe ", 6) == 0) {
         if (probe_set(cmd + 6) < 0) {
             say("nak %s (bad address)", cmd);
+            return;
+        }
+    } else if (strcmp(cmd, "timestamp on") == 0 || strcmp(cmd, "timestamp off") == 0) {
+        int rc = timestamp_set(strcmp(cmd, "timestamp on") == 0);
+
+        if (rc < 0) {
+            say("nak %s (%s)", cmd, strerror(-rc));
             return;
         }
     } else if (strcmp(cmd, "report") != 0) {
