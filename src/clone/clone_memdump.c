@@ -486,27 +486,119 @@ cloneMemoryDumpWrite(virDomainPtr dom, cloneMemory *m, GArray *cpus, int fd,
 
 /* ---- public API ---------------------------------------------------------- */
 
-/* Whether @dom is a clone (the metadata the clone's rewrite writes), or
- * FORCE says the caller reads a domain that is not one on purpose. */
+/* 1 if @dom is a clone (the metadata the clone's rewrite writes), 0 if
+ * not, -1 if its XML cannot be read (reported). */
 static int
-cloneMemoryCheckClone(virDomainPtr dom, unsigned int flags)
+cloneMemoryIsClone(virDomainPtr dom)
 {
     g_autofree char *xml = NULL;
     g_autoptr(cloneMetadata) meta = NULL;
 
-    if (flags & VIR_DOMAIN_CLONE_MEMORY_FORCE)
-        return 0;
     if (!(xml = virDomainGetXMLDesc(dom, 0))) {
         virCloneReportLibvirtError(VIR_CLONE_ERR_LIBVIRT, "%s", _("cannot read the domain's XML"));
         return -1;
     }
-    if (!(meta = cloneMetadataParse(xml))) {
+    meta = cloneMetadataParse(xml);
+    return meta ? 1 : 0;
+}
+
+
+/* Refuses a domain that is not a clone (@isClone, from
+ * cloneMemoryIsClone), unless FORCE says the caller reads one on
+ * purpose. */
+static int
+cloneMemoryRefuseNonClone(virDomainPtr dom, int isClone, unsigned int flags)
+{
+    if (isClone < 0)
+        return -1;
+    if (!isClone && !(flags & VIR_DOMAIN_CLONE_MEMORY_FORCE)) {
         virCloneReportError(VIR_CLONE_ERR_OPERATION_INVALID,
                             _("domain '%1$s' is not a clone: its memory holds the secrets (keys, passwords) of a production guest; use VIR_DOMAIN_CLONE_MEMORY_FORCE (--force) to read it anyway"),
                             virDomainGetName(dom));
         return -1;
     }
     return 0;
+}
+
+
+/* Whether @dom is a clone, or FORCE says the caller reads a domain that is
+ * not one on purpose. */
+static int
+cloneMemoryCheckClone(virDomainPtr dom, unsigned int flags)
+{
+    if (flags & VIR_DOMAIN_CLONE_MEMORY_FORCE)
+        return 0;
+    return cloneMemoryRefuseNonClone(dom, cloneMemoryIsClone(dom), flags);
+}
+
+
+/* The layouts peeks read through, one per domain (by UUID): reading one
+ * takes three monitor commands and the domain's XML, more than a small
+ * peek itself.  A layout is read again when its QEMU is gone (a domain
+ * started again, or a PID taken by another process) or when a read
+ * through it fails (memory hot-plug moved the ranges). */
+typedef struct {
+    cloneMemory *mem;
+    gboolean isClone;           /* its metadata says so */
+} cloneMemPeekLayout;
+
+static GMutex cloneMemPeekLock;
+static GHashTable *cloneMemPeekLayouts;     /* UUID -> cloneMemPeekLayout */
+
+
+static void
+cloneMemPeekLayoutFree(gpointer p)
+{
+    cloneMemPeekLayout *l = p;
+
+    cloneMemoryFree(l->mem);
+    g_free(l);
+}
+
+
+static gboolean
+cloneMemPeekLayoutGone(gpointer key G_GNUC_UNUSED, gpointer value, gpointer opaque G_GNUC_UNUSED)
+{
+    return !cloneMemoryAlive(((cloneMemPeekLayout *)value)->mem);
+}
+
+
+static int
+cloneMemoryPeekKept(virDomainPtr dom, unsigned long long start, size_t size, void *buffer,
+                    unsigned int flags)
+{
+    G_GNUC_UNUSED g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&cloneMemPeekLock);
+    char uuid[VIR_UUID_STRING_BUFLEN];
+    cloneMemPeekLayout *l;
+    int isClone;
+
+    if (virDomainGetUUIDString(dom, uuid) < 0) {
+        virCloneReportLibvirtError(VIR_CLONE_ERR_LIBVIRT, "%s", _("cannot read the domain's UUID"));
+        return -1;
+    }
+    if (!cloneMemPeekLayouts)
+        cloneMemPeekLayouts = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                                    cloneMemPeekLayoutFree);
+    l = g_hash_table_lookup(cloneMemPeekLayouts, uuid);
+    if (l && cloneMemoryAlive(l->mem) && (l->isClone || (flags & VIR_DOMAIN_CLONE_MEMORY_FORCE))) {
+        if (cloneMemoryRead(l->mem, start, buffer, size) == 0)
+            return 0;
+        virCloneResetLastError();
+    }
+    /* read again, once; and forget the domains that are gone */
+    g_hash_table_remove(cloneMemPeekLayouts, uuid);
+    g_hash_table_foreach_remove(cloneMemPeekLayouts, cloneMemPeekLayoutGone, NULL);
+    isClone = cloneMemoryIsClone(dom);
+    if (cloneMemoryRefuseNonClone(dom, isClone, flags) < 0)
+        return -1;
+    l = g_new0(cloneMemPeekLayout, 1);
+    l->isClone = isClone == 1;
+    if (!(l->mem = cloneMemoryOpen(dom))) {
+        g_free(l);
+        return -1;
+    }
+    g_hash_table_insert(cloneMemPeekLayouts, g_strdup(uuid), l);
+    return cloneMemoryRead(l->mem, start, buffer, size);
 }
 
 
@@ -539,18 +631,13 @@ CLONE_EXPORT int
 virDomainCloneMemoryPeek(virDomainPtr clone, unsigned long long start, size_t size,
                          void *buffer, unsigned int flags)
 {
-    g_autoptr(cloneMemory) m = NULL;
-
     virCloneInitialize();
     virCloneResetLastError();
     cloneCheckFlags(VIR_DOMAIN_CLONE_MEMORY_FORCE, -1);
     cloneCheckNonNull(clone, -1);
     if (size > 0)
         cloneCheckNonNull(buffer, -1);
-    if (cloneMemoryCheckClone(clone, flags) < 0 ||
-        !(m = cloneMemoryOpen(clone)))
-        return -1;
-    return cloneMemoryRead(m, start, buffer, size);
+    return cloneMemoryPeekKept(clone, start, size, buffer, flags);
 }
 
 

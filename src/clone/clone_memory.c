@@ -23,15 +23,20 @@
 #include "clone_qmp.h"
 
 #include <errno.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 struct _cloneMemory {
     char *domName;
     pid_t pid;
+    int pidfd;                  /* QEMU's, -1 without pidfd_open (Linux < 5.3) */
     GPtrArray *ranges;          /* of cloneMemoryRange *, by gpa */
 };
 
@@ -54,6 +59,8 @@ cloneMemoryFree(cloneMemory *m)
     g_free(m->domName);
     if (m->ranges)
         g_ptr_array_unref(m->ranges);
+    if (m->pidfd >= 0)
+        close(m->pidfd);
     g_free(m);
 }
 
@@ -374,6 +381,8 @@ cloneMemory *
 cloneMemoryOpen(virDomainPtr dom)
 {
     g_autoptr(cloneMemory) m = g_new0(cloneMemory, 1);
+
+    m->pidfd = -1;
     g_autofree char *mtree = NULL;
     int active;
 
@@ -397,6 +406,9 @@ cloneMemoryOpen(virDomainPtr dom)
     if (cloneMemoryResolve(dom, m->ranges) < 0 ||
         (m->pid = cloneMemoryFindPid(dom)) < 0)
         return NULL;
+#ifdef SYS_pidfd_open
+    m->pidfd = (int)syscall(SYS_pidfd_open, m->pid, 0);
+#endif
     return g_steal_pointer(&m);
 }
 
@@ -486,6 +498,18 @@ cloneMemoryRead(cloneMemory *m, unsigned long long gpa, void *buf, size_t len)
         len -= (size_t)n;
     }
     return 0;
+}
+
+
+gboolean
+cloneMemoryAlive(const cloneMemory *m)
+{
+    struct pollfd pfd = { .fd = m->pidfd, .events = POLLIN };
+
+    if (m->pidfd < 0)
+        return kill(m->pid, 0) == 0;
+    /* a pidfd is readable once its process has exited */
+    return poll(&pfd, 1, 0) == 0;
 }
 
 

@@ -43,6 +43,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(cloneMemory, cloneMemoryFree);
  * guest runs.  The whole span must be RAM or ROM (it may cross from one
  * range into an adjacent one); MMIO and holes are refused. */
 int cloneMemoryRead(cloneMemory *m, unsigned long long gpa, void *buf, size_t len);
+/* Whether the QEMU process @m reads from still runs (its pidfd: a PID
+ * that another process took since is not it). */
+gboolean cloneMemoryAlive(const cloneMemory *m);
 /* The same with @opaque a cloneMemory *, as a cloneMemoryReadFunc. */
 int cloneMemoryReadCb(void *opaque, unsigned long long gpa, void *buf, size_t len);
 
