@@ -111,8 +111,6 @@ cmdCloneLive(vclGlobal *g, int argc, char **argv)
         { "count", 0, 0, G_OPTION_ARG_INT, &count, N_("make N clones from a template made for them"), N_("N") },
         { NULL, 0, 0, 0, NULL, NULL, NULL },
     };
-    g_autoptr(GOptionContext) ctx = g_option_context_new(_("DOMAIN - live-clone a running domain"));
-    g_autoptr(GError) gerr = NULL;
     g_autoptr(virConnect) conn = NULL;
     g_autoptr(virDomain) dom = NULL;
     g_autoptr(virDomain) clone = NULL;
@@ -121,12 +119,8 @@ cmdCloneLive(vclGlobal *g, int argc, char **argv)
     unsigned int flags = 0;
     vclProgress progress = { .bar = FALSE, .phase = -1 };
 
-    g_option_context_add_main_entries(ctx, entries, GETTEXT_PACKAGE);
-    g_option_context_set_translation_domain(ctx, GETTEXT_PACKAGE);
-    if (!g_option_context_parse(ctx, &argc, &argv, &gerr)) {
-        vclError("%s", gerr->message);
+    if (!vclParseOptions(_("DOMAIN - live-clone a running domain"), entries, &argc, &argv))
         return EXIT_USAGE;
-    }
     if (argc != 2) {
         vclError("%s", _("clone-live takes exactly one DOMAIN"));
         return EXIT_USAGE;
@@ -151,10 +145,8 @@ cmdCloneLive(vclGlobal *g, int argc, char **argv)
 
     if (!(conn = vclConnect(g->uri)))
         return EXIT_FAILED;
-    if (!(dom = virDomainLookupByName(conn, argv[1]))) {
-        vclError(_("domain '%1$s' not found: %2$s"), argv[1], virGetLastErrorMessage());
+    if (!(dom = vclLookupDomain(conn, argv[1])))
         return EXIT_FAILED;
-    }
     if (count != G_MININT)
         return vclCloneLiveCount(g, dom, policyFile ? policy : NULL, name, strategy, sandbox,
                                  count, flags);

@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <glib/gi18n.h>
+#include <libvirt/virterror.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -23,6 +24,34 @@ vclError(const char *fmt, ...)
     msg = g_strdup_vprintf(fmt, ap);
     va_end(ap);
     fprintf(stderr, _("error: %s\n"), msg);
+}
+
+
+gboolean
+vclParseOptions(const char *usage, GOptionEntry *entries, int *argc, char ***argv)
+{
+    g_autoptr(GOptionContext) ctx = g_option_context_new(usage);
+    g_autoptr(GError) gerr = NULL;
+
+    if (entries)
+        g_option_context_add_main_entries(ctx, entries, GETTEXT_PACKAGE);
+    g_option_context_set_translation_domain(ctx, GETTEXT_PACKAGE);
+    if (!g_option_context_parse(ctx, argc, argv, &gerr)) {
+        vclError("%s", gerr->message);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+
+virDomainPtr
+vclLookupDomain(virConnectPtr conn, const char *name)
+{
+    virDomainPtr dom = virDomainLookupByName(conn, name);
+
+    if (!dom)
+        vclError(_("domain '%1$s' not found: %2$s"), name, virGetLastErrorMessage());
+    return dom;
 }
 
 

@@ -33,6 +33,14 @@ typedef struct {
 /* Prints "error: MESSAGE" on standard error. */
 void vclError(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
 
+/* Parses the options @entries (NULL: none but --help) of a command whose
+ * parameters @usage describes; prints the error and returns FALSE on a
+ * usage error. */
+gboolean vclParseOptions(const char *usage, GOptionEntry *entries, int *argc, char ***argv);
+
+/* The domain @name, or NULL when it cannot be found (printed). */
+virDomainPtr vclLookupDomain(virConnectPtr conn, const char *name);
+
 typedef struct {
     gboolean bar;              /* draw the progress bar on standard error */
     int phase;                 /* the last phase drawn, -1: none */

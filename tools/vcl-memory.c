@@ -25,33 +25,6 @@
 #define VCL_PEEK_CHUNK (16u * 1024u * 1024u)
 
 
-static gboolean
-vclMemoryParse(const char *usage, GOptionEntry *entries, int *argc, char ***argv)
-{
-    g_autoptr(GOptionContext) ctx = g_option_context_new(usage);
-    g_autoptr(GError) gerr = NULL;
-
-    g_option_context_add_main_entries(ctx, entries, GETTEXT_PACKAGE);
-    g_option_context_set_translation_domain(ctx, GETTEXT_PACKAGE);
-    if (!g_option_context_parse(ctx, argc, argv, &gerr)) {
-        vclError("%s", gerr->message);
-        return FALSE;
-    }
-    return TRUE;
-}
-
-
-static virDomainPtr
-vclMemoryDomain(virConnectPtr conn, const char *name)
-{
-    virDomainPtr dom = virDomainLookupByName(conn, name);
-
-    if (!dom)
-        vclError(_("domain '%1$s' not found: %2$s"), name, virGetLastErrorMessage());
-    return dom;
-}
-
-
 /* A number in decimal or, with 0x, hexadecimal. */
 static gboolean
 vclMemoryNumber(const char *what, const char *s, unsigned long long *v)
@@ -84,7 +57,7 @@ cmdMemoryDump(vclGlobal *g, int argc, char **argv)
     unsigned int fmt = VIR_DOMAIN_CLONE_MEMORY_DUMP_RAW;
     unsigned int flags = 0;
 
-    if (!vclMemoryParse(_("CLONE FILE - write a clone's guest memory to a file"),
+    if (!vclParseOptions(_("CLONE FILE - write a clone's guest memory to a file"),
                         entries, &argc, &argv))
         return EXIT_USAGE;
     if (argc != 3) {
@@ -97,7 +70,7 @@ cmdMemoryDump(vclGlobal *g, int argc, char **argv)
         vclError(_("unknown format '%1$s': use raw or elf"), format);
         return EXIT_USAGE;
     }
-    if (!(conn = vclConnect(g->uri)) || !(dom = vclMemoryDomain(conn, argv[1])))
+    if (!(conn = vclConnect(g->uri)) || !(dom = vclLookupDomain(conn, argv[1])))
         return EXIT_FAILED;
     flags |= force ? VIR_DOMAIN_CLONE_MEMORY_FORCE : 0;
     flags |= consistent ? VIR_DOMAIN_CLONE_MEMORY_CONSISTENT : 0;
@@ -147,7 +120,7 @@ cmdMemoryPeek(vclGlobal *g, int argc, char **argv)
     g_autofree unsigned char *buf = NULL;
     unsigned long long gpa, size, done = 0;
 
-    if (!vclMemoryParse(_("CLONE GPA SIZE - read a clone's guest-physical memory without pausing it"),
+    if (!vclParseOptions(_("CLONE GPA SIZE - read a clone's guest-physical memory without pausing it"),
                         entries, &argc, &argv))
         return EXIT_USAGE;
     if (argc != 4) {
@@ -156,7 +129,7 @@ cmdMemoryPeek(vclGlobal *g, int argc, char **argv)
     }
     if (!vclMemoryNumber(_("address"), argv[2], &gpa) || !vclMemoryNumber(_("size"), argv[3], &size))
         return EXIT_USAGE;
-    if (!(conn = vclConnect(g->uri)) || !(dom = vclMemoryDomain(conn, argv[1])))
+    if (!(conn = vclConnect(g->uri)) || !(dom = vclLookupDomain(conn, argv[1])))
         return EXIT_FAILED;
     buf = g_malloc(MIN(size, VCL_PEEK_CHUNK) + 1);
     while (done < size) {

@@ -53,28 +53,12 @@ vclPolicyCheck(const char *path, const char *xml)
 }
 
 
-/* Parses the options of a command that has none but --help. */
-static gboolean
-vclParseNoOptions(const char *parameters, int *argc, char ***argv)
-{
-    g_autoptr(GOptionContext) ctx = g_option_context_new(parameters);
-    g_autoptr(GError) gerr = NULL;
-
-    g_option_context_set_translation_domain(ctx, GETTEXT_PACKAGE);
-    if (!g_option_context_parse(ctx, argc, argv, &gerr)) {
-        vclError("%s", gerr->message);
-        return FALSE;
-    }
-    return TRUE;
-}
-
-
 int
 cmdPolicyValidate(vclGlobal *g G_GNUC_UNUSED, int argc, char **argv)
 {
     int ret = EXIT_OK;
 
-    if (!vclParseNoOptions(_("FILE... - check clone policy files"), &argc, &argv))
+    if (!vclParseOptions(_("FILE... - check clone policy files"), NULL, &argc, &argv))
         return EXIT_USAGE;
     if (argc < 2) {
         vclError("%s", _("policy-validate takes one or more FILEs"));
@@ -99,8 +83,8 @@ cmdPolicyDump(vclGlobal *g G_GNUC_UNUSED, int argc, char **argv)
     g_autofree char *xml = NULL;
     g_autofree char *normal = NULL;
 
-    if (!vclParseNoOptions(_("[FILE] - print the effective policy, every default filled in"),
-                           &argc, &argv))
+    if (!vclParseOptions(_("[FILE] - print the effective policy, every default filled in"),
+                         NULL, &argc, &argv))
         return EXIT_USAGE;
     if (argc > 2) {
         vclError("%s", _("policy-dump takes at most one FILE"));

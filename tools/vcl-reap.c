@@ -15,16 +15,11 @@
 int
 cmdReap(vclGlobal *g, int argc, char **argv)
 {
-    g_autoptr(GOptionContext) ctx = g_option_context_new(_("- destroy the clones whose time-to-live has passed"));
-    g_autoptr(GError) gerr = NULL;
     g_autoptr(virConnect) conn = NULL;
     int n;
 
-    g_option_context_set_translation_domain(ctx, GETTEXT_PACKAGE);
-    if (!g_option_context_parse(ctx, &argc, &argv, &gerr)) {
-        vclError("%s", gerr->message);
+    if (!vclParseOptions(_("- destroy the clones whose time-to-live has passed"), NULL, &argc, &argv))
         return EXIT_USAGE;
-    }
     if (argc != 1) {
         vclError("%s", _("reap takes no arguments"));
         return EXIT_USAGE;

@@ -609,15 +609,9 @@ vclSandboxOptions(vclGlobal *g, vclSandbox *s, int *argc, char ***argv)
           N_("with --integrity: on the first alert, alert (default), pause or destroy the clone"), N_("ACTION") },
         { NULL, 0, 0, 0, NULL, NULL, NULL },
     };
-    g_autoptr(GOptionContext) ctx = g_option_context_new(_("CLONE - report what a sandbox clone sends"));
-    g_autoptr(GError) gerr = NULL;
 
-    g_option_context_add_main_entries(ctx, entries, GETTEXT_PACKAGE);
-    g_option_context_set_translation_domain(ctx, GETTEXT_PACKAGE);
-    if (!g_option_context_parse(ctx, argc, argv, &gerr)) {
-        vclError("%s", gerr->message);
+    if (!vclParseOptions(_("CLONE - report what a sandbox clone sends"), entries, argc, argv))
         return EXIT_USAGE;
-    }
     if (*argc != 2) {
         vclError("%s", _("sandbox-watch takes exactly one CLONE"));
         return EXIT_USAGE;
@@ -686,10 +680,8 @@ vclSandboxWatch(vclGlobal *g, vclSandbox *s, const char *clone, virConnectPtr *c
     } else {
         if (!(*conn = vclConnect(g->uri)))
             return -1;
-        if (!(dom = virDomainLookupByName(*conn, clone))) {
-            vclError(_("domain '%1$s' not found: %2$s"), clone, virGetLastErrorMessage());
+        if (!(dom = vclLookupDomain(*conn, clone)))
             return -1;
-        }
         if (!s->noNetwork)
             id = virDomainCloneSandboxWatch(dom, vclSandboxEventCb, s, NULL, 0);
     }
@@ -813,15 +805,9 @@ vclIntegrityOptions(vclGlobal *g, vclSandbox *s, int *argc, char ***argv)
         { "timeout", 0, 0, G_OPTION_ARG_INT, &s->timeout, N_("exit after S seconds"), N_("S") },
         { NULL, 0, 0, 0, NULL, NULL, NULL },
     };
-    g_autoptr(GOptionContext) ctx = g_option_context_new(_("CLONE - report changes of a clone's kernel"));
-    g_autoptr(GError) gerr = NULL;
 
-    g_option_context_add_main_entries(ctx, entries, GETTEXT_PACKAGE);
-    g_option_context_set_translation_domain(ctx, GETTEXT_PACKAGE);
-    if (!g_option_context_parse(ctx, argc, argv, &gerr)) {
-        vclError("%s", gerr->message);
+    if (!vclParseOptions(_("CLONE - report changes of a clone's kernel"), entries, argc, argv))
         return EXIT_USAGE;
-    }
     if (*argc != 2) {
         vclError("%s", _("integrity-watch takes exactly one CLONE"));
         return EXIT_USAGE;

@@ -39,23 +39,6 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(virCloneTemplate, virCloneTemplateFree);
 #define VCL_TEMPLATE_NAME_MAX 64
 
 
-/* Parses the options; prints the error and returns FALSE on a usage error. */
-static gboolean
-vclParse(const char *usage, GOptionEntry *entries, int *argc, char ***argv)
-{
-    g_autoptr(GOptionContext) ctx = g_option_context_new(usage);
-    g_autoptr(GError) gerr = NULL;
-
-    g_option_context_add_main_entries(ctx, entries, GETTEXT_PACKAGE);
-    g_option_context_set_translation_domain(ctx, GETTEXT_PACKAGE);
-    if (!g_option_context_parse(ctx, argc, argv, &gerr)) {
-        vclError("%s", gerr->message);
-        return FALSE;
-    }
-    return TRUE;
-}
-
-
 /* @prefix with @suffix, its characters that a template's name cannot hold
  * replaced by '_', shortened to leave room for @suffix. */
 static char *
@@ -319,7 +302,7 @@ cmdTemplateCreate(vclGlobal *g, int argc, char **argv)
     unsigned int flags = 0;
     vclProgress progress = { .bar = FALSE, .phase = -1 };
 
-    if (!vclParse(_("DOMAIN - capture a running domain as a template"), entries, &argc, &argv))
+    if (!vclParseOptions(_("DOMAIN - capture a running domain as a template"), entries, &argc, &argv))
         return EXIT_USAGE;
     if (argc != 2) {
         vclError("%s", _("template-create takes exactly one DOMAIN"));
@@ -344,10 +327,8 @@ cmdTemplateCreate(vclGlobal *g, int argc, char **argv)
 
     if (!(conn = vclConnect(g->uri)))
         return EXIT_FAILED;
-    if (!(dom = virDomainLookupByName(conn, argv[1]))) {
-        vclError(_("domain '%1$s' not found: %2$s"), argv[1], virGetLastErrorMessage());
+    if (!(dom = vclLookupDomain(conn, argv[1])))
         return EXIT_FAILED;
-    }
     tmpl = virDomainCloneTemplateCreateFull(dom, name, policy, vclProgressCb, &progress,
                                             &stats, &nstats, flags);
     if (!tmpl) {
@@ -410,7 +391,7 @@ cmdTemplateList(vclGlobal *g, int argc, char **argv)
     int ntmpls;
     int ret = EXIT_OK;
 
-    if (!vclParse(_("- list the templates"), entries, &argc, &argv))
+    if (!vclParseOptions(_("- list the templates"), entries, &argc, &argv))
         return EXIT_USAGE;
     if (argc != 1) {
         vclError("%s", _("template-list takes no arguments"));
@@ -476,7 +457,7 @@ cmdTemplateInfo(vclGlobal *g, int argc, char **argv)
     virTypedParameterPtr info = NULL;
     int ninfo = 0;
 
-    if (!vclParse(_("TEMPLATE - describe a template"), entries, &argc, &argv))
+    if (!vclParseOptions(_("TEMPLATE - describe a template"), entries, &argc, &argv))
         return EXIT_USAGE;
     if (argc != 2) {
         vclError("%s", _("template-info takes exactly one TEMPLATE"));
@@ -512,7 +493,7 @@ cmdTemplateDelete(vclGlobal *g, int argc, char **argv)
     g_autoptr(virConnect) conn = NULL;
     g_autoptr(virCloneTemplate) tmpl = NULL;
 
-    if (!vclParse(_("TEMPLATE - delete a template that no domain uses"), entries, &argc, &argv))
+    if (!vclParseOptions(_("TEMPLATE - delete a template that no domain uses"), entries, &argc, &argv))
         return EXIT_USAGE;
     if (argc != 2) {
         vclError("%s", _("template-delete takes exactly one TEMPLATE"));
@@ -554,7 +535,7 @@ cmdCloneFromTemplate(vclGlobal *g, int argc, char **argv)
     unsigned int flags = 0;
     int n;
 
-    if (!vclParse(_("TEMPLATE - start domains at a template's instant"), entries, &argc, &argv))
+    if (!vclParseOptions(_("TEMPLATE - start domains at a template's instant"), entries, &argc, &argv))
         return EXIT_USAGE;
     if (argc != 2) {
         vclError("%s", _("clone-from-template takes exactly one TEMPLATE"));
@@ -599,7 +580,7 @@ cmdReset(vclGlobal *g, int argc, char **argv)
     g_autoptr(virConnect) conn = NULL;
     g_autoptr(virDomain) dom = NULL;
 
-    if (!vclParse(_("CLONE - put a domain back at its template's instant"), entries, &argc, &argv))
+    if (!vclParseOptions(_("CLONE - put a domain back at its template's instant"), entries, &argc, &argv))
         return EXIT_USAGE;
     if (argc != 2) {
         vclError("%s", _("reset takes exactly one CLONE"));
@@ -607,10 +588,8 @@ cmdReset(vclGlobal *g, int argc, char **argv)
     }
     if (!(conn = vclConnect(g->uri)))
         return EXIT_FAILED;
-    if (!(dom = virDomainLookupByName(conn, argv[1]))) {
-        vclError(_("domain '%1$s' not found: %2$s"), argv[1], virGetLastErrorMessage());
+    if (!(dom = vclLookupDomain(conn, argv[1])))
         return EXIT_FAILED;
-    }
     if (virDomainCloneReset(dom, paused ? VIR_CLONE_TEMPLATE_CLONE_PAUSED : 0) < 0) {
         vclError(_("cannot reset domain '%1$s': %2$s"), argv[1], virCloneGetLastErrorMessage());
         return EXIT_FAILED;
