@@ -229,16 +229,13 @@ cloneIntegrityWatchStop(void *handle)
 static int
 cloneIntegrityCheckClone(virDomainPtr dom, unsigned int flags)
 {
-    g_autofree char *xml = NULL;
-    g_autoptr(cloneMetadata) meta = NULL;
+    int isClone;
 
     if (flags & VIR_DOMAIN_CLONE_INTEGRITY_FORCE)
         return 0;
-    if (!(xml = virDomainGetXMLDesc(dom, 0))) {
-        virCloneReportLibvirtError(VIR_CLONE_ERR_LIBVIRT, "%s", _("cannot read the domain's XML"));
+    if ((isClone = cloneMetadataIsClone(dom)) < 0)
         return -1;
-    }
-    if (!(meta = cloneMetadataParse(xml))) {
+    if (!isClone) {
         virCloneReportError(VIR_CLONE_ERR_OPERATION_INVALID,
                             _("domain '%1$s' is not a clone: the integrity watch reads its memory, which holds the secrets (keys, passwords) of a production guest; use VIR_DOMAIN_CLONE_INTEGRITY_FORCE (--force) to watch it anyway"),
                             virDomainGetName(dom));

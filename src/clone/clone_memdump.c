@@ -486,25 +486,8 @@ cloneMemoryDumpWrite(virDomainPtr dom, cloneMemory *m, GArray *cpus, int fd,
 
 /* ---- public API ---------------------------------------------------------- */
 
-/* 1 if @dom is a clone (the metadata the clone's rewrite writes), 0 if
- * not, -1 if its XML cannot be read (reported). */
-static int
-cloneMemoryIsClone(virDomainPtr dom)
-{
-    g_autofree char *xml = NULL;
-    g_autoptr(cloneMetadata) meta = NULL;
-
-    if (!(xml = virDomainGetXMLDesc(dom, 0))) {
-        virCloneReportLibvirtError(VIR_CLONE_ERR_LIBVIRT, "%s", _("cannot read the domain's XML"));
-        return -1;
-    }
-    meta = cloneMetadataParse(xml);
-    return meta ? 1 : 0;
-}
-
-
 /* Refuses a domain that is not a clone (@isClone, from
- * cloneMemoryIsClone), unless FORCE says the caller reads one on
+ * cloneMetadataIsClone), unless FORCE says the caller reads one on
  * purpose. */
 static int
 cloneMemoryRefuseNonClone(virDomainPtr dom, int isClone, unsigned int flags)
@@ -528,7 +511,7 @@ cloneMemoryCheckClone(virDomainPtr dom, unsigned int flags)
 {
     if (flags & VIR_DOMAIN_CLONE_MEMORY_FORCE)
         return 0;
-    return cloneMemoryRefuseNonClone(dom, cloneMemoryIsClone(dom), flags);
+    return cloneMemoryRefuseNonClone(dom, cloneMetadataIsClone(dom), flags);
 }
 
 
@@ -588,7 +571,7 @@ cloneMemoryPeekKept(virDomainPtr dom, unsigned long long start, size_t size, voi
     /* read again, once; and forget the domains that are gone */
     g_hash_table_remove(cloneMemPeekLayouts, uuid);
     g_hash_table_foreach_remove(cloneMemPeekLayouts, cloneMemPeekLayoutGone, NULL);
-    isClone = cloneMemoryIsClone(dom);
+    isClone = cloneMetadataIsClone(dom);
     if (cloneMemoryRefuseNonClone(dom, isClone, flags) < 0)
         return -1;
     l = g_new0(cloneMemPeekLayout, 1);

@@ -67,3 +67,18 @@ cloneMetadataParse(const char *xml)
         return NULL;
     return cloneMetadataRead(ctxt);
 }
+
+
+int
+cloneMetadataIsClone(virDomainPtr dom)
+{
+    g_autofree char *xml = virDomainGetXMLDesc(dom, 0);
+    g_autoptr(cloneMetadata) meta = NULL;
+
+    if (!xml) {
+        virCloneReportLibvirtError(VIR_CLONE_ERR_LIBVIRT, "%s", _("cannot read the domain's XML"));
+        return -1;
+    }
+    meta = cloneMetadataParse(xml);
+    return meta ? 1 : 0;
+}

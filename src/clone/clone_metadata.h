@@ -31,3 +31,7 @@ cloneMetadata *cloneMetadataRead(xmlXPathContextPtr ctxt);
 /* The same on a string; NULL, and no error, also if @xml is NULL or does
  * not parse. */
 cloneMetadata *cloneMetadataParse(const char *xml);
+
+/* 1 if domain @dom is a clone (its live XML has the clone's metadata), 0
+ * if not, -1 if its XML cannot be read (reported). */
+int cloneMetadataIsClone(virDomainPtr dom);
