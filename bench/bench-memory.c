@@ -21,7 +21,8 @@
  * Then, on the same clone, the cost of virDomainCloneIntegrityWatch() at
  * a 1000 ms period (action alert) over --integrity-seconds: the CPU time
  * of the watch's thread (its schedstat), of the whole bench process
- * (getrusage), and of the clone's QEMU (utime + stime of /proc/PID/stat)
+ * (getrusage: with qemu:///embed, libvirt's QEMU driver, which carries
+ * the watch's monitor commands, runs in this process too), and of the clone's QEMU (utime + stime of /proc/PID/stat)
  * less the same over an equal window without the watch, measured first
  * (the TCG guest burns CPU of its own); each per check and as a share of
  * one core at one check a second, with the guest's pause over the window.
@@ -530,7 +531,8 @@ printIntegrityTable(const IntegrityRow *r)
     }
     if (r->threadMs >= 0)
         printIntegrityRow(r, "the watch's thread (bench process)", r->threadMs);
-    printIntegrityRow(r, "the bench process, all threads (getrusage)", r->selfMs);
+    printIntegrityRow(r, "the bench process, all threads (getrusage): the watch, "
+                      "the embedded driver's monitor I/O, the 20 ms poll", r->selfMs);
     printIntegrityRow(r, "QEMU answering (with the watch less without)",
                       r->qemuMs - r->qemuIdleMs * ((double)r->us / (double)r->idleUs));
     if (r->threadMs >= 0)
