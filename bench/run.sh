@@ -28,7 +28,8 @@
 # --settle S, --ksm-settle S, --resets N, --ksm-pages N, --ksm-sleep MS,
 # --verbose.  bench-diskfork: --reps N, --depths 1,2,4,8,16, --disks 1,2,4,
 # --methods libvirt,qmp, --memory MIB, --boot, --sync, --verbose.
-# bench-memory: --memory MIB, --sample-mib N, --xp-sample-kib N, --verbose.  See
+# bench-memory: --memory MIB, --sample-mib N, --xp-sample-kib N,
+# --integrity-seconds S, --verbose.  See
 # docs/benchmarks.md.
 #
 # Must run as root (the embedded libvirt driver runs QEMU as root).  The table
