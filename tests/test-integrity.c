@@ -27,12 +27,13 @@
  *     alert, and the clone still runs.
  *
  * Under a libvirtd (test-integrity-daemon: tests/daemon/run-in-daemon.sh,
- * TG_URI set) only the policy path runs: a sandbox clone with <alert
- * log=...> and <integrity interval='1s' action='pause'/>, whose watcher
- * process takes the baseline before the clone runs; the IDT attack (the
- * module loaded through the guest agent: a sandbox's serial console is
- * cut off) is in the alert log within 2 s, and the clone is paused.  (Under the embedded
- * driver that policy is refused: the watcher cannot open the root.)
+ * TG_URI set) only the policy path runs: per attack, a sandbox clone
+ * with <alert log=...> and <integrity interval='1s' action='pause'/> (for
+ * smep action='destroy'), whose watcher process takes the baseline before
+ * the clone runs; the attack (the module loaded through the guest agent:
+ * a sandbox's serial console is cut off) is in the alert log within 2 s,
+ * and the clone is paused, or destroyed.  (Under the embedded driver that
+ * policy is refused: the watcher cannot open the root.)
  * Skipped if the guest has no attack module (no kernel headers).
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
@@ -65,7 +66,7 @@ static TgGuestOpts srcOpts = {
 static TgGuest *
 testSource(void)
 {
-    if (daemonMode && !g_str_equal(g_test_get_path(), "/integrity/policy")) {
+    if (daemonMode && !g_str_has_prefix(g_test_get_path(), "/integrity/policy/")) {
         g_test_skip("under a daemon only the policy path runs (the rest: test-integrity)");
         return NULL;
     }
@@ -574,15 +575,21 @@ testLogHas(const char *path, const char *const *needles)
 
 
 static void
-testPolicy(void)
+testPolicy(gconstpointer data)
 {
+    const testApiCase *tc = data;
+    gboolean destroy = tc->action == VIR_DOMAIN_CLONE_INTEGRITY_DESTROY;
+    const char *attack = tc->cmd + strlen("attack ");
     g_autoptr(GError) err = NULL;
     g_autofree char *dir = NULL;
     g_autofree char *log = NULL;
     g_autofree char *policy = NULL;
+    g_autofree char *kindNeedle = g_strdup_printf("\"integrity\":\"%s\"", tc->kind);
+    g_autofree char *exec = NULL;
     g_autoptr(TgGuest) g = NULL;
-    const char *const needles[] = { "\"type\":\"integrity\"", "\"integrity\":\"idt-gate\"",
-                                    "\"action\":\"paused\"", NULL };
+    const char *const needles[] = { "\"type\":\"integrity\"", kindNeedle,
+                                    destroy ? "\"action\":\"destroying\"" : "\"action\":\"paused\"",
+                                    NULL };
     g_autofree char *reply = NULL;
     g_autofree char *status = NULL;
     const char *pidp;
@@ -602,8 +609,8 @@ testPolicy(void)
     g_assert_no_error(err);
     log = g_build_filename(dir, "alerts.log", NULL);
     policy = g_strdup_printf("<clonepolicy><network mode='sandbox'><alert log='%s'/>"
-                             "<integrity interval='1s' action='pause'/></network></clonepolicy>",
-                             log);
+                             "<integrity interval='1s' action='%s'/></network></clonepolicy>",
+                             log, destroy ? "destroy" : "pause");
     if (!(clone = virDomainCloneLive(tgGuestDomain(src), policy, 0)))
         g_error("sandbox clone with <integrity>: %s", virCloneGetLastErrorMessage());
     g = tgGuestAdopt(env, clone, &err);
@@ -618,11 +625,12 @@ testPolicy(void)
 
     /* a sandbox's serial console is cut off (null): the attack goes
      * through the guest agent, the one channel a sandbox keeps */
+    exec = g_strdup_printf("{\"execute\":\"guest-exec\",\"arguments\":{\"path\":\"/bin/sh\","
+                           "\"arg\":[\"-c\",\"insmod " ATTACK_KO " attack=%s && "
+                           "rmmod clonetest_attack\"]}}", attack);
     if (tgGuestAgentCommand(g, "{\"execute\":\"guest-ping\"}", 60000, NULL, &err) < 0 ||
-        tgGuestAgentCommand(g, "{\"execute\":\"guest-exec\",\"arguments\":{\"path\":\"/bin/sh\","
-                               "\"arg\":[\"-c\",\"insmod " ATTACK_KO " attack=idt && "
-                               "rmmod clonetest_attack\"]}}", 10000, &reply, &err) < 0)
-        g_error("attack idt: %s", err->message);
+        tgGuestAgentCommand(g, exec, 10000, &reply, &err) < 0)
+        g_error("%s: %s", tc->cmd, err->message);
     g_assert_nonnull((pidp = strstr(reply, "\"pid\":")));
     status = g_strdup_printf("{\"execute\":\"guest-exec-status\",\"arguments\":{\"pid\":%d}}",
                              atoi(pidp + strlen("\"pid\":")));
@@ -638,7 +646,7 @@ testPolicy(void)
         g_clear_pointer(&reply, g_free);
         reply = virDomainQemuAgentCommand(tgGuestDomain(g), status, 1, 0);
         if (reply && strstr(reply, "\"exited\":true")) {
-            g_test_message("attack idt: %s", reply);
+            g_test_message("%s: %s", tc->cmd, reply);
             g_assert_nonnull(strstr(reply, "\"exitcode\":0"));
             returned = g_get_monotonic_time();
         }
@@ -646,8 +654,17 @@ testPolicy(void)
     }
     g_test_message("the alert is in the log %s", returned ?
                    "within 2 s of the attack's return" : "before the attack returned");
-    g_assert_cmpint(virDomainGetState(tgGuestDomain(g), &state, NULL, 0), ==, 0);
-    g_assert_cmpint(state, ==, VIR_DOMAIN_PAUSED);
+    if (destroy) {
+        /* destroyed right after the alert */
+        deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+        while (virDomainIsActive(tgGuestDomain(g)) == 1 && g_get_monotonic_time() < deadline)
+            g_usleep(50 * 1000);
+        g_assert_cmpint(virDomainIsActive(tgGuestDomain(g)), !=, 1);
+        virResetLastError();
+    } else {
+        g_assert_cmpint(virDomainGetState(tgGuestDomain(g), &state, NULL, 0), ==, 0);
+        g_assert_cmpint(state, ==, VIR_DOMAIN_PAUSED);
+    }
     g_clear_pointer(&g, tgGuestFree);
     g_unlink(log);
     g_rmdir(dir);
@@ -681,7 +698,9 @@ main(int argc, char **argv)
     g_test_add_data_func("/integrity/api/text", &apiCases[1], testApiAttack);
     g_test_add_data_func("/integrity/api/smep", &apiCases[2], testApiAttack);
     g_test_add_func("/integrity/api/quiet", testApiQuiet);
-    g_test_add_func("/integrity/policy", testPolicy);
+    g_test_add_data_func("/integrity/policy/idt", &apiCases[0], testPolicy);
+    g_test_add_data_func("/integrity/policy/text", &apiCases[1], testPolicy);
+    g_test_add_data_func("/integrity/policy/smep", &apiCases[2], testPolicy);
     ret = g_test_run();
     g_clear_pointer(&src, tgGuestFree);
     tgEnvFree(env);
