@@ -33,7 +33,10 @@
  * the clone runs; the attack (the module loaded through the guest agent:
  * a sandbox's serial console is cut off) is in the alert log within 2 s,
  * and the clone is paused, or destroyed.  (Under the embedded driver that
- * policy is refused: the watcher cannot open the root.)
+ * policy is refused: the watcher cannot open the root.)  And the installed
+ * CLI in processes of its own: integrity-watch --json --action pause
+ * reports a text attack and pauses the clone; memory-peek and memory-dump
+ * --format elf read that clone; memory-peek refuses the source.
  * Skipped if the guest has no attack module (no kernel headers).
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
@@ -41,6 +44,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 
 #include <glib/gstdio.h>
 #include <libvirt/libvirt-qemu.h>
@@ -671,6 +675,113 @@ testPolicy(gconstpointer data)
 }
 
 
+/* Runs the installed CLI against the daemon: exit status, standard output. */
+static int
+testCli(const char *const *args, char **out)
+{
+    const char *cli = g_getenv("LIBVIRT_CLONE_CLI");
+    g_autoptr(GPtrArray) argv = g_ptr_array_new();
+    g_autofree char *errOut = NULL;
+    g_autoptr(GError) err = NULL;
+    int status = -1;
+
+    g_ptr_array_add(argv, (char *)cli);
+    g_ptr_array_add(argv, (char *)"-c");
+    g_ptr_array_add(argv, (char *)g_getenv("TG_URI"));
+    for (guint i = 0; args[i]; i++)
+        g_ptr_array_add(argv, (char *)args[i]);
+    g_ptr_array_add(argv, NULL);
+    g_assert_true(g_spawn_sync(NULL, (char **)argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL,
+                               out, &errOut, &status, &err));
+    if (errOut && *errOut)
+        g_test_message("%s (stderr): %s", args[0], errOut);
+    return g_spawn_check_wait_status(status, NULL) ? 0 : -1;
+}
+
+
+/* What a user runs: integrity-watch alerting on an attack and pausing
+ * the clone, memory-peek and memory-dump of that clone, from the
+ * installed CLI in processes of their own. */
+static void
+testCliWatch(void)
+{
+    const char *cli = g_getenv("LIBVIRT_CLONE_CLI");
+    g_autoptr(TgGuest) g = NULL;
+    g_autoptr(GError) err = NULL;
+    g_autofree char *name = NULL;
+    g_autofree char *out = NULL;
+    g_autofree char *dir = NULL;
+    g_autofree char *dump = NULL;
+    g_autofree char *head = NULL;
+    virDomainPtr clone;
+    GPid pid;
+    int outFd = -1;
+    int status = -1;
+    int state = -1;
+    gsize len = 0;
+
+    if (!testSource())
+        return;
+    g_assert_nonnull(cli);
+    if (!(clone = virDomainCloneLive(tgGuestDomain(src), NULL, 0)))
+        g_error("cannot clone: %s", virCloneGetLastErrorMessage());
+    g = tgGuestAdopt(env, clone, &err);
+    virDomainFree(clone);
+    if (!g)
+        g_error("cannot adopt the clone: %s", err->message);
+    name = g_strdup(tgGuestName(g));
+    {
+        const char *argv[] = { cli, "-c", g_getenv("TG_URI"), "integrity-watch", name, "--json",
+                               "--action", "pause", "--count", "1", "--timeout", "60", NULL };
+
+        g_assert_true(g_spawn_async_with_pipes(NULL, (char **)argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD,
+                                               NULL, NULL, &pid, NULL, &outFd, NULL, &err));
+    }
+    /* its baseline, then nothing to report */
+    g_usleep(5 * G_USEC_PER_SEC);
+    g_assert_cmpint(waitpid(pid, &status, WNOHANG), ==, 0);
+    /* not waiting for its report: the clone may be paused before it */
+    if (tgSerialSend(g, "attack text", &err) < 0)
+        g_error("attack text: %s", err->message);
+    /* --count 1: it exits after the alert */
+    g_assert_cmpint(waitpid(pid, &status, 0), ==, pid);
+    g_spawn_close_pid(pid);
+    {
+        g_autoptr(GIOChannel) ch = g_io_channel_unix_new(outFd);
+
+        g_io_channel_set_close_on_unref(ch, TRUE);
+        g_assert_cmpint(g_io_channel_read_to_end(ch, &out, &len, NULL), ==, G_IO_STATUS_NORMAL);
+    }
+    g_test_message("integrity-watch: %s", out);
+    g_assert_true(g_spawn_check_wait_status(status, NULL));
+    g_assert_nonnull(strstr(out, "\"integrity\":\"text\""));
+    g_assert_nonnull(strstr(out, "\"action\":\"paused\""));
+    g_assert_cmpint(virDomainGetState(tgGuestDomain(g), &state, NULL, 0), ==, 0);
+    g_assert_cmpint(state, ==, VIR_DOMAIN_PAUSED);
+
+    /* the paused clone's memory: a peek of its first page, an ELF dump */
+    g_clear_pointer(&out, g_free);
+    g_assert_cmpint(testCli((const char *const[]){ "memory-peek", name, "0x0", "4096", NULL },
+                            &out), ==, 0);
+    g_assert_cmpuint(strlen(out), >, 4096 * 2);
+    dir = g_dir_make_tmp("lvc-integrity-XXXXXX", &err);
+    g_assert_no_error(err);
+    dump = g_build_filename(dir, "clone.elf", NULL);
+    g_clear_pointer(&out, g_free);
+    g_assert_cmpint(testCli((const char *const[]){ "memory-dump", name, dump, "--format", "elf",
+                                                   NULL }, &out), ==, 0);
+    g_assert_true(g_file_get_contents(dump, &head, &len, NULL));
+    g_assert_cmpuint(len, >, 256ULL << 20);
+    g_assert_cmpmem(head, 4, "\177ELF", 4);
+    g_unlink(dump);
+    g_rmdir(dir);
+    /* without --force the source is refused */
+    g_clear_pointer(&out, g_free);
+    g_assert_cmpint(testCli((const char *const[]){ "memory-peek", tgGuestName(src), "0x0", "16",
+                                                   NULL }, &out), ==, -1);
+}
+
+
 int
 main(int argc, char **argv)
 {
@@ -701,6 +812,7 @@ main(int argc, char **argv)
     g_test_add_data_func("/integrity/policy/idt", &apiCases[0], testPolicy);
     g_test_add_data_func("/integrity/policy/text", &apiCases[1], testPolicy);
     g_test_add_data_func("/integrity/policy/smep", &apiCases[2], testPolicy);
+    g_test_add_func("/integrity/policy/cli", testCliWatch);
     ret = g_test_run();
     g_clear_pointer(&src, tgGuestFree);
     tgEnvFree(env);
