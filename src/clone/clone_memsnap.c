@@ -290,33 +290,56 @@ cloneSnapRamSetup(cloneSnapReader *r, GPtrArray *blocks)
 /* The RAM blocks' host addresses ("info ramblock"), asked before the
  * snapshot starts: while it runs, QEMU's migration thread may hold the
  * big lock waiting for the pipe, so a monitor command then would wait for
- * a reader that waits for it. */
+ * a reader that waits for it.  A QEMU whose "info ramblock" has no host
+ * addresses (before 8.0) gives them through the layout @m read with
+ * "gpa2hva": a block named after each mapped region, at the address of
+ * the region's offset 0. */
 static GPtrArray *
-cloneMemSnapBlockAddrs(virDomainPtr dom)
+cloneMemSnapBlockAddrs(virDomainPtr dom, cloneMemory *m)
 {
     g_autofree char *text = NULL;
     GPtrArray *rb;
 
     if (cloneMemoryHmp(dom, "info ramblock", &text) < 0)
         return NULL;
-    if (!(rb = cloneMemoryParseRamblock(text)))
-        virCloneReportError(VIR_CLONE_ERR_QEMU,
-                            _("QEMU of domain '%1$s' did not list its RAM blocks' host addresses (info ramblock)"),
-                            virDomainGetName(dom));
+    if ((rb = cloneMemoryParseRamblock(text)))
+        return rb;
+    rb = g_ptr_array_new_with_free_func((GDestroyNotify)cloneMemoryBlockFree);
+    for (size_t i = 0; i < cloneMemoryRangeCount(m); i++) {
+        const cloneMemoryRange *r = cloneMemoryRangeGet(m, i);
+        cloneMemoryBlock *b;
+
+        if (!r->hva || r->hva < r->regionOffset)
+            continue;
+        b = g_new0(cloneMemoryBlock, 1);
+        b->name = g_strdup(r->region);
+        b->hva = r->hva - r->regionOffset;
+        g_ptr_array_add(rb, b);
+    }
     return rb;
 }
 
 
+/* Each block of the stream at its host address: the block of that name,
+ * else the region of that name inside a device's block ("DEVICE/REGION",
+ * when the names are the regions'). */
 static void
 cloneMemSnapResolveBlocks(GPtrArray *addrs, GPtrArray *blocks)
 {
     for (guint i = 0; i < blocks->len; i++) {
         cloneSnapBlock *b = g_ptr_array_index(blocks, i);
+        const char *slash = strrchr(b->id, '/');
 
-        for (guint j = 0; j < addrs->len; j++) {
+        for (guint j = 0; j < addrs->len && !b->hva; j++) {
             const cloneMemoryBlock *x = g_ptr_array_index(addrs, j);
 
             if (g_str_equal(x->name, b->id))
+                b->hva = x->hva;
+        }
+        for (guint j = 0; j < addrs->len && !b->hva && slash; j++) {
+            const cloneMemoryBlock *x = g_ptr_array_index(addrs, j);
+
+            if (g_str_equal(x->name, slash + 1))
                 b->hva = x->hva;
         }
     }
@@ -541,7 +564,7 @@ cloneSnapRun(virDomainPtr dom, cloneMemory *m, cloneMemSnapPageFunc page, void *
     json_object_set_boolean_member(caps, "return-path", FALSE);
     json_object_set_boolean_member(caps, "pause-before-switchover", FALSE);
     json_object_set_int_member(params, "max-bandwidth", (gint64)CLONE_MEMSNAP_BANDWIDTH);
-    if (!(addrs = cloneMemSnapBlockAddrs(dom)) || !(saved = cloneMigSettingsQuery(dom)))
+    if (!(addrs = cloneMemSnapBlockAddrs(dom, m)) || !(saved = cloneMigSettingsQuery(dom)))
         return -1;
     if (pipe2(pipefd, O_CLOEXEC) < 0) {
         virCloneReportSystemError(errno, "%s", _("cannot create the memory snapshot's pipe"));
