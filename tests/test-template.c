@@ -146,6 +146,7 @@ testSameInstant(const GuestRamReport *a, const GuestRamReport *b)
 }
 
 
+
 static guint64
 testPrivateKiB(virDomainPtr dom)
 {
@@ -180,6 +181,47 @@ testExpectError(int code, const char *part)
 
 
 /* ---- the cases -------------------------------------------------------------- */
+
+/* A running domain of the template, dumped at the template's instant
+ * (VIR_DOMAIN_CLONE_MEMORY_TEMPLATE_INSTANT) while it runs: the RAM of
+ * @instant, not what the domain wrote since, which a live dump shows. */
+static void
+testDumpInstant(virDomainPtr dom, const GuestRamReport *instant)
+{
+    g_autofree char *dump = g_build_filename(tgEnvRoot(env), "tmpl-instant.raw", NULL);
+    g_auto(GuestRamReport) ram = { 0 };
+    g_auto(GuestRamReport) now = { 0 };
+    g_autoptr(GError) err = NULL;
+
+    g_assert_cmpint(testDomainState(dom), ==, VIR_DOMAIN_RUNNING);
+    if (virDomainCloneMemoryDump(dom, dump, VIR_DOMAIN_CLONE_MEMORY_DUMP_RAW,
+                                 VIR_DOMAIN_CLONE_MEMORY_TEMPLATE_INSTANT) < 0)
+        g_error("dump at the template's instant: %s", virCloneGetLastErrorMessage());
+    g_assert_cmpint(testDomainState(dom), ==, VIR_DOMAIN_RUNNING);
+    if (guestCheckRamDump(dump, &ram, &err) < 0)
+        g_error("the dump at the template's instant: %s", err->message);
+    g_assert_true(ram.ok);
+    testSameInstant(instant, &ram);
+    /* the same domain now: it ran on */
+    if (virDomainCloneMemoryDump(dom, dump, VIR_DOMAIN_CLONE_MEMORY_DUMP_RAW, 0) < 0 ||
+        guestCheckRamDump(dump, &now, &err) < 0)
+        g_error("live dump: %s", err ? err->message : virCloneGetLastErrorMessage());
+    g_test_message("%s: counter %" G_GUINT64_FORMAT " at the template's instant, %"
+                   G_GUINT64_FORMAT " now", virDomainGetName(dom), ram.counter_n, now.counter_n);
+    g_assert_cmpuint(now.counter_n, >, ram.counter_n);
+    g_unlink(dump);
+    /* not for a domain that no template started, nor in ELF */
+    g_assert_cmpint(virDomainCloneMemoryDump(tgGuestDomain(src), dump,
+                                             VIR_DOMAIN_CLONE_MEMORY_DUMP_RAW,
+                                             VIR_DOMAIN_CLONE_MEMORY_TEMPLATE_INSTANT |
+                                             VIR_DOMAIN_CLONE_MEMORY_FORCE), ==, -1);
+    testExpectError(VIR_CLONE_ERR_OPERATION_INVALID, "was not started from a template");
+    g_assert_cmpint(virDomainCloneMemoryDump(dom, dump, VIR_DOMAIN_CLONE_MEMORY_DUMP_ELF,
+                                             VIR_DOMAIN_CLONE_MEMORY_TEMPLATE_INSTANT), ==, -1);
+    testExpectError(VIR_CLONE_ERR_INVALID_ARG, "raw format only");
+    g_assert_false(g_file_test(dump, G_FILE_TEST_EXISTS));
+}
+
 
 static void
 testTemplateClones(void)
@@ -265,6 +307,7 @@ testTemplateClones(void)
         testCheckInstant(doms[0], &ram);
         testSameInstant(&first, &ram);
     }
+    testDumpInstant(doms[1], &first);
     hashAfter = testFileHash(ramFile);
     g_assert_cmpstr(hash, ==, hashAfter);
 

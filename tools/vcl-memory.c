@@ -1,7 +1,8 @@
 /*
  * vcl-memory.c: the guest memory commands of virt-clone-live
  *
- *   virt-clone-live memory-dump CLONE FILE [--consistent] [--format raw|elf] [--force]
+ *   virt-clone-live memory-dump CLONE FILE [--consistent | --template-instant]
+ *                   [--format raw|elf] [--force]
  *   virt-clone-live memory-peek CLONE GPA SIZE [--raw] [--force]
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
@@ -45,9 +46,11 @@ int
 cmdMemoryDump(vclGlobal *g, int argc, char **argv)
 {
     g_autofree char *format = NULL;
-    gboolean force = FALSE, consistent = FALSE;
+    gboolean force = FALSE, consistent = FALSE, templateInstant = FALSE;
     GOptionEntry entries[] = {
         { "consistent", 0, 0, G_OPTION_ARG_NONE, &consistent, N_("all memory at one instant (the guest pauses once, briefly)"), NULL },
+        { "template-instant", 0, 0, G_OPTION_ARG_NONE, &templateInstant,
+          N_("a domain started from a template: its memory at the template's instant (raw, no pause)"), NULL },
         { "format", 0, 0, G_OPTION_ARG_STRING, &format, N_("raw (the default: byte at offset = guest-physical address) or elf"), N_("FORMAT") },
         { "force", 0, 0, G_OPTION_ARG_NONE, &force, N_("dump a domain that is not a clone"), NULL },
         { NULL, 0, 0, 0, NULL, NULL, NULL },
@@ -58,7 +61,7 @@ cmdMemoryDump(vclGlobal *g, int argc, char **argv)
     unsigned int flags = 0;
 
     if (!vclParseOptions(_("CLONE FILE - write a clone's guest memory to a file"),
-                        entries, &argc, &argv))
+                         entries, &argc, &argv))
         return EXIT_USAGE;
     if (argc != 3) {
         vclError("%s", _("memory-dump takes a CLONE and a FILE"));
@@ -74,6 +77,7 @@ cmdMemoryDump(vclGlobal *g, int argc, char **argv)
         return EXIT_FAILED;
     flags |= force ? VIR_DOMAIN_CLONE_MEMORY_FORCE : 0;
     flags |= consistent ? VIR_DOMAIN_CLONE_MEMORY_CONSISTENT : 0;
+    flags |= templateInstant ? VIR_DOMAIN_CLONE_MEMORY_TEMPLATE_INSTANT : 0;
     if (virDomainCloneMemoryDump(dom, argv[2], fmt, flags) < 0) {
         vclError(_("cannot dump the memory of domain '%1$s': %2$s"), argv[1], virCloneGetLastErrorMessage());
         return EXIT_FAILED;
@@ -121,7 +125,7 @@ cmdMemoryPeek(vclGlobal *g, int argc, char **argv)
     unsigned long long gpa, size, done = 0;
 
     if (!vclParseOptions(_("CLONE GPA SIZE - read a clone's guest-physical memory without pausing it"),
-                        entries, &argc, &argv))
+                         entries, &argc, &argv))
         return EXIT_USAGE;
     if (argc != 4) {
         vclError("%s", _("memory-peek takes a CLONE, a guest-physical address and a size"));

@@ -27,6 +27,10 @@ const (
 	// instant, through a background snapshot: the guest pauses once, as
 	// briefly as for a live clone.
 	MemoryConsistent = MemoryFlags(C.VIR_DOMAIN_CLONE_MEMORY_CONSISTENT)
+	// MemoryTemplateInstant (MemoryDump only, raw format) dumps a domain
+	// started from a template as it was at the template's instant, from
+	// the template's RAM file: no pause.
+	MemoryTemplateInstant = MemoryFlags(C.VIR_DOMAIN_CLONE_MEMORY_TEMPLATE_INSTANT)
 )
 
 // MemoryDumpFormat is the format of MemoryDump

@@ -18,7 +18,8 @@ import (
 const biosTop = 0xfff00
 
 func TestMemoryInvalidArguments(t *testing.T) {
-	if MemoryForce != 1 || MemoryConsistent != 2 || MemoryDumpRaw != 0 || MemoryDumpELF != 1 {
+	if MemoryForce != 1 || MemoryConsistent != 2 || MemoryTemplateInstant != 4 ||
+		MemoryDumpRaw != 0 || MemoryDumpELF != 1 {
 		t.Errorf("memory constants %d %d %d", MemoryForce, MemoryDumpRaw, MemoryDumpELF)
 	}
 	if b, err := MemoryPeek(nil, 0, 16, 0); b != nil || !errors.Is(err, ErrInvalidArg) {

@@ -64,6 +64,7 @@ VIR_CLONE_TEMPLATE_CLONE_PERSISTENT = _lc.VIR_CLONE_TEMPLATE_CLONE_PERSISTENT
 # virDomainCloneMemoryFlags
 VIR_DOMAIN_CLONE_MEMORY_FORCE = _lc.VIR_DOMAIN_CLONE_MEMORY_FORCE
 VIR_DOMAIN_CLONE_MEMORY_CONSISTENT = _lc.VIR_DOMAIN_CLONE_MEMORY_CONSISTENT
+VIR_DOMAIN_CLONE_MEMORY_TEMPLATE_INSTANT = _lc.VIR_DOMAIN_CLONE_MEMORY_TEMPLATE_INSTANT
 
 # virDomainCloneMemoryDumpFormat
 VIR_DOMAIN_CLONE_MEMORY_DUMP_RAW = _lc.VIR_DOMAIN_CLONE_MEMORY_DUMP_RAW
@@ -471,8 +472,10 @@ def memory_dump(dom: libvirt.virDomain, file: str,
     sparse file) or VIR_DOMAIN_CLONE_MEMORY_DUMP_ELF (an ELF core file with
     the vCPUs' registers, for crash and gdb).  ``flags`` as for
     memory_peek(), plus VIR_DOMAIN_CLONE_MEMORY_CONSISTENT for all of RAM at
-    one instant (a background snapshot: one brief pause).  The GIL is
-    released while it writes."""
+    one instant (a background snapshot: one brief pause), or
+    VIR_DOMAIN_CLONE_MEMORY_TEMPLATE_INSTANT (raw) for a domain started from
+    a template as it was at the template's instant.  The GIL is released
+    while it writes."""
     _lc.memory_dump(dom, file, format, flags)
 
 

@@ -527,6 +527,11 @@ typedef enum {
      * through a background snapshot; the guest pauses once, as briefly as
      * for a live clone (Since: 0.7.0) */
     VIR_DOMAIN_CLONE_MEMORY_CONSISTENT = (1 << 1),
+    /* virDomainCloneMemoryDump() only, raw format, for a domain started
+     * from a template: its RAM as it was at the template's instant, from
+     * the template's RAM file (what the domain wrote since is not in it);
+     * no pause, no snapshot (Since: 0.7.0) */
+    VIR_DOMAIN_CLONE_MEMORY_TEMPLATE_INSTANT = (1 << 2),
 } virDomainCloneMemoryFlags;
 
 /**

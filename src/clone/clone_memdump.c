@@ -11,9 +11,11 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
+#include "clone_jobrec.h"
 #include "clone_memdump.h"
 #include "clone_memsnap.h"
 #include "clone_metadata.h"
+#include "clone_template.h"
 
 #include <elf.h>
 #include <errno.h>
@@ -624,14 +626,52 @@ virDomainCloneMemoryPeek(virDomainPtr clone, unsigned long long start, size_t si
 }
 
 
+/* Makes @m read domain @dom's RAM at its template's instant: from the
+ * template's RAM file, which the domain's QEMU maps privately. */
+static int
+cloneMemoryUseTemplateInstant(virDomainPtr dom, cloneMemory *m)
+{
+    g_autofree char *xml = virDomainGetXMLDesc(dom, 0);
+    g_autoptr(cloneMetadata) meta = NULL;
+    g_autoptr(cloneTemplateRec) rec = NULL;
+    g_autofree char *runDir = NULL;
+    g_autofree char *ram = NULL;
+    int rc;
+
+    if (!xml) {
+        virCloneReportLibvirtError(VIR_CLONE_ERR_LIBVIRT, "%s", _("cannot read the domain's XML"));
+        return -1;
+    }
+    meta = cloneMetadataParse(xml);
+    if (!meta || !meta->template) {
+        virCloneReportError(VIR_CLONE_ERR_OPERATION_INVALID,
+                            _("domain '%1$s' was not started from a template: it has no template's instant to read"),
+                            virDomainGetName(dom));
+        return -1;
+    }
+    if (!(runDir = cloneRunDir(virDomainGetConnect(dom))) ||
+        (rc = cloneTemplateRecLoad(runDir, meta->template, &rec)) < 0)
+        return -1;
+    if (rc == 0) {
+        virCloneReportError(VIR_CLONE_ERR_NO_TEMPLATE,
+                            _("the template '%1$s' of domain '%2$s' is gone"),
+                            meta->template, virDomainGetName(dom));
+        return -1;
+    }
+    ram = cloneTemplateRamPath(rec);
+    return cloneMemoryReadFromFile(m, ram);
+}
+
+
 /**
  * virDomainCloneMemoryDump:
  * @clone: a running clone (or any running domain with
  *         VIR_DOMAIN_CLONE_MEMORY_FORCE)
  * @file: the dump, created or truncated, mode 0600
  * @format: a virDomainCloneMemoryDumpFormat
- * @flags: bitwise OR of VIR_DOMAIN_CLONE_MEMORY_FORCE and
- *         VIR_DOMAIN_CLONE_MEMORY_CONSISTENT
+ * @flags: bitwise OR of VIR_DOMAIN_CLONE_MEMORY_FORCE, and
+ *         VIR_DOMAIN_CLONE_MEMORY_CONSISTENT or
+ *         VIR_DOMAIN_CLONE_MEMORY_TEMPLATE_INSTANT
  *
  * Writes all guest-physical RAM and ROM of @clone to @file, read as
  * virDomainCloneMemoryPeek() reads it: without pausing the guest, so the
@@ -642,8 +682,11 @@ virDomainCloneMemoryPeek(virDomainPtr clone, unsigned long long start, size_t si
  * refused (VIR_CLONE_ERR_BUSY) and its migration settings are restored
  * afterwards.  Pages of zeroes are holes of a sparse file.  The ELF format
  * carries the vCPUs' registers, read just before the memory (or the
- * snapshot).  A domain that is not a clone is refused unless @flags has
- * VIR_DOMAIN_CLONE_MEMORY_FORCE.
+ * snapshot).  With VIR_DOMAIN_CLONE_MEMORY_TEMPLATE_INSTANT (raw format
+ * only), for a domain started from a template: its RAM as it was at the
+ * template's instant, read from the template's RAM file, with no pause
+ * (the ROM, not in that file, is read live).  A domain that is not a
+ * clone is refused unless @flags has VIR_DOMAIN_CLONE_MEMORY_FORCE.
  *
  * Returns 0, or -1 with the thread's last error set (and no @file left).
  *
@@ -661,15 +704,27 @@ virDomainCloneMemoryDump(virDomainPtr clone, const char *file, unsigned int form
 
     virCloneInitialize();
     virCloneResetLastError();
-    cloneCheckFlags(VIR_DOMAIN_CLONE_MEMORY_FORCE | VIR_DOMAIN_CLONE_MEMORY_CONSISTENT, -1);
+    cloneCheckFlags(VIR_DOMAIN_CLONE_MEMORY_FORCE | VIR_DOMAIN_CLONE_MEMORY_CONSISTENT |
+                    VIR_DOMAIN_CLONE_MEMORY_TEMPLATE_INSTANT, -1);
     cloneCheckNonNull(clone, -1);
     cloneCheckNonNull(file, -1);
     if (format >= VIR_DOMAIN_CLONE_MEMORY_DUMP_LAST) {
         virCloneReportError(VIR_CLONE_ERR_INVALID_ARG, _("unknown memory dump format %1$u"), format);
         return -1;
     }
+    if (flags & VIR_DOMAIN_CLONE_MEMORY_TEMPLATE_INSTANT &&
+        (flags & VIR_DOMAIN_CLONE_MEMORY_CONSISTENT || format != VIR_DOMAIN_CLONE_MEMORY_DUMP_RAW)) {
+        /* the registers of that instant are in the template's saved
+         * device state, which is not read */
+        virCloneReportError(VIR_CLONE_ERR_INVALID_ARG, "%s",
+                            _("the template's instant is dumped in the raw format only, and is consistent by itself"));
+        return -1;
+    }
     if (cloneMemoryCheckClone(clone, flags) < 0 ||
         !(m = cloneMemoryOpen(clone)))
+        return -1;
+    if (flags & VIR_DOMAIN_CLONE_MEMORY_TEMPLATE_INSTANT &&
+        cloneMemoryUseTemplateInstant(clone, m) < 0)
         return -1;
     if (format == VIR_DOMAIN_CLONE_MEMORY_DUMP_ELF &&
         (cloneMemoryHmp(clone, "info registers -a", &regs) < 0 ||

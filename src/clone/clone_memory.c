@@ -23,19 +23,32 @@
 #include "clone_qmp.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/uio.h>
 #include <unistd.h>
+
+/* What QEMU maps of a file: [start, end) of its address space from the
+ * file's offset @off. */
+typedef struct {
+    unsigned long long start;
+    unsigned long long end;
+    unsigned long long off;
+} cloneMemoryFileMap;
 
 struct _cloneMemory {
     char *domName;
     pid_t pid;
+    int fileFd;                 /* cloneMemoryReadFromFile(), or -1 */
+    GArray *fileMaps;           /* of cloneMemoryFileMap */
     int pidfd;                  /* QEMU's, -1 without pidfd_open (Linux < 5.3) */
     GPtrArray *ranges;          /* of cloneMemoryRange *, by gpa */
 };
@@ -61,6 +74,10 @@ cloneMemoryFree(cloneMemory *m)
         g_ptr_array_unref(m->ranges);
     if (m->pidfd >= 0)
         close(m->pidfd);
+    if (m->fileFd >= 0)
+        close(m->fileFd);
+    if (m->fileMaps)
+        g_array_unref(m->fileMaps);
     g_free(m);
 }
 
@@ -383,6 +400,7 @@ cloneMemoryOpen(virDomainPtr dom)
     g_autoptr(cloneMemory) m = g_new0(cloneMemory, 1);
 
     m->pidfd = -1;
+    m->fileFd = -1;
     g_autofree char *mtree = NULL;
     int active;
 
@@ -434,8 +452,98 @@ cloneMemoryFind(const cloneMemory *m, unsigned long long gpa)
 }
 
 
+int
+cloneMemoryReadFromFile(cloneMemory *m, const char *path)
+{
+    g_autofree char *mapsPath = g_strdup_printf("/proc/%d/maps", (int)m->pid);
+    g_autofree char *maps = NULL;
+    g_auto(GStrv) lines = NULL;
+    g_autoptr(GError) gerr = NULL;
+    g_autoptr(GArray) found = g_array_new(FALSE, FALSE, sizeof(cloneMemoryFileMap));
+    struct stat st;
+    int fd;
+
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &st) < 0) {
+        virCloneReportSystemError(errno, _("cannot open '%1$s'"), path);
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    if (!g_file_get_contents(mapsPath, &maps, NULL, &gerr)) {
+        virCloneReportError(VIR_CLONE_ERR_SYSTEM, _("cannot read '%1$s': %2$s"),
+                            mapsPath, gerr->message);
+        close(fd);
+        return -1;
+    }
+    /* "START-END PERMS OFFSET MAJOR:MINOR INODE PATH" */
+    lines = g_strsplit(maps, "\n", -1);
+    for (size_t i = 0; lines[i]; i++) {
+        cloneMemoryFileMap fm;
+        unsigned int major, minor;
+        unsigned long long inode;
+
+        if (sscanf(lines[i], "%llx-%llx %*s %llx %x:%x %llu", &fm.start, &fm.end, &fm.off,
+                   &major, &minor, &inode) == 6 &&
+            inode == (unsigned long long)st.st_ino && makedev(major, minor) == st.st_dev)
+            g_array_append_val(found, fm);
+    }
+    if (found->len == 0) {
+        virCloneReportError(VIR_CLONE_ERR_OPERATION_INVALID,
+                            _("the QEMU process of domain '%1$s' does not map '%2$s'"),
+                            m->domName, path);
+        close(fd);
+        return -1;
+    }
+    if (m->fileFd >= 0)
+        close(m->fileFd);
+    g_clear_pointer(&m->fileMaps, g_array_unref);
+    m->fileFd = fd;
+    m->fileMaps = g_steal_pointer(&found);
+    return 0;
+}
+
+
+/* The bytes at @hva that QEMU maps from the file of
+ * cloneMemoryReadFromFile(), read from the file: how many (0: @hva is
+ * not in such a mapping, and *@len is cut where the next one begins), or
+ * -1 with an error. */
+static ssize_t
+cloneMemoryReadFile(cloneMemory *m, unsigned long long hva, char *buf, size_t *plen)
+{
+    size_t len = *plen;
+
+    for (guint i = 0; m->fileMaps && i < m->fileMaps->len; i++) {
+        const cloneMemoryFileMap *fm = &g_array_index(m->fileMaps, cloneMemoryFileMap, i);
+
+        if (fm->start > hva && fm->start - hva < *plen)
+            *plen = (size_t)(fm->start - hva);
+    }
+    for (guint i = 0; m->fileMaps && i < m->fileMaps->len; i++) {
+        const cloneMemoryFileMap *fm = &g_array_index(m->fileMaps, cloneMemoryFileMap, i);
+        size_t n;
+        ssize_t got;
+
+        if (hva < fm->start || hva >= fm->end)
+            continue;
+        n = (size_t)MIN((unsigned long long)len, fm->end - hva);
+        do {
+            got = pread(m->fileFd, buf, n, (off_t)(fm->off + hva - fm->start));
+        } while (got < 0 && errno == EINTR);
+        if (got < 0) {
+            virCloneReportSystemError(errno, "%s", _("cannot read the template's RAM file"));
+            return -1;
+        }
+        if (got == 0)   /* past the file's end: pages never written */
+            memset(buf, 0, n);
+        return got == 0 ? (ssize_t)n : got;
+    }
+    return 0;
+}
+
+
 /* process_vm_readv until all @len bytes at @hva are read: the kernel stops
- * short at a page it cannot read. */
+ * short at a page it cannot read.  What QEMU maps from the file of
+ * cloneMemoryReadFromFile() comes from that file. */
 static int
 cloneMemoryReadHost(cloneMemory *m, unsigned long long gpa, unsigned long long hva,
                     char *buf, size_t len)
@@ -443,10 +551,21 @@ cloneMemoryReadHost(cloneMemory *m, unsigned long long gpa, unsigned long long h
     size_t done = 0;
 
     while (done < len) {
-        struct iovec local = { buf + done, len - done };
-        struct iovec remote = { (void *)(uintptr_t)(hva + done), len - done };
-        ssize_t got = process_vm_readv(m->pid, &local, 1, &remote, 1, 0);
+        size_t chunk = len - done;
+        ssize_t fromFile = cloneMemoryReadFile(m, hva + done, buf + done, &chunk);
+        struct iovec local;
+        struct iovec remote;
+        ssize_t got;
 
+        if (fromFile < 0)
+            return -1;
+        if (fromFile > 0) {
+            done += (size_t)fromFile;
+            continue;
+        }
+        local = (struct iovec){ buf + done, chunk };
+        remote = (struct iovec){ (void *)(uintptr_t)(hva + done), chunk };
+        got = process_vm_readv(m->pid, &local, 1, &remote, 1, 0);
         if (got < 0 && errno == EINTR)
             continue;
         if (got <= 0) {

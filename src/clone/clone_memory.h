@@ -43,6 +43,12 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(cloneMemory, cloneMemoryFree);
  * guest runs.  The whole span must be RAM or ROM (it may cross from one
  * range into an adjacent one); MMIO and holes are refused. */
 int cloneMemoryRead(cloneMemory *m, unsigned long long gpa, void *buf, size_t len);
+/* Reads what QEMU maps from file @path (a template's RAM file, mapped
+ * privately) from the file itself, not from QEMU: the bytes as they were
+ * when the file was written, not the pages the guest wrote since.  -1
+ * with an error if QEMU maps nothing of @path. */
+int cloneMemoryReadFromFile(cloneMemory *m, const char *path);
+
 /* Whether the QEMU process @m reads from still runs (its pidfd: a PID
  * that another process took since is not it). */
 gboolean cloneMemoryAlive(const cloneMemory *m);

@@ -20,6 +20,7 @@ BIOS_TOP = 0xfff00
 def test_memory_constants():
     assert lc.VIR_DOMAIN_CLONE_MEMORY_FORCE == 1
     assert lc.VIR_DOMAIN_CLONE_MEMORY_CONSISTENT == 2
+    assert lc.VIR_DOMAIN_CLONE_MEMORY_TEMPLATE_INSTANT == 4
     assert lc.VIR_DOMAIN_CLONE_MEMORY_DUMP_RAW == 0
     assert lc.VIR_DOMAIN_CLONE_MEMORY_DUMP_ELF == 1
     for n in ("memory_peek", "memory_dump", "VIR_DOMAIN_CLONE_MEMORY_FORCE"):
