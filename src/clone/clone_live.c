@@ -547,13 +547,30 @@ clonePhaseStartClone(cloneJob *job)
 }
 
 
+/* The clone's QEMU goes.  Its QEMU may be gone already (persist's undo);
+ * and after its caller died, the driver that reconnects to the clone's
+ * QEMU may hold the domain's job for a while, and a destroy meanwhile
+ * fails: it is tried again, for up to CLONE_DESTROY_WAIT_S seconds, until
+ * the domain is gone or inactive. */
+#define CLONE_DESTROY_WAIT_S 60
+
 static void
 clonePhaseStartCloneUndo(cloneJob *job)
 {
+    gint64 end = g_get_monotonic_time() + CLONE_DESTROY_WAIT_S * G_USEC_PER_SEC;
+
     if (!job->clone)
         return;
-    if (virDomainDestroy(job->clone) < 0)
-        virResetLastError();   /* its QEMU may be gone already (persist's undo) */
+    while (virDomainDestroy(job->clone) < 0) {
+        if (virDomainIsActive(job->clone) != 1 || g_get_monotonic_time() > end) {
+            virResetLastError();
+            break;
+        }
+        CLONE_DEBUG("clone '%s': destroy failed (%s), trying again", job->name,
+                    virGetLastErrorMessage());
+        virResetLastError();
+        g_usleep(200 * G_TIME_SPAN_MILLISECOND);
+    }
     cloneMigJobSetClone(job->mig, NULL);
     g_clear_pointer(&job->clone, virDomainFree);
 }
@@ -1038,6 +1055,18 @@ cloneJobRecoverLocked(virConnectPtr conn, cloneJobLock *lock)
         virCloneReportError(VIR_CLONE_ERR_LIBVIRT, "%s",
                             _("the connection to libvirt closed while the rollback of an interrupted clone ran"));
         return -1;
+    }
+    /* the record goes only once the clone it started is gone */
+    if (job->uuid && job->phase >= CLONE_JOB_PHASE_START_CLONE) {
+        g_autoptr(virDomain) left = virDomainLookupByUUIDString(conn, job->uuid);
+
+        if (left && virDomainIsActive(left) == 1) {
+            virCloneReportError(VIR_CLONE_ERR_LIBVIRT,
+                                _("the clone '%1$s' of an interrupted job still runs after its rollback: the job's record stays for the next try"),
+                                job->name);
+            return -1;
+        }
+        virResetLastError();
     }
     cloneJobRecordRemove(lock);
     return 1;
