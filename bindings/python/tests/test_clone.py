@@ -54,8 +54,9 @@ def clone_disk(dom):
 def test_constants():
     """Every constant of the C header is exported, with its value."""
     names = [n for n in dir(_libvirt_clone) if n.startswith("VIR_")]
-    # 5 + 4 + 2 flags, 7 phases, 16 error codes, 19 stats, 8 template info keys
-    assert len(names) == 61
+    # 5 + 4 + 2 flags, 7 phases, 16 error codes, 19 stats, 8 template info
+    # keys, 3 memory flags and 2 memory dump formats
+    assert len(names) == 66
     for n in names:
         assert getattr(lc, n) == getattr(_libvirt_clone, n), n
         assert n in lc.__all__
