@@ -475,14 +475,10 @@ main(int argc, char **argv)
     Bench b = { 0 };
 
     benchLogStart();
-    g_option_context_add_main_entries(ctx, optEntries, NULL);
-    g_option_context_set_description(ctx,
-        "Needs TG_GUEST_DIR (the build's tests/guest); bench/run.sh sets it.\n"
-        "Prints one markdown table on stdout and progress on stderr.");
-    if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
-        fprintf(stderr, "%s\n", err->message);
+    if (!benchParseOptions(ctx, optEntries, &argc, &argv,
+                           "Needs TG_GUEST_DIR (the build's tests/guest); bench/run.sh sets it.\n"
+                           "Prints one markdown table on stdout and progress on stderr."))
         return 2;
-    }
     benchLogVerbose = optVerbose;
     if (parseList(optDepths ? optDepths : "1,2,4,8,16", depths, MAX_DEPTH) < 0 ||
         parseList(optDisks ? optDisks : "1,2,4", ndisks, MAX_DISKS) < 0 ||

@@ -737,14 +737,10 @@ main(int argc, char **argv)
     int rc = 0;
 
     benchLogStart();
-    g_option_context_add_main_entries(ctx, optEntries, NULL);
-    g_option_context_set_description(ctx,
-        "Needs root and TG_GUEST_DIR (the build's tests/guest); bench/run.sh --bench identity\n"
-        "sets it.  Prints one markdown table on stdout and progress on stderr.");
-    if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
-        fprintf(stderr, "%s\n", err->message);
+    if (!benchParseOptions(ctx, optEntries, &argc, &argv,
+                           "Needs root and TG_GUEST_DIR (the build's tests/guest); bench/run.sh --bench identity\n"
+                           "sets it.  Prints one markdown table on stdout and progress on stderr."))
         return 2;
-    }
     benchLogVerbose = optVerbose;
     if (optQuick)
         optReps = 2;

@@ -600,14 +600,10 @@ main(int argc, char **argv)
     int cb;
 
     benchLogStart();
-    g_option_context_add_main_entries(ctx, optEntries, NULL);
-    g_option_context_set_description(ctx,
-        "Needs TG_GUEST_DIR (the build's tests/guest); bench/run.sh sets it.\n"
-        "Prints one markdown table on stdout and progress on stderr.");
-    if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
-        fprintf(stderr, "%s\n", err->message);
+    if (!benchParseOptions(ctx, optEntries, &argc, &argv,
+                           "Needs TG_GUEST_DIR (the build's tests/guest); bench/run.sh sets it.\n"
+                           "Prints one markdown table on stdout and progress on stderr."))
         return 2;
-    }
     if (optMemory < 128 || optMemory >= 2816 || optSampleMiB < 1 || optXpSampleKiB < 1 ||
         (guint64)optSampleMiB > (guint64)optMemory || optIntegritySeconds < 0) {
         fprintf(stderr, "bad --memory (128 to 2815), --sample-mib, --xp-sample-kib "

@@ -58,6 +58,22 @@ benchSilence(void *opaque G_GNUC_UNUSED, virErrorPtr err G_GNUC_UNUSED)
 }
 
 
+gboolean
+benchParseOptions(GOptionContext *ctx, GOptionEntry *entries, int *argc, char ***argv,
+                  const char *description)
+{
+    g_autoptr(GError) err = NULL;
+
+    g_option_context_add_main_entries(ctx, entries, NULL);
+    g_option_context_set_description(ctx, description);
+    if (!g_option_context_parse(ctx, argc, argv, &err)) {
+        fprintf(stderr, "%s\n", err->message);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+
 char *
 benchCpuModel(void)
 {

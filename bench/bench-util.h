@@ -25,5 +25,10 @@ void benchLibLog(int priority, const char *message, void *opaque);
  * the benchmark where they matter */
 void benchSilence(void *opaque, virErrorPtr err);
 
+/* Parses a benchmark's options (@entries, @description for --help);
+ * prints the error and returns FALSE on a usage error. */
+gboolean benchParseOptions(GOptionContext *ctx, GOptionEntry *entries, int *argc, char ***argv,
+                           const char *description);
+
 /* "model name" of /proc/cpuinfo */
 char *benchCpuModel(void);
