@@ -879,6 +879,31 @@ cmd_kmsg(const char *cmd, const char *needle)
 #define ATTACK_KO "/lib/modules/clonetest_attack.ko"
 #define ATTACK_REPORT "/sys/module/clonetest_attack/parameters/report"
 
+/* The address of kernel symbol @name in /proc/kallsyms, or 0. */
+static unsigned long long
+kallsyms_address(const char *name)
+{
+    unsigned long long addr = 0;
+    char line[256];
+    FILE *f = fopen("/proc/kallsyms", "re");
+
+    if (!f)
+        return 0;
+    while (fgets(line, sizeof(line), f)) {
+        unsigned long long a;
+        char type;
+        char sym[200];
+
+        if (sscanf(line, "%llx %c %199s", &a, &type, sym) == 3 && strcmp(sym, name) == 0) {
+            addr = a;
+            break;
+        }
+    }
+    fclose(f);
+    return addr;
+}
+
+
 /* Load the attack module (build-guest.sh) with "attack=@kind", read its
  * report, unload it: what it changed stays.  "attack KIND": ack, then
  * "CLONETEST attack report=status=0 KIND ..."; "module benign" (@kind
@@ -901,7 +926,18 @@ cmd_attack(const char *cmd, const char *kind)
         say("nak %s (%s: %s)", cmd, ATTACK_KO, strerror(errno));
         return;
     }
-    snprintf(param, sizeof(param), "attack=%s", kind);
+    if (strcmp(kind, "smep") == 0) {
+        unsigned long long pinned = kallsyms_address("cr4_pinned_bits");
+
+        if (!pinned) {
+            say("nak %s (cr4_pinned_bits is not in /proc/kallsyms)", cmd);
+            close(fd);
+            return;
+        }
+        snprintf(param, sizeof(param), "attack=%s pinned=0x%llx", kind, pinned);
+    } else {
+        snprintf(param, sizeof(param), "attack=%s", kind);
+    }
     if (syscall(SYS_finit_module, fd, param, 0) < 0) {
         say("nak %s (finit_module: %s)", cmd, strerror(errno));
         close(fd);

@@ -13,8 +13,9 @@
  *                 works if it runs; sync_filesystem, else kern_path, else
  *                 msleep_interruptible)
  *   attack=smep   CR4.SMEP is cleared on every CPU, for good: first in the
- *                 kernel's pinned CR4 bits (cr4_pinned_bits, found with
- *                 kallsyms_lookup_name, found with a kprobe), then with a
+ *                 kernel's pinned CR4 bits (cr4_pinned_bits, at the address
+ *                 the workload found in /proc/kallsyms: parameter
+ *                 "pinned"), then with a
  *                 raw "mov %cr4" and the kernel's cr4_clear_bits_irqsoff(),
  *                 which also clears
  *                 it in the kernel's copy of CR4: otherwise the next global
@@ -42,13 +43,20 @@
 #include <linux/fs.h>
 #include <linux/namei.h>
 #include <linux/delay.h>
-#include <linux/kprobes.h>
 #include <asm/desc.h>
 #include <asm/tlbflush.h>
 
 static char *attack = "none";
 module_param(attack, charp, 0444);
 MODULE_PARM_DESC(attack, "idt|text|smep|none");
+
+/* The address of cr4_pinned_bits, which the workload reads in
+ * /proc/kallsyms.  A kprobe on kallsyms_lookup_name() would find it from
+ * here, but the probe rewrites kernel text for a moment: an alert of its
+ * own, before the one the test waits for. */
+static unsigned long pinned;
+module_param(pinned, ulong, 0444);
+MODULE_PARM_DESC(pinned, "the address of cr4_pinned_bits (attack=smep)");
 
 static char report[256] = "none";
 static char detail[200];
@@ -155,21 +163,6 @@ static int ct_attack_text(void)
 	return fn[4] == val ? 0 : -EIO;
 }
 
-/* kallsyms_lookup_name() is not exported: a kprobe on it tells where it
- * is (the probe's int3 is taken out again at once). */
-static unsigned long ct_lookup(const char *name)
-{
-	typedef unsigned long (*lookup_t)(const char *name);
-	struct kprobe kp = { .symbol_name = "kallsyms_lookup_name" };
-	lookup_t lookup;
-
-	if (register_kprobe(&kp) < 0)
-		return 0;
-	lookup = (lookup_t)kp.addr;
-	unregister_kprobe(&kp);
-	return lookup ? lookup(name) : 0;
-}
-
 /* A raw "mov %cr4", then the kernel's own CR4 helper, so that its per-CPU
  * copy of CR4 agrees (it writes that copy back on every global TLB flush). */
 static void ct_clear_smep(void *unused)
@@ -190,26 +183,26 @@ static int ct_attack_smep(void)
 {
 	atomic_t still_set = ATOMIC_INIT(0);
 	unsigned long before = ct_read_cr4();
-	unsigned long *pinned = (unsigned long *)ct_lookup("cr4_pinned_bits");
+	unsigned long *pinned_bits = (unsigned long *)pinned;
 	unsigned long bits;
 
 	if (!(before & CT_CR4_SMEP)) {
 		snprintf(detail, sizeof(detail), "smep not set: cr4=0x%lx", before);
 		return -ENODEV;         /* the CPU has no SMEP: nothing to do */
 	}
-	if (!pinned) {
-		snprintf(detail, sizeof(detail), "smep cr4_pinned_bits not found");
+	if (!pinned_bits) {
+		snprintf(detail, sizeof(detail), "smep no address of cr4_pinned_bits");
 		return -ENOENT;
 	}
 	/* native_write_cr4() puts the pinned bits back: unpin SMEP first */
-	bits = *pinned & ~CT_CR4_SMEP;
-	ct_write_ro(pinned, &bits, sizeof(bits));
+	bits = *pinned_bits & ~CT_CR4_SMEP;
+	ct_write_ro(pinned_bits, &bits, sizeof(bits));
 	on_each_cpu(ct_clear_smep, NULL, 1);
 	on_each_cpu(ct_read_smep, &still_set, 1);
 	snprintf(detail, sizeof(detail),
 		 "smep cpus=%u cr4_before=0x%lx cr4_after=0x%lx still_set=%d pinned=0x%lx",
 		 num_online_cpus(), before, ct_read_cr4(),
-		 atomic_read(&still_set), *pinned);
+		 atomic_read(&still_set), *pinned_bits);
 	return atomic_read(&still_set) ? -EIO : 0;
 }
 
