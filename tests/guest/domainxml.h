@@ -59,8 +59,8 @@ typedef struct {
 char *tgDomainXml(const TgDomainXmlOpts *o);
 
 /* The kernel command line of the busybox test guest (tests/guest/init):
- * the console, panic=-1, quiet, then @workload (clonetest.* parameters,
- * see README.md; may be NULL). */
+ * the console, panic=-1, quiet, no_timer_check, then @workload (clonetest.*
+ * parameters, see README.md; may be NULL). */
 char *tgGuestCmdline(const char *workload);
 
 /* The domain type for the guest images of @guest_dir: $TG_ACCEL, else what
