@@ -294,7 +294,10 @@ typedef struct _virDomainCloneSandboxEvent virDomainCloneSandboxEvent;
 struct _virDomainCloneSandboxEvent {
     int type;             /* virDomainCloneSandboxEventType */
     long long timeMs;     /* when the first frame counted in this event was
-                           * seen, in milliseconds since the Epoch */
+                           * seen, in milliseconds since the Epoch; for
+                           * VIR_DOMAIN_CLONE_SANDBOX_EVENT_INTEGRITY, when
+                           * the check that found the difference ended,
+                           * before the action */
     const char *clone;    /* the clone's name */
     const char *device;   /* the tap device the frames came from ("vnet3");
                            * NULL for VIR_DOMAIN_CLONE_SANDBOX_EVENT_END */

@@ -30,6 +30,7 @@ struct _cloneIntegrityWatch {
     cloneMemory *mem;
     cloneIntegrityBaseline *base;
     GHashTable *reported;          /* of "kind cpu address new": reported */
+    long long seenMs;              /* when the check that found them ended */
 
     GMutex lock;
     GCond cond;
@@ -64,7 +65,8 @@ cloneIntegrityWatchEmit(cloneIntegrityWatch *w, virDomainCloneSandboxEvent *ev)
 {
     gboolean stop;
 
-    ev->timeMs = g_get_real_time() / 1000;
+    ev->timeMs = ev->type == VIR_DOMAIN_CLONE_SANDBOX_EVENT_INTEGRITY ?
+                 w->seenMs : g_get_real_time() / 1000;
     ev->clone = w->name;
     ev->dstPort = -1;
     w->cb(w->dom, ev, w->opaque);
@@ -153,23 +155,50 @@ cloneIntegrityWatchReport(cloneIntegrityWatch *w, GArray *diffs)
 }
 
 
-/* One check.  FALSE if the callback stopped the watch. */
+/* The differences from the baseline now, or NULL with an error set. */
+static GArray *
+cloneIntegrityWatchLook(cloneIntegrityWatch *w)
+{
+    g_autoptr(GArray) regs = NULL;
+
+    if (!(regs = cloneIntegrityReadRegisters(w->dom)))
+        return NULL;
+    return cloneIntegrityCheck(w->base, cloneMemoryReadCb, w->mem,
+                               (const cloneIntegrityRegs *)(void *)regs->data, regs->len,
+                               NULL);
+}
+
+
+/* One check.  FALSE if the callback stopped the watch.
+ *
+ * A check reads the registers first, then memory: a change of both that
+ * falls between the two reads (a rootkit unpins CR4.SMEP in read-only
+ * data, then clears it) shows only its memory half.  Before the first
+ * alert's action (which may destroy the clone), the watch therefore looks
+ * once more, so that the alert reports all that was changed by then. */
 static gboolean
 cloneIntegrityWatchCheck(cloneIntegrityWatch *w)
 {
-    g_autoptr(GArray) regs = NULL;
     g_autoptr(GArray) diffs = NULL;
 
-    if (!(regs = cloneIntegrityReadRegisters(w->dom)) ||
-        !(diffs = cloneIntegrityCheck(w->base, cloneMemoryReadCb, w->mem,
-                                      (const cloneIntegrityRegs *)(void *)regs->data,
-                                      regs->len, NULL))) {
+    if (!(diffs = cloneIntegrityWatchLook(w))) {
         if (virDomainIsActive(w->dom) == 1) {
             CLONE_WARN("integrity watch of '%s': the check failed: %s",
                        w->name, virCloneGetLastErrorMessage());
             return TRUE;
         }
         return cloneIntegrityWatchEnd(w);
+    }
+    w->seenMs = g_get_real_time() / 1000;
+    if (diffs->len > 0 && !w->acted) {
+        g_autoptr(GArray) again = cloneIntegrityWatchLook(w);
+
+        /* reported once: the second look's repeats are skipped */
+        if (again)
+            g_array_append_vals(diffs, again->data, again->len);
+        else
+            CLONE_WARN("integrity watch of '%s': the second look failed: %s",
+                       w->name, virCloneGetLastErrorMessage());
     }
     return cloneIntegrityWatchReport(w, diffs);
 }
@@ -290,8 +319,9 @@ cloneIntegrityWatchBaseline(cloneIntegrityWatch *w)
  * callback type and the event of virDomainCloneSandboxWatch(), so that one
  * callback serves both), within a period of the change; a difference
  * already reported is not reported again, a new one (or a new value at the
- * same place) is.  On the first one the watch pauses or destroys @clone
- * according to @action.  When @clone stops, the watch reports
+ * same place) is.  On the first one the watch looks once more (so that
+ * the first alerts report all that was changed by then), then pauses or
+ * destroys @clone according to @action.  When @clone stops, the watch reports
  * VIR_DOMAIN_CLONE_SANDBOX_EVENT_END and checks no more; it stays
  * registered until it is unwatched.  @cb runs in the watch's thread, as
  * for virDomainCloneSandboxWatch().
