@@ -55,6 +55,7 @@
 
 #define CMD_MS 60000
 #define ATTACK_KO "/lib/modules/clonetest_attack.ko"
+#define ATTACK_REPORT "/sys/module/clonetest_attack/parameters/report"
 
 static TgEnv *env;
 static gboolean daemonMode;        /* TG_URI: under run-in-daemon.sh */
@@ -601,9 +602,12 @@ testPolicy(gconstpointer data)
     g_autofree char *kindNeedle = g_strdup_printf("\"integrity\":\"%s\"", tc->kind);
     g_autofree char *exec = NULL;
     g_autoptr(TgGuest) g = NULL;
-    const char *const needles[] = { "\"type\":\"integrity\"", kindNeedle,
-                                    destroy ? "\"action\":\"destroying\"" : "\"action\":\"paused\"",
-                                    NULL };
+    const char *const needles[] = { "\"type\":\"integrity\"", kindNeedle, NULL };
+    /* the action goes with the first alert, which may be another part of
+     * the same attack (the SMEP attack's write to read-only data) */
+    const char *const acted[] = { "\"type\":\"integrity\"",
+                                  destroy ? "\"action\":\"destroying\"" : "\"action\":\"paused\"",
+                                  NULL };
     g_autofree char *reply = NULL;
     g_autofree char *status = NULL;
     g_autofree char *alert = NULL;
@@ -640,10 +644,16 @@ testPolicy(gconstpointer data)
     g_assert_false(testLogHas(log, (const char *const[]){ "\"type\":\"integrity\"", NULL }));
 
     /* a sandbox's serial console is cut off (null): the attack goes
-     * through the guest agent, the one channel a sandbox keeps */
+     * through the guest agent, the one channel a sandbox keeps; as the
+     * workload's "attack" does, the SMEP attack gets cr4_pinned_bits's
+     * address from /proc/kallsyms, and a report other than "status=0"
+     * (the attack not done) fails the command */
     exec = g_strdup_printf("{\"execute\":\"guest-exec\",\"arguments\":{\"path\":\"/bin/sh\","
-                           "\"arg\":[\"-c\",\"insmod " ATTACK_KO " attack=%s && "
-                           "rmmod clonetest_attack\"]}}", attack);
+                           "\"arg\":[\"-c\",\"insmod " ATTACK_KO " attack=%s%s && "
+                           "r=$(cat " ATTACK_REPORT ") && rmmod clonetest_attack && "
+                           "case $r in 'status=0 '*) ;; *) echo $r; exit 1;; esac\"]}}",
+                           attack, g_str_equal(attack, "smep") ? " pinned=0x$(grep ' cr4_pinned_bits$' /proc/kallsyms"
+                                             " | cut -d' ' -f1)" : "");
     if (tgGuestAgentCommand(g, "{\"execute\":\"guest-ping\"}", 60000, NULL, &err) < 0 ||
         tgGuestAgentCommand(g, exec, 10000, &reply, &err) < 0)
         g_error("%s: %s", tc->cmd, err->message);
@@ -680,6 +690,7 @@ testPolicy(gconstpointer data)
     } else {
         g_test_message("the alert is in the log before the attack returned");
     }
+    g_assert_true(testLogHas(log, acted));
     if (destroy) {
         /* destroyed right after the alert */
         deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
