@@ -14,6 +14,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 #
 import fcntl
+import gc
 import os
 import queue
 import socket
@@ -267,10 +268,13 @@ def test_sandbox_watch_tap(testconn, monkeypatch):
         unwatched, wid = wid, None
         # the watch's references are gone (ours, the queue's and the
         # report's are dropped first)
-        del got_dom, got_opaque, _
+        del got_dom, got_opaque, _, ev
         unraisable.clear()
         cb.events = queue.Queue()
         assert (sys.getrefcount(cb), sys.getrefcount(opaque), sys.getrefcount(dom)) == refs
+        # and each event was freed once the callback and the queue let go
+        gc.collect()
+        assert not [o for o in gc.get_objects() if isinstance(o, lc.SandboxEvent)]
         with pytest.raises(lc.libvirtCloneError) as ei:
             lc.sandbox_unwatch(unwatched)
         assert ei.value.get_clone_error_code() == lc.VIR_CLONE_ERR_INVALID_ARG
