@@ -19,6 +19,7 @@ import os
 import queue
 import socket
 import struct
+import subprocess
 import sys
 import threading
 import time
@@ -318,6 +319,31 @@ def test_sandbox_watch_devices_unwatch_in_callback():
             lc.sandbox_unwatch(wid)
     finally:
         tap.close()
+
+
+@need_root
+def test_watch_left_at_exit():
+    """A watch the program does not unwatch is unwatched at exit: its free
+    callback runs while the interpreter can still take it, and drops the
+    opaque (whose __del__ then runs)."""
+    tap = Tap("c")
+    script = """
+import sys
+import libvirt_clone as lc
+class Opaque:
+    def __del__(self):
+        print("opaque freed", flush=True)
+wid = lc.sandbox_watch_devices("pyw-exit", [sys.argv[1]], lambda d, e, o: None, Opaque())
+print("watching", wid, flush=True)
+"""
+    try:
+        out = subprocess.run([sys.executable, "-c", script, tap.name], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, timeout=60)
+    finally:
+        tap.close()
+    assert out.returncode == 0, out.stderr.decode()
+    assert out.stdout.decode().split("\n")[1:] == ["opaque freed", ""], out.stdout
+    assert out.stderr == b""
 
 
 # ---- on a running guest --------------------------------------------------------
