@@ -293,3 +293,71 @@ lvcGoMemoryDump(virDomainPtr dom, const char *file, unsigned int format,
         lvcGoErrorFill(err);
     return ret;
 }
+
+
+/* virDomainCloneSandboxEventCallback: in the watch's thread.  The event is
+ * copied into Go memory before the call returns. */
+static void
+lvcGoSandboxEventTrampoline(virDomainPtr clone, const virDomainCloneSandboxEvent *event,
+                            void *opaque)
+{
+    lvcGoSandboxEvent((uintptr_t)opaque, clone, (virDomainCloneSandboxEvent *)event);
+}
+
+
+static void
+lvcGoWatchFreeTrampoline(void *opaque)
+{
+    lvcGoWatchFree((uintptr_t)opaque);
+}
+
+
+int
+lvcGoSandboxWatch(virDomainPtr dom, uintptr_t handle, unsigned int flags, lvcGoError *err)
+{
+    int ret = virDomainCloneSandboxWatch(dom, lvcGoSandboxEventTrampoline, (void *)handle,
+                                         lvcGoWatchFreeTrampoline, flags);
+
+    if (ret < 0)
+        lvcGoErrorFill(err);
+    return ret;
+}
+
+
+int
+lvcGoSandboxWatchDevices(const char *cloneName, char **devices, uintptr_t handle,
+                         unsigned int flags, lvcGoError *err)
+{
+    int ret = virDomainCloneSandboxWatchDevices(cloneName, (const char *const *)devices,
+                                                lvcGoSandboxEventTrampoline, (void *)handle,
+                                                lvcGoWatchFreeTrampoline, flags);
+
+    if (ret < 0)
+        lvcGoErrorFill(err);
+    return ret;
+}
+
+
+int
+lvcGoIntegrityWatch(virDomainPtr dom, unsigned int intervalMs, int action, uintptr_t handle,
+                    unsigned int flags, lvcGoError *err)
+{
+    int ret = virDomainCloneIntegrityWatch(dom, intervalMs, action,
+                                           lvcGoSandboxEventTrampoline, (void *)handle,
+                                           lvcGoWatchFreeTrampoline, flags);
+
+    if (ret < 0)
+        lvcGoErrorFill(err);
+    return ret;
+}
+
+
+int
+lvcGoSandboxUnwatch(int watchID, lvcGoError *err)
+{
+    int ret = virDomainCloneSandboxUnwatch(watchID);
+
+    if (ret < 0)
+        lvcGoErrorFill(err);
+    return ret;
+}

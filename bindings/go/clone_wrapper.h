@@ -103,4 +103,13 @@ int lvcGoMemoryPeek(virDomainPtr dom, unsigned long long start, size_t size, voi
 int lvcGoMemoryDump(virDomainPtr dom, const char *file, unsigned int format,
                     unsigned int flags, lvcGoError *err);
 
+/* The watches: events go to lvcGoSandboxEvent(@handle, dom, event), the
+ * free callback is lvcGoWatchFree(@handle) (a runtime/cgo.Handle). */
+int lvcGoSandboxWatch(virDomainPtr dom, uintptr_t handle, unsigned int flags, lvcGoError *err);
+int lvcGoSandboxWatchDevices(const char *cloneName, char **devices, uintptr_t handle,
+                             unsigned int flags, lvcGoError *err);
+int lvcGoIntegrityWatch(virDomainPtr dom, unsigned int intervalMs, int action,
+                        uintptr_t handle, unsigned int flags, lvcGoError *err);
+int lvcGoSandboxUnwatch(int watchID, lvcGoError *err);
+
 #endif /* LIBVIRT_CLONE_GO_WRAPPER_H */

@@ -23,6 +23,18 @@
 //	defer tmpl.Close() // the handle; tmpl.Delete() removes the template
 //	clone, err := tmpl.CreateDomain("", 0)
 //
+// # Watches
+//
+// SandboxWatch reports the frames a clone sends, IntegrityWatch the
+// differences of its kernel from a baseline, to a function called on a
+// thread of the library's own, until SandboxUnwatch:
+//
+//	id, err := libvirtclone.SandboxWatch(clone, func(dom *libvirt.Domain, ev libvirtclone.SandboxEvent) {
+//		log.Printf("%s: %v %s %s:%d", ev.Clone, ev.Type, ev.Protocol, ev.DstAddr, ev.DstPort)
+//	})
+//	...
+//	libvirtclone.SandboxUnwatch(id)
+//
 // # libvirt's Go binding
 //
 // Domains and connections are those of libvirt's Go binding: CloneLive takes

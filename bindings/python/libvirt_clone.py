@@ -19,6 +19,16 @@ libvirt-python's own objects.
 The call blocks until the clone runs (seconds); the GIL is released while it
 works, so other Python threads keep running.
 
+A watch reports what a clone does, from a thread of the library's own:
+
+    def seen(dom, event, opaque):
+        print(event.clone, event.type, event.protocol, event.dst_addr, event.dst_port)
+
+    wid = libvirt_clone.sandbox_watch(clone, seen)       # frames it sends
+    kid = libvirt_clone.integrity_watch(clone, seen)     # its kernel's integrity
+    ...
+    libvirt_clone.sandbox_unwatch(wid)
+
 Templates capture a running domain once; any number of domains then start
 from it, each mapping the template's RAM copy-on-write:
 
@@ -35,6 +45,7 @@ before ``libvirt.open()``, then ``libvirt.virEventRunDefaultImpl()`` in a loop
 in a thread of its own.
 """
 
+import atexit
 import enum
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -69,6 +80,20 @@ VIR_DOMAIN_CLONE_MEMORY_TEMPLATE_INSTANT = _lc.VIR_DOMAIN_CLONE_MEMORY_TEMPLATE_
 # virDomainCloneMemoryDumpFormat
 VIR_DOMAIN_CLONE_MEMORY_DUMP_RAW = _lc.VIR_DOMAIN_CLONE_MEMORY_DUMP_RAW
 VIR_DOMAIN_CLONE_MEMORY_DUMP_ELF = _lc.VIR_DOMAIN_CLONE_MEMORY_DUMP_ELF
+
+# virDomainCloneSandboxEventType
+VIR_DOMAIN_CLONE_SANDBOX_EVENT_TRAFFIC = _lc.VIR_DOMAIN_CLONE_SANDBOX_EVENT_TRAFFIC
+VIR_DOMAIN_CLONE_SANDBOX_EVENT_LOST = _lc.VIR_DOMAIN_CLONE_SANDBOX_EVENT_LOST
+VIR_DOMAIN_CLONE_SANDBOX_EVENT_END = _lc.VIR_DOMAIN_CLONE_SANDBOX_EVENT_END
+VIR_DOMAIN_CLONE_SANDBOX_EVENT_INTEGRITY = _lc.VIR_DOMAIN_CLONE_SANDBOX_EVENT_INTEGRITY
+
+# virDomainCloneIntegrityAction
+VIR_DOMAIN_CLONE_INTEGRITY_ALERT = _lc.VIR_DOMAIN_CLONE_INTEGRITY_ALERT
+VIR_DOMAIN_CLONE_INTEGRITY_PAUSE = _lc.VIR_DOMAIN_CLONE_INTEGRITY_PAUSE
+VIR_DOMAIN_CLONE_INTEGRITY_DESTROY = _lc.VIR_DOMAIN_CLONE_INTEGRITY_DESTROY
+
+# virDomainCloneIntegrityFlags
+VIR_DOMAIN_CLONE_INTEGRITY_FORCE = _lc.VIR_DOMAIN_CLONE_INTEGRITY_FORCE
 
 # virDomainCloneLivePhase
 VIR_DOMAIN_CLONE_LIVE_PHASE_PREPARE = _lc.VIR_DOMAIN_CLONE_LIVE_PHASE_PREPARE
@@ -479,8 +504,195 @@ def memory_dump(dom: libvirt.virDomain, file: str,
     _lc.memory_dump(dom, file, format, flags)
 
 
+# ---- watches -----------------------------------------------------------------
+
+class SandboxEventType(enum.IntEnum):
+    """The type of a SandboxEvent: ints equal to the
+    VIR_DOMAIN_CLONE_SANDBOX_EVENT_* constants; ``str()`` gives the
+    library's name ("traffic")."""
+
+    TRAFFIC = VIR_DOMAIN_CLONE_SANDBOX_EVENT_TRAFFIC
+    LOST = VIR_DOMAIN_CLONE_SANDBOX_EVENT_LOST
+    END = VIR_DOMAIN_CLONE_SANDBOX_EVENT_END
+    INTEGRITY = VIR_DOMAIN_CLONE_SANDBOX_EVENT_INTEGRITY
+
+    def __str__(self) -> str:
+        return _lc.sandbox_event_type_to_string(self.value) or self.name.lower()
+
+    def __format__(self, spec: str) -> str:
+        if spec and spec[-1] in "bcdoxXn":
+            return format(self.value, spec)
+        return format(str(self), spec)
+
+
+def sandbox_event_type_to_string(type: int) -> Optional[str]:
+    """The library's name of a sandbox event type ("traffic", "lost", "end",
+    "integrity"), or None for an unknown value
+    (virDomainCloneSandboxEventTypeToString)."""
+    return _lc.sandbox_event_type_to_string(type)
+
+
+class SandboxEvent:
+    """What a watch reports (virDomainCloneSandboxEvent), copied from the
+    library's event: it stays valid after the callback.
+
+    ``type`` is a SandboxEventType (an int for a type newer than this
+    module); ``time_ms`` when the first frame counted was seen, in
+    milliseconds since the Epoch; ``clone`` the clone's name.
+
+    TRAFFIC: ``device`` (the tap device), ``protocol`` ("arp", "icmp",
+    "icmpv6", "udp", "tcp", "ipv4", "ipv6", "other"), ``kind`` ("syn",
+    "echo-request", ..., or None), ``dst_mac``, ``dst_addr`` (or None),
+    ``dst_port`` (-1 without one) and ``count``, the frames summed in this
+    event.  LOST: ``count`` frames dropped on ``device``.  END: every
+    watched device is gone, or the watched clone stopped: the last event.
+    INTEGRITY: ``integrity`` says what differs ("text", "idt-gate",
+    "cr4.smep", ...), ``address``, ``old_value``, ``new_value`` and ``cpu``
+    (-1 for memory) where, ``action`` what the watch did ("alert",
+    "paused", "destroying").  The fields an event does not set are None for
+    strings and what the library leaves in the others (``dst_port`` -1 for
+    END and INTEGRITY; the integrity fields mean something in INTEGRITY
+    events only)."""
+
+    __slots__ = ("type", "time_ms", "clone", "device", "protocol", "kind", "dst_mac",
+                 "dst_addr", "dst_port", "count", "integrity", "address", "old_value",
+                 "new_value", "cpu", "action")
+
+    def __init__(self, type: int, time_ms: int = 0, clone: Optional[str] = None,
+                 device: Optional[str] = None, protocol: Optional[str] = None,
+                 kind: Optional[str] = None, dst_mac: Optional[str] = None,
+                 dst_addr: Optional[str] = None, dst_port: int = -1, count: int = 0,
+                 integrity: Optional[str] = None, address: int = 0, old_value: int = 0,
+                 new_value: int = 0, cpu: int = -1, action: Optional[str] = None) -> None:
+        try:
+            self.type = SandboxEventType(type)
+        except ValueError:  # a type newer than this module
+            self.type = type
+        self.time_ms = time_ms
+        self.clone = clone
+        self.device = device
+        self.protocol = protocol
+        self.kind = kind
+        self.dst_mac = dst_mac
+        self.dst_addr = dst_addr
+        self.dst_port = dst_port
+        self.count = count
+        self.integrity = integrity
+        self.address = address
+        self.old_value = old_value
+        self.new_value = new_value
+        self.cpu = cpu
+        self.action = action
+
+    def __repr__(self) -> str:
+        fields = ", ".join("%s=%r" % (n, getattr(self, n)) for n in self.__slots__[1:]
+                           if getattr(self, n) not in (None, 0, -1) or n == "clone")
+        return "<libvirt_clone.SandboxEvent %s %s>" % (self.type, fields)
+
+
+_lc.set_event_class(SandboxEvent)
+
+SandboxEventCallback = Callable[[Optional[libvirt.virDomain], SandboxEvent, Any], Any]
+
+# the watches made and not unwatched yet: unwatched at exit, while the
+# interpreter can still take their free callbacks
+_watches = set()
+
+
+@atexit.register
+def _unwatch_all() -> None:
+    for wid in list(_watches):
+        try:
+            sandbox_unwatch(wid)
+        except libvirt.libvirtError:
+            pass
+
+
+def sandbox_watch(dom: libvirt.virDomain, callback: SandboxEventCallback,
+                  opaque: Any = None, flags: int = 0) -> int:
+    """Watch what the running domain ``dom`` (normally a sandbox clone)
+    sends on its tap devices (virDomainCloneSandboxWatch): every
+    <interface> of type bridge, network or ethernet with a target device.
+
+    ``callback`` is called as ``callback(dom, event, opaque)`` with ``dom``
+    the object given here and ``event`` a SandboxEvent: one TRAFFIC event
+    for the first frame to a new destination, within milliseconds, then one
+    a second with the count while frames to it go on; LOST when frames were
+    dropped; END when the clone stops (its devices go).
+
+    The callback runs in a thread of the library's own, with the GIL held,
+    one call at a time per watch; it must return quickly (frames wait in
+    the kernel meanwhile).  It may call sandbox_unwatch(), for its own
+    watch too.  An exception it raises goes to sys.unraisablehook (printed
+    on stderr by default) and the watch goes on.
+
+    Needs CAP_NET_RAW and the domain on this host.  Returns the watch's ID
+    for sandbox_unwatch(); the watch holds ``callback``, ``opaque`` and
+    ``dom`` until then (watches left are unwatched at exit).  Raises
+    libvirtCloneError on failure (a domain that is not running or has no
+    tap device: VIR_CLONE_ERR_OPERATION_INVALID)."""
+    wid = _lc.sandbox_watch(dom, callback, opaque, flags)
+    _watches.add(wid)
+    return wid
+
+
+def sandbox_watch_devices(clone_name: str, devices: List[str],
+                          callback: SandboxEventCallback, opaque: Any = None,
+                          flags: int = 0) -> int:
+    """Like sandbox_watch() for a caller that knows the clone's tap
+    ``devices`` (names) and must not or cannot ask libvirt
+    (virDomainCloneSandboxWatchDevices): the events name the clone
+    ``clone_name`` and the callback gets None for ``dom``."""
+    wid = _lc.sandbox_watch_devices(clone_name, devices, callback, opaque, flags)
+    _watches.add(wid)
+    return wid
+
+
+def integrity_watch(dom: libvirt.virDomain, callback: SandboxEventCallback,
+                    interval_ms: int = 1000,
+                    action: int = VIR_DOMAIN_CLONE_INTEGRITY_ALERT,
+                    opaque: Any = None, flags: int = 0) -> int:
+    """Watch the kernel of the running clone ``dom``
+    (virDomainCloneIntegrityWatch): a baseline of its kernel image,
+    descriptor tables and protection bits is taken now, from its memory
+    and registers, then compared every ``interval_ms`` milliseconds (0: the
+    default, 1000).
+
+    Each difference is reported once, as an INTEGRITY event to ``callback``
+    (called as for sandbox_watch()); on the first one the watch takes
+    ``action``: VIR_DOMAIN_CLONE_INTEGRITY_ALERT (nothing more), PAUSE (the
+    clone is paused) or DESTROY (it is destroyed).  When the clone stops
+    the watch reports END and checks no more; it stays registered until
+    sandbox_unwatch().
+
+    A domain that is not a clone is refused (libvirtCloneError with
+    VIR_CLONE_ERR_OPERATION_INVALID) unless ``flags`` has
+    VIR_DOMAIN_CLONE_INTEGRITY_FORCE: its memory holds a production
+    guest's secrets.  An unknown ``action`` gives VIR_CLONE_ERR_INVALID_ARG.
+    The GIL is released while the baseline is taken."""
+    wid = _lc.integrity_watch(dom, callback, interval_ms, action, opaque, flags)
+    _watches.add(wid)
+    return wid
+
+
+def sandbox_unwatch(watch_id: int) -> None:
+    """Stop a watch of sandbox_watch(), sandbox_watch_devices() or
+    integrity_watch() (virDomainCloneSandboxUnwatch): no event is delivered
+    once this is called.  It waits for a callback under way in another
+    thread to return (the GIL is released meanwhile), then drops the
+    watch's references to its callback, opaque and domain.  Called from
+    the watch's own callback it returns at once.
+
+    Raises libvirtCloneError with VIR_CLONE_ERR_INVALID_ARG if no watch has
+    this ID."""
+    _lc.sandbox_unwatch(watch_id)
+    _watches.discard(watch_id)
+
+
 __all__ = ["libvirtCloneError", "Phase", "LIBVIRT_CLONE_VERSION", "clone_live",
            "clone_live_stats", "policy_normalize", "reap", "phase_to_string",
            "Template", "template_create", "template_create_stats", "template_lookup",
-           "list_templates", "reset", "memory_peek", "memory_dump"] + \
+           "list_templates", "reset", "memory_peek", "memory_dump",
+           "SandboxEventType", "SandboxEvent", "sandbox_event_type_to_string", "sandbox_watch",
+           "sandbox_watch_devices", "integrity_watch", "sandbox_unwatch"] + \
           sorted(n for n in dir() if n.startswith("VIR_"))

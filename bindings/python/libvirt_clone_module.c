@@ -27,6 +27,16 @@
  * The GIL is released while the library works (clone, template, reap); the
  * progress callback takes it back (PyGILState_Ensure) for each call into
  * Python.
+ *
+ * A watch (sandbox_watch(), integrity_watch()) calls back from a thread of
+ * the library's own, as libvirt-python's event callbacks come from the
+ * event loop: each call takes the GIL, turns the event into a
+ * libvirt_clone.SandboxEvent (the library's strings are valid during the
+ * call only) and calls the Python callback; an exception it raises is
+ * reported with PyErr_WriteUnraisable() (sys.unraisablehook) and the watch
+ * goes on.  The watch holds references to the callback, its opaque and the
+ * domain object; its free callback drops them, under the GIL.  Calls that
+ * may wait for a callback under way (unwatch) release the GIL first.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -49,6 +59,7 @@ PyMODINIT_FUNC PyInit__libvirt_clone(void);
 static PyObject *lcDomainClass;   /* libvirt.virDomain */
 static PyObject *lcErrorClass;    /* libvirt_clone.libvirtCloneError, once set */
 static PyObject *lcTemplateClass; /* libvirt_clone.Template, once set */
+static PyObject *lcEventClass;    /* libvirt_clone.SandboxEvent, once set */
 
 /* Nonzero while this thread runs a progress callback: the library must not
  * be re-entered from it (its last error and the source's lock are the
@@ -1000,6 +1011,382 @@ lcMemoryDump(PyObject *self, PyObject *args)
 }
 
 
+/* ---- watches ------------------------------------------------------------ */
+
+/* What a watch's C callbacks reach through their opaque. */
+typedef struct {
+    PyObject *callback;       /* called as callback(dom, event, opaque) */
+    PyObject *opaque;
+    PyObject *dom;            /* the libvirt.virDomain watched, or None */
+} lcWatch;
+
+
+static lcWatch *
+lcWatchNew(PyObject *dom, PyObject *callback, PyObject *opaque)
+{
+    lcWatch *w = PyMem_Malloc(sizeof(*w));
+
+    if (!w) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    w->callback = Py_NewRef(callback);
+    w->opaque = Py_NewRef(opaque);
+    w->dom = Py_NewRef(dom);
+    return w;
+}
+
+
+/* Frees @w; the caller holds the GIL. */
+static void
+lcWatchDispose(lcWatch *w)
+{
+    Py_DECREF(w->callback);
+    Py_DECREF(w->opaque);
+    Py_DECREF(w->dom);
+    PyMem_Free(w);
+}
+
+
+/* virFreeCallback of a watch: called by the library, without the GIL, when
+ * the watch is unwatched (in the thread that unwatched it, or in the
+ * watch's thread when it unwatched itself). */
+static void
+lcWatchFreeCb(void *opaque)
+{
+    PyGILState_STATE gil = PyGILState_Ensure();
+
+    lcWatchDispose(opaque);
+    PyGILState_Release(gil);
+}
+
+
+/* A str of @s (NULL: None); bytes that are not UTF-8 are replaced. */
+static PyObject *
+lcStrOrNone(const char *s)
+{
+    if (!s)
+        Py_RETURN_NONE;
+    return PyUnicode_DecodeUTF8(s, (Py_ssize_t)strlen(s), "replace");
+}
+
+
+/* @ev as a libvirt_clone.SandboxEvent (a dict of the same keys until the
+ * class is registered): a copy, valid after the callback. */
+static PyObject *
+lcSandboxEventNew(const virDomainCloneSandboxEvent *ev)
+{
+    PyObject *kwargs;
+    PyObject *args;
+    PyObject *ret;
+
+    kwargs = Py_BuildValue("{s:i,s:L,s:N,s:N,s:N,s:N,s:N,s:N,s:i,s:I,"
+                           "s:N,s:K,s:K,s:K,s:i,s:N}",
+                           "type", ev->type,
+                           "time_ms", ev->timeMs,
+                           "clone", lcStrOrNone(ev->clone),
+                           "device", lcStrOrNone(ev->device),
+                           "protocol", lcStrOrNone(ev->protocol),
+                           "kind", lcStrOrNone(ev->kind),
+                           "dst_mac", lcStrOrNone(ev->dstMac),
+                           "dst_addr", lcStrOrNone(ev->dstAddr),
+                           "dst_port", ev->dstPort,
+                           "count", ev->count,
+                           "integrity", lcStrOrNone(ev->integrity),
+                           "address", ev->address,
+                           "old_value", ev->oldValue,
+                           "new_value", ev->newValue,
+                           "cpu", ev->cpu,
+                           "action", lcStrOrNone(ev->action));
+    if (!kwargs || !lcEventClass)
+        return kwargs;
+    if (!(args = PyTuple_New(0))) {
+        Py_DECREF(kwargs);
+        return NULL;
+    }
+    ret = PyObject_Call(lcEventClass, args, kwargs);
+    Py_DECREF(args);
+    Py_DECREF(kwargs);
+    return ret;
+}
+
+
+/* virDomainCloneSandboxEventCallback: called by the library, without the
+ * GIL, in the watch's thread, one call at a time. */
+static void
+lcWatchEventCb(virDomainPtr clone, const virDomainCloneSandboxEvent *ev, void *opaque)
+{
+    lcWatch *w = opaque;
+    PyGILState_STATE gil;
+    PyObject *event;
+    PyObject *ret = NULL;
+
+    (void)clone;   /* w->dom wraps it (None for a watch of devices) */
+    gil = PyGILState_Ensure();
+    if ((event = lcSandboxEventNew(ev))) {
+        ret = PyObject_CallFunctionObjArgs(w->callback, w->dom, event, w->opaque, NULL);
+        Py_DECREF(event);
+    }
+    if (ret)
+        Py_DECREF(ret);
+    else
+        PyErr_WriteUnraisable(w->callback);   /* nobody to raise it to */
+    PyGILState_Release(gil);
+}
+
+
+static int
+lcCheckCallback(PyObject *callback)
+{
+    if (!PyCallable_Check(callback)) {
+        PyErr_Format(PyExc_TypeError, "callback must be callable, not %.100s",
+                     Py_TYPE(callback)->tp_name);
+        return -1;
+    }
+    return 0;
+}
+
+
+/* A Python int in [0, UINT_MAX] named @what. */
+static int
+lcUInt(PyObject *obj, const char *what, unsigned int *out)
+{
+    unsigned long v;
+
+    if (!PyLong_Check(obj)) {
+        PyErr_Format(PyExc_TypeError, "%s must be an int, not %.100s", what,
+                     Py_TYPE(obj)->tp_name);
+        return -1;
+    }
+    v = PyLong_AsUnsignedLong(obj);
+    if (v == (unsigned long)-1 && PyErr_Occurred())
+        return -1;
+    if (v > UINT_MAX) {
+        PyErr_Format(PyExc_OverflowError, "%s does not fit in an unsigned int", what);
+        return -1;
+    }
+    *out = (unsigned int)v;
+    return 0;
+}
+
+
+PyDoc_STRVAR(lcSandboxWatch_doc,
+"sandbox_watch(dom, callback, opaque, flags) -> int\n\n"
+"Private: see libvirt_clone.sandbox_watch().");
+
+static PyObject *
+lcSandboxWatch(PyObject *self, PyObject *args)
+{
+    PyObject *pydom;
+    PyObject *callback;
+    PyObject *opaque;
+    PyObject *pyflags;
+    unsigned int flags;
+    virDomainPtr dom;
+    lcWatch *w;
+    int id;
+
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OOOO:sandbox_watch", &pydom, &callback, &opaque, &pyflags))
+        return NULL;
+    if (lcCheckNotInCallback() < 0 || lcFlags(pyflags, &flags) < 0 ||
+        lcCheckCallback(callback) < 0)
+        return NULL;
+    if (!(dom = lcUnwrap(pydom, LC_DOMAIN_CAPSULE, "virDomain")))
+        return NULL;
+    if (!(w = lcWatchNew(pydom, callback, opaque)))
+        return NULL;
+
+    virDomainRef(dom);
+    Py_BEGIN_ALLOW_THREADS
+    id = virDomainCloneSandboxWatch(dom, lcWatchEventCb, w, lcWatchFreeCb, flags);
+    virDomainFree(dom);
+    Py_END_ALLOW_THREADS
+    if (id < 0) {
+        /* the library did not take @w: the free callback is not called */
+        lcWatchDispose(w);
+        return lcRaiseLastError("cannot watch the domain");
+    }
+    return PyLong_FromLong(id);
+}
+
+
+/* The items of the tuple @tuple, which must be str, as a NULL-terminated
+ * array of their UTF-8 strings: they live as long as @tuple.  Free the
+ * array with PyMem_Free(). */
+static const char **
+lcStringArray(PyObject *tuple, const char *what)
+{
+    Py_ssize_t n = PyTuple_GET_SIZE(tuple);
+    const char **ret;
+
+    if (!(ret = PyMem_Calloc((size_t)n + 1, sizeof(*ret)))) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PyTuple_GET_ITEM(tuple, i);
+
+        if (!PyUnicode_Check(item)) {
+            PyErr_Format(PyExc_TypeError, "%s must be a list of str, not of %.100s", what,
+                         Py_TYPE(item)->tp_name);
+            PyMem_Free(ret);
+            return NULL;
+        }
+        if (!(ret[i] = PyUnicode_AsUTF8(item))) {
+            PyMem_Free(ret);
+            return NULL;
+        }
+    }
+    return ret;
+}
+
+
+PyDoc_STRVAR(lcSandboxWatchDevices_doc,
+"sandbox_watch_devices(clone_name, devices, callback, opaque, flags) -> int\n\n"
+"Private: see libvirt_clone.sandbox_watch_devices().");
+
+static PyObject *
+lcSandboxWatchDevices(PyObject *self, PyObject *args)
+{
+    const char *name;
+    PyObject *devlist;
+    PyObject *callback;
+    PyObject *opaque;
+    PyObject *pyflags;
+    unsigned int flags;
+    const char **devices;
+    lcWatch *w;
+    int id;
+
+    (void)self;
+    if (!PyArg_ParseTuple(args, "sOOOO:sandbox_watch_devices", &name, &devlist, &callback,
+                          &opaque, &pyflags))
+        return NULL;
+    if (lcCheckNotInCallback() < 0 || lcFlags(pyflags, &flags) < 0 ||
+        lcCheckCallback(callback) < 0)
+        return NULL;
+    if (PyUnicode_Check(devlist)) {
+        PyErr_SetString(PyExc_TypeError, "devices must be a list of str, not a str");
+        return NULL;
+    }
+    /* a tuple of our own: the strings live as long as it does */
+    if (!(devlist = PySequence_Tuple(devlist)))
+        return NULL;
+    if (!(devices = lcStringArray(devlist, "devices"))) {
+        Py_DECREF(devlist);
+        return NULL;
+    }
+    if (!(w = lcWatchNew(Py_None, callback, opaque))) {
+        PyMem_Free(devices);
+        Py_DECREF(devlist);
+        return NULL;
+    }
+
+    Py_BEGIN_ALLOW_THREADS
+    id = virDomainCloneSandboxWatchDevices(name, devices, lcWatchEventCb, w, lcWatchFreeCb, flags);
+    Py_END_ALLOW_THREADS
+    PyMem_Free(devices);
+    Py_DECREF(devlist);
+    if (id < 0) {
+        lcWatchDispose(w);
+        return lcRaiseLastError("cannot watch the devices");
+    }
+    return PyLong_FromLong(id);
+}
+
+
+PyDoc_STRVAR(lcIntegrityWatch_doc,
+"integrity_watch(dom, callback, interval_ms, action, opaque, flags) -> int\n\n"
+"Private: see libvirt_clone.integrity_watch().");
+
+static PyObject *
+lcIntegrityWatch(PyObject *self, PyObject *args)
+{
+    PyObject *pydom;
+    PyObject *callback;
+    PyObject *pyinterval;
+    int action;
+    PyObject *opaque;
+    PyObject *pyflags;
+    unsigned int interval;
+    unsigned int flags;
+    virDomainPtr dom;
+    lcWatch *w;
+    int id;
+
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OOOiOO:integrity_watch", &pydom, &callback, &pyinterval,
+                          &action, &opaque, &pyflags))
+        return NULL;
+    if (lcCheckNotInCallback() < 0 || lcFlags(pyflags, &flags) < 0 ||
+        lcUInt(pyinterval, "interval_ms", &interval) < 0 || lcCheckCallback(callback) < 0)
+        return NULL;
+    if (!(dom = lcUnwrap(pydom, LC_DOMAIN_CAPSULE, "virDomain")))
+        return NULL;
+    if (!(w = lcWatchNew(pydom, callback, opaque)))
+        return NULL;
+
+    virDomainRef(dom);
+    Py_BEGIN_ALLOW_THREADS
+    id = virDomainCloneIntegrityWatch(dom, interval, action, lcWatchEventCb, w,
+                                      lcWatchFreeCb, flags);
+    virDomainFree(dom);
+    Py_END_ALLOW_THREADS
+    if (id < 0) {
+        lcWatchDispose(w);
+        return lcRaiseLastError("cannot watch the domain's kernel");
+    }
+    return PyLong_FromLong(id);
+}
+
+
+PyDoc_STRVAR(lcSandboxUnwatch_doc,
+"sandbox_unwatch(id)\n\nPrivate: see libvirt_clone.sandbox_unwatch().");
+
+static PyObject *
+lcSandboxUnwatch(PyObject *self, PyObject *args)
+{
+    int id;
+    int rc;
+
+    (void)self;
+    if (!PyArg_ParseTuple(args, "i:sandbox_unwatch", &id))
+        return NULL;
+    if (lcCheckNotInCallback() < 0)
+        return NULL;
+    /* it waits for a callback under way, which needs the GIL; it calls the
+     * free callback, which takes the GIL */
+    Py_BEGIN_ALLOW_THREADS
+    rc = virDomainCloneSandboxUnwatch(id);
+    Py_END_ALLOW_THREADS
+    if (rc < 0)
+        return lcRaiseLastError("no such watch");
+    Py_RETURN_NONE;
+}
+
+
+PyDoc_STRVAR(lcSandboxEventTypeToString_doc,
+"sandbox_event_type_to_string(type) -> str | None\n\n"
+"The library's name of a sandbox event type (\"traffic\").");
+
+static PyObject *
+lcSandboxEventTypeToString(PyObject *self, PyObject *arg)
+{
+    long type;
+    const char *s;
+
+    (void)self;
+    type = PyLong_AsLong(arg);
+    if (type == -1 && PyErr_Occurred())
+        return NULL;
+    if (type < INT_MIN || type > INT_MAX ||
+        !(s = virDomainCloneSandboxEventTypeToString((int)type)))
+        Py_RETURN_NONE;
+    return PyUnicode_FromString(s);
+}
+
+
 PyDoc_STRVAR(lcPhaseToString_doc,
 "phase_to_string(phase) -> str | None\n\nThe library's name of a phase (\"copy-ram\").");
 
@@ -1054,6 +1441,23 @@ lcSetTemplateClass(PyObject *self, PyObject *cls)
 }
 
 
+PyDoc_STRVAR(lcSetEventClass_doc,
+"set_event_class(cls)\n\nPrivate: the class watch events are passed as, called "
+"as cls(**fields).");
+
+static PyObject *
+lcSetEventClass(PyObject *self, PyObject *cls)
+{
+    (void)self;
+    if (!PyType_Check(cls)) {
+        PyErr_SetString(PyExc_TypeError, "a class is needed");
+        return NULL;
+    }
+    Py_XSETREF(lcEventClass, Py_NewRef(cls));
+    Py_RETURN_NONE;
+}
+
+
 static PyMethodDef lcMethods[] = {
     { "clone_live", (PyCFunction)(void (*)(void))lcCloneLive, METH_VARARGS | METH_KEYWORDS,
       lcCloneLive_doc },
@@ -1072,8 +1476,15 @@ static PyMethodDef lcMethods[] = {
     { "reset", lcReset, METH_VARARGS, lcReset_doc },
     { "memory_peek", lcMemoryPeek, METH_VARARGS, lcMemoryPeek_doc },
     { "memory_dump", lcMemoryDump, METH_VARARGS, lcMemoryDump_doc },
+    { "sandbox_watch", lcSandboxWatch, METH_VARARGS, lcSandboxWatch_doc },
+    { "sandbox_watch_devices", lcSandboxWatchDevices, METH_VARARGS, lcSandboxWatchDevices_doc },
+    { "integrity_watch", lcIntegrityWatch, METH_VARARGS, lcIntegrityWatch_doc },
+    { "sandbox_unwatch", lcSandboxUnwatch, METH_VARARGS, lcSandboxUnwatch_doc },
+    { "sandbox_event_type_to_string", lcSandboxEventTypeToString, METH_O,
+      lcSandboxEventTypeToString_doc },
     { "set_error_class", lcSetErrorClass, METH_O, lcSetErrorClass_doc },
     { "set_template_class", lcSetTemplateClass, METH_O, lcSetTemplateClass_doc },
+    { "set_event_class", lcSetEventClass, METH_O, lcSetEventClass_doc },
     { NULL, NULL, 0, NULL },
 };
 
@@ -1113,6 +1524,16 @@ lcAddConstants(PyObject *m)
         LC_INT(VIR_DOMAIN_CLONE_MEMORY_TEMPLATE_INSTANT),
         LC_INT(VIR_DOMAIN_CLONE_MEMORY_DUMP_RAW),
         LC_INT(VIR_DOMAIN_CLONE_MEMORY_DUMP_ELF),
+
+        LC_INT(VIR_DOMAIN_CLONE_SANDBOX_EVENT_TRAFFIC),
+        LC_INT(VIR_DOMAIN_CLONE_SANDBOX_EVENT_LOST),
+        LC_INT(VIR_DOMAIN_CLONE_SANDBOX_EVENT_END),
+        LC_INT(VIR_DOMAIN_CLONE_SANDBOX_EVENT_INTEGRITY),
+
+        LC_INT(VIR_DOMAIN_CLONE_INTEGRITY_ALERT),
+        LC_INT(VIR_DOMAIN_CLONE_INTEGRITY_PAUSE),
+        LC_INT(VIR_DOMAIN_CLONE_INTEGRITY_DESTROY),
+        LC_INT(VIR_DOMAIN_CLONE_INTEGRITY_FORCE),
 
         LC_INT(VIR_DOMAIN_CLONE_LIVE_PHASE_PREPARE),
         LC_INT(VIR_DOMAIN_CLONE_LIVE_PHASE_START_CLONE),

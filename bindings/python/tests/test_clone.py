@@ -55,8 +55,9 @@ def test_constants():
     """Every constant of the C header is exported, with its value."""
     names = [n for n in dir(_libvirt_clone) if n.startswith("VIR_")]
     # 5 + 4 + 2 flags, 7 phases, 16 error codes, 19 stats, 8 template info
-    # keys, 3 memory flags and 2 memory dump formats
-    assert len(names) == 66
+    # keys, 3 memory flags, 2 memory dump formats, 4 sandbox event types,
+    # 3 integrity actions and 1 integrity flag
+    assert len(names) == 74
     for n in names:
         assert getattr(lc, n) == getattr(_libvirt_clone, n), n
         assert n in lc.__all__
