@@ -179,8 +179,6 @@ func lvcGoWatchFree(handle C.uintptr_t) {
 // for SandboxUnwatch; a domain that is not running or has no tap device
 // gives ErrOperationInvalid.
 func SandboxWatch(dom *Domain, fn SandboxEventFunc) (int, error) {
-	var cerr C.lvcGoError
-
 	ptr, err := domainPtr(dom)
 	if err != nil {
 		return -1, err
@@ -188,14 +186,10 @@ func SandboxWatch(dom *Domain, fn SandboxEventFunc) (int, error) {
 	if fn == nil {
 		return -1, invalidArg("the event function is nil")
 	}
-	st := newWatch(fn)
-	id := C.lvcGoSandboxWatch(ptr, C.uintptr_t(st.handle), 0, &cerr)
-	runtime.KeepAlive(dom)
-	if id < 0 {
-		st.release() // the library does not call the free callback then
-		return -1, takeError(&cerr)
-	}
-	return int(id), nil
+	defer runtime.KeepAlive(dom)
+	return startWatch(fn, func(handle C.uintptr_t, cerr *C.lvcGoError) C.int {
+		return C.lvcGoSandboxWatch(ptr, handle, 0, cerr)
+	})
 }
 
 // SandboxWatchDevices is SandboxWatch for a caller that knows the clone's
@@ -203,8 +197,6 @@ func SandboxWatch(dom *Domain, fn SandboxEventFunc) (int, error) {
 // (virDomainCloneSandboxWatchDevices): the events name the clone
 // cloneName, and fn gets a nil domain.
 func SandboxWatchDevices(cloneName string, devices []string, fn SandboxEventFunc) (int, error) {
-	var cerr C.lvcGoError
-
 	if fn == nil {
 		return -1, invalidArg("the event function is nil")
 	}
@@ -218,13 +210,9 @@ func SandboxWatchDevices(cloneName string, devices []string, fn SandboxEventFunc
 		cdevs[i] = C.CString(dev)
 		defer C.free(unsafe.Pointer(cdevs[i]))
 	}
-	st := newWatch(fn)
-	id := C.lvcGoSandboxWatchDevices(cname, &cdevs[0], C.uintptr_t(st.handle), 0, &cerr)
-	if id < 0 {
-		st.release()
-		return -1, takeError(&cerr)
-	}
-	return int(id), nil
+	return startWatch(fn, func(handle C.uintptr_t, cerr *C.lvcGoError) C.int {
+		return C.lvcGoSandboxWatchDevices(cname, &cdevs[0], handle, 0, cerr)
+	})
 }
 
 // IntegrityWatch watches the kernel of the running clone dom
@@ -241,8 +229,6 @@ func SandboxWatchDevices(cloneName string, devices []string, fn SandboxEventFunc
 // IntegrityForce; an unknown action gives ErrInvalidArg.
 func IntegrityWatch(dom *Domain, interval time.Duration, action IntegrityAction,
 	flags IntegrityFlags, fn SandboxEventFunc) (int, error) {
-	var cerr C.lvcGoError
-
 	ptr, err := domainPtr(dom)
 	if err != nil {
 		return -1, err
@@ -260,12 +246,21 @@ func IntegrityWatch(dom *Domain, interval time.Duration, action IntegrityAction,
 	if action < math.MinInt32 || action > math.MaxInt32 {
 		return -1, invalidArg("unknown integrity action %d", int(action))
 	}
+	defer runtime.KeepAlive(dom)
+	return startWatch(fn, func(handle C.uintptr_t, cerr *C.lvcGoError) C.int {
+		return C.lvcGoIntegrityWatch(ptr, C.uint(ms), C.int(action), handle, C.uint(flags), cerr)
+	})
+}
+
+// startWatch starts a watch of fn with start, which gets fn's handle and
+// the error to fill: the watch's ID, or the error.
+func startWatch(fn SandboxEventFunc, start func(handle C.uintptr_t, cerr *C.lvcGoError) C.int) (int, error) {
+	var cerr C.lvcGoError
+
 	st := newWatch(fn)
-	id := C.lvcGoIntegrityWatch(ptr, C.uint(ms), C.int(action), C.uintptr_t(st.handle),
-		C.uint(flags), &cerr)
-	runtime.KeepAlive(dom)
+	id := start(C.uintptr_t(st.handle), &cerr)
 	if id < 0 {
-		st.release()
+		st.release() // the library does not call the free callback then
 		return -1, takeError(&cerr)
 	}
 	return int(id), nil

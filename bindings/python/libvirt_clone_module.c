@@ -1406,6 +1406,21 @@ lcPhaseToString(PyObject *self, PyObject *arg)
 }
 
 
+/* Keeps class @cls in @slot; a subclass of @base if not NULL. */
+static PyObject *
+lcSetClass(PyObject **slot, PyObject *cls, PyObject *base)
+{
+    if (!PyType_Check(cls) ||
+        (base && !PyType_IsSubtype((PyTypeObject *)cls, (PyTypeObject *)base))) {
+        PyErr_SetString(PyExc_TypeError,
+                        base ? "an Exception subclass is needed" : "a class is needed");
+        return NULL;
+    }
+    Py_XSETREF(*slot, Py_NewRef(cls));
+    Py_RETURN_NONE;
+}
+
+
 PyDoc_STRVAR(lcSetErrorClass_doc,
 "set_error_class(cls)\n\nPrivate: the class errors are raised as, called "
 "as cls(message, code, libvirt_code).");
@@ -1414,13 +1429,7 @@ static PyObject *
 lcSetErrorClass(PyObject *self, PyObject *cls)
 {
     (void)self;
-    if (!PyType_Check(cls) || !PyType_IsSubtype((PyTypeObject *)cls,
-                                                (PyTypeObject *)PyExc_Exception)) {
-        PyErr_SetString(PyExc_TypeError, "an Exception subclass is needed");
-        return NULL;
-    }
-    Py_XSETREF(lcErrorClass, Py_NewRef(cls));
-    Py_RETURN_NONE;
+    return lcSetClass(&lcErrorClass, cls, PyExc_Exception);
 }
 
 
@@ -1432,12 +1441,7 @@ static PyObject *
 lcSetTemplateClass(PyObject *self, PyObject *cls)
 {
     (void)self;
-    if (!PyType_Check(cls)) {
-        PyErr_SetString(PyExc_TypeError, "a class is needed");
-        return NULL;
-    }
-    Py_XSETREF(lcTemplateClass, Py_NewRef(cls));
-    Py_RETURN_NONE;
+    return lcSetClass(&lcTemplateClass, cls, NULL);
 }
 
 
@@ -1449,12 +1453,7 @@ static PyObject *
 lcSetEventClass(PyObject *self, PyObject *cls)
 {
     (void)self;
-    if (!PyType_Check(cls)) {
-        PyErr_SetString(PyExc_TypeError, "a class is needed");
-        return NULL;
-    }
-    Py_XSETREF(lcEventClass, Py_NewRef(cls));
-    Py_RETURN_NONE;
+    return lcSetClass(&lcEventClass, cls, NULL);
 }
 
 
