@@ -51,11 +51,10 @@
 
 #include "clone_integrity.h"
 #include "clone_memory.h"
+#include "clonetest-format.h"
 #include "testutils-guest.h"
 
 #define CMD_MS 60000
-#define ATTACK_KO "/lib/modules/clonetest_attack.ko"
-#define ATTACK_REPORT "/sys/module/clonetest_attack/parameters/report"
 
 static TgEnv *env;
 static gboolean daemonMode;        /* TG_URI: under run-in-daemon.sh */
@@ -649,8 +648,8 @@ testPolicy(gconstpointer data)
      * address from /proc/kallsyms, and a report other than "status=0"
      * (the attack not done) fails the command */
     exec = g_strdup_printf("{\"execute\":\"guest-exec\",\"arguments\":{\"path\":\"/bin/sh\","
-                           "\"arg\":[\"-c\",\"insmod " ATTACK_KO " attack=%s%s && "
-                           "r=$(cat " ATTACK_REPORT ") && rmmod clonetest_attack && "
+                           "\"arg\":[\"-c\",\"insmod " CLONETEST_ATTACK_KO " attack=%s%s && "
+                           "r=$(cat " CLONETEST_ATTACK_REPORT ") && rmmod clonetest_attack && "
                            "case $r in 'status=0 '*) ;; *) echo $r; exit 1;; esac\"]}}",
                            attack, g_str_equal(attack, "smep") ? " pinned=0x$(grep ' cr4_pinned_bits$' /proc/kallsyms"
                                              " | cut -d' ' -f1)" : "");

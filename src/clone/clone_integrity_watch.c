@@ -30,7 +30,6 @@ struct _cloneIntegrityWatch {
     cloneMemory *mem;
     cloneIntegrityBaseline *base;
     GHashTable *reported;          /* of "kind cpu address new": reported */
-    long long seenMs;              /* when the check that found them ended */
 
     GMutex lock;
     GCond cond;
@@ -65,8 +64,8 @@ cloneIntegrityWatchEmit(cloneIntegrityWatch *w, virDomainCloneSandboxEvent *ev)
 {
     gboolean stop;
 
-    ev->timeMs = ev->type == VIR_DOMAIN_CLONE_SANDBOX_EVENT_INTEGRITY ?
-                 w->seenMs : g_get_real_time() / 1000;
+    if (!ev->timeMs)
+        ev->timeMs = g_get_real_time() / 1000;
     ev->clone = w->name;
     ev->dstPort = -1;
     w->cb(w->dom, ev, w->opaque);
@@ -116,10 +115,10 @@ cloneIntegrityWatchEnd(cloneIntegrityWatch *w)
 }
 
 
-/* Reports the differences not reported yet.  FALSE if the callback
- * stopped the watch. */
+/* Reports the differences not reported yet, found at @seenMs.  FALSE if
+ * the callback stopped the watch. */
 static gboolean
-cloneIntegrityWatchReport(cloneIntegrityWatch *w, GArray *diffs)
+cloneIntegrityWatchReport(cloneIntegrityWatch *w, GArray *diffs, long long seenMs)
 {
     for (guint i = 0; i < diffs->len; i++) {
         const cloneIntegrityDiff *d = &g_array_index(diffs, cloneIntegrityDiff, i);
@@ -127,6 +126,7 @@ cloneIntegrityWatchReport(cloneIntegrityWatch *w, GArray *diffs)
                                                (int)d->kind, d->cpu, d->address, d->new_value);
         virDomainCloneSandboxEvent ev = {
             .type = VIR_DOMAIN_CLONE_SANDBOX_EVENT_INTEGRITY,
+            .timeMs = seenMs,
             .count = 1,
             .integrity = cloneIntegrityKindTypeToString(d->kind),
             .address = d->address,
@@ -180,6 +180,7 @@ static gboolean
 cloneIntegrityWatchCheck(cloneIntegrityWatch *w)
 {
     g_autoptr(GArray) diffs = NULL;
+    long long seenMs;      /* when this check found them */
 
     if (!(diffs = cloneIntegrityWatchLook(w))) {
         if (virDomainIsActive(w->dom) == 1) {
@@ -189,7 +190,7 @@ cloneIntegrityWatchCheck(cloneIntegrityWatch *w)
         }
         return cloneIntegrityWatchEnd(w);
     }
-    w->seenMs = g_get_real_time() / 1000;
+    seenMs = g_get_real_time() / 1000;
     if (diffs->len > 0 && !w->acted) {
         g_autoptr(GArray) again = cloneIntegrityWatchLook(w);
 
@@ -200,7 +201,7 @@ cloneIntegrityWatchCheck(cloneIntegrityWatch *w)
             CLONE_WARN("integrity watch of '%s': the second look failed: %s",
                        w->name, virCloneGetLastErrorMessage());
     }
-    return cloneIntegrityWatchReport(w, diffs);
+    return cloneIntegrityWatchReport(w, diffs, seenMs);
 }
 
 

@@ -9,6 +9,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The integrity attack module (attack/) in the guest, and its report */
+#define CLONETEST_ATTACK_KO "/lib/modules/clonetest_attack.ko"
+#define CLONETEST_ATTACK_REPORT "/sys/module/clonetest_attack/parameters/report"
+
 #define CLONETEST_PAGE_SIZE 4096u
 #define CLONETEST_RECORD_SIZE 4096u
 

@@ -876,8 +876,6 @@ cmd_kmsg(const char *cmd, const char *needle)
 
 /* ---- kernel attacks (the integrity watch's tests) ---------------------- */
 
-#define ATTACK_KO "/lib/modules/clonetest_attack.ko"
-#define ATTACK_REPORT "/sys/module/clonetest_attack/parameters/report"
 
 /* The address of kernel symbol @name in /proc/kallsyms, or 0. */
 static unsigned long long
@@ -922,8 +920,8 @@ cmd_attack(const char *cmd, const char *kind)
         say("nak %s (usage: attack idt|text|smep)", cmd);
         return;
     }
-    if ((fd = open(ATTACK_KO, O_RDONLY | O_CLOEXEC)) < 0) {
-        say("nak %s (%s: %s)", cmd, ATTACK_KO, strerror(errno));
+    if ((fd = open(CLONETEST_ATTACK_KO, O_RDONLY | O_CLOEXEC)) < 0) {
+        say("nak %s (%s: %s)", cmd, CLONETEST_ATTACK_KO, strerror(errno));
         return;
     }
     if (strcmp(kind, "smep") == 0) {
@@ -944,7 +942,7 @@ cmd_attack(const char *cmd, const char *kind)
         return;
     }
     close(fd);
-    if ((fd = open(ATTACK_REPORT, O_RDONLY | O_CLOEXEC)) >= 0) {
+    if ((fd = open(CLONETEST_ATTACK_REPORT, O_RDONLY | O_CLOEXEC)) >= 0) {
         if ((n = read(fd, report, sizeof(report) - 1)) > 0)
             report[n] = '\0';
         close(fd);
